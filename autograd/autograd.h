@@ -1,0 +1,201 @@
+/*
+ * autograd/autograd.h: the tape, backward, and how to add a new op.
+ *
+ * Every differentiable op (autograd/ops.h) computes its output with a
+ * tensor/ kernel and, when an input requires a gradient and grad mode is
+ * on, records a node on this thread's tape. The tape is a list in execution
+ * order (a Wengert list): tg_backward walks it once, in reverse, with no
+ * recursion and no sorting, so a graph of any depth (a recurrent net
+ * unrolled over thousands of steps, a chain of a million ops) is fine.
+ *
+ * Memory: op outputs, the nodes and all intermediate gradients live in this
+ * thread's arena (tensor/arena.h). tg_graph_reset() frees them all at once
+ * and keeps the memory for the next step, so a training loop of the form
+ *
+ *     for (step ...) {
+ *         tg_tensor *loss = my_forward(model, batch);   // records the tape
+ *         tg_backward(loss);                            // fills leaf grads
+ *         my_update(params);                            // optimizer
+ *         tg_graph_reset();                             // frees the step
+ *     }
+ *
+ * calls malloc only in its first steps. Leaves (parameters: owned tensors
+ * with requires_grad) keep their gradients in owned memory across resets.
+ *
+ * Carrying state across steps (truncated backpropagation through time):
+ * a graph tensor dies at tg_graph_reset, and its history must not be kept.
+ * Copy the value into an owned tensor, which also detaches it:
+ *
+ *     tg_tensor *h_carry = tg_tensor_zeros(TG_SHAPE(B, H));  // once
+ *     ...
+ *     tg_tensor_copy_(h_carry, h_n);   // each step, before tg_graph_reset
+ *
+ * (tg_tensor_clone(h_n) does the same into a new owned tensor.)
+ *
+ * All state here is per thread: two threads train two models
+ * independently, each on its own tape and arena.
+ */
+#ifndef TG_AUTOGRAD_H
+#define TG_AUTOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tensor/elementwise.h"
+#include "tensor/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Gradients of tensors --------------------------------------------------- */
+
+/* Marks a leaf tensor (owned, or a graph tensor made by tg_zeros & co) as
+ * needing a gradient. An op's output is not a leaf: error. */
+int tg_set_requires_grad(tg_tensor *t, bool requires_grad);
+bool tg_requires_grad(const tg_tensor *t);
+/* True for tensors not produced by a recorded op. */
+bool tg_is_leaf(const tg_tensor *t);
+/* Keeps the gradient of an intermediate (non-leaf) tensor readable with
+ * tg_grad after backward, like torch's retain_grad. */
+int tg_retain_grad(tg_tensor *t);
+/* The gradient accumulated in t by backward: for a leaf, or a tensor whose
+ * gradient is retained. NULL when no gradient reached it since the last
+ * zero-grad (as PyTorch's None). Owned by t; do not free. */
+tg_tensor *tg_grad(const tg_tensor *t);
+/* Forgets t's gradient (tg_grad gives NULL until the next backward); the
+ * memory is kept for reuse. */
+void tg_zero_grad(tg_tensor *t);
+
+/* ---- Recording ---------------------------------------------------------------- */
+
+/* Grad mode (default on). Off, ops compute without recording. Returns the
+ * previous setting. Per thread. */
+bool tg_set_grad_enabled(bool enabled);
+bool tg_grad_enabled(void);
+/* A no-grad scope: begin/end pairs nest. */
+void tg_no_grad_begin(void);
+void tg_no_grad_end(void);
+
+/* A graph view of t's data with no history: gradients stop here. */
+tg_tensor *tg_detach(tg_tensor *t);
+
+/* ---- Backward ----------------------------------------------------------------- */
+
+/* Back-propagates from a one-element tensor (a loss), accumulating into the
+ * gradients of every leaf that requires one. Returns 0, or -1 with an
+ * error (e.g. loss does not require grad, or anomaly mode found a NaN). */
+int tg_backward(tg_tensor *loss);
+/* Back-propagates from any tensor given the gradient of the objective with
+ * respect to it (same shape as out). */
+int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad);
+
+/* ---- The graph ---------------------------------------------------------------- */
+
+/* Forgets everything recorded on this thread and frees every graph tensor
+ * (the arena is reset, its memory kept for reuse). Owned tensors and leaf
+ * gradients are untouched. */
+void tg_graph_reset(void);
+/* Like tg_graph_reset, and returns this thread's graph memory to the system
+ * (for the end of a program, or a thread that is done training). */
+void tg_graph_release(void);
+/* Number of ops on this thread's tape. */
+size_t tg_graph_size(void);
+
+/* A point in this thread's graph; rewinding to it forgets every op and
+ * graph tensor created after it (for evaluations inside a step that must
+ * not grow the graph). Tensors from after the mark become invalid. */
+typedef struct tg_graph_mark {
+    size_t nodes;
+    tg_arena_mark arena;
+} tg_graph_mark;
+
+tg_graph_mark tg_graph_get_mark(void);
+void tg_graph_rewind(tg_graph_mark mark);
+
+/* ---- Anomaly mode ------------------------------------------------------------- */
+
+/* When on, every op checks its output (forward) and every backward rule
+ * the gradients it produced; the first NaN or Inf fails with an error
+ * naming the op, the direction and the shapes. Slow: for debugging. */
+void tg_set_anomaly_mode(bool enabled);
+bool tg_anomaly_mode(void);
+
+/* ---- Defining a new op -------------------------------------------------------- *
+ *
+ * An op is a forward function of yours plus a tg_op: its name and its
+ * backward rule. The forward computes the output (a graph tensor, e.g. from
+ * tg_empty) with any kernels, then calls tg_record, which adds a node to the
+ * tape when an input needs a gradient. The backward rule receives the node
+ * and the gradient of its output, and adds each input's gradient through
+ * tg_grad_target / tg_grad_map / tg_grad_accumulate. Example (autograd/ops.h
+ * has none of this boilerplate for the built-in ops, which use the same API):
+ *
+ *     static int cube_backward(tg_node *node, const tg_tensor *grad) {
+ *         // d/dx x^3 = 3 x^2
+ *         tg_tensor *x = node->in[0];
+ *         return tg_grad_map(x, grad, 2, (const tg_tensor *[]){ grad, x },
+ *                            row_three_g_x_squared, NULL);
+ *     }
+ *     static const tg_op cube_op = { "cube", cube_backward };
+ *
+ *     tg_tensor *cube(tg_tensor *x) {
+ *         tg_tensor *out = tg_empty(tg_tensor_shape(x));
+ *         if (!out || tg_map("cube", out, 1, ..., row_cube, NULL, false)) return NULL;
+ *         return tg_record(&cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
+ *     }
+ */
+
+typedef struct tg_node tg_node;
+
+/* Adds the gradients of node's inputs given grad, the gradient of its
+ * output. Returns 0, or -1 with an error. Runs with grad mode off. */
+typedef int (*tg_backward_fn)(tg_node *node, const tg_tensor *grad);
+
+typedef struct tg_op {
+    const char *name;
+    tg_backward_fn backward;
+} tg_op;
+
+#define TG_NODE_PARAMS 4
+
+struct tg_node {
+    const tg_op *op;
+    tg_tensor *out;
+    tg_tensor **in;
+    int n_in;
+    void *saved;                      /* the op's own context (tg_node_save) */
+    float fparam[TG_NODE_PARAMS];     /* small parameters of the op */
+    int64_t iparam[TG_NODE_PARAMS];
+};
+
+/* Records op with output out and its inputs (NULL inputs are allowed and
+ * skipped by backward), if grad mode is on and an input requires a gradient;
+ * out then requires one too. *node (if node is not NULL) receives the new
+ * node, or NULL when nothing was recorded; the node stays valid until
+ * tg_graph_reset. In anomaly mode this is also where a forward NaN or Inf
+ * is caught. Returns 0, or -1 with an error. */
+int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_in, tg_node **node);
+/* Zeroed memory for a node's saved context, kept until tg_graph_reset. */
+void *tg_node_save(tg_node *node, size_t bytes);
+
+/* For backward rules. The gradient buffer of x (x's shape, contiguous) to
+ * write into, or NULL when x needs no gradient. *accumulate says whether the
+ * rule must add to it (true) or must overwrite every element (false, the
+ * first contribution). */
+tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate);
+/* The same, zero-filled on first use, for rules that add to only part of it
+ * (slices, scatters); always add to it. */
+tg_tensor *tg_grad_target_zeroed(tg_tensor *x);
+/* x's gradient += fn(inputs), an elementwise function evaluated over
+ * `like`'s shape and summed down to x's shape when x was broadcast. */
+int tg_grad_map(tg_tensor *x, const tg_tensor *like, int n_in, const tg_tensor *const *inputs,
+                tg_map_fn fn, const float *param);
+/* x's gradient += contribution (summed down to x's shape when broadcast). */
+int tg_grad_accumulate(tg_tensor *x, const tg_tensor *contribution);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

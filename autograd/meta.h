@@ -1,0 +1,28 @@
+/*
+ * autograd/meta.h: what autograd keeps per tensor (internal).
+ */
+#ifndef TG_META_H
+#define TG_META_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tensor/tensor.h"
+
+typedef enum tg_grad_state {
+    TG_GRAD_FRESH, /* the buffer holds nothing yet this backward: treat as zero */
+    TG_GRAD_VALID, /* the buffer holds the gradient so far */
+} tg_grad_state;
+
+typedef struct tg_autograd_meta {
+    tg_tensor_ext ext; /* first: tensor/ sees only this */
+    tg_tensor *grad;   /* the tensor's shape, contiguous; owned for owned tensors */
+    int64_t node;      /* tape index of the op that made the tensor; -1 for a leaf */
+    tg_grad_state state;
+    bool requires_grad;
+    bool retain_grad;
+} tg_autograd_meta;
+
+tg_autograd_meta *tg_meta(const tg_tensor *t);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * autograd/ops.h: differentiable operations.
+ *
+ * Each op computes its result with a tensor/ kernel into a new graph tensor
+ * and records itself on the tape when an input requires a gradient
+ * (autograd/autograd.h). Results live until tg_graph_reset(); never free
+ * them. Inputs broadcast with NumPy's rules wherever shapes may differ.
+ *
+ * On bad input an op returns NULL and records an error naming itself and
+ * the shapes; given a NULL input it returns NULL silently, so one check
+ * after a whole forward pass is enough:
+ *
+ *     tg_tensor *y = tg_tanh(tg_add(tg_matmul(x, w), b));
+ *     if (!y) fprintf(stderr, "%s\n", tg_error_message());
+ *
+ * Index tensors (gather, index_select, one_hot, the indices of max) are
+ * float tensors holding whole numbers (tensor/index.h). Ops marked "no
+ * gradient" give results that never require one.
+ */
+#ifndef TG_OPS_H
+#define TG_OPS_H
+
+#include <stdbool.h>
+
+#include "tensor/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Elementwise, one input ---------------------------------------------------- */
+
+tg_tensor *tg_neg(tg_tensor *x);
+tg_tensor *tg_abs(tg_tensor *x);
+tg_tensor *tg_exp(tg_tensor *x);
+tg_tensor *tg_log(tg_tensor *x);
+tg_tensor *tg_log1p(tg_tensor *x);
+tg_tensor *tg_sqrt(tg_tensor *x);
+tg_tensor *tg_rsqrt(tg_tensor *x);
+tg_tensor *tg_square(tg_tensor *x);
+tg_tensor *tg_reciprocal(tg_tensor *x);
+tg_tensor *tg_sign(tg_tensor *x); /* gradient 0 */
+tg_tensor *tg_tanh(tg_tensor *x);
+tg_tensor *tg_sigmoid(tg_tensor *x);
+tg_tensor *tg_relu(tg_tensor *x);
+tg_tensor *tg_leaky_relu(tg_tensor *x, float negative_slope);
+tg_tensor *tg_gelu(tg_tensor *x); /* exact (erf) form, torch's default */
+tg_tensor *tg_softplus(tg_tensor *x);
+tg_tensor *tg_sin(tg_tensor *x);
+tg_tensor *tg_cos(tg_tensor *x);
+tg_tensor *tg_pow_scalar(tg_tensor *x, float exponent);
+tg_tensor *tg_clamp(tg_tensor *x, float min, float max);
+tg_tensor *tg_add_scalar(tg_tensor *x, float s);
+tg_tensor *tg_sub_scalar(tg_tensor *x, float s);   /* x - s */
+tg_tensor *tg_mul_scalar(tg_tensor *x, float s);
+tg_tensor *tg_div_scalar(tg_tensor *x, float s);   /* x / s */
+tg_tensor *tg_scalar_sub(float s, tg_tensor *x);   /* s - x */
+tg_tensor *tg_scalar_div(float s, tg_tensor *x);   /* s / x */
+tg_tensor *tg_scalar_pow(float s, tg_tensor *x);   /* s ^ x */
+/* Comparisons with a scalar: 1 where true, 0 elsewhere; no gradient. */
+tg_tensor *tg_eq_scalar(tg_tensor *x, float s);
+tg_tensor *tg_ne_scalar(tg_tensor *x, float s);
+tg_tensor *tg_lt_scalar(tg_tensor *x, float s);
+tg_tensor *tg_le_scalar(tg_tensor *x, float s);
+tg_tensor *tg_gt_scalar(tg_tensor *x, float s);
+tg_tensor *tg_ge_scalar(tg_tensor *x, float s);
+
+/* ---- Elementwise, two inputs (broadcast) ------------------------------------- */
+
+tg_tensor *tg_add(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_mul(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_div(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_pow(tg_tensor *a, tg_tensor *b);
+/* On ties the gradient is split evenly, as in PyTorch. */
+tg_tensor *tg_maximum(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_minimum(tg_tensor *a, tg_tensor *b);
+/* Comparisons: 1 where true, 0 elsewhere; no gradient. */
+tg_tensor *tg_eq(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_ne(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_lt(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_le(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_gt(tg_tensor *a, tg_tensor *b);
+tg_tensor *tg_ge(tg_tensor *a, tg_tensor *b);
+/* mask != 0 ? a : b, all three broadcast; no gradient to mask. */
+tg_tensor *tg_where(tg_tensor *mask, tg_tensor *a, tg_tensor *b);
+
+/* ---- Reductions ------------------------------------------------------------------ *
+ * Over a set of axes (TG_AXES(0, 2), or TG_ALL_AXES); keepdim keeps them
+ * with size 1. */
+
+tg_tensor *tg_sum(tg_tensor *x, tg_axes axes, bool keepdim);
+tg_tensor *tg_mean(tg_tensor *x, tg_axes axes, bool keepdim);
+/* Max / min over axes; ties share the gradient evenly (torch.amax). */
+tg_tensor *tg_amax(tg_tensor *x, tg_axes axes, bool keepdim);
+tg_tensor *tg_amin(tg_tensor *x, tg_axes axes, bool keepdim);
+/* Max / min along one axis with the index of the first extreme (torch.max
+ * with a dim). *indices (may be NULL) receives the indices: no gradient.
+ * The gradient goes to the chosen element. */
+tg_tensor *tg_max(tg_tensor *x, int dim, bool keepdim, tg_tensor **indices);
+tg_tensor *tg_min(tg_tensor *x, int dim, bool keepdim, tg_tensor **indices);
+/* Variance, dividing by count - correction (1: unbiased, torch's default). */
+tg_tensor *tg_var(tg_tensor *x, tg_axes axes, float correction, bool keepdim);
+tg_tensor *tg_logsumexp(tg_tensor *x, tg_axes axes, bool keepdim);
+/* p-norm, p > 0 or INFINITY; the gradient at a zero norm is 0. */
+tg_tensor *tg_norm(tg_tensor *x, float p, tg_axes axes, bool keepdim);
+/* Sum and mean of every element: 0-d results. */
+tg_tensor *tg_sum_all(tg_tensor *x);
+tg_tensor *tg_mean_all(tg_tensor *x);
+/* Indices of the max / min along dim; no gradient. */
+tg_tensor *tg_argmax(tg_tensor *x, int dim, bool keepdim);
+tg_tensor *tg_argmin(tg_tensor *x, int dim, bool keepdim);
+
+/* ---- Matrix products ---------------------------------------------------------- */
+
+/* a @ b, as torch.matmul: 2-d x 2-d; batched [..., M, K] x [..., K, N] with
+ * batch axes broadcast; a 1-d operand is a row (left) or column (right)
+ * vector whose axis is dropped from the result. */
+tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
+/* c + a @ b, with c broadcast to the product's shape (torch.addmm, also for
+ * batched a). One GEMM accumulates onto c: no separate addition. */
+tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b);
+/* x @ weight^T + bias (torch.nn.functional.linear): x [..., in], weight
+ * [out, in], bias [out] or NULL. Leading axes of x fold into one GEMM. */
+tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias);
+
+/* ---- Shapes (views where possible) ---------------------------------------------- */
+
+/* One entry may be -1. A view when strides allow, else a copy. */
+tg_tensor *tg_reshape(tg_tensor *x, tg_shape shape);
+/* Axes start_dim..end_dim merged into one. */
+tg_tensor *tg_flatten(tg_tensor *x, int start_dim, int end_dim);
+tg_tensor *tg_permute(tg_tensor *x, const int *order);
+tg_tensor *tg_transpose(tg_tensor *x, int dim0, int dim1);
+/* Python-style slice start:stop:step along dim (negative bounds count from
+ * the end; bounds clamp; step >= 1). */
+tg_tensor *tg_slice(tg_tensor *x, int dim, int64_t start, int64_t stop, int64_t step);
+tg_tensor *tg_narrow(tg_tensor *x, int dim, int64_t start, int64_t length);
+tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index);
+/* Size-1 axes broadcast to shape (-1 keeps a size); gradient sums back. */
+tg_tensor *tg_expand(tg_tensor *x, tg_shape shape);
+tg_tensor *tg_squeeze(tg_tensor *x, int dim);
+tg_tensor *tg_unsqueeze(tg_tensor *x, int dim);
+/* x itself when contiguous, else a contiguous copy. */
+tg_tensor *tg_contiguous(tg_tensor *x);
+/* A copy (new memory) that keeps the history. */
+tg_tensor *tg_clone(tg_tensor *x);
+tg_tensor *tg_concat(tg_tensor *const *xs, int n, int dim);
+/* Joins n tensors of one shape along a new axis dim. */
+tg_tensor *tg_stack(tg_tensor *const *xs, int n, int dim);
+/* Views of consecutive pieces along dim with the given sizes (summing to
+ * the axis size) into out[0..n-1]. Returns 0 or -1. */
+int tg_split(tg_tensor *x, int dim, const int64_t *sizes, int n, tg_tensor **out);
+/* `chunks` views of equal size along dim (the last may be smaller, as
+ * torch.chunk); returns how many were made, or -1. */
+int tg_chunk(tg_tensor *x, int chunks, int dim, tg_tensor **out);
+
+/* ---- Indexing ------------------------------------------------------------------ */
+
+/* Entries of x along dim at the positions of a 1-d index. */
+tg_tensor *tg_index_select(tg_tensor *x, int dim, tg_tensor *index);
+tg_tensor *tg_gather(tg_tensor *x, int dim, tg_tensor *index);
+/* x + src scattered along dim at index (torch.scatter_add, not in place). */
+tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *src);
+/* index's shape plus a last axis of `classes`; no gradient. */
+tg_tensor *tg_one_hot(tg_tensor *index, int64_t classes);
+
+/* ---- Softmax ------------------------------------------------------------------- */
+
+tg_tensor *tg_softmax(tg_tensor *x, int dim);
+tg_tensor *tg_log_softmax(tg_tensor *x, int dim);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * Matrix-product ops. Backward rules are GEMMs that accumulate straight
+ * into the gradient buffers (beta = 1 after the first contribution): no
+ * temporaries, except when an operand was broadcast over batch axes.
+ */
+#include <string.h>
+
+#include "autograd/autograd.h"
+#include "autograd/ops.h"
+#include "tensor/matmul.h"
+#include "tensor/reduce.h"
+
+/* t with its last two axes swapped, as a stack view. */
+static tg_tensor transposed(const tg_tensor *t)
+{
+    tg_tensor v = *t;
+    int a = t->ndim - 2, b = t->ndim - 1;
+    v.shape[a] = t->shape[b];
+    v.shape[b] = t->shape[a];
+    v.stride[a] = t->stride[b];
+    v.stride[b] = t->stride[a];
+    v.ext = NULL;
+    v.flags = 0;
+    return v;
+}
+
+/* t [..., M, K] as a matrix [prod(...) * M, K] when its leading axes step
+ * like extra rows; false otherwise. */
+static bool as_rows(const tg_tensor *t, tg_tensor *rows)
+{
+    int last = t->ndim - 1;
+    int64_t count = t->ndim >= 2 ? t->shape[last - 1] : 1;
+    int64_t next = t->ndim >= 2 ? t->stride[last - 1] * t->shape[last - 1] : 0;
+    for (int d = t->ndim - 3; d >= 0; d--) {
+        if (t->shape[d] == 1)
+            continue;
+        if (t->stride[d] != next)
+            return false;
+        next *= t->shape[d];
+        count *= t->shape[d];
+    }
+    *rows = *t;
+    rows->ndim = 2;
+    rows->shape[0] = count;
+    rows->shape[1] = t->shape[last];
+    rows->stride[0] = t->ndim >= 2 ? t->stride[last - 1] : t->shape[last];
+    rows->stride[1] = t->stride[last];
+    rows->ext = NULL;
+    rows->flags = 0;
+    return true;
+}
+
+/* x's gradient += a @ b; sums over batch axes x was broadcast along. */
+static int add_product_to_grad(tg_tensor *x, const tg_tensor *a, const tg_tensor *b)
+{
+    if (!tg_requires_grad(x))
+        return 0;
+    bool accumulate;
+    tg_tensor *target = tg_grad_target(x, &accumulate);
+    if (!target)
+        return -1;
+    tg_shape product;
+    if (tg_matmul_shape(a, b, &product, "matmul backward") != 0)
+        return -1;
+    if (tg_shape_equal(product, tg_tensor_shape(x)))
+        return tg_kernel_matmul(target, a, b, 1.0f, accumulate ? 1.0f : 0.0f);
+    tg_tensor *full = tg_empty(product);
+    if (!full || tg_kernel_matmul(full, a, b, 1.0f, 0.0f) != 0)
+        return -1;
+    return tg_kernel_sum_to(target, full, 1.0f, accumulate);
+}
+
+/* Gradients of a @ b (both at least 2-d) given the product's gradient. */
+static int product_backward(tg_tensor *a, tg_tensor *b, const tg_tensor *grad)
+{
+    tg_tensor bt = transposed(b), at = transposed(a);
+    if (add_product_to_grad(a, grad, &bt) != 0)
+        return -1;
+    /* A 2-d b shared by every batch: one GEMM over all rows at once. */
+    tg_tensor a_rows, g_rows;
+    if (b->ndim == 2 && a->ndim > 2 && tg_requires_grad(b) && as_rows(a, &a_rows) &&
+        as_rows(grad, &g_rows)) {
+        tg_tensor a_rows_t = transposed(&a_rows);
+        return add_product_to_grad(b, &a_rows_t, &g_rows);
+    }
+    return add_product_to_grad(b, &at, grad);
+}
+
+static int matmul_backward(tg_node *node, const tg_tensor *grad)
+{
+    return product_backward(node->in[0], node->in[1], grad);
+}
+
+static const tg_op matmul_op = { "matmul", matmul_backward };
+
+static tg_tensor *matmul2(tg_tensor *a, tg_tensor *b)
+{
+    tg_shape shape;
+    if (tg_matmul_shape(a, b, &shape, "matmul") != 0)
+        return NULL;
+    tg_tensor *out = tg_empty(shape);
+    if (!out || tg_kernel_matmul(out, a, b, 1.0f, 0.0f) != 0)
+        return NULL;
+    tg_tensor *in[2] = { a, b };
+    return tg_record(&matmul_op, out, in, 2, NULL) == 0 ? out : NULL;
+}
+
+tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
+{
+    if (!a || !b)
+        return NULL;
+    if (a->ndim == 0 || b->ndim == 0) {
+        char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
+        tg_error_set("matmul: %s x %s: operands need at least 1 dimension",
+                     tg_shape_format(sa, sizeof sa, a), tg_shape_format(sb, sizeof sb, b));
+        return NULL;
+    }
+    /* Vectors become a row (left) or a column (right), dropped afterwards. */
+    bool row = a->ndim == 1, column = b->ndim == 1;
+    tg_tensor *x = row ? tg_unsqueeze(a, 0) : a;
+    tg_tensor *y = column ? tg_unsqueeze(b, 1) : b;
+    tg_tensor *out = matmul2(x, y);
+    if (column)
+        out = tg_squeeze(out, -1);
+    if (row)
+        out = tg_squeeze(out, -2);
+    return out;
+}
+
+/* ---- addmm --------------------------------------------------------------------------- */
+
+static int addmm_backward(tg_node *node, const tg_tensor *grad)
+{
+    if (tg_grad_accumulate(node->in[0], grad) != 0)
+        return -1;
+    return product_backward(node->in[1], node->in[2], grad);
+}
+
+static const tg_op addmm_op = { "addmm", addmm_backward };
+
+tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
+{
+    if (!c || !a || !b)
+        return NULL;
+    tg_shape shape;
+    if (tg_matmul_shape(a, b, &shape, "addmm") != 0)
+        return NULL;
+    tg_tensor *out = tg_empty(shape);
+    if (!out || tg_kernel_copy(out, c, false) != 0 || tg_kernel_matmul(out, a, b, 1.0f, 1.0f) != 0)
+        return NULL;
+    tg_tensor *in[3] = { c, a, b };
+    return tg_record(&addmm_op, out, in, 3, NULL) == 0 ? out : NULL;
+}
+
+/* ---- linear ----------------------------------------------------------------------------- *
+ * out [..., O] = x [..., I] @ weight [O, I]^T + bias. Rows of x fold into
+ * one GEMM; the weight's gradient is one GEMM over all rows, written
+ * straight into the weight's gradient. */
+
+static int linear_backward(tg_node *node, const tg_tensor *grad)
+{
+    tg_tensor *x = node->in[0], *weight = node->in[1], *bias = node->in[2];
+    tg_tensor *rows = node->saved; /* x as [R, I], contiguous when x was not */
+    tg_tensor g_rows;
+    as_rows(grad, &g_rows);
+    bool accumulate;
+    if (tg_requires_grad(x)) {
+        tg_tensor *target = tg_grad_target(x, &accumulate);
+        tg_tensor target_rows;
+        if (!target || !as_rows(target, &target_rows) ||
+            tg_kernel_matmul(&target_rows, &g_rows, weight, 1.0f, accumulate ? 1.0f : 0.0f) != 0)
+            return -1;
+    }
+    if (tg_requires_grad(weight)) {
+        tg_tensor *target = tg_grad_target(weight, &accumulate);
+        tg_tensor g_rows_t = transposed(&g_rows);
+        if (!target || tg_kernel_matmul(target, &g_rows_t, rows, 1.0f, accumulate ? 1.0f : 0.0f) != 0)
+            return -1;
+    }
+    return bias ? tg_grad_accumulate(bias, grad) : 0;
+}
+
+static const tg_op linear_op = { "linear", linear_backward };
+
+tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
+{
+    if (!x || !weight)
+        return NULL;
+    char sx[TG_SHAPE_STR_MAX], sw[TG_SHAPE_STR_MAX];
+    if (x->ndim < 1 || weight->ndim != 2 || x->shape[x->ndim - 1] != weight->shape[1]) {
+        tg_error_set("linear: input %s and weight %s: the weight must be [out, in] with in = the "
+                     "input's last dimension", tg_shape_format(sx, sizeof sx, x),
+                     tg_shape_format(sw, sizeof sw, weight));
+        return NULL;
+    }
+    tg_shape shape = tg_tensor_shape(x);
+    shape.dim[shape.ndim - 1] = weight->shape[0];
+    tg_tensor *out = tg_empty(shape);
+    if (!out)
+        return NULL;
+    /* x as rows [R, I]; a copy when its leading axes do not fold. */
+    tg_tensor x_rows, out_rows;
+    if (!as_rows(x, &x_rows)) {
+        tg_tensor *copy = tg_copy_to_graph(x);
+        if (!copy)
+            return NULL;
+        as_rows(copy, &x_rows);
+    }
+    as_rows(out, &out_rows);
+    tg_tensor weight_t = transposed(weight);
+    if (bias && tg_kernel_copy(out, bias, false) != 0)
+        return NULL;
+    if (tg_kernel_matmul(&out_rows, &x_rows, &weight_t, 1.0f, bias ? 1.0f : 0.0f) != 0)
+        return NULL;
+    tg_node *node;
+    tg_tensor *in[3] = { x, weight, bias };
+    if (tg_record(&linear_op, out, in, 3, &node) != 0)
+        return NULL;
+    if (node) {
+        tg_tensor *saved = tg_view_alias(&x_rows);
+        if (!saved)
+            return NULL;
+        node->saved = saved;
+    }
+    return out;
+}

@@ -1,0 +1,319 @@
+/*
+ * Reduction ops. Each computes into a "kept" view of its output (every
+ * axis kept, size 1 where reduced), which is also how its backward rule
+ * sees the output's gradient: broadcast against x, it spreads back over the
+ * reduced axes.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "autograd/autograd.h"
+#include "autograd/ops.h"
+#include "tensor/index.h"
+#include "tensor/reduce.h"
+
+/* t's memory (contiguous) seen with shape `kept`. */
+static tg_tensor kept_view(const tg_tensor *t, tg_shape kept)
+{
+    tg_tensor v = *t;
+    v.ndim = kept.ndim;
+    memcpy(v.shape, kept.dim, sizeof(int64_t) * (size_t)kept.ndim);
+    tg_contiguous_strides(&kept, v.stride);
+    v.ext = NULL;
+    v.flags = 0;
+    return v;
+}
+
+/* The kept shape of a node: its input's shape with the axes in the
+ * node's bit mask (iparam[0]) set to 1. */
+static tg_shape node_kept_shape(const tg_node *node)
+{
+    tg_shape kept = tg_tensor_shape(node->in[0]);
+    for (int d = 0; d < kept.ndim; d++)
+        if (node->iparam[0] & (1 << d))
+            kept.dim[d] = 1;
+    return kept;
+}
+
+static int64_t axes_mask(const tg_tensor *x, tg_shape kept)
+{
+    int64_t mask = 0;
+    for (int d = 0; d < kept.ndim; d++)
+        if (kept.dim[d] == 1 && x->shape[d] != 1)
+            mask |= 1 << d;
+    return mask;
+}
+
+typedef int (*reduce_kernel)(tg_tensor *out, const tg_tensor *x, float param);
+
+/* Shared forward: shapes, output, kernel, record. */
+static tg_tensor *reduce_op(const tg_op *op, tg_tensor *x, tg_axes axes, bool keepdim,
+                            reduce_kernel kernel, float param)
+{
+    if (!x)
+        return NULL;
+    tg_shape kept, result;
+    if (tg_reduce_shapes(x, axes, keepdim, &kept, &result, op->name) != 0)
+        return NULL;
+    tg_tensor *out = tg_empty(result);
+    if (!out)
+        return NULL;
+    tg_tensor out_kept = kept_view(out, kept);
+    if (kernel(&out_kept, x, param) != 0)
+        return NULL;
+    tg_node *node;
+    if (tg_record(op, out, &x, 1, &node) != 0)
+        return NULL;
+    if (node) {
+        node->iparam[0] = axes_mask(x, kept);
+        node->fparam[0] = param;
+    }
+    return out;
+}
+
+/* ---- sum and mean ------------------------------------------------------------------ */
+
+static int sum_kernel(tg_tensor *out, const tg_tensor *x, float unused)
+{
+    (void)unused;
+    return tg_kernel_sum_to(out, x, 1.0f, false);
+}
+
+static int mean_kernel(tg_tensor *out, const tg_tensor *x, float unused)
+{
+    (void)unused;
+    float scale = out->numel && x->numel ? (float)out->numel / (float)x->numel : NAN;
+    return tg_kernel_sum_to(out, x, scale, false);
+}
+
+TG_MAP_ROW_1(back_scaled, a * p[0])
+
+static int spread_backward(tg_node *node, const tg_tensor *grad, float scale)
+{
+    tg_tensor *x = node->in[0];
+    tg_tensor g = kept_view(grad, node_kept_shape(node));
+    const tg_tensor *in[1] = { &g };
+    return tg_grad_map(x, x, 1, in, back_scaled, &scale);
+}
+
+static int sum_backward(tg_node *node, const tg_tensor *grad) { return spread_backward(node, grad, 1.0f); }
+
+static int mean_backward(tg_node *node, const tg_tensor *grad)
+{
+    const tg_tensor *x = node->in[0];
+    return spread_backward(node, grad, (float)node->out->numel / (float)x->numel);
+}
+
+static const tg_op sum_op = { "sum", sum_backward };
+static const tg_op mean_op = { "mean", mean_backward };
+
+tg_tensor *tg_sum(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&sum_op, x, axes, keepdim, sum_kernel, 0); }
+tg_tensor *tg_mean(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&mean_op, x, axes, keepdim, mean_kernel, 0); }
+tg_tensor *tg_sum_all(tg_tensor *x) { return tg_sum(x, TG_ALL_AXES, false); }
+tg_tensor *tg_mean_all(tg_tensor *x) { return tg_mean(x, TG_ALL_AXES, false); }
+
+/* ---- amax and amin: ties share the gradient ---------------------------------------- */
+
+static int max_kernel(tg_tensor *out, const tg_tensor *x, float unused)
+{
+    (void)unused;
+    return tg_kernel_max_to(out, x);
+}
+
+static int min_kernel(tg_tensor *out, const tg_tensor *x, float unused)
+{
+    (void)unused;
+    return tg_kernel_min_to(out, x);
+}
+
+TG_MAP_ROW_2(row_equal, (float)(a == b))
+TG_MAP_ROW_3(back_tie_share, b != 0.0f ? a * b / c : 0.0f) /* grad, weight, weight total */
+TG_MAP_ROW_3(row_abs_equal_signed, fabsf(a) == b ? c : 0.0f) /* x, norm, sign source (x) */
+
+/* grad spread over the elements where `weight` (x's shape, 0 elsewhere) is
+ * non-zero, in proportion to |weight| summed over each reduced group. */
+static int share_backward(tg_node *node, const tg_tensor *grad, tg_tensor *weight, tg_tensor *abs_weight)
+{
+    tg_tensor *x = node->in[0];
+    tg_shape kept = node_kept_shape(node);
+    tg_tensor g = kept_view(grad, kept);
+    tg_tensor *total = tg_empty(kept);
+    if (!total || tg_kernel_sum_to(total, abs_weight, 1.0f, false) != 0)
+        return -1;
+    const tg_tensor *in[3] = { &g, weight, total };
+    return tg_grad_map(x, x, 3, in, back_tie_share, NULL);
+}
+
+static int extreme_backward(tg_node *node, const tg_tensor *grad)
+{
+    tg_tensor *x = node->in[0];
+    tg_tensor y = kept_view(node->out, node_kept_shape(node));
+    tg_tensor *mask = tg_empty(tg_tensor_shape(x));
+    if (!mask || tg_map("amax backward", mask, 2, (const tg_tensor *[]){ x, &y }, row_equal, NULL, false) != 0)
+        return -1;
+    return share_backward(node, grad, mask, mask);
+}
+
+static const tg_op amax_op = { "amax", extreme_backward };
+static const tg_op amin_op = { "amin", extreme_backward };
+
+tg_tensor *tg_amax(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&amax_op, x, axes, keepdim, max_kernel, 0); }
+tg_tensor *tg_amin(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&amin_op, x, axes, keepdim, min_kernel, 0); }
+
+/* ---- var, logsumexp, norm ------------------------------------------------------------ */
+
+static int var_kernel(tg_tensor *out, const tg_tensor *x, float correction)
+{
+    return tg_kernel_var_to(out, x, correction);
+}
+
+TG_MAP_ROW_3(back_var, a * (b - c) * p[0]) /* grad, x, mean */
+
+static int var_backward(tg_node *node, const tg_tensor *grad)
+{
+    tg_tensor *x = node->in[0];
+    tg_shape kept = node_kept_shape(node);
+    tg_tensor g = kept_view(grad, kept);
+    tg_tensor *mean = tg_empty(kept);
+    int64_t count = x->numel / (mean ? mean->numel : 1);
+    if (!mean || tg_kernel_sum_to(mean, x, 1.0f / (float)count, false) != 0)
+        return -1;
+    float scale = 2.0f / ((float)count - node->fparam[0]);
+    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ &g, x, mean }, back_var, &scale);
+}
+
+static int logsumexp_kernel(tg_tensor *out, const tg_tensor *x, float unused)
+{
+    (void)unused;
+    return tg_kernel_logsumexp_to(out, x);
+}
+
+TG_MAP_ROW_3(back_logsumexp, a * expf(b - c)) /* grad, x, y */
+
+static int logsumexp_backward(tg_node *node, const tg_tensor *grad)
+{
+    tg_tensor *x = node->in[0];
+    tg_shape kept = node_kept_shape(node);
+    tg_tensor g = kept_view(grad, kept), y = kept_view(node->out, kept);
+    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ &g, x, &y }, back_logsumexp, NULL);
+}
+
+static int norm_kernel(tg_tensor *out, const tg_tensor *x, float p) { return tg_kernel_norm_to(out, x, p); }
+
+/* grad, x, norm; the gradient at a zero norm is 0, as in PyTorch. */
+TG_MAP_ROW_3(back_norm, c == 0.0f ? 0.0f
+                        : p[0] == 2.0f ? a * b / c
+                        : p[0] == 1.0f ? a * (float)((b > 0.0f) - (b < 0.0f))
+                        : a * b * powf(fabsf(b), p[0] - 2.0f) / powf(c, p[0] - 1.0f))
+
+static int norm_backward(tg_node *node, const tg_tensor *grad)
+{
+    tg_tensor *x = node->in[0];
+    float p = node->fparam[0];
+    tg_shape kept = node_kept_shape(node);
+    tg_tensor y = kept_view(node->out, kept);
+    if (isinf(p)) {
+        /* The max |x| elements share the gradient, with x's sign. */
+        tg_tensor *signed_mask = tg_empty(tg_tensor_shape(x));
+        tg_tensor *sign = signed_mask ? tg_empty(tg_tensor_shape(x)) : NULL;
+        tg_tensor *mask = sign ? tg_empty(tg_tensor_shape(x)) : NULL;
+        if (!mask || tg_kernel_unary(TG_UNARY_SIGN, sign, x, NULL, false) != 0 ||
+            tg_map("norm backward", signed_mask, 3, (const tg_tensor *[]){ x, &y, sign },
+                   row_abs_equal_signed, NULL, false) != 0 ||
+            tg_kernel_unary(TG_UNARY_ABS, mask, signed_mask, NULL, false) != 0)
+            return -1;
+        return share_backward(node, grad, signed_mask, mask);
+    }
+    tg_tensor g = kept_view(grad, kept);
+    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ &g, x, &y }, back_norm, &p);
+}
+
+static const tg_op var_op = { "var", var_backward };
+static const tg_op logsumexp_op = { "logsumexp", logsumexp_backward };
+static const tg_op norm_op = { "norm", norm_backward };
+
+tg_tensor *tg_var(tg_tensor *x, tg_axes axes, float correction, bool keepdim)
+{
+    return reduce_op(&var_op, x, axes, keepdim, var_kernel, correction);
+}
+
+tg_tensor *tg_logsumexp(tg_tensor *x, tg_axes axes, bool keepdim)
+{
+    return reduce_op(&logsumexp_op, x, axes, keepdim, logsumexp_kernel, 0);
+}
+
+tg_tensor *tg_norm(tg_tensor *x, float p, tg_axes axes, bool keepdim)
+{
+    return reduce_op(&norm_op, x, axes, keepdim, norm_kernel, p);
+}
+
+/* ---- max and min along one axis, with indices ------------------------------------------ */
+
+static int indexed_extreme_backward(tg_node *node, const tg_tensor *grad)
+{
+    tg_tensor *x = node->in[0];
+    int dim = (int)node->iparam[1];
+    tg_shape kept = node_kept_shape(node);
+    tg_tensor g = kept_view(grad, kept);
+    tg_tensor index = kept_view(node->saved, kept);
+    tg_tensor *target = tg_grad_target_zeroed(x);
+    return target ? tg_kernel_scatter_add(target, dim, &index, &g) : -1;
+}
+
+static const tg_op max_op = { "max", indexed_extreme_backward };
+static const tg_op min_op = { "min", indexed_extreme_backward };
+
+static tg_tensor *indexed_extreme(const tg_op *op, tg_tensor *x, int dim, bool keepdim,
+                                  tg_tensor **indices, bool is_max)
+{
+    if (indices)
+        *indices = NULL;
+    if (!x)
+        return NULL;
+    int d = tg_normalize_dim(dim, x->ndim, op->name);
+    if (d < 0)
+        return NULL;
+    tg_shape kept, result;
+    if (tg_reduce_shapes(x, TG_AXES(d), keepdim, &kept, &result, op->name) != 0)
+        return NULL;
+    tg_tensor *values = tg_empty(result), *index = tg_empty(result);
+    if (!values || !index)
+        return NULL;
+    tg_tensor values_kept = kept_view(values, kept), index_kept = kept_view(index, kept);
+    if (tg_kernel_arg_reduce(&values_kept, &index_kept, x, d, is_max) != 0)
+        return NULL;
+    tg_node *node;
+    if (tg_record(op, values, &x, 1, &node) != 0)
+        return NULL;
+    if (node) {
+        node->iparam[0] = 1 << d;
+        node->iparam[1] = d;
+        node->saved = index;
+    }
+    if (indices)
+        *indices = index;
+    return values;
+}
+
+tg_tensor *tg_max(tg_tensor *x, int dim, bool keepdim, tg_tensor **indices)
+{
+    return indexed_extreme(&max_op, x, dim, keepdim, indices, true);
+}
+
+tg_tensor *tg_min(tg_tensor *x, int dim, bool keepdim, tg_tensor **indices)
+{
+    return indexed_extreme(&min_op, x, dim, keepdim, indices, false);
+}
+
+/* Indices only: computed without recording. */
+static tg_tensor *arg_extreme(tg_tensor *x, int dim, bool keepdim, bool is_max)
+{
+    bool previous = tg_set_grad_enabled(false);
+    tg_tensor *index = NULL;
+    indexed_extreme(is_max ? &max_op : &min_op, x, dim, keepdim, &index, is_max);
+    tg_set_grad_enabled(previous);
+    return index;
+}
+
+tg_tensor *tg_argmax(tg_tensor *x, int dim, bool keepdim) { return arg_extreme(x, dim, keepdim, true); }
+tg_tensor *tg_argmin(tg_tensor *x, int dim, bool keepdim) { return arg_extreme(x, dim, keepdim, false); }

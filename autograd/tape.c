@@ -1,0 +1,423 @@
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+#include "autograd/autograd.h"
+#include "autograd/meta.h"
+#include "tensor/reduce.h"
+
+/* ---- Per-thread state ---------------------------------------------------------- */
+
+typedef struct tape {
+    tg_node **nodes; /* execution order; the nodes themselves live in the arena */
+    size_t count, capacity;
+    int no_grad_depth;
+    bool grad_disabled;
+} tape;
+
+static _Thread_local tape thread_tape;
+static atomic_bool anomaly_mode;
+
+static tss_t tape_key;
+static once_flag tape_key_once = ONCE_FLAG_INIT;
+
+static void free_nodes_at_thread_exit(void *nodes) { free(nodes); }
+static void create_tape_key(void) { tss_create(&tape_key, free_nodes_at_thread_exit); }
+
+static int push_node(tg_node *node)
+{
+    tape *t = &thread_tape;
+    if (t->count == t->capacity) {
+        size_t capacity = t->capacity ? t->capacity * 2 : 1024;
+        tg_node **grown = realloc(t->nodes, capacity * sizeof *grown);
+        if (!grown)
+            return tg_error_set("%s: out of memory growing the tape to %zu ops", node->op->name,
+                                capacity);
+        call_once(&tape_key_once, create_tape_key);
+        tss_set(tape_key, grown);
+        t->nodes = grown;
+        t->capacity = capacity;
+    }
+    t->nodes[t->count++] = node;
+    return 0;
+}
+
+/* ---- Metadata -------------------------------------------------------------------- */
+
+static void release_owned_meta(tg_tensor_ext *ext)
+{
+    tg_autograd_meta *m = (tg_autograd_meta *)ext;
+    if (m->grad && (m->grad->flags & TG_TENSOR_OWNED))
+        tg_tensor_free(m->grad);
+    free(m);
+}
+
+tg_autograd_meta *tg_meta(const tg_tensor *t) { return t ? (tg_autograd_meta *)t->ext : NULL; }
+
+/* The metadata of t, created on first need: malloc'd for owned tensors
+ * (freed with them), in the arena for graph tensors. */
+static tg_autograd_meta *meta_for(tg_tensor *t)
+{
+    if (t->ext)
+        return (tg_autograd_meta *)t->ext;
+    tg_autograd_meta *m;
+    if (t->flags & TG_TENSOR_OWNED) {
+        m = calloc(1, sizeof *m);
+        if (!m) {
+            tg_error_set("requires_grad: out of memory");
+            return NULL;
+        }
+        m->ext.release = release_owned_meta;
+    } else {
+        m = tg_arena_calloc(tg_arena_thread(), sizeof *m);
+        if (!m)
+            return NULL;
+    }
+    m->node = -1;
+    t->ext = &m->ext;
+    return m;
+}
+
+int tg_set_requires_grad(tg_tensor *t, bool requires_grad)
+{
+    if (!t)
+        return -1;
+    tg_autograd_meta *m = tg_meta(t);
+    if (m && m->node >= 0)
+        return tg_error_set("set_requires_grad: the tensor is the output of '%s', not a leaf; "
+                            "use tg_detach to start a new leaf",
+                            thread_tape.nodes[m->node]->op->name);
+    if (!m && !requires_grad)
+        return 0;
+    if (!(m = meta_for(t)))
+        return -1;
+    m->requires_grad = requires_grad;
+    return 0;
+}
+
+bool tg_requires_grad(const tg_tensor *t)
+{
+    tg_autograd_meta *m = tg_meta(t);
+    return m && m->requires_grad;
+}
+
+bool tg_is_leaf(const tg_tensor *t)
+{
+    tg_autograd_meta *m = tg_meta(t);
+    return !m || m->node < 0;
+}
+
+int tg_retain_grad(tg_tensor *t)
+{
+    if (!t)
+        return -1;
+    tg_autograd_meta *m = tg_meta(t);
+    if (!m || !m->requires_grad)
+        return tg_error_set("retain_grad: the tensor does not require a gradient");
+    m->retain_grad = true;
+    return 0;
+}
+
+tg_tensor *tg_grad(const tg_tensor *t)
+{
+    tg_autograd_meta *m = tg_meta(t);
+    if (!m || !m->grad || m->state != TG_GRAD_VALID)
+        return NULL;
+    if (m->node >= 0 && !m->retain_grad)
+        return NULL;
+    return m->grad;
+}
+
+void tg_zero_grad(tg_tensor *t)
+{
+    tg_autograd_meta *m = tg_meta(t);
+    if (m && m->grad)
+        m->state = TG_GRAD_FRESH;
+}
+
+/* ---- Grad mode, detach ------------------------------------------------------------- */
+
+bool tg_set_grad_enabled(bool enabled)
+{
+    bool previous = !thread_tape.grad_disabled;
+    thread_tape.grad_disabled = !enabled;
+    return previous;
+}
+
+bool tg_grad_enabled(void) { return !thread_tape.grad_disabled && thread_tape.no_grad_depth == 0; }
+
+void tg_no_grad_begin(void) { thread_tape.no_grad_depth++; }
+
+void tg_no_grad_end(void)
+{
+    if (thread_tape.no_grad_depth > 0)
+        thread_tape.no_grad_depth--;
+}
+
+tg_tensor *tg_detach(tg_tensor *t) { return tg_view_alias(t); }
+
+void tg_set_anomaly_mode(bool enabled) { atomic_store(&anomaly_mode, enabled); }
+bool tg_anomaly_mode(void) { return atomic_load(&anomaly_mode); }
+
+/* Position of the first NaN or Inf of t in row-major order, or -1. */
+static int64_t first_non_finite(const tg_tensor *t)
+{
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    const tg_tensor *c = tg_view_contiguous(t);
+    int64_t found = -1;
+    for (int64_t i = 0; c && i < c->numel && found < 0; i++)
+        if (!isfinite(c->data[i]))
+            found = i;
+    tg_arena_rewind(arena, mark);
+    return found;
+}
+
+static int report_anomaly(const char *op, const char *where, const tg_tensor *t, int64_t at)
+{
+    char shape[TG_SHAPE_STR_MAX];
+    float v = t->numel ? tg_view_contiguous(t)->data[at] : 0.0f;
+    return tg_error_set("anomaly: %s of '%s' produced %s in %s %s (element %lld)", where, op,
+                        isnan(v) ? "NaN" : "Inf", where[0] == 'f' ? "its output" : "the gradient",
+                        tg_shape_format(shape, sizeof shape, t), (long long)at);
+}
+
+/* ---- Recording ---------------------------------------------------------------------- */
+
+int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_in, tg_node **node_out)
+{
+    if (node_out)
+        *node_out = NULL;
+    if (!out || !op)
+        return -1;
+    if (tg_anomaly_mode()) {
+        int64_t at = first_non_finite(out);
+        if (at >= 0)
+            return report_anomaly(op->name, "forward", out, at);
+    }
+    if (!tg_grad_enabled())
+        return 0;
+    bool needed = false;
+    for (int i = 0; i < n_in && !needed; i++)
+        needed = tg_requires_grad(inputs[i]);
+    if (!needed)
+        return 0;
+    if (out->ext || (out->flags & TG_TENSOR_OWNED))
+        return tg_error_set("%s: the output must be a new graph tensor (from tg_empty or a view)",
+                            op->name);
+
+    tg_arena *arena = tg_arena_thread();
+    tg_node *node = tg_arena_calloc(arena, sizeof *node);
+    tg_tensor **in = tg_arena_alloc(arena, sizeof *in * (size_t)(n_in ? n_in : 1));
+    tg_autograd_meta *m = meta_for(out);
+    if (!node || !in || !m)
+        return -1;
+    memcpy(in, inputs, sizeof *in * (size_t)n_in);
+    node->op = op;
+    node->out = out;
+    node->in = in;
+    node->n_in = n_in;
+    m->requires_grad = true;
+    m->node = (int64_t)thread_tape.count;
+    if (push_node(node) != 0)
+        return -1;
+    if (node_out)
+        *node_out = node;
+    return 0;
+}
+
+void *tg_node_save(tg_node *node, size_t bytes)
+{
+    if (!node)
+        return NULL;
+    node->saved = tg_arena_calloc(tg_arena_thread(), bytes);
+    return node->saved;
+}
+
+/* ---- Gradient buffers ------------------------------------------------------------------ */
+
+tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate)
+{
+    tg_autograd_meta *m = tg_meta(x);
+    if (!m || !m->requires_grad)
+        return NULL;
+    if (!m->grad) {
+        tg_shape shape = tg_tensor_shape(x);
+        m->grad = (x->flags & TG_TENSOR_OWNED) ? tg_tensor_empty(shape) : tg_empty(shape);
+        if (!m->grad)
+            return NULL;
+        m->state = TG_GRAD_FRESH;
+    }
+    *accumulate = m->state == TG_GRAD_VALID;
+    m->state = TG_GRAD_VALID;
+    return m->grad;
+}
+
+tg_tensor *tg_grad_target_zeroed(tg_tensor *x)
+{
+    bool accumulate;
+    tg_tensor *target = tg_grad_target(x, &accumulate);
+    if (target && !accumulate && tg_kernel_fill(target, 0.0f) != 0)
+        return NULL;
+    return target;
+}
+
+/* A gradient computation that failed leaves an error; one that was not
+ * needed (x requires no gradient) is not a failure. */
+static bool grad_needed(const tg_tensor *x) { return tg_requires_grad(x); }
+
+int tg_grad_map(tg_tensor *x, const tg_tensor *like, int n_in, const tg_tensor *const *inputs,
+                tg_map_fn fn, const float *param)
+{
+    if (!grad_needed(x))
+        return 0;
+    bool accumulate;
+    tg_tensor *target = tg_grad_target(x, &accumulate);
+    if (!target)
+        return -1;
+    if (tg_tensor_same_shape(x, like))
+        return tg_map("backward", target, n_in, inputs, fn, param, accumulate);
+    /* x was broadcast: evaluate over like's shape, then sum down. */
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    tg_tensor *full = tg_empty(tg_tensor_shape(like));
+    int rc = -1;
+    if (full && tg_map("backward", full, n_in, inputs, fn, param, false) == 0)
+        rc = tg_kernel_sum_to(target, full, 1.0f, accumulate);
+    tg_arena_rewind(arena, mark);
+    return rc;
+}
+
+int tg_grad_accumulate(tg_tensor *x, const tg_tensor *contribution)
+{
+    if (!grad_needed(x))
+        return 0;
+    bool accumulate;
+    tg_tensor *target = tg_grad_target(x, &accumulate);
+    if (!target || !contribution)
+        return -1;
+    if (tg_tensor_same_shape(x, contribution))
+        return tg_kernel_copy(target, contribution, accumulate);
+    return tg_kernel_sum_to(target, contribution, 1.0f, accumulate);
+}
+
+/* ---- Backward --------------------------------------------------------------------------- */
+
+/* Gradients of intermediates from an earlier backward over the same graph
+ * start again from zero; leaves keep accumulating, as in PyTorch. */
+static void forget_intermediate_grads(void)
+{
+    for (size_t i = 0; i < thread_tape.count; i++) {
+        tg_autograd_meta *m = tg_meta(thread_tape.nodes[i]->out);
+        if (m->grad)
+            m->state = TG_GRAD_FRESH;
+    }
+}
+
+static int check_input_grads(const tg_node *node)
+{
+    for (int i = 0; i < node->n_in; i++) {
+        tg_autograd_meta *m = tg_meta(node->in[i]);
+        if (!m || !m->grad || m->state != TG_GRAD_VALID)
+            continue;
+        int64_t at = first_non_finite(m->grad);
+        if (at >= 0)
+            return report_anomaly(node->op->name, "backward", m->grad, at);
+    }
+    return 0;
+}
+
+static int run_backward(tg_tensor *out, const tg_tensor *grad)
+{
+    tg_autograd_meta *m = tg_meta(out);
+    forget_intermediate_grads();
+    if (tg_grad_accumulate(out, grad) != 0)
+        return -1;
+    bool anomaly = tg_anomaly_mode();
+    for (int64_t i = m->node; i >= 0; i--) {
+        tg_node *node = thread_tape.nodes[i];
+        tg_autograd_meta *nm = tg_meta(node->out);
+        if (nm->state != TG_GRAD_VALID)
+            continue; /* no gradient flows through this op */
+        if (node->op->backward(node, nm->grad) != 0) {
+            if (!tg_error_occurred())
+                tg_error_set("backward of '%s' failed", node->op->name);
+            return -1;
+        }
+        if (anomaly && check_input_grads(node) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
+{
+    if (!out || !grad)
+        return -1;
+    if (!tg_requires_grad(out))
+        return tg_error_set("backward: the tensor does not require a gradient (no leaf that "
+                            "requires one went into it, or it was computed with grad mode off)");
+    if (!tg_tensor_same_shape(out, grad)) {
+        char a[TG_SHAPE_STR_MAX], b[TG_SHAPE_STR_MAX];
+        return tg_error_set("backward: gradient %s does not match the tensor %s",
+                            tg_shape_format(b, sizeof b, grad), tg_shape_format(a, sizeof a, out));
+    }
+    bool previous = tg_set_grad_enabled(false);
+    int rc = run_backward(out, grad);
+    tg_set_grad_enabled(previous);
+    return rc;
+}
+
+int tg_backward(tg_tensor *loss)
+{
+    if (!loss)
+        return -1;
+    if (loss->numel != 1) {
+        char shape[TG_SHAPE_STR_MAX];
+        return tg_error_set("backward: the loss %s has %lld elements; give a one-element tensor, or "
+                            "use tg_backward_with_grad", tg_shape_format(shape, sizeof shape, loss),
+                            (long long)loss->numel);
+    }
+    float one = 1.0f;
+    tg_tensor seed = { .data = &one, .ndim = loss->ndim, .numel = 1 };
+    memcpy(seed.shape, loss->shape, sizeof(int64_t) * (size_t)loss->ndim);
+    tg_storage storage = { .base = &one, .size = 1 };
+    seed.storage = &storage;
+    return tg_backward_with_grad(loss, &seed);
+}
+
+/* ---- The graph ---------------------------------------------------------------------------- */
+
+void tg_graph_reset(void)
+{
+    thread_tape.count = 0;
+    tg_arena_reset(tg_arena_thread());
+}
+
+void tg_graph_release(void)
+{
+    thread_tape.count = 0;
+    if (thread_tape.nodes) {
+        tss_set(tape_key, NULL);
+        free(thread_tape.nodes);
+    }
+    thread_tape.nodes = NULL;
+    thread_tape.capacity = 0;
+    tg_arena_release_thread();
+}
+
+size_t tg_graph_size(void) { return thread_tape.count; }
+
+tg_graph_mark tg_graph_get_mark(void)
+{
+    return (tg_graph_mark){ .nodes = thread_tape.count, .arena = tg_arena_get_mark(tg_arena_thread()) };
+}
+
+void tg_graph_rewind(tg_graph_mark mark)
+{
+    if (mark.nodes < thread_tape.count)
+        thread_tape.count = mark.nodes;
+    tg_arena_rewind(tg_arena_thread(), mark.arena);
+}

@@ -1,0 +1,24 @@
+/*
+ * tapegrad.h: the whole public API of tapegrad in one include.
+ *
+ *   tensor/    tensors, views, kernels (no gradients)
+ *   autograd/  the tape, differentiable ops, the gradient checker
+ */
+#ifndef TAPEGRAD_H
+#define TAPEGRAD_H
+
+#include "tensor/arena.h"
+#include "tensor/elementwise.h"
+#include "tensor/error.h"
+#include "tensor/index.h"
+#include "tensor/matmul.h"
+#include "tensor/reduce.h"
+#include "tensor/rng.h"
+#include "tensor/tensor.h"
+#include "tensor/threads.h"
+
+#include "autograd/autograd.h"
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * tensor/fastmath.h: exp, tanh and sigmoid written so the compiler can
+ * vectorise loops that call them (libm's versions are opaque calls).
+ *
+ * Accuracy is within 2 ulp of the correctly rounded result over the whole
+ * float range; NaN propagates, overflow gives inf and underflow 0, as libm.
+ * Internal to tapegrad's kernels (tensor/ and autograd/).
+ */
+#ifndef TG_FASTMATH_H
+#define TG_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline float tg_bits_to_float(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* exp(x) = 2^n * exp(r), r = x - n ln2 in [-ln2/2, ln2/2]; exp(r) by the
+ * Cephes polynomial; 2^n applied as two factors so that results near the
+ * ends of the range (denormals, overflow) come out as libm's. */
+static inline float tg_fast_expf(float x)
+{
+    /* Outside these bounds the result is 0 or inf anyway; comparisons keep NaN. */
+    x = x > 89.0f ? 89.0f : x;
+    x = x < -104.0f ? -104.0f : x;
+    float fn = x * 1.44269504088896341f + 12582912.0f; /* round to nearest */
+    fn -= 12582912.0f;
+    fn = fn == fn ? fn : 0.0f; /* keep the integer conversion defined for NaN */
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float poly = 1.9875691500e-4f;
+    poly = poly * r + 1.3981999507e-3f;
+    poly = poly * r + 8.3334519073e-3f;
+    poly = poly * r + 4.1665795894e-2f;
+    poly = poly * r + 1.6666665459e-1f;
+    poly = poly * r + 5.0000001201e-1f;
+    float er = poly * r * r + r + 1.0f;
+    int32_t n = (int32_t)fn;
+    int32_t n1 = n / 2;
+    int32_t n2 = n - n1;
+    float scale1 = tg_bits_to_float((uint32_t)(n1 + 127) << 23);
+    float scale2 = tg_bits_to_float((uint32_t)(n2 + 127) << 23);
+    return er * scale1 * scale2;
+}
+
+static inline float tg_fast_sigmoidf(float x) { return 1.0f / (1.0f + tg_fast_expf(-x)); }
+
+/* Odd polynomial near 0 (Cephes tanhf), 1 - 2 / (exp(2|x|) + 1) elsewhere. */
+static inline float tg_fast_tanhf(float x)
+{
+    float ax = x < 0.0f ? -x : x;
+    float z = x * x;
+    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
+                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+    float large = 1.0f - 2.0f / (tg_fast_expf(2.0f * ax) + 1.0f);
+    large = x < 0.0f ? -large : large;
+    return ax < 0.625f ? small : large;
+}
+
+#endif

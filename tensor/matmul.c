@@ -1,0 +1,199 @@
+#include "tensor/matmul.h"
+
+#include <blis.h>
+#include <string.h>
+
+#include "tensor/blas.h"
+#include "tensor/iterate.h"
+
+/* A matrix as BLIS sees it: m x n elements at data, with row stride rs and
+ * column stride cs. */
+typedef struct matrix {
+    float *data;
+    int64_t m, n, rs, cs;
+} matrix;
+
+/* BLIS checks that strides describe non-overlapping storage, and a size-1
+ * axis may carry any stride in a tensor. Give such axes the stride BLIS
+ * expects. Returns false when the matrix needs a contiguous copy (an
+ * expanded axis, or strides BLIS cannot take). */
+static bool blis_strides(matrix *x)
+{
+    if (x->m == 1 && x->n == 1) {
+        x->rs = x->cs = 1;
+        return true;
+    }
+    if (x->m == 1) {
+        if (x->cs < 1)
+            return false;
+        x->rs = x->cs * x->n;
+        return true;
+    }
+    if (x->n == 1) {
+        if (x->rs < 1)
+            return false;
+        x->cs = x->rs * x->m;
+        return true;
+    }
+    if (x->rs < 1 || x->cs < 1)
+        return false;
+    return x->rs >= x->n * x->cs || x->cs >= x->m * x->rs;
+}
+
+static int check_shapes(const tg_tensor *a, const tg_tensor *b, const char *op)
+{
+    char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
+    if (a->ndim < 2 || b->ndim < 2)
+        return tg_error_set("%s: %s x %s: both operands need at least 2 dimensions", op,
+                            tg_shape_format(sa, sizeof sa, a), tg_shape_format(sb, sizeof sb, b));
+    int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim - 2];
+    if (ka != kb)
+        return tg_error_set("%s: %s x %s: inner dimensions %lld and %lld differ", op,
+                            tg_shape_format(sa, sizeof sa, a), tg_shape_format(sb, sizeof sb, b),
+                            (long long)ka, (long long)kb);
+    return 0;
+}
+
+int tg_matmul_shape(const tg_tensor *a, const tg_tensor *b, tg_shape *out, const char *op)
+{
+    if (!a || !b)
+        return -1;
+    if (check_shapes(a, b, op) != 0)
+        return -1;
+    tg_shape batch_a = { .ndim = a->ndim - 2 }, batch_b = { .ndim = b->ndim - 2 };
+    memcpy(batch_a.dim, a->shape, sizeof(int64_t) * (size_t)batch_a.ndim);
+    memcpy(batch_b.dim, b->shape, sizeof(int64_t) * (size_t)batch_b.ndim);
+    tg_shape batch;
+    if (!tg_broadcast_shapes(batch_a, batch_b, &batch, op))
+        return -1;
+    *out = batch;
+    out->dim[out->ndim++] = a->shape[a->ndim - 2];
+    out->dim[out->ndim++] = b->shape[b->ndim - 1];
+    return 0;
+}
+
+static matrix last_two_axes(const tg_tensor *t, float *data)
+{
+    return (matrix){ .data = data, .m = t->shape[t->ndim - 2], .n = t->shape[t->ndim - 1],
+                     .rs = t->stride[t->ndim - 2], .cs = t->stride[t->ndim - 1] };
+}
+
+static void gemm(const matrix *a, const matrix *b, const matrix *c, float alpha, float beta)
+{
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(tg_get_num_threads(), &rntm);
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->m, c->n, a->n, &alpha, a->data, a->rs,
+                 a->cs, b->data, b->rs, b->cs, &beta, c->data, c->rs, c->cs, NULL, &rntm);
+}
+
+/* When b is the same matrix for every batch and a's and out's batch axes
+ * step like extra rows, the whole product is one GEMM of B*M rows: the
+ * input projection of every timestep at once takes this path. */
+static bool fold_batch_into_rows(const tg_tensor *out, const tg_tensor *a, const int64_t *b_batch_stride,
+                                 const int64_t *a_batch_stride, int batch_ndim, matrix *ma, matrix *mc)
+{
+    for (int d = 0; d < batch_ndim; d++)
+        if (b_batch_stride[d] != 0)
+            return false;
+    int64_t rows = out->shape[out->ndim - 2];
+    int64_t a_next = a->stride[a->ndim - 2] * a->shape[a->ndim - 2];
+    int64_t c_next = out->stride[out->ndim - 2] * out->shape[out->ndim - 2];
+    for (int d = batch_ndim - 1; d >= 0; d--) {
+        int64_t size = out->shape[d];
+        if (size == 1)
+            continue;
+        if (a_batch_stride[d] != a_next || out->stride[d] != c_next)
+            return false;
+        a_next *= size;
+        c_next *= size;
+        rows *= size;
+    }
+    ma->m = rows;
+    mc->m = rows;
+    return true;
+}
+
+int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, float alpha, float beta)
+{
+    if (!out || !a || !b)
+        return -1;
+    tg_shape expected;
+    if (tg_matmul_shape(a, b, &expected, "matmul") != 0)
+        return -1;
+    if (!tg_shape_equal(expected, tg_tensor_shape(out))) {
+        char so[TG_SHAPE_STR_MAX], se[TG_SHAPE_STR_MAX];
+        tg_tensor e = { .ndim = expected.ndim };
+        memcpy(e.shape, expected.dim, sizeof(int64_t) * (size_t)expected.ndim);
+        return tg_error_set("matmul: output %s should be %s", tg_shape_format(so, sizeof so, out),
+                            tg_shape_format(se, sizeof se, &e));
+    }
+    if (out->numel == 0)
+        return 0;
+    tg_blas_init();
+
+    matrix mc = last_two_axes(out, out->data);
+    if (!blis_strides(&mc)) {
+        char so[TG_SHAPE_STR_MAX];
+        return tg_error_set("matmul: output %s has overlapping elements",
+                            tg_shape_format(so, sizeof so, out));
+    }
+    /* Operands BLIS cannot describe are copied to contiguous graph memory. */
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    matrix ma = last_two_axes(a, a->data), mb = last_two_axes(b, b->data);
+    if (!blis_strides(&ma)) {
+        if (!(a = tg_copy_to_graph(a)))
+            return -1;
+        ma = last_two_axes(a, a->data);
+        blis_strides(&ma);
+    }
+    if (!blis_strides(&mb)) {
+        if (!(b = tg_copy_to_graph(b))) {
+            tg_arena_rewind(arena, mark);
+            return -1;
+        }
+        mb = last_two_axes(b, b->data);
+        blis_strides(&mb);
+    }
+
+    int batch_ndim = out->ndim - 2;
+    tg_tensor batch_out = { .ndim = batch_ndim, .data = out->data };
+    memcpy(batch_out.shape, out->shape, sizeof(int64_t) * (size_t)batch_ndim);
+    memcpy(batch_out.stride, out->stride, sizeof(int64_t) * (size_t)batch_ndim);
+    tg_tensor batch_a = { .ndim = a->ndim - 2, .data = a->data };
+    memcpy(batch_a.shape, a->shape, sizeof(int64_t) * (size_t)batch_a.ndim);
+    memcpy(batch_a.stride, a->stride, sizeof(int64_t) * (size_t)batch_a.ndim);
+    tg_tensor batch_b = { .ndim = b->ndim - 2, .data = b->data };
+    memcpy(batch_b.shape, b->shape, sizeof(int64_t) * (size_t)batch_b.ndim);
+    memcpy(batch_b.stride, b->stride, sizeof(int64_t) * (size_t)batch_b.ndim);
+
+    int64_t stride[3][TG_MAX_DIMS];
+    memcpy(stride[0], batch_out.stride, sizeof(int64_t) * (size_t)batch_ndim);
+    tg_broadcast_strides(&batch_a, batch_ndim, batch_out.shape, stride[1], "matmul");
+    tg_broadcast_strides(&batch_b, batch_ndim, batch_out.shape, stride[2], "matmul");
+
+    matrix fa = ma, fc = mc;
+    if (batch_ndim > 0 && fold_batch_into_rows(out, a, stride[2], stride[1], batch_ndim, &fa, &fc) &&
+        blis_strides(&fa) && blis_strides(&fc)) {
+        gemm(&fa, &mb, &fc, alpha, beta);
+    } else {
+        float *base[3] = { out->data, a->data, b->data };
+        tg_iter_plan plan;
+        tg_iter_plan_strided(&plan, batch_ndim, batch_out.shape, 3, stride, base);
+        int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
+        tg_iter_offsets(&plan, 0, offset);
+        tg_iter_unravel(&plan, 0, index);
+        for (int64_t r = 0; r < plan.rows; r++) {
+            for (int64_t i = 0; i < plan.inner; i++) {
+                matrix c = mc, x = ma, y = mb;
+                c.data = plan.base[0] + offset[0] + i * plan.inner_stride[0];
+                x.data = plan.base[1] + offset[1] + i * plan.inner_stride[1];
+                y.data = plan.base[2] + offset[2] + i * plan.inner_stride[2];
+                gemm(&x, &y, &c, alpha, beta);
+            }
+            tg_iter_next(&plan, index, offset);
+        }
+    }
+    tg_arena_rewind(arena, mark);
+    return 0;
+}

@@ -1,0 +1,404 @@
+#include "tensor/reduce.h"
+
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "tensor/elementwise.h"
+#include "tensor/fastmath.h"
+#include "tensor/iterate.h"
+
+#define PARALLEL_MIN_ELEMENTS 32768
+
+typedef enum reduce_kind {
+    REDUCE_SUM,         /* out += scale * x */
+    REDUCE_MAX,
+    REDUCE_MIN,
+    REDUCE_SQUARED_DEV, /* out += (x - aux)^2 */
+    REDUCE_EXP_SHIFTED, /* out += exp(x - aux), aux the row's max */
+    REDUCE_ABS_POW,     /* out += |x|^param */
+    REDUCE_MAX_ABS,
+} reduce_kind;
+
+static inline float shift_of(float m) { return isfinite(m) ? m : 0.0f; }
+
+static inline float term(reduce_kind kind, float x, float aux, float param)
+{
+    switch (kind) {
+    case REDUCE_SQUARED_DEV:
+        return (x - aux) * (x - aux);
+    case REDUCE_EXP_SHIFTED:
+        return tg_fast_expf(x - shift_of(aux));
+    case REDUCE_ABS_POW:
+        return param == 2.0f ? x * x : (param == 1.0f ? fabsf(x) : powf(fabsf(x), param));
+    case REDUCE_MAX_ABS:
+        return fabsf(x);
+    default:
+        return x;
+    }
+}
+
+static inline bool is_sum(reduce_kind kind) { return kind != REDUCE_MAX && kind != REDUCE_MIN && kind != REDUCE_MAX_ABS; }
+
+/* NaN wins, as in PyTorch. */
+static inline float pick(reduce_kind kind, float current, float v)
+{
+    if (v != v)
+        return v;
+    if (kind == REDUCE_MIN)
+        return v < current ? v : current;
+    return v > current ? v : current;
+}
+
+/* Reduces a run of x (with aux broadcast along it at stride as) into *out. */
+static void reduce_run_to_scalar(reduce_kind kind, float scale, float param, int64_t n, float *out,
+                                 const float *x, int64_t xs, const float *aux, int64_t as)
+{
+    if (is_sum(kind)) {
+        double acc[4] = { 0, 0, 0, 0 };
+        int64_t i = 0;
+        if (kind == REDUCE_SUM && xs == 1) {
+            for (; i + 4 <= n; i += 4)
+                for (int k = 0; k < 4; k++)
+                    acc[k] += x[i + k];
+        }
+        for (; i < n; i++)
+            acc[i & 3] += term(kind, x[i * xs], aux ? aux[i * as] : 0.0f, param);
+        *out += scale * (float)((acc[0] + acc[1]) + (acc[2] + acc[3]));
+        return;
+    }
+    float m = *out;
+    for (int64_t i = 0; i < n; i++)
+        m = pick(kind, m, term(kind, x[i * xs], 0.0f, param));
+    *out = m;
+}
+
+/* Combines a run of x into a run of out element by element. */
+static void reduce_run_elementwise(reduce_kind kind, float scale, float param, int64_t n, float *out,
+                                   int64_t os, const float *x, int64_t xs, const float *aux,
+                                   int64_t as)
+{
+    if (kind == REDUCE_SUM && os == 1 && xs == 1) {
+        for (int64_t i = 0; i < n; i++)
+            out[i] += scale * x[i];
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float v = term(kind, x[i * xs], aux ? aux[i * as] : 0.0f, param);
+        out[i * os] = is_sum(kind) ? out[i * os] + scale * v : pick(kind, out[i * os], v);
+    }
+}
+
+/* Folds x into out, which already holds the running values (the identity
+ * at first). out's shape broadcasts to x's; aux (optional) has out's shape. */
+static int reduce_into(const char *op, tg_tensor *out, const tg_tensor *x, const tg_tensor *aux,
+                       reduce_kind kind, float scale, float param)
+{
+    int64_t stride[3][TG_MAX_DIMS];
+    if (tg_broadcast_strides(out, x->ndim, x->shape, stride[0], op) != 0)
+        return -1;
+    memcpy(stride[1], x->stride, sizeof(int64_t) * (size_t)x->ndim);
+    int operands = 2;
+    float *base[3] = { out->data, x->data, NULL };
+    if (aux) {
+        if (tg_broadcast_strides(aux, x->ndim, x->shape, stride[2], op) != 0)
+            return -1;
+        base[2] = aux->data;
+        operands = 3;
+    }
+    tg_iter_plan plan;
+    tg_iter_plan_strided(&plan, x->ndim, x->shape, operands, stride, base);
+    if (plan.rows == 0 || plan.inner == 0)
+        return 0;
+    int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
+    tg_iter_offsets(&plan, 0, offset);
+    tg_iter_unravel(&plan, 0, index);
+    for (int64_t r = 0; r < plan.rows; r++) {
+        float *o = plan.base[0] + offset[0];
+        const float *xv = plan.base[1] + offset[1];
+        const float *av = aux ? plan.base[2] + offset[2] : NULL;
+        int64_t as = aux ? plan.inner_stride[2] : 0;
+        if (plan.inner_stride[0] == 0)
+            reduce_run_to_scalar(kind, scale, param, plan.inner, o, xv, plan.inner_stride[1], av, as);
+        else
+            reduce_run_elementwise(kind, scale, param, plan.inner, o, plan.inner_stride[0], xv,
+                                   plan.inner_stride[1], av, as);
+        tg_iter_next(&plan, index, offset);
+    }
+    return 0;
+}
+
+static int check_operands(const char *op, const tg_tensor *out, const tg_tensor *x)
+{
+    if (!out || !x)
+        return -1;
+    int64_t stride[TG_MAX_DIMS];
+    if (tg_broadcast_strides(out, x->ndim, x->shape, stride, op) != 0)
+        return -1;
+    for (int d = 0; d < out->ndim; d++)
+        if (out->stride[d] == 0 && out->shape[d] > 1) {
+            char shape[TG_SHAPE_STR_MAX];
+            return tg_error_set("%s: output %s has expanded axes, so its elements overlap", op,
+                                tg_shape_format(shape, sizeof shape, out));
+        }
+    return 0;
+}
+
+int tg_kernel_sum_to(tg_tensor *out, const tg_tensor *x, float scale, bool accumulate)
+{
+    if (check_operands("sum", out, x) != 0)
+        return -1;
+    if (!accumulate && tg_kernel_fill(out, 0.0f) != 0)
+        return -1;
+    return reduce_into("sum", out, x, NULL, REDUCE_SUM, scale, 0.0f);
+}
+
+static int reduce_extreme(const char *op, tg_tensor *out, const tg_tensor *x, reduce_kind kind)
+{
+    if (check_operands(op, out, x) != 0)
+        return -1;
+    if (x->numel == 0 && out->numel > 0) {
+        char shape[TG_SHAPE_STR_MAX];
+        return tg_error_set("%s: %s: cannot reduce over an empty dimension", op,
+                            tg_shape_format(shape, sizeof shape, x));
+    }
+    if (tg_kernel_fill(out, kind == REDUCE_MIN ? INFINITY : -INFINITY) != 0)
+        return -1;
+    return reduce_into(op, out, x, NULL, kind, 1.0f, 0.0f);
+}
+
+int tg_kernel_max_to(tg_tensor *out, const tg_tensor *x) { return reduce_extreme("max", out, x, REDUCE_MAX); }
+int tg_kernel_min_to(tg_tensor *out, const tg_tensor *x) { return reduce_extreme("min", out, x, REDUCE_MIN); }
+
+/* Number of x's elements folded into each element of out. */
+static int64_t reduction_count(const tg_tensor *out, const tg_tensor *x)
+{
+    return out->numel ? x->numel / out->numel : 0;
+}
+
+TG_MAP_ROW_1(row_divide_by_param, a / p[0])
+
+int tg_kernel_var_to(tg_tensor *out, const tg_tensor *x, float correction)
+{
+    if (check_operands("var", out, x) != 0)
+        return -1;
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    int64_t count = reduction_count(out, x);
+    tg_tensor *mean = tg_empty(tg_tensor_shape(out));
+    int rc = -1;
+    if (mean && tg_kernel_sum_to(mean, x, count ? 1.0f / (float)count : 0.0f, false) == 0 &&
+        tg_kernel_fill(out, 0.0f) == 0 &&
+        reduce_into("var", out, x, mean, REDUCE_SQUARED_DEV, 1.0f, 0.0f) == 0) {
+        float divisor = (float)count - correction;
+        rc = tg_map("var", out, 1, (const tg_tensor *const[]){ out }, row_divide_by_param, &divisor,
+                    false);
+    }
+    tg_arena_rewind(arena, mark);
+    return rc;
+}
+
+TG_MAP_ROW_2(row_log_plus_shift, logf(a) + shift_of(b))
+
+int tg_kernel_logsumexp_to(tg_tensor *out, const tg_tensor *x)
+{
+    if (check_operands("logsumexp", out, x) != 0)
+        return -1;
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    tg_tensor *max = tg_empty(tg_tensor_shape(out));
+    int rc = -1;
+    if (max && reduce_extreme("logsumexp", max, x, REDUCE_MAX) == 0 && tg_kernel_fill(out, 0.0f) == 0 &&
+        reduce_into("logsumexp", out, x, max, REDUCE_EXP_SHIFTED, 1.0f, 0.0f) == 0) {
+        const tg_tensor *in[2] = { out, max };
+        rc = tg_map("logsumexp", out, 2, in, row_log_plus_shift, NULL, false);
+    }
+    tg_arena_rewind(arena, mark);
+    return rc;
+}
+
+TG_MAP_ROW_1(row_root, p[0] == 2.0f ? sqrtf(a) : (p[0] == 1.0f ? a : powf(a, 1.0f / p[0])))
+
+int tg_kernel_norm_to(tg_tensor *out, const tg_tensor *x, float p)
+{
+    if (check_operands("norm", out, x) != 0)
+        return -1;
+    if (!(p > 0.0f)) {
+        char shape[TG_SHAPE_STR_MAX];
+        return tg_error_set("norm: %s: order p = %g must be positive (or INFINITY)",
+                            tg_shape_format(shape, sizeof shape, x), p);
+    }
+    if (isinf(p)) {
+        if (tg_kernel_fill(out, 0.0f) != 0)
+            return -1;
+        return reduce_into("norm", out, x, NULL, REDUCE_MAX_ABS, 1.0f, 0.0f);
+    }
+    if (tg_kernel_fill(out, 0.0f) != 0 || reduce_into("norm", out, x, NULL, REDUCE_ABS_POW, 1.0f, p) != 0)
+        return -1;
+    return tg_map("norm", out, 1, (const tg_tensor *const[]){ out }, row_root, &p, false);
+}
+
+/* ---- Along one axis ----------------------------------------------------------- *
+ * The kernels below visit every position of x with `dim` collapsed to size
+ * 1 and scan the axis from there. Operand 0 of the plan is x, then the
+ * outputs; axis_stride holds each operand's stride along the axis. */
+
+typedef struct axis_walk {
+    tg_iter_plan plan;
+    int64_t length;                              /* size of the axis */
+    int64_t axis_stride[TG_ITER_MAX_OPERANDS];
+} axis_walk;
+
+/* Outputs have x's shape, except that with `collapsed` their axis has size 1. */
+static int axis_walk_init(axis_walk *w, const char *op, const tg_tensor *x, int dim, int outputs,
+                          tg_tensor *const *out, bool collapsed)
+{
+    int d = tg_normalize_dim(dim, x->ndim, op);
+    if (d < 0)
+        return -1;
+    int64_t shape[TG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    shape[d] = 1;
+    int64_t stride[TG_ITER_MAX_OPERANDS][TG_MAX_DIMS];
+    float *base[TG_ITER_MAX_OPERANDS] = { x->data };
+    memcpy(stride[0], x->stride, sizeof(int64_t) * (size_t)x->ndim);
+    w->axis_stride[0] = x->stride[d];
+    for (int k = 0; k < outputs; k++) {
+        bool same = out[k]->ndim == x->ndim;
+        for (int a = 0; same && a < x->ndim; a++)
+            same = out[k]->shape[a] == (a == d && collapsed ? 1 : x->shape[a]);
+        if (!same) {
+            char xs[TG_SHAPE_STR_MAX], os[TG_SHAPE_STR_MAX];
+            return tg_error_set("%s: output %s does not fit input %s reduced along dimension %d",
+                                op, tg_shape_format(os, sizeof os, out[k]),
+                                tg_shape_format(xs, sizeof xs, x), d);
+        }
+        memcpy(stride[k + 1], out[k]->stride, sizeof(int64_t) * (size_t)x->ndim);
+        base[k + 1] = out[k]->data;
+        w->axis_stride[k + 1] = out[k]->stride[d];
+    }
+    tg_iter_plan_strided(&w->plan, x->ndim, shape, 1 + outputs, stride, base);
+    w->length = x->shape[d];
+    return 0;
+}
+
+/* Addresses of position p (row-major over the collapsed shape) per operand. */
+static void axis_walk_position(const axis_walk *w, int64_t p, float **at)
+{
+    int64_t offset[TG_ITER_MAX_OPERANDS];
+    int64_t row = p / w->plan.inner, j = p % w->plan.inner;
+    tg_iter_offsets(&w->plan, row, offset);
+    for (int k = 0; k < w->plan.operands; k++)
+        at[k] = w->plan.base[k] + offset[k] + j * w->plan.inner_stride[k];
+}
+
+static int64_t axis_walk_positions(const axis_walk *w) { return w->plan.rows * w->plan.inner; }
+
+int tg_kernel_arg_reduce(tg_tensor *values, tg_tensor *indices, const tg_tensor *x, int dim,
+                         bool is_max)
+{
+    const char *op = is_max ? "argmax" : "argmin";
+    if (!values || !indices || !x)
+        return -1;
+    axis_walk w;
+    tg_tensor *outs[2] = { values, indices };
+    if (axis_walk_init(&w, op, x, dim, 2, outs, true) != 0)
+        return -1;
+    int64_t positions = axis_walk_positions(&w);
+    if (w.length == 0 && positions > 0) {
+        char shape[TG_SHAPE_STR_MAX];
+        return tg_error_set("%s: %s: cannot reduce over an empty dimension", op,
+                            tg_shape_format(shape, sizeof shape, x));
+    }
+    const int64_t xs = w.axis_stride[0];
+    for (int64_t p = 0; p < positions; p++) {
+        float *at[3];
+        axis_walk_position(&w, p, at);
+        float best = at[0][0];
+        int64_t best_index = 0;
+        for (int64_t i = 1; i < w.length && best == best; i++) {
+            float v = at[0][i * xs];
+            if (v != v || (is_max ? v > best : v < best)) {
+                best = v;
+                best_index = i;
+            }
+        }
+        *at[1] = best;
+        *at[2] = (float)best_index;
+    }
+    return 0;
+}
+
+int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
+{
+    const char *op = log ? "log_softmax" : "softmax";
+    if (!out || !x)
+        return -1;
+    axis_walk w;
+    if (axis_walk_init(&w, op, x, dim, 1, &out, false) != 0)
+        return -1;
+    const int64_t positions = axis_walk_positions(&w);
+    const int64_t n = w.length, xs = w.axis_stride[0], os = w.axis_stride[1];
+    int threads = positions * n >= PARALLEL_MIN_ELEMENTS ? tg_get_num_threads() : 1;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t p = 0; p < positions; p++) {
+        float *at[2];
+        axis_walk_position(&w, p, at);
+        const float *xv = at[0];
+        float *ov = at[1];
+        float m = -INFINITY;
+        for (int64_t i = 0; i < n; i++)
+            m = pick(REDUCE_MAX, m, xv[i * xs]);
+        float shift = shift_of(m);
+        double sum = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            float e = tg_fast_expf(xv[i * xs] - shift);
+            if (!log)
+                ov[i * os] = e;
+            sum += e;
+        }
+        if (log) {
+            float lse = shift + logf((float)sum);
+            for (int64_t i = 0; i < n; i++)
+                ov[i * os] = xv[i * xs] - lse;
+        } else {
+            float inv = (float)(1.0 / sum);
+            for (int64_t i = 0; i < n; i++)
+                ov[i * os] *= inv;
+        }
+    }
+    return 0;
+}
+
+int tg_reduce_shapes(const tg_tensor *x, tg_axes axes, bool keepdim, tg_shape *kept,
+                     tg_shape *result, const char *op)
+{
+    if (!x)
+        return -1;
+    bool reduced[TG_MAX_DIMS] = { false };
+    if (axes.n < 0) {
+        for (int d = 0; d < x->ndim; d++)
+            reduced[d] = true;
+    } else {
+        if (axes.n > TG_MAX_DIMS)
+            return tg_error_set("%s: %d axes given; at most %d", op, axes.n, TG_MAX_DIMS);
+        for (int k = 0; k < axes.n; k++) {
+            int d = tg_normalize_dim(axes.axis[k], x->ndim, op);
+            if (d < 0)
+                return -1;
+            if (reduced[d])
+                return tg_error_set("%s: axis %d is named twice", op, axes.axis[k]);
+            reduced[d] = true;
+        }
+    }
+    kept->ndim = x->ndim;
+    result->ndim = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        kept->dim[d] = reduced[d] ? 1 : x->shape[d];
+        if (!reduced[d] || keepdim)
+            result->dim[result->ndim++] = kept->dim[d];
+    }
+    return 0;
+}

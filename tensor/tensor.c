@@ -1,0 +1,817 @@
+#include "tensor/tensor.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/elementwise.h"
+
+#define DATA_ALIGN 64
+
+/* ---- Shapes ----------------------------------------------------------------- */
+
+int64_t tg_shape_numel(tg_shape shape, const char *op)
+{
+    if (shape.ndim < 0 || shape.ndim > TG_MAX_DIMS) {
+        tg_error_set("%s: %d dimensions; tapegrad supports 0 to %d", op, shape.ndim, TG_MAX_DIMS);
+        return -1;
+    }
+    int64_t numel = 1;
+    for (int d = 0; d < shape.ndim; d++) {
+        int64_t size = shape.dim[d];
+        if (size < 0) {
+            tg_error_set("%s: dimension %d has negative size %lld", op, d, (long long)size);
+            return -1;
+        }
+        if (size != 0 && numel > INT64_MAX / size) {
+            tg_error_set("%s: the number of elements overflows (dimension %d of size %lld)", op, d,
+                         (long long)size);
+            return -1;
+        }
+        numel *= size;
+    }
+    /* Element counts must also fit in bytes. */
+    if (numel > (int64_t)(SIZE_MAX / sizeof(float) / 2)) {
+        tg_error_set("%s: %lld elements is more than memory can address", op, (long long)numel);
+        return -1;
+    }
+    return numel;
+}
+
+void tg_contiguous_strides(const tg_shape *shape, int64_t *stride)
+{
+    int64_t s = 1;
+    for (int d = shape->ndim - 1; d >= 0; d--) {
+        stride[d] = s;
+        s *= shape->dim[d];
+    }
+}
+
+int tg_normalize_dim(int dim, int ndim, const char *op)
+{
+    int d = dim < 0 ? dim + ndim : dim;
+    if (d < 0 || d >= ndim) {
+        tg_error_set("%s: dimension %d out of range for a tensor with %d dimensions", op, dim, ndim);
+        return -1;
+    }
+    return d;
+}
+
+bool tg_shape_equal(tg_shape a, tg_shape b)
+{
+    if (a.ndim != b.ndim)
+        return false;
+    for (int d = 0; d < a.ndim; d++)
+        if (a.dim[d] != b.dim[d])
+            return false;
+    return true;
+}
+
+tg_shape tg_tensor_shape(const tg_tensor *t)
+{
+    tg_shape s = { 0 };
+    if (!t)
+        return s;
+    s.ndim = t->ndim;
+    memcpy(s.dim, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    return s;
+}
+
+bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b)
+{
+    return a && b && tg_shape_equal(tg_tensor_shape(a), tg_tensor_shape(b));
+}
+
+static void format_dims(char *buf, size_t size, int ndim, const int64_t *dims)
+{
+    size_t used = 0;
+    used += (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, d ? ",%lld" : "%lld", (long long)dims[d]);
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+}
+
+char *tg_shape_format(char *buf, size_t size, const tg_tensor *t)
+{
+    if (!t)
+        snprintf(buf, size, "(null)");
+    else
+        format_dims(buf, size, t->ndim, t->shape);
+    return buf;
+}
+
+bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op)
+{
+    int ndim = a.ndim > b.ndim ? a.ndim : b.ndim;
+    tg_shape r = { .ndim = ndim };
+    for (int d = 0; d < ndim; d++) {
+        int da = d - (ndim - a.ndim), db = d - (ndim - b.ndim);
+        int64_t sa = da >= 0 ? a.dim[da] : 1, sb = db >= 0 ? b.dim[db] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char x[TG_SHAPE_STR_MAX], y[TG_SHAPE_STR_MAX];
+            format_dims(x, sizeof x, a.ndim, a.dim);
+            format_dims(y, sizeof y, b.ndim, b.dim);
+            tg_error_set("%s: shapes %s and %s do not broadcast (dimension %d: %lld vs %lld)", op, x,
+                         y, d, (long long)sa, (long long)sb);
+            return false;
+        }
+        r.dim[d] = sa == 1 ? sb : sa;
+    }
+    *out = r;
+    return true;
+}
+
+/* ---- Allocation ------------------------------------------------------------- */
+
+static void init_contiguous(tg_tensor *t, tg_shape shape, int64_t numel, tg_storage *storage)
+{
+    memset(t, 0, sizeof *t);
+    t->ndim = shape.ndim;
+    memcpy(t->shape, shape.dim, sizeof(int64_t) * (size_t)shape.ndim);
+    tg_contiguous_strides(&shape, t->stride);
+    t->numel = numel;
+    t->storage = storage;
+    t->data = storage->base;
+}
+
+static size_t data_bytes(int64_t numel)
+{
+    size_t bytes = (size_t)numel * sizeof(float);
+    bytes = (bytes + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
+    return bytes ? bytes : DATA_ALIGN;
+}
+
+static tg_tensor *new_owned(tg_shape shape, const char *op)
+{
+    int64_t numel = tg_shape_numel(shape, op);
+    if (numel < 0)
+        return NULL;
+    struct owned_block {
+        tg_tensor tensor;
+        tg_storage storage;
+    } *block = malloc(sizeof *block);
+    float *data = aligned_alloc(DATA_ALIGN, data_bytes(numel));
+    if (!block || !data) {
+        free(block);
+        free(data);
+        tg_error_set("%s: out of memory for %lld elements", op, (long long)numel);
+        return NULL;
+    }
+    block->storage = (tg_storage){ .base = data, .size = numel, .owned = true };
+    init_contiguous(&block->tensor, shape, numel, &block->storage);
+    block->tensor.flags = TG_TENSOR_OWNED;
+    return &block->tensor;
+}
+
+static tg_tensor *new_graph(tg_shape shape, const char *op)
+{
+    int64_t numel = tg_shape_numel(shape, op);
+    if (numel < 0)
+        return NULL;
+    tg_arena *arena = tg_arena_thread();
+    size_t header = (sizeof(tg_tensor) + sizeof(tg_storage) + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
+    size_t bytes = data_bytes(numel);
+    unsigned char *mem = tg_arena_alloc(arena, header + bytes);
+    if (!mem)
+        return NULL;
+    tg_tensor *t = (tg_tensor *)mem;
+    tg_storage *storage = (tg_storage *)(mem + sizeof(tg_tensor));
+    *storage = (tg_storage){ .base = (float *)(mem + header), .size = numel, .owned = false };
+    init_contiguous(t, shape, numel, storage);
+    return t;
+}
+
+/* A new graph tensor struct describing the same memory as t; views edit it. */
+static tg_tensor *new_view(const tg_tensor *t)
+{
+    tg_tensor *v = tg_arena_alloc(tg_arena_thread(), sizeof *v);
+    if (!v)
+        return NULL;
+    *v = *t;
+    v->flags = 0;
+    v->ext = NULL;
+    return v;
+}
+
+void tg_tensor_free(tg_tensor *t)
+{
+    if (!t)
+        return;
+    if (!(t->flags & TG_TENSOR_OWNED)) {
+        tg_error_set("tensor_free: the tensor belongs to the graph arena; it is freed by "
+                     "tg_graph_reset, not tg_tensor_free");
+        return;
+    }
+    if (t->ext && t->ext->release)
+        t->ext->release(t->ext);
+    free(t->storage->base);
+    free(t); /* the tensor and its storage are one block */
+}
+
+/* ---- Creation --------------------------------------------------------------- */
+
+tg_tensor *tg_tensor_empty(tg_shape shape) { return new_owned(shape, "tensor_empty"); }
+
+tg_tensor *tg_tensor_full(tg_shape shape, float value)
+{
+    tg_tensor *t = new_owned(shape, "tensor_full");
+    if (t)
+        tg_kernel_fill(t, value);
+    return t;
+}
+
+tg_tensor *tg_tensor_zeros(tg_shape shape) { return tg_tensor_full(shape, 0.0f); }
+tg_tensor *tg_tensor_ones(tg_shape shape) { return tg_tensor_full(shape, 1.0f); }
+
+tg_tensor *tg_tensor_from_array(tg_shape shape, const float *values)
+{
+    if (!values) {
+        tg_error_set("tensor_from_array: values is NULL");
+        return NULL;
+    }
+    tg_tensor *t = new_owned(shape, "tensor_from_array");
+    if (t)
+        memcpy(t->data, values, sizeof(float) * (size_t)t->numel);
+    return t;
+}
+
+tg_tensor *tg_tensor_arange(float start, float stop, float step)
+{
+    if (step == 0.0f || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
+        tg_error_set("tensor_arange: start %g, stop %g, step %g: step must be non-zero and all "
+                     "finite", start, stop, step);
+        return NULL;
+    }
+    double count = ceil(((double)stop - start) / step);
+    int64_t n = count > 0 ? (int64_t)count : 0;
+    tg_tensor *t = new_owned(TG_SHAPE(n), "tensor_arange");
+    for (int64_t i = 0; t && i < n; i++)
+        t->data[i] = (float)(start + (double)step * (double)i);
+    return t;
+}
+
+tg_tensor *tg_tensor_linspace(float start, float stop, int64_t n)
+{
+    if (n < 0) {
+        tg_error_set("tensor_linspace: negative count %lld", (long long)n);
+        return NULL;
+    }
+    tg_tensor *t = new_owned(TG_SHAPE(n), "tensor_linspace");
+    if (!t)
+        return NULL;
+    double step = n > 1 ? ((double)stop - start) / (double)(n - 1) : 0.0;
+    for (int64_t i = 0; i < n; i++)
+        t->data[i] = (float)(start + step * (double)i);
+    if (n > 1)
+        t->data[n - 1] = stop;
+    return t;
+}
+
+tg_tensor *tg_tensor_eye(int64_t n)
+{
+    tg_tensor *t = new_owned(TG_SHAPE(n, n), "tensor_eye");
+    if (!t)
+        return NULL;
+    tg_kernel_fill(t, 0.0f);
+    for (int64_t i = 0; i < n; i++)
+        t->data[i * n + i] = 1.0f;
+    return t;
+}
+
+tg_tensor *tg_tensor_clone(const tg_tensor *t)
+{
+    if (!t)
+        return NULL;
+    tg_tensor *c = new_owned(tg_tensor_shape(t), "tensor_clone");
+    if (c && tg_kernel_copy(c, t, false) != 0) {
+        tg_tensor_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+tg_tensor *tg_tensor_uniform(tg_shape shape, float low, float high, tg_rng *rng)
+{
+    tg_tensor *t = new_owned(shape, "tensor_uniform");
+    if (t && tg_tensor_uniform_(t, low, high, rng) != 0) {
+        tg_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+tg_tensor *tg_tensor_rand(tg_shape shape, tg_rng *rng) { return tg_tensor_uniform(shape, 0.0f, 1.0f, rng); }
+
+tg_tensor *tg_tensor_normal(tg_shape shape, float mean, float std, tg_rng *rng)
+{
+    tg_tensor *t = new_owned(shape, "tensor_normal");
+    if (t && tg_tensor_normal_(t, mean, std, rng) != 0) {
+        tg_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+tg_tensor *tg_tensor_randn(tg_shape shape, tg_rng *rng) { return tg_tensor_normal(shape, 0.0f, 1.0f, rng); }
+
+static int check_rng(const tg_rng *rng, const char *op)
+{
+    return rng ? 0 : tg_error_set("%s: the random generator is NULL", op);
+}
+
+static int check_probability(float p, const char *op)
+{
+    return p >= 0.0f && p <= 1.0f ? 0 : tg_error_set("%s: probability %g is outside [0, 1]", op, p);
+}
+
+tg_tensor *tg_tensor_bernoulli(tg_shape shape, float p, tg_rng *rng)
+{
+    if (check_rng(rng, "tensor_bernoulli") || check_probability(p, "tensor_bernoulli"))
+        return NULL;
+    tg_tensor *t = new_owned(shape, "tensor_bernoulli");
+    if (t)
+        tg_rng_fill_bernoulli(rng, t->data, t->numel, p);
+    return t;
+}
+
+/* ---- Graph tensors ---------------------------------------------------------- */
+
+tg_tensor *tg_empty(tg_shape shape) { return new_graph(shape, "empty"); }
+
+tg_tensor *tg_full(tg_shape shape, float value)
+{
+    tg_tensor *t = new_graph(shape, "full");
+    if (t)
+        tg_kernel_fill(t, value);
+    return t;
+}
+
+tg_tensor *tg_zeros(tg_shape shape) { return tg_full(shape, 0.0f); }
+tg_tensor *tg_ones(tg_shape shape) { return tg_full(shape, 1.0f); }
+
+tg_tensor *tg_zeros_like(const tg_tensor *t) { return t ? tg_zeros(tg_tensor_shape(t)) : NULL; }
+
+tg_tensor *tg_from_array(tg_shape shape, const float *values)
+{
+    if (!values) {
+        tg_error_set("from_array: values is NULL");
+        return NULL;
+    }
+    tg_tensor *t = new_graph(shape, "from_array");
+    if (t)
+        memcpy(t->data, values, sizeof(float) * (size_t)t->numel);
+    return t;
+}
+
+tg_tensor *tg_rand(tg_shape shape, tg_rng *rng)
+{
+    if (check_rng(rng, "rand"))
+        return NULL;
+    tg_tensor *t = new_graph(shape, "rand");
+    if (t)
+        tg_rng_fill_uniform(rng, t->data, t->numel, 0.0f, 1.0f);
+    return t;
+}
+
+tg_tensor *tg_randn(tg_shape shape, tg_rng *rng)
+{
+    if (check_rng(rng, "randn"))
+        return NULL;
+    tg_tensor *t = new_graph(shape, "randn");
+    if (t)
+        tg_rng_fill_normal(rng, t->data, t->numel, 0.0f, 1.0f);
+    return t;
+}
+
+tg_tensor *tg_bernoulli(tg_shape shape, float p, tg_rng *rng)
+{
+    if (check_rng(rng, "bernoulli") || check_probability(p, "bernoulli"))
+        return NULL;
+    tg_tensor *t = new_graph(shape, "bernoulli");
+    if (t)
+        tg_rng_fill_bernoulli(rng, t->data, t->numel, p);
+    return t;
+}
+
+tg_tensor *tg_copy_to_graph(const tg_tensor *t)
+{
+    if (!t)
+        return NULL;
+    tg_tensor *c = new_graph(tg_tensor_shape(t), "copy_to_graph");
+    if (c && tg_kernel_copy(c, t, false) != 0)
+        return NULL;
+    return c;
+}
+
+/* ---- In-place writes -------------------------------------------------------- */
+
+int tg_tensor_fill_(tg_tensor *t, float value) { return t ? tg_kernel_fill(t, value) : -1; }
+
+int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src)
+{
+    if (!dst || !src)
+        return -1;
+    return tg_kernel_copy(dst, src, false);
+}
+
+/* Random fills generate into a contiguous buffer in row-major order, so a
+ * view gets the same numbers as a contiguous tensor of its shape. */
+static int fill_random(tg_tensor *t, const char *op, void (*fill)(tg_rng *, float *, int64_t, float, float),
+                       float a, float b, tg_rng *rng)
+{
+    if (!t)
+        return -1;
+    if (check_rng(rng, op))
+        return -1;
+    if (tg_tensor_is_contiguous(t)) {
+        fill(rng, t->data, t->numel, a, b);
+        return 0;
+    }
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    tg_tensor *tmp = tg_empty(tg_tensor_shape(t));
+    int rc = -1;
+    if (tmp) {
+        fill(rng, tmp->data, tmp->numel, a, b);
+        rc = tg_kernel_copy(t, tmp, false);
+    }
+    tg_arena_rewind(arena, mark);
+    return rc;
+}
+
+int tg_tensor_uniform_(tg_tensor *t, float low, float high, tg_rng *rng)
+{
+    return fill_random(t, "tensor_uniform_", tg_rng_fill_uniform, low, high, rng);
+}
+
+int tg_tensor_normal_(tg_tensor *t, float mean, float std, tg_rng *rng)
+{
+    return fill_random(t, "tensor_normal_", tg_rng_fill_normal, mean, std, rng);
+}
+
+/* ---- Inspection ------------------------------------------------------------- */
+
+bool tg_tensor_is_contiguous(const tg_tensor *t)
+{
+    if (!t)
+        return false;
+    int64_t expected = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        if (t->shape[d] != 1 && t->stride[d] != expected)
+            return false;
+        expected *= t->shape[d];
+    }
+    return true;
+}
+
+int64_t tg_tensor_offset(const tg_tensor *t) { return t ? (int64_t)(t->data - t->storage->base) : 0; }
+
+float tg_tensor_get(const tg_tensor *t, const int64_t *index)
+{
+    if (!t || !index)
+        return NAN;
+    int64_t offset = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (index[d] < 0 || index[d] >= t->shape[d]) {
+            char shape[TG_SHAPE_STR_MAX];
+            tg_error_set("tensor_get: index %lld out of range for dimension %d of %s",
+                         (long long)index[d], d, tg_shape_format(shape, sizeof shape, t));
+            return NAN;
+        }
+        offset += index[d] * t->stride[d];
+    }
+    return t->data[offset];
+}
+
+float tg_tensor_item(const tg_tensor *t)
+{
+    if (!t)
+        return NAN;
+    if (t->numel != 1) {
+        char shape[TG_SHAPE_STR_MAX];
+        tg_error_set("tensor_item: tensor %s has %lld elements, not 1",
+                     tg_shape_format(shape, sizeof shape, t), (long long)t->numel);
+        return NAN;
+    }
+    return t->data[0];
+}
+
+int tg_tensor_to_array(const tg_tensor *t, float *out)
+{
+    if (!t)
+        return -1;
+    if (!out)
+        return tg_error_set("tensor_to_array: output array is NULL");
+    tg_tensor dst;
+    tg_storage storage = { .base = out, .size = t->numel };
+    init_contiguous(&dst, tg_tensor_shape(t), t->numel, &storage);
+    return tg_kernel_copy(&dst, t, false);
+}
+
+/* ---- Views ------------------------------------------------------------------ */
+
+/* PyTorch's rule for viewing strided memory in a new shape: each run of old
+ * axes that is contiguous in memory can be re-split freely. Returns false
+ * when the new shape would need a copy. */
+static bool view_strides(const tg_tensor *t, const tg_shape *shape, int64_t *stride)
+{
+    if (t->numel == 0) {
+        tg_contiguous_strides(shape, stride);
+        return true;
+    }
+    int view_d = shape->ndim - 1;
+    int64_t chunk_base_stride = t->ndim ? t->stride[t->ndim - 1] : 1;
+    int64_t tensor_numel = 1, view_numel = 1;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        tensor_numel *= t->shape[d];
+        bool chunk_ends = d == 0 || (t->shape[d - 1] != 1 &&
+                                     t->stride[d - 1] != tensor_numel * chunk_base_stride);
+        if (chunk_ends) {
+            while (view_d >= 0 && (view_numel < tensor_numel || shape->dim[view_d] == 1)) {
+                stride[view_d] = view_numel * chunk_base_stride;
+                view_numel *= shape->dim[view_d];
+                view_d--;
+            }
+            if (view_numel != tensor_numel)
+                return false;
+            if (d > 0) {
+                chunk_base_stride = t->stride[d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    return view_d == -1;
+}
+
+tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape)
+{
+    if (!t)
+        return NULL;
+    char from[TG_SHAPE_STR_MAX], to[TG_SHAPE_STR_MAX];
+    if (shape.ndim < 0 || shape.ndim > TG_MAX_DIMS) {
+        tg_error_set("reshape: %d dimensions; tapegrad supports 0 to %d", shape.ndim, TG_MAX_DIMS);
+        return NULL;
+    }
+    int infer = -1;
+    int64_t known = 1;
+    for (int d = 0; d < shape.ndim; d++) {
+        if (shape.dim[d] == -1 && infer < 0) {
+            infer = d;
+            continue;
+        }
+        if (shape.dim[d] < 0) {
+            format_dims(to, sizeof to, shape.ndim, shape.dim);
+            tg_error_set("reshape: %s to %s: bad size %lld", tg_shape_format(from, sizeof from, t),
+                         to, (long long)shape.dim[d]);
+            return NULL;
+        }
+        if (shape.dim[d] != 0 && known > INT64_MAX / shape.dim[d]) {
+            tg_error_set("reshape: the number of elements overflows");
+            return NULL;
+        }
+        known *= shape.dim[d];
+    }
+    if (infer >= 0) {
+        if (known == 0 || t->numel % known != 0) {
+            format_dims(to, sizeof to, shape.ndim, shape.dim);
+            tg_error_set("reshape: %s to %s: cannot infer the size of dimension %d",
+                         tg_shape_format(from, sizeof from, t), to, infer);
+            return NULL;
+        }
+        shape.dim[infer] = t->numel / known;
+        known = t->numel;
+    }
+    if (known != t->numel) {
+        format_dims(to, sizeof to, shape.ndim, shape.dim);
+        tg_error_set("reshape: %s to %s: %lld elements cannot become %lld",
+                     tg_shape_format(from, sizeof from, t), to, (long long)t->numel,
+                     (long long)known);
+        return NULL;
+    }
+    int64_t stride[TG_MAX_DIMS];
+    if (!view_strides(t, &shape, stride)) {
+        format_dims(to, sizeof to, shape.ndim, shape.dim);
+        tg_error_set("reshape: %s to %s: the strides of this view do not allow it without a copy "
+                     "(make it contiguous first)", tg_shape_format(from, sizeof from, t), to);
+        return NULL;
+    }
+    tg_tensor *v = new_view(t);
+    if (!v)
+        return NULL;
+    v->ndim = shape.ndim;
+    memcpy(v->shape, shape.dim, sizeof(int64_t) * (size_t)shape.ndim);
+    memcpy(v->stride, stride, sizeof(int64_t) * (size_t)shape.ndim);
+    return v;
+}
+
+tg_tensor *tg_view_permute(const tg_tensor *t, const int *order)
+{
+    if (!t)
+        return NULL;
+    if (!order) {
+        tg_error_set("permute: order is NULL");
+        return NULL;
+    }
+    bool seen[TG_MAX_DIMS] = { false };
+    int axes[TG_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++) {
+        int a = tg_normalize_dim(order[d], t->ndim, "permute");
+        if (a < 0)
+            return NULL;
+        if (seen[a]) {
+            tg_error_set("permute: dimension %d appears twice in the order", order[d]);
+            return NULL;
+        }
+        seen[a] = true;
+        axes[d] = a;
+    }
+    tg_tensor *v = new_view(t);
+    if (!v)
+        return NULL;
+    for (int d = 0; d < t->ndim; d++) {
+        v->shape[d] = t->shape[axes[d]];
+        v->stride[d] = t->stride[axes[d]];
+    }
+    return v;
+}
+
+tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1)
+{
+    if (!t)
+        return NULL;
+    int a = tg_normalize_dim(dim0, t->ndim, "transpose");
+    int b = a < 0 ? -1 : tg_normalize_dim(dim1, t->ndim, "transpose");
+    if (b < 0)
+        return NULL;
+    int order[TG_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++)
+        order[d] = d;
+    order[a] = b;
+    order[b] = a;
+    return tg_view_permute(t, order);
+}
+
+tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t stop, int64_t step)
+{
+    if (!t)
+        return NULL;
+    int d = tg_normalize_dim(dim, t->ndim, "slice");
+    if (d < 0)
+        return NULL;
+    if (step < 1) {
+        tg_error_set("slice: step %lld must be at least 1", (long long)step);
+        return NULL;
+    }
+    int64_t size = t->shape[d];
+    /* Python's rules: negative bounds count from the end; bounds clamp. */
+    if (start < 0)
+        start += size;
+    if (stop < 0)
+        stop += size;
+    start = start < 0 ? 0 : (start > size ? size : start);
+    stop = stop < start ? start : (stop > size ? size : stop);
+    tg_tensor *v = new_view(t);
+    if (!v)
+        return NULL;
+    v->shape[d] = (stop - start + step - 1) / step;
+    v->stride[d] = t->stride[d] * step;
+    v->data = t->data + start * t->stride[d];
+    v->numel = tg_shape_numel(tg_tensor_shape(v), "slice");
+    return v;
+}
+
+tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t length)
+{
+    if (!t)
+        return NULL;
+    int d = tg_normalize_dim(dim, t->ndim, "narrow");
+    if (d < 0)
+        return NULL;
+    if (start < 0 || length < 0 || start > t->shape[d] || length > t->shape[d] - start) {
+        char shape[TG_SHAPE_STR_MAX];
+        tg_error_set("narrow: %s: start %lld and length %lld do not fit in dimension %d of size %lld",
+                     tg_shape_format(shape, sizeof shape, t), (long long)start, (long long)length, d,
+                     (long long)t->shape[d]);
+        return NULL;
+    }
+    return tg_view_slice(t, d, start, start + length, 1);
+}
+
+tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index)
+{
+    if (!t)
+        return NULL;
+    int d = tg_normalize_dim(dim, t->ndim, "select");
+    if (d < 0)
+        return NULL;
+    if (index < 0 || index >= t->shape[d]) {
+        char shape[TG_SHAPE_STR_MAX];
+        tg_error_set("select: %s: index %lld out of range for dimension %d of size %lld",
+                     tg_shape_format(shape, sizeof shape, t), (long long)index, d,
+                     (long long)t->shape[d]);
+        return NULL;
+    }
+    tg_tensor *v = new_view(t);
+    if (!v)
+        return NULL;
+    v->data = t->data + index * t->stride[d];
+    for (int k = d; k < t->ndim - 1; k++) {
+        v->shape[k] = t->shape[k + 1];
+        v->stride[k] = t->stride[k + 1];
+    }
+    v->ndim = t->ndim - 1;
+    v->numel = t->numel / t->shape[d];
+    return v;
+}
+
+tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape)
+{
+    if (!t)
+        return NULL;
+    char from[TG_SHAPE_STR_MAX], to[TG_SHAPE_STR_MAX];
+    if (shape.ndim < t->ndim || shape.ndim > TG_MAX_DIMS) {
+        format_dims(to, sizeof to, shape.ndim, shape.dim);
+        tg_error_set("expand: %s to %s: the target needs at least as many dimensions",
+                     tg_shape_format(from, sizeof from, t), to);
+        return NULL;
+    }
+    int lead = shape.ndim - t->ndim;
+    int64_t stride[TG_MAX_DIMS];
+    for (int d = 0; d < shape.ndim; d++) {
+        int64_t old = d >= lead ? t->shape[d - lead] : 1;
+        if (shape.dim[d] == -1 && d >= lead)
+            shape.dim[d] = old;
+        if (shape.dim[d] < 0 || (old != shape.dim[d] && old != 1)) {
+            format_dims(to, sizeof to, shape.ndim, shape.dim);
+            tg_error_set("expand: %s to %s: dimension %d of size %lld cannot become %lld",
+                         tg_shape_format(from, sizeof from, t), to, d, (long long)old,
+                         (long long)shape.dim[d]);
+            return NULL;
+        }
+        stride[d] = (d >= lead && old == shape.dim[d]) ? t->stride[d - lead] : 0;
+    }
+    int64_t numel = tg_shape_numel(shape, "expand");
+    if (numel < 0)
+        return NULL;
+    tg_tensor *v = new_view(t);
+    if (!v)
+        return NULL;
+    v->ndim = shape.ndim;
+    memcpy(v->shape, shape.dim, sizeof(int64_t) * (size_t)shape.ndim);
+    memcpy(v->stride, stride, sizeof(int64_t) * (size_t)shape.ndim);
+    v->numel = numel;
+    return v;
+}
+
+tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim)
+{
+    if (!t)
+        return NULL;
+    int d = tg_normalize_dim(dim, t->ndim, "squeeze");
+    if (d < 0)
+        return NULL;
+    if (t->shape[d] != 1) {
+        char shape[TG_SHAPE_STR_MAX];
+        tg_error_set("squeeze: %s: dimension %d has size %lld, not 1",
+                     tg_shape_format(shape, sizeof shape, t), d, (long long)t->shape[d]);
+        return NULL;
+    }
+    return tg_view_select(t, d, 0);
+}
+
+tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim)
+{
+    if (!t)
+        return NULL;
+    if (t->ndim >= TG_MAX_DIMS) {
+        tg_error_set("unsqueeze: the tensor already has %d dimensions", TG_MAX_DIMS);
+        return NULL;
+    }
+    int d = tg_normalize_dim(dim, t->ndim + 1, "unsqueeze");
+    if (d < 0)
+        return NULL;
+    tg_tensor *v = new_view(t);
+    if (!v)
+        return NULL;
+    for (int k = t->ndim; k > d; k--) {
+        v->shape[k] = t->shape[k - 1];
+        v->stride[k] = t->stride[k - 1];
+    }
+    v->shape[d] = 1;
+    v->stride[d] = d + 1 <= t->ndim && d < t->ndim ? t->stride[d] * t->shape[d] : 1;
+    v->ndim = t->ndim + 1;
+    return v;
+}
+
+tg_tensor *tg_view_alias(const tg_tensor *t) { return t ? new_view(t) : NULL; }
+
+tg_tensor *tg_view_contiguous(const tg_tensor *t)
+{
+    if (!t)
+        return NULL;
+    if (tg_tensor_is_contiguous(t))
+        return (tg_tensor *)t;
+    return tg_copy_to_graph(t);
+}

@@ -1,0 +1,201 @@
+/*
+ * tensor/tensor.h: N-dimensional float32 tensors.
+ *
+ * A tensor is a shape, strides and a data pointer into storage that may be
+ * shared with other tensors (views). This floor knows nothing about
+ * gradients; the autograd floor keeps its per-tensor state behind `ext`.
+ *
+ * Ownership, the one rule to remember:
+ *   - functions named tg_tensor_* that create a tensor return an OWNED tensor:
+ *     you free it with tg_tensor_free();
+ *   - every other function that returns a tensor (tg_zeros, tg_add, views,
+ *     ...) returns a GRAPH tensor: it lives in this thread's arena until
+ *     tg_arena_reset() (or tg_graph_reset() in autograd/), and you never free
+ *     it.
+ * A view never owns memory: keep the tensor it looks into alive.
+ *
+ * Errors: a function given bad input returns NULL (or -1) and records one
+ * message (see tensor/error.h); given NULL it returns NULL silently.
+ */
+#ifndef TG_TENSOR_H
+#define TG_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tensor/arena.h"
+#include "tensor/error.h"
+#include "tensor/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TG_MAX_DIMS 8
+
+/* A shape: number of dimensions and their sizes. Build one with TG_SHAPE. */
+typedef struct tg_shape {
+    int ndim;
+    int64_t dim[TG_MAX_DIMS];
+} tg_shape;
+
+#define TG_NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
+#define TG_NARGS(...) TG_NARGS_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+
+/* TG_SHAPE(32, 64) is the shape [32, 64]; TG_SCALAR is the 0-d shape []. */
+#define TG_SHAPE(...) ((tg_shape){ .ndim = TG_NARGS(__VA_ARGS__), .dim = { __VA_ARGS__ } })
+#define TG_SCALAR ((tg_shape){ .ndim = 0 })
+
+/* A set of axes for reductions; negative axes count from the end.
+ * TG_AXES(0, 2) names axes 0 and 2; TG_ALL_AXES names every axis. */
+typedef struct tg_axes {
+    int n; /* -1 means every axis */
+    int axis[TG_MAX_DIMS];
+} tg_axes;
+
+#define TG_AXES(...) ((tg_axes){ .n = TG_NARGS(__VA_ARGS__), .axis = { __VA_ARGS__ } })
+#define TG_ALL_AXES ((tg_axes){ .n = -1 })
+
+/* Memory behind one or more tensors. */
+typedef struct tg_storage {
+    float *base;  /* first element */
+    int64_t size; /* elements */
+    bool owned;   /* freed with the owning tensor (else arena or external) */
+} tg_storage;
+
+/* Per-tensor state of a higher floor. tensor/ only calls `release` when an
+ * owned tensor is freed. */
+typedef struct tg_tensor_ext {
+    void (*release)(struct tg_tensor_ext *ext);
+} tg_tensor_ext;
+
+enum {
+    TG_TENSOR_OWNED = 1u << 0, /* created by tg_tensor_*: free with tg_tensor_free */
+};
+
+typedef struct tg_tensor {
+    float *data;                  /* address of element [0, ..., 0] */
+    int64_t shape[TG_MAX_DIMS];
+    int64_t stride[TG_MAX_DIMS];  /* in elements; 0 on expanded (broadcast) axes */
+    int64_t numel;
+    int ndim;
+    unsigned flags;
+    tg_storage *storage;
+    tg_tensor_ext *ext;           /* owned by the floor above; NULL here */
+} tg_tensor;
+
+/* ---- Owned tensors ------------------------------------------------------ */
+
+tg_tensor *tg_tensor_empty(tg_shape shape);                   /* uninitialised */
+tg_tensor *tg_tensor_zeros(tg_shape shape);
+tg_tensor *tg_tensor_ones(tg_shape shape);
+tg_tensor *tg_tensor_full(tg_shape shape, float value);
+tg_tensor *tg_tensor_from_array(tg_shape shape, const float *values); /* copies */
+/* [start, stop) in steps of step, like torch.arange; 1-d. */
+tg_tensor *tg_tensor_arange(float start, float stop, float step);
+/* n points from start to stop inclusive; 1-d. */
+tg_tensor *tg_tensor_linspace(float start, float stop, int64_t n);
+tg_tensor *tg_tensor_eye(int64_t n);
+/* A contiguous owned copy of any tensor (view, graph tensor, ...), without
+ * any autograd state: the way to keep a value past tg_graph_reset(). */
+tg_tensor *tg_tensor_clone(const tg_tensor *t);
+/* Random tensors from an explicit generator (tensor/rng.h). */
+tg_tensor *tg_tensor_rand(tg_shape shape, tg_rng *rng);      /* U[0, 1) */
+tg_tensor *tg_tensor_randn(tg_shape shape, tg_rng *rng);     /* N(0, 1) */
+tg_tensor *tg_tensor_uniform(tg_shape shape, float low, float high, tg_rng *rng);
+tg_tensor *tg_tensor_normal(tg_shape shape, float mean, float std, tg_rng *rng);
+tg_tensor *tg_tensor_bernoulli(tg_shape shape, float p, tg_rng *rng); /* 1 with probability p */
+
+/* Frees an owned tensor and its storage. NULL is ignored; a graph tensor is
+ * an error (it belongs to the arena). */
+void tg_tensor_free(tg_tensor *t);
+
+/* ---- Graph tensors (live in this thread's arena) -------------------------- */
+
+tg_tensor *tg_empty(tg_shape shape);
+tg_tensor *tg_zeros(tg_shape shape);
+tg_tensor *tg_ones(tg_shape shape);
+tg_tensor *tg_full(tg_shape shape, float value);
+tg_tensor *tg_from_array(tg_shape shape, const float *values);
+tg_tensor *tg_rand(tg_shape shape, tg_rng *rng);
+tg_tensor *tg_randn(tg_shape shape, tg_rng *rng);
+tg_tensor *tg_bernoulli(tg_shape shape, float p, tg_rng *rng);
+/* Zeros with the shape of t. */
+tg_tensor *tg_zeros_like(const tg_tensor *t);
+/* A contiguous copy in the arena (no autograd state). */
+tg_tensor *tg_copy_to_graph(const tg_tensor *t);
+
+/* ---- In-place writes (no autograd: for initialisation and updates) ----- */
+
+int tg_tensor_fill_(tg_tensor *t, float value);
+int tg_tensor_uniform_(tg_tensor *t, float low, float high, tg_rng *rng);
+int tg_tensor_normal_(tg_tensor *t, float mean, float std, tg_rng *rng);
+/* dst = src, elementwise; src broadcasts to dst's shape. */
+int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src);
+
+/* ---- Inspection ---------------------------------------------------------- */
+
+tg_shape tg_tensor_shape(const tg_tensor *t);
+bool tg_tensor_is_contiguous(const tg_tensor *t);
+bool tg_shape_equal(tg_shape a, tg_shape b);
+bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b);
+/* Offset of data from its storage's first element. */
+int64_t tg_tensor_offset(const tg_tensor *t);
+/* Element at a full index (ndim entries); NAN if the index is bad. */
+float tg_tensor_get(const tg_tensor *t, const int64_t *index);
+/* The single value of a one-element tensor; NAN otherwise (with an error). */
+float tg_tensor_item(const tg_tensor *t);
+/* Copies the elements, in row-major order, into out (numel floats). */
+int tg_tensor_to_array(const tg_tensor *t, float *out);
+/* Writes "[2,3,4]" (or "[]" for a scalar) into buf; returns buf. */
+char *tg_shape_format(char *buf, size_t size, const tg_tensor *t);
+#define TG_SHAPE_STR_MAX 96
+
+/* Readable print: shape, then values with rows and brackets like NumPy; long
+ * axes are summarised with "...". */
+void tg_tensor_print(const tg_tensor *t, const char *name);
+void tg_tensor_fprint(FILE *f, const tg_tensor *t, const char *name);
+
+/* ---- Views (graph tensors sharing t's data; no copy) ----------------------- *
+ * Each fills a new graph tensor. Negative dims count from the end.          */
+
+/* Same elements in a new shape. One entry of shape may be -1 (inferred).
+ * Fails when t's strides cannot express the new shape without a copy
+ * (autograd's tg_reshape copies in that case, like PyTorch's reshape). */
+tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape);
+tg_tensor *tg_view_permute(const tg_tensor *t, const int *order);
+tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1);
+/* Elements start, start+step, ... below stop along dim (step >= 1). */
+tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t stop, int64_t step);
+tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t length);
+/* Index `index` of dim, removing dim. */
+tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index);
+/* Broadcast size-1 axes (and new leading axes) to shape, with stride 0. */
+tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape);
+tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim);   /* dim must have size 1 */
+tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim); /* dim in [-(ndim+1), ndim] */
+/* The same view in a new graph tensor struct. */
+tg_tensor *tg_view_alias(const tg_tensor *t);
+/* t itself when contiguous, else a contiguous copy (graph tensor). */
+tg_tensor *tg_view_contiguous(const tg_tensor *t);
+
+/* ---- Helpers for higher floors -------------------------------------------- */
+
+/* Product of dims; -1 (with an error naming `op`) on a negative size or
+ * int64 overflow. */
+int64_t tg_shape_numel(tg_shape shape, const char *op);
+/* Normalises a possibly negative dim against ndim; -1 with an error naming
+ * `op` when out of range. */
+int tg_normalize_dim(int dim, int ndim, const char *op);
+/* Broadcast shape of a and b (NumPy rules); false with an error naming op. */
+bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op);
+/* Fills contiguous strides for shape. */
+void tg_contiguous_strides(const tg_shape *shape, int64_t *stride);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * tests/support.h: helpers shared by the Criterion tests.
+ */
+#ifndef TG_TEST_SUPPORT_H
+#define TG_TEST_SUPPORT_H
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include <tapegrad.h>
+
+/* Every test starts with no error and ends with its graph freed. */
+static inline void tg_test_setup(void) { tg_error_clear(); }
+static inline void tg_test_teardown(void) { tg_graph_release(); }
+
+/* Asserts that t (any layout) holds `expected` (row-major) within tol,
+ * relative to max(1, |expected|). */
+#define tg_assert_values(t, expected, n, tol)                                                  \
+    do {                                                                                       \
+        const tg_tensor *t_ = (t);                                                             \
+        cr_assert_not_null(t_, "tensor is NULL: %s", tg_error_message());                     \
+        cr_assert_eq(t_->numel, (int64_t)(n), "numel %lld, expected %lld",                    \
+                     (long long)t_->numel, (long long)(n));                                    \
+        float got_[t_->numel > 0 ? t_->numel : 1];                                              \
+        tg_tensor_to_array(t_, got_);                                                           \
+        for (int64_t i_ = 0; i_ < t_->numel; i_++) {                                           \
+            float e_ = (expected)[i_];                                                         \
+            float scale_ = fabsf(e_) > 1.0f ? fabsf(e_) : 1.0f;                               \
+            cr_assert(fabsf(got_[i_] - e_) <= (tol) * scale_ || (isnan(e_) && isnan(got_[i_])), \
+                      "element %lld: got %.7g, expected %.7g", (long long)i_, got_[i_], e_);   \
+        }                                                                                      \
+    } while (0)
+
+#define tg_assert_shape(t, ...)                                                                 \
+    do {                                                                                       \
+        tg_shape s_ = TG_SHAPE(__VA_ARGS__);                                                   \
+        char b_[TG_SHAPE_STR_MAX];                                                             \
+        cr_assert(tg_shape_equal(tg_tensor_shape(t), s_), "shape %s",                        \
+                  tg_shape_format(b_, sizeof b_, (t)));                                        \
+    } while (0)
+
+/* Asserts that the recorded error message contains `fragment`. */
+#define tg_assert_error(fragment)                                                              \
+    do {                                                                                       \
+        cr_assert(tg_error_occurred(), "expected an error containing \"%s\"", (fragment));    \
+        cr_assert(strstr(tg_error_message(), (fragment)) != NULL,                             \
+                  "error \"%s\" does not contain \"%s\"", tg_error_message(), (fragment));     \
+    } while (0)
+
+#endif
