@@ -3,6 +3,7 @@
  *
  *   tensor/    tensors, views, kernels (no gradients)
  *   autograd/  the tape, differentiable ops, the gradient checker
+ *   layers/    models (named parameters) and layers
  */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
@@ -20,5 +21,7 @@
 #include "autograd/autograd.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+
+#include "layers/model.h"
 
 #endif

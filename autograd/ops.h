@@ -120,9 +120,12 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
 /* c + a @ b, with c broadcast to the product's shape (torch.addmm, also for
  * batched a). One GEMM accumulates onto c: no separate addition. */
 tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b);
-/* x @ weight^T + bias (torch.nn.functional.linear): x [..., in], weight
- * [out, in], bias [out] or NULL. Leading axes of x fold into one GEMM. */
-tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias);
+/* x @ weight^T + bias, as torch.nn.functional.linear: x [..., in], weight
+ * [out, in]; bias (or NULL) broadcasts to the result [..., out], so it may
+ * be a vector [out] or a full addend (a recurrent step adds its input
+ * projection this way). Leading axes of x fold into one GEMM; the weight's
+ * gradient is one GEMM over all rows. */
+tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias);
 
 /* ---- Shapes (views where possible) ---------------------------------------------- */
 

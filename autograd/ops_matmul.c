@@ -152,12 +152,12 @@ tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
     return tg_record(&addmm_op, out, in, 3, NULL) == 0 ? out : NULL;
 }
 
-/* ---- linear ----------------------------------------------------------------------------- *
+/* ---- affine ----------------------------------------------------------------------------- *
  * out [..., O] = x [..., I] @ weight [O, I]^T + bias. Rows of x fold into
  * one GEMM; the weight's gradient is one GEMM over all rows, written
  * straight into the weight's gradient. */
 
-static int linear_backward(tg_node *node, const tg_tensor *grad)
+static int affine_backward(tg_node *node, const tg_tensor *grad)
 {
     tg_tensor *x = node->in[0], *weight = node->in[1], *bias = node->in[2];
     tg_tensor *rows = node->saved; /* x as [R, I], contiguous when x was not */
@@ -180,15 +180,15 @@ static int linear_backward(tg_node *node, const tg_tensor *grad)
     return bias ? tg_grad_accumulate(bias, grad) : 0;
 }
 
-static const tg_op linear_op = { "linear", linear_backward };
+static const tg_op affine_op = { "affine", affine_backward };
 
-tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
+tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
 {
     if (!x || !weight)
         return NULL;
     char sx[TG_SHAPE_STR_MAX], sw[TG_SHAPE_STR_MAX];
     if (x->ndim < 1 || weight->ndim != 2 || x->shape[x->ndim - 1] != weight->shape[1]) {
-        tg_error_set("linear: input %s and weight %s: the weight must be [out, in] with in = the "
+        tg_error_set("affine: input %s and weight %s: the weight must be [out, in] with in = the "
                      "input's last dimension", tg_shape_format(sx, sizeof sx, x),
                      tg_shape_format(sw, sizeof sw, weight));
         return NULL;
@@ -214,7 +214,7 @@ tg_tensor *tg_linear(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
         return NULL;
     tg_node *node;
     tg_tensor *in[3] = { x, weight, bias };
-    if (tg_record(&linear_op, out, in, 3, &node) != 0)
+    if (tg_record(&affine_op, out, in, 3, &node) != 0)
         return NULL;
     if (node) {
         tg_tensor *saved = tg_view_alias(&x_rows);

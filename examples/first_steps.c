@@ -41,8 +41,8 @@ int main(void)
         tg_set_requires_grad(params[i], true);
 
     for (int step = 0; step <= 2000; step++) {
-        tg_tensor *h = tg_tanh(tg_linear(inputs, w1, b1));
-        tg_tensor *y = tg_linear(h, w2, b2);
+        tg_tensor *h = tg_tanh(tg_affine(inputs, w1, b1));
+        tg_tensor *y = tg_affine(h, w2, b2);
         tg_tensor *loss = tg_mean_all(tg_square(tg_sub(y, targets)));
         if (!loss || tg_backward(loss) != 0) {
             fprintf(stderr, "first_steps: %s\n", tg_error_message());

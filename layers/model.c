@@ -1,0 +1,160 @@
+#include "layers/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd/autograd.h"
+
+typedef struct parameter {
+    char name[TG_NAME_MAX];
+    tg_tensor *tensor;
+} parameter;
+
+typedef struct owned_object {
+    void *object;
+    void (*free_fn)(void *);
+} owned_object;
+
+struct tg_model {
+    parameter *params;
+    int n_params, params_capacity;
+    owned_object *objects;
+    int n_objects, objects_capacity;
+    bool training;
+    tg_rng rng;
+};
+
+tg_model *tg_model_new(uint64_t seed)
+{
+    tg_model *model = calloc(1, sizeof *model);
+    if (!model) {
+        tg_error_set("model_new: out of memory");
+        return NULL;
+    }
+    model->training = true;
+    tg_rng_seed(&model->rng, seed);
+    return model;
+}
+
+void tg_model_free(tg_model *model)
+{
+    if (!model)
+        return;
+    /* Objects first, newest first: a layer may refer to older ones. */
+    for (int i = model->n_objects - 1; i >= 0; i--)
+        model->objects[i].free_fn(model->objects[i].object);
+    for (int i = 0; i < model->n_params; i++)
+        tg_tensor_free(model->params[i].tensor);
+    free(model->objects);
+    free(model->params);
+    free(model);
+}
+
+/* Grows an array of `size`-byte items to hold one more. */
+static int reserve_one(void **items, int count, int *capacity, size_t size, const char *op)
+{
+    if (count < *capacity)
+        return 0;
+    int grown = *capacity ? *capacity * 2 : 16;
+    void *p = realloc(*items, size * (size_t)grown);
+    if (!p)
+        return tg_error_set("%s: out of memory", op);
+    *items = p;
+    *capacity = grown;
+    return 0;
+}
+
+int tg_model_join_name(char *out, const char *prefix, const char *name)
+{
+    int n = prefix && prefix[0] ? snprintf(out, TG_NAME_MAX, "%s.%s", prefix, name)
+                                : snprintf(out, TG_NAME_MAX, "%s", name);
+    if (n < 0 || n >= TG_NAME_MAX)
+        return tg_error_set("model: the name \"%s.%s\" is longer than %d characters",
+                            prefix ? prefix : "", name, TG_NAME_MAX - 1);
+    return 0;
+}
+
+tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape shape)
+{
+    if (!model || !name)
+        return NULL;
+    size_t length = strlen(name);
+    if (length == 0 || length >= TG_NAME_MAX) {
+        tg_error_set("model_add_parameter: the name \"%s\" must have 1 to %d characters", name,
+                     TG_NAME_MAX - 1);
+        return NULL;
+    }
+    if (tg_model_find(model, name)) {
+        tg_error_set("model_add_parameter: a parameter named \"%s\" already exists", name);
+        return NULL;
+    }
+    if (reserve_one((void **)&model->params, model->n_params, &model->params_capacity,
+                    sizeof(parameter), "model_add_parameter") != 0)
+        return NULL;
+    tg_tensor *t = tg_tensor_zeros(shape);
+    if (!t || tg_set_requires_grad(t, true) != 0) {
+        tg_tensor_free(t);
+        return NULL;
+    }
+    parameter *p = &model->params[model->n_params++];
+    memcpy(p->name, name, length + 1);
+    p->tensor = t;
+    return t;
+}
+
+int tg_model_own(tg_model *model, void *object, void (*free_fn)(void *))
+{
+    if (!model || !object || !free_fn)
+        return -1;
+    if (reserve_one((void **)&model->objects, model->n_objects, &model->objects_capacity,
+                    sizeof(owned_object), "model_own") != 0)
+        return -1;
+    model->objects[model->n_objects++] = (owned_object){ object, free_fn };
+    return 0;
+}
+
+int tg_model_parameter_count(const tg_model *model) { return model ? model->n_params : 0; }
+
+const char *tg_model_parameter_name(const tg_model *model, int index)
+{
+    return model && index >= 0 && index < model->n_params ? model->params[index].name : NULL;
+}
+
+tg_tensor *tg_model_parameter(const tg_model *model, int index)
+{
+    return model && index >= 0 && index < model->n_params ? model->params[index].tensor : NULL;
+}
+
+tg_tensor *tg_model_find(const tg_model *model, const char *name)
+{
+    if (!model || !name)
+        return NULL;
+    for (int i = 0; i < model->n_params; i++)
+        if (strcmp(model->params[i].name, name) == 0)
+            return model->params[i].tensor;
+    return NULL;
+}
+
+int64_t tg_model_numel(const tg_model *model)
+{
+    int64_t total = 0;
+    for (int i = 0; model && i < model->n_params; i++)
+        total += model->params[i].tensor->numel;
+    return total;
+}
+
+void tg_model_zero_grad(tg_model *model)
+{
+    for (int i = 0; model && i < model->n_params; i++)
+        tg_zero_grad(model->params[i].tensor);
+}
+
+void tg_model_set_training(tg_model *model, bool training)
+{
+    if (model)
+        model->training = training;
+}
+
+bool tg_model_training(const tg_model *model) { return model && model->training; }
+
+tg_rng *tg_model_rng(tg_model *model) { return model ? &model->rng : NULL; }

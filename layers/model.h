@@ -1,0 +1,77 @@
+/*
+ * layers/model.h: a model is a registry of named parameters.
+ *
+ * Layers register their parameters here under PyTorch-style names
+ * ("encoder.weight_ih_l0", "head.bias"), so optimizers find every parameter
+ * and checkpoints move weights to and from PyTorch by name. A layer of your
+ * own does the same: create its parameters with tg_model_add_parameter and
+ * hand the layer object to tg_model_own so the model frees it.
+ *
+ * The model owns its parameters (owned tensors that require gradients) and
+ * the objects given to tg_model_own; tg_model_free frees them all.
+ *
+ *     tg_model *model = tg_model_new(42);           // seed for init and dropout
+ *     tg_lstm *enc = tg_lstm_new(model, "encoder", (tg_rnn_config){ ... });
+ *     tg_linear *head = tg_linear_new(model, "head", (tg_linear_config){ ... });
+ *     ...
+ *     tg_model_free(model);
+ */
+#ifndef TG_MODEL_H
+#define TG_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tensor/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_model tg_model;
+
+/* A model whose random generator (initialisation, dropout) starts from seed. */
+tg_model *tg_model_new(uint64_t seed);
+/* Frees every parameter and owned object. NULL is ignored. */
+void tg_model_free(tg_model *model);
+
+/* A new zero-filled parameter of `shape` named `name`, requiring a
+ * gradient, owned by the model. NULL with an error when the name is empty,
+ * too long, or taken. */
+tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape shape);
+/* The model frees `object` with free_fn when it is freed (layers call this). */
+int tg_model_own(tg_model *model, void *object, void (*free_fn)(void *));
+
+/* Parameters in registration order. */
+int tg_model_parameter_count(const tg_model *model);
+const char *tg_model_parameter_name(const tg_model *model, int index);
+tg_tensor *tg_model_parameter(const tg_model *model, int index);
+/* The parameter called name, or NULL (no error). */
+tg_tensor *tg_model_find(const tg_model *model, const char *name);
+/* Total number of scalars in all parameters. */
+int64_t tg_model_numel(const tg_model *model);
+
+/* Forgets every parameter's gradient (tg_grad gives NULL until the next
+ * backward), as PyTorch's zero_grad(set_to_none=True). */
+void tg_model_zero_grad(tg_model *model);
+
+/* Training mode (default) or evaluation mode: dropout is active only in
+ * training mode. */
+void tg_model_set_training(tg_model *model, bool training);
+bool tg_model_training(const tg_model *model);
+
+/* The model's generator, for initialisation and dropout. */
+tg_rng *tg_model_rng(tg_model *model);
+
+/* Longest parameter name, including the terminating NUL. */
+#define TG_NAME_MAX 128
+
+/* Writes "prefix.name" (or just name when prefix is empty or NULL) into
+ * out; -1 with an error when it does not fit in TG_NAME_MAX. */
+int tg_model_join_name(char *out, const char *prefix, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
