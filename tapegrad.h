@@ -4,6 +4,7 @@
  *   tensor/    tensors, views, kernels (no gradients)
  *   autograd/  the tape, differentiable ops, the gradient checker
  *   layers/    models (named parameters) and layers
+ *   io/        safetensors checkpoints, CSV files, text corpora
  */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
@@ -23,5 +24,7 @@
 #include "autograd/ops.h"
 
 #include "layers/model.h"
+
+#include "io/safetensors.h"
 
 #endif

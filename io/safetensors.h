@@ -1,0 +1,102 @@
+/*
+ * io/safetensors.h: named sets of tensors in the safetensors format.
+ *
+ * A safetensors file is an 8-byte little-endian header length N, N bytes of
+ * JSON, then the raw little-endian data:
+ *
+ *     {"__metadata__": {"epoch": "3"},
+ *      "head.weight": {"dtype": "F32", "shape": [2, 4], "data_offsets": [0, 32]}, ...}
+ *
+ * data_offsets are [begin, end) byte offsets into the data section. The
+ * format is the one PyTorch users save with safetensors.torch.save_file, so
+ * weights move between tapegrad and PyTorch by name (layers/model_io.h does
+ * this for a whole model).
+ *
+ * Writing stores every tensor as F32. Reading accepts F32, and converts F64,
+ * F16 and BF16 to float (F64 rounds to nearest; values beyond float's range
+ * become infinite). A round trip of F32 data is bit-identical, NaN payloads
+ * included.
+ *
+ * Every byte of a file is untrusted. The reader checks the header length
+ * against the file size (and a 100 MB limit), that the JSON is well formed
+ * and has the expected structure (objects, strings, non-negative integers),
+ * each tensor's dtype, its shape (rank at most 8, element count without
+ * overflow), its data_offsets (inside the data section, the size that dtype
+ * and shape need, no two tensors overlapping), and that no name appears
+ * twice. An error names the function, the file, the tensor or field, and
+ * why, e.g.
+ *     safetensors_load: ckpt.safetensors: tensor "head.weight": data_offsets
+ *     [0, 48] end past the 40-byte data section
+ * Gaps between tensors' data are allowed.
+ */
+#ifndef TG_IO_SAFETENSORS_H
+#define TG_IO_SAFETENSORS_H
+
+#include <stddef.h>
+
+#include "tensor/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A tensor and the name it is stored under. */
+typedef struct tg_named_tensor {
+    const char *name;
+    const tg_tensor *tensor;
+} tg_named_tensor;
+
+/* One entry of the file's "__metadata__" object: both strings. */
+typedef struct tg_string_pair {
+    const char *key;
+    const char *value;
+} tg_string_pair;
+
+/* Writes tensors (any layout; stored contiguous, F32, little-endian) and
+ * string metadata (the safetensors "__metadata__" object) to path
+ * atomically: temporary file in the same directory, fwrite, fflush, fsync,
+ * rename; on any failure the old file at path is untouched and the
+ * temporary is removed. Returns 0, or -1 with an error naming the file and
+ * the reason (errno text). Bad input (a NULL or empty name, a NULL tensor,
+ * a name used twice or called "__metadata__", a key or value NULL or not
+ * valid UTF-8, a negative count) fails before anything is written. */
+int tg_safetensors_save(const char *path, const tg_named_tensor *tensors, int n,
+                        const tg_string_pair *metadata, int n_metadata);
+
+/* A loaded file: owns its tensors, names and metadata. */
+typedef struct tg_safetensors tg_safetensors;
+
+/* Reads and checks a whole file (see the checks above). Returns the loaded
+ * file (free it with tg_safetensors_free), or NULL with an error naming the
+ * file and what is wrong. */
+tg_safetensors *tg_safetensors_load(const char *path);
+/* The same from `size` bytes in memory; `label` names them in errors (NULL
+ * gives "<memory>"). The bytes are copied; the caller keeps them. */
+tg_safetensors *tg_safetensors_load_memory(const void *bytes, size_t size, const char *label);
+/* Frees the file and everything it owns. NULL is ignored. */
+void tg_safetensors_free(tg_safetensors *file);
+
+/* Number of tensors, and the name of the tensor at index (0 <= index <
+ * count, in the order of their data in the file; NULL otherwise). */
+int tg_safetensors_count(const tg_safetensors *file);
+const char *tg_safetensors_name(const tg_safetensors *file, int index);
+/* The tensor called name: an owned tensor borrowed from (freed with) the
+ * file, contiguous, without autograd state. NULL without an error when
+ * absent. Copy it (tg_tensor_copy_, tg_tensor_clone) to keep it. */
+const tg_tensor *tg_safetensors_get(const tg_safetensors *file, const char *name);
+/* The tensor at index, as tg_safetensors_get; NULL when out of range. */
+const tg_tensor *tg_safetensors_tensor(const tg_safetensors *file, int index);
+/* The metadata value of key (owned by the file). NULL without an error
+ * when absent. */
+const char *tg_safetensors_metadata(const tg_safetensors *file, const char *key);
+/* Number of metadata entries, and the key and value at index (NULL when
+ * out of range). */
+int tg_safetensors_metadata_count(const tg_safetensors *file);
+const char *tg_safetensors_metadata_key(const tg_safetensors *file, int index);
+const char *tg_safetensors_metadata_value(const tg_safetensors *file, int index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
