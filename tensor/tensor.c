@@ -516,7 +516,7 @@ int tg_tensor_to_array(const tg_tensor *t, float *out)
  * when the new shape would need a copy. */
 static bool view_strides(const tg_tensor *t, const tg_shape *shape, int64_t *stride)
 {
-    if (t->numel == 0) {
+    if (t->numel == 0 || t->ndim == 0) { /* no strides to respect */
         tg_contiguous_strides(shape, stride);
         return true;
     }
