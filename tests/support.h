@@ -27,7 +27,8 @@ static inline void tg_test_teardown(void) { tg_graph_release(); }
         for (int64_t i_ = 0; i_ < t_->numel; i_++) {                                           \
             float e_ = (expected)[i_];                                                         \
             float scale_ = fabsf(e_) > 1.0f ? fabsf(e_) : 1.0f;                               \
-            cr_assert(fabsf(got_[i_] - e_) <= (tol) * scale_ || (isnan(e_) && isnan(got_[i_])), \
+            cr_assert(got_[i_] == e_ || (isfinite(e_) && fabsf(got_[i_] - e_) <= (tol) * scale_) || \
+                          (isnan(e_) && isnan(got_[i_])),                                      \
                       "element %lld: got %.7g, expected %.7g", (long long)i_, got_[i_], e_);   \
         }                                                                                      \
     } while (0)
