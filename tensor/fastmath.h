@@ -47,7 +47,14 @@ static inline float tg_fast_expf(float x)
     return er * scale1 * scale2;
 }
 
-static inline float tg_fast_sigmoidf(float x) { return 1.0f / (1.0f + tg_fast_expf(-x)); }
+/* 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: exp never overflows, so
+ * tiny results come out as denormals instead of 0. */
+static inline float tg_fast_sigmoidf(float x)
+{
+    float e = tg_fast_expf(x < 0.0f ? x : -x);
+    float s = 1.0f / (1.0f + e);
+    return x < 0.0f ? e * s : s;
+}
 
 /* Odd polynomial near 0 (Cephes tanhf), 1 - 2 / (exp(2|x|) + 1) elsewhere. */
 static inline float tg_fast_tanhf(float x)
