@@ -109,21 +109,31 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
 {
     if (!a || !b)
         return NULL;
+    char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
     if (a->ndim == 0 || b->ndim == 0) {
-        char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
         tg_error_set("matmul: %s x %s: operands need at least 1 dimension",
                      tg_shape_format(sa, sizeof sa, a), tg_shape_format(sb, sizeof sb, b));
         return NULL;
     }
-    /* Vectors become a row (left) or a column (right), dropped afterwards. */
+    /* Checked here so that the message shows the shapes as given, vectors
+     * included. */
+    int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim == 1 ? 0 : b->ndim - 2];
+    if (ka != kb) {
+        tg_error_set("matmul: %s x %s: inner dimensions %lld and %lld differ",
+                     tg_shape_format(sa, sizeof sa, a), tg_shape_format(sb, sizeof sb, b),
+                     (long long)ka, (long long)kb);
+        return NULL;
+    }
+    /* Vectors become a row (left) or a column (right), dropped afterwards:
+     * the row's axis first, so that a vector times a vector ends 0-d. */
     bool row = a->ndim == 1, column = b->ndim == 1;
     tg_tensor *x = row ? tg_unsqueeze(a, 0) : a;
     tg_tensor *y = column ? tg_unsqueeze(b, 1) : b;
     tg_tensor *out = matmul2(x, y);
-    if (column)
-        out = tg_squeeze(out, -1);
     if (row)
         out = tg_squeeze(out, -2);
+    if (column)
+        out = tg_squeeze(out, -1);
     return out;
 }
 
