@@ -65,12 +65,8 @@ int tg_map(const char *op, tg_tensor *out, int n_in, const tg_tensor *const *in,
     for (int k = 0; k < n_in; k++)
         if (!in[k])
             return -1;
-    for (int d = 0; d < out->ndim; d++)
-        if (out->stride[d] == 0 && out->shape[d] > 1) {
-            char shape[TG_SHAPE_STR_MAX];
-            return tg_error_set("%s: output %s has expanded axes, so its elements overlap", op,
-                                tg_shape_format(shape, sizeof shape, out));
-        }
+    if (tg_check_writable(out, op) != 0)
+        return -1;
     const tg_tensor *operands[1 + TG_MAP_MAX_INPUTS] = { out };
     for (int k = 0; k < n_in; k++)
         operands[k + 1] = in[k];

@@ -149,7 +149,8 @@ static int gather_scatter(const char *op, tg_tensor *indexed, int dim, const tg_
             return tg_error_set("%s: index %s is larger than %s in dimension %d", op,
                                 tg_shape_format(a, sizeof a, index),
                                 tg_shape_format(b, sizeof b, indexed), k);
-    if (tg_check_indices(index, indexed->shape[d], op) != 0)
+    if (tg_check_writable(scatter ? indexed : values, op) != 0 ||
+        tg_check_indices(index, indexed->shape[d], op) != 0)
         return -1;
     int64_t stride[3][TG_MAX_DIMS];
     memcpy(stride[0], values->stride, sizeof(int64_t) * (size_t)index->ndim);

@@ -97,6 +97,19 @@ int tg_broadcast_strides(const tg_tensor *t, int ndim, const int64_t *shape, int
     return 0;
 }
 
+int tg_check_writable(const tg_tensor *out, const char *op)
+{
+    if (out->numel == 0)
+        return 0;
+    for (int d = 0; d < out->ndim; d++)
+        if (out->stride[d] == 0 && out->shape[d] > 1) {
+            char shape[TG_SHAPE_STR_MAX];
+            return tg_error_set("%s: output %s has expanded axes, so its elements overlap", op,
+                                tg_shape_format(shape, sizeof shape, out));
+        }
+    return 0;
+}
+
 int tg_iter_plan_broadcast(tg_iter_plan *plan, const char *op, int operands,
                            const tg_tensor *const *tensors)
 {

@@ -41,6 +41,10 @@ int tg_iter_plan_broadcast(tg_iter_plan *plan, const char *op, int operands,
 int tg_broadcast_strides(const tg_tensor *t, int ndim, const int64_t *shape, int64_t *stride,
                          const char *op);
 
+/* 0 when out can be written element by element, or an error naming `op`
+ * when an expanded (stride-0) axis makes several elements one. */
+int tg_check_writable(const tg_tensor *out, const char *op);
+
 /* Index (per outer axis) and element offsets (per operand) of a row. */
 void tg_iter_unravel(const tg_iter_plan *plan, int64_t row, int64_t *index);
 void tg_iter_offsets(const tg_iter_plan *plan, int64_t row, int64_t *offset);

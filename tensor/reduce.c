@@ -137,13 +137,7 @@ static int check_operands(const char *op, const tg_tensor *out, const tg_tensor 
     int64_t stride[TG_MAX_DIMS];
     if (tg_broadcast_strides(out, x->ndim, x->shape, stride, op) != 0)
         return -1;
-    for (int d = 0; d < out->ndim; d++)
-        if (out->stride[d] == 0 && out->shape[d] > 1) {
-            char shape[TG_SHAPE_STR_MAX];
-            return tg_error_set("%s: output %s has expanded axes, so its elements overlap", op,
-                                tg_shape_format(shape, sizeof shape, out));
-        }
-    return 0;
+    return tg_check_writable(out, op);
 }
 
 int tg_kernel_sum_to(tg_tensor *out, const tg_tensor *x, float scale, bool accumulate)
@@ -266,6 +260,8 @@ static int axis_walk_init(axis_walk *w, const char *op, const tg_tensor *x, int 
     memcpy(stride[0], x->stride, sizeof(int64_t) * (size_t)x->ndim);
     w->axis_stride[0] = x->stride[d];
     for (int k = 0; k < outputs; k++) {
+        if (tg_check_writable(out[k], op) != 0)
+            return -1;
         bool same = out[k]->ndim == x->ndim;
         for (int a = 0; same && a < x->ndim; a++)
             same = out[k]->shape[a] == (a == d && collapsed ? 1 : x->shape[a]);

@@ -43,7 +43,7 @@ void tg_contiguous_strides(const tg_shape *shape, int64_t *stride)
     int64_t s = 1;
     for (int d = shape->ndim - 1; d >= 0; d--) {
         stride[d] = s;
-        s *= shape->dim[d];
+        s *= shape->dim[d] > 1 ? shape->dim[d] : 1; /* as PyTorch: no stride 0 before an empty axis */
     }
 }
 
@@ -456,6 +456,8 @@ bool tg_tensor_is_contiguous(const tg_tensor *t)
 {
     if (!t)
         return false;
+    if (t->numel == 0)
+        return true;
     int64_t expected = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         if (t->shape[d] != 1 && t->stride[d] != expected)

@@ -138,6 +138,8 @@ int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src);
 /* ---- Inspection ---------------------------------------------------------- */
 
 tg_shape tg_tensor_shape(const tg_tensor *t);
+/* True when the elements are in row-major order without gaps (size-1 axes
+ * may have any stride; an empty tensor is contiguous). */
 bool tg_tensor_is_contiguous(const tg_tensor *t);
 bool tg_shape_equal(tg_shape a, tg_shape b);
 bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b);
@@ -191,7 +193,8 @@ int64_t tg_shape_numel(tg_shape shape, const char *op);
 int tg_normalize_dim(int dim, int ndim, const char *op);
 /* Broadcast shape of a and b (NumPy rules); false with an error naming op. */
 bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op);
-/* Fills contiguous strides for shape. */
+/* Fills contiguous (row-major) strides for shape; an axis of size 0 counts
+ * as size 1, as in PyTorch, so no stride is 0. */
 void tg_contiguous_strides(const tg_shape *shape, int64_t *stride);
 
 #ifdef __cplusplus

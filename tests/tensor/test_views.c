@@ -266,3 +266,20 @@ Test(views, views_of_views_compose)
     cr_assert_eq(tg_tensor_offset(v), 8);
     tg_tensor_free(t);
 }
+
+Test(views, empty_tensors_have_no_zero_strides_and_are_contiguous)
+{
+    tg_tensor *t = tg_tensor_zeros(TG_SHAPE(3, 0, 2));
+    assert_strides(t, 3, (int64_t[]){ 2, 2, 1 }); /* as torch.empty(3, 0, 2).stride() */
+    cr_assert(tg_tensor_is_contiguous(t));
+    cr_assert_eq(tg_view_contiguous(t), t);
+    /* an expanded empty view can be copied: it has no elements to overlap */
+    tg_tensor *e = tg_view_expand(tg_view_narrow(t, 0, 0, 1), TG_SHAPE(4, 0, 2));
+    cr_assert_not_null(e, "%s", tg_error_message());
+    tg_tensor *c = tg_tensor_clone(e);
+    cr_assert_not_null(c, "%s", tg_error_message());
+    tg_assert_shape(c, 4, 0, 2);
+    cr_assert_eq(tg_kernel_fill(e, 1.0f), 0, "%s", tg_error_message());
+    tg_tensor_free(t);
+    tg_tensor_free(c);
+}
