@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tensor/blas.h"
+#include "tensor/elementwise.h"
 #include "tensor/iterate.h"
 
 /* A matrix as BLIS sees it: m x n elements at data, with row stride rs and
@@ -129,6 +130,8 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
     }
     if (out->numel == 0)
         return 0;
+    if (a->shape[a->ndim - 1] == 0) /* an empty sum: out = beta * out, and beta = 0 ignores out */
+        return beta == 0.0f ? tg_kernel_fill(out, 0.0f) : tg_kernel_scale(out, out, beta, false);
     tg_blas_init();
 
     matrix mc = last_two_axes(out, out->data);
