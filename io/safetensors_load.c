@@ -1,0 +1,409 @@
+/* Reading safetensors files. Every byte is untrusted: the header is parsed
+ * with jansson and each field is checked before any tensor is made. */
+#include "io/safetensors.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+
+#define OP "safetensors_load"
+/* The safetensors library's own limit on the JSON header. */
+#define HEADER_MAX 100000000u
+
+static uint64_t load_le(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int b = bytes - 1; b >= 0; b--)
+        v = v << 8 | p[b];
+    return v;
+}
+
+static float float_from_bits(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static void decode_f32(float *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = float_from_bits((uint32_t)load_le(in + 4 * i, 4));
+}
+
+static void decode_f64(float *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t bits = load_le(in + 8 * i, 8);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        out[i] = (float)d;
+    }
+}
+
+/* IEEE half: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
+static float half_to_float(uint32_t h)
+{
+    uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+    if (exponent == 0) { /* zero or subnormal: mantissa * 2^-24, exact in float */
+        float magnitude = (float)mantissa * (1.0f / 16777216.0f);
+        return sign ? -magnitude : magnitude;
+    }
+    if (exponent == 0x1f) /* infinity or NaN, payload kept */
+        return float_from_bits(sign | 0x7f800000u | mantissa << 13);
+    return float_from_bits(sign | (exponent + 127 - 15) << 23 | mantissa << 13);
+}
+
+static void decode_f16(float *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = half_to_float((uint32_t)load_le(in + 2 * i, 2));
+}
+
+/* bfloat16 is the top half of a float. */
+static void decode_bf16(float *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = float_from_bits((uint32_t)load_le(in + 2 * i, 2) << 16);
+}
+
+typedef struct dtype_info {
+    const char *name;
+    int size; /* bytes per element */
+    void (*decode)(float *out, const unsigned char *in, int64_t n);
+} dtype_info;
+
+static const dtype_info readable_dtypes[] = {
+    { "F32", 4, decode_f32 },
+    { "F64", 8, decode_f64 },
+    { "F16", 2, decode_f16 },
+    { "BF16", 2, decode_bf16 },
+};
+
+/* A tensor's entry in the header, checked. */
+typedef struct spec {
+    const char *name; /* borrowed from the JSON header */
+    const dtype_info *dtype;
+    tg_shape shape;
+    int64_t numel, begin, end;
+    int order; /* position in the header */
+} spec;
+
+typedef struct entry {
+    char *name;
+    tg_tensor *tensor;
+} entry;
+
+struct tg_safetensors {
+    entry *tensors;
+    int count;
+    char **keys, **values;
+    int n_metadata;
+};
+
+/* Reads a JSON integer in [0, INT64_MAX] into *out. */
+static bool get_count(const json_t *value, int64_t *out)
+{
+    if (!json_is_integer(value) || json_integer_value(value) < 0)
+        return false;
+    *out = json_integer_value(value);
+    return true;
+}
+
+static int check_dtype(spec *s, const json_t *dtype, const char *label)
+{
+    const char *text = json_string_value(dtype);
+    if (!text)
+        return tg_error_set(OP ": %s: tensor \"%.128s\": dtype is missing or not a string",
+                            label, s->name);
+    for (size_t i = 0; i < sizeof readable_dtypes / sizeof readable_dtypes[0]; i++) {
+        if (strcmp(text, readable_dtypes[i].name) == 0) {
+            s->dtype = &readable_dtypes[i];
+            return 0;
+        }
+    }
+    return tg_error_set(OP ": %s: tensor \"%.128s\": dtype \"%.32s\" is not supported (F32, "
+                        "F64, F16 and BF16 are)", label, s->name, text);
+}
+
+static int check_shape(spec *s, const json_t *shape, const char *label)
+{
+    if (!json_is_array(shape))
+        return tg_error_set(OP ": %s: tensor \"%.128s\": shape is missing or not an array",
+                            label, s->name);
+    size_t rank = json_array_size(shape);
+    if (rank > TG_MAX_DIMS)
+        return tg_error_set(OP ": %s: tensor \"%.128s\": shape has rank %zu, more than %d",
+                            label, s->name, rank, TG_MAX_DIMS);
+    s->shape.ndim = (int)rank;
+    s->numel = 1;
+    for (size_t d = 0; d < rank; d++) {
+        int64_t size;
+        if (!get_count(json_array_get(shape, d), &size))
+            return tg_error_set(OP ": %s: tensor \"%.128s\": shape[%zu] is not a non-negative "
+                                "integer", label, s->name, d);
+        /* Bounded so that the size in bytes of any dtype fits in int64. */
+        if (s->numel > 0 && size > INT64_MAX / 8 / s->numel)
+            return tg_error_set(OP ": %s: tensor \"%.128s\": the shape has too many elements",
+                                label, s->name);
+        s->shape.dim[d] = size;
+        s->numel *= size;
+    }
+    return 0;
+}
+
+static int check_offsets(spec *s, const json_t *offsets, int64_t data_size, const char *label)
+{
+    if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
+        !get_count(json_array_get(offsets, 0), &s->begin) ||
+        !get_count(json_array_get(offsets, 1), &s->end))
+        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets is not an array of two "
+                            "non-negative integers", label, s->name);
+    if (s->begin > s->end)
+        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets [%lld, %lld] end before "
+                            "they begin", label, s->name, (long long)s->begin, (long long)s->end);
+    if (s->end > data_size)
+        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets [%lld, %lld] end past the "
+                            "%lld-byte data section", label, s->name, (long long)s->begin,
+                            (long long)s->end, (long long)data_size);
+    int64_t bytes = s->end - s->begin, needed = s->numel * s->dtype->size;
+    if (bytes != needed)
+        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets [%lld, %lld] hold %lld "
+                            "bytes, but %lld elements of %s need %lld", label, s->name,
+                            (long long)s->begin, (long long)s->end, (long long)bytes,
+                            (long long)s->numel, s->dtype->name, (long long)needed);
+    return 0;
+}
+
+static int check_spec(spec *s, const json_t *value, int64_t data_size, const char *label)
+{
+    if (!json_is_object(value))
+        return tg_error_set(OP ": %s: tensor \"%.128s\": expected an object with dtype, shape "
+                            "and data_offsets", label, s->name);
+    if (check_dtype(s, json_object_get(value, "dtype"), label) != 0 ||
+        check_shape(s, json_object_get(value, "shape"), label) != 0)
+        return -1;
+    return check_offsets(s, json_object_get(value, "data_offsets"), data_size, label);
+}
+
+/* Sorts by data offset; the header's order breaks ties. */
+static int compare_offsets(const void *pa, const void *pb)
+{
+    const spec *a = pa, *b = pb;
+    if (a->begin != b->begin)
+        return a->begin < b->begin ? -1 : 1;
+    if (a->end != b->end)
+        return a->end < b->end ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* specs sorted by offset: no byte may belong to two tensors. */
+static int check_overlaps(const spec *specs, int n, const char *label)
+{
+    const spec *reach = NULL; /* the non-empty tensor ending last so far */
+    for (int i = 0; i < n; i++) {
+        const spec *s = &specs[i];
+        if (s->begin == s->end)
+            continue;
+        if (reach && s->begin < reach->end)
+            return tg_error_set(OP ": %s: tensors \"%.128s\" [%lld, %lld] and \"%.128s\" [%lld, "
+                                "%lld] overlap in the data section", label, reach->name,
+                                (long long)reach->begin, (long long)reach->end, s->name,
+                                (long long)s->begin, (long long)s->end);
+        if (!reach || s->end > reach->end)
+            reach = s;
+    }
+    return 0;
+}
+
+static int read_metadata(tg_safetensors *file, json_t *object, const char *label)
+{
+    if (!json_is_object(object))
+        return tg_error_set(OP ": %s: __metadata__ is not an object", label);
+    size_t n = json_object_size(object);
+    file->keys = calloc(n ? n : 1, sizeof *file->keys);
+    file->values = calloc(n ? n : 1, sizeof *file->values);
+    if (!file->keys || !file->values)
+        return tg_error_set(OP ": %s: out of memory", label);
+    const char *key;
+    json_t *value;
+    json_object_foreach(object, key, value) {
+        if (!json_is_string(value))
+            return tg_error_set(OP ": %s: __metadata__ \"%.128s\": the value is not a string",
+                                label, key);
+        int i = file->n_metadata;
+        file->keys[i] = strdup(key);
+        file->values[i] = strdup(json_string_value(value));
+        file->n_metadata++; /* counted before the check, so that free finds both */
+        if (!file->keys[i] || !file->values[i])
+            return tg_error_set(OP ": %s: out of memory", label);
+    }
+    return 0;
+}
+
+static int make_tensors(tg_safetensors *file, const spec *specs, int n, const unsigned char *data,
+                        const char *label)
+{
+    file->tensors = calloc(n ? (size_t)n : 1, sizeof *file->tensors);
+    if (!file->tensors)
+        return tg_error_set(OP ": %s: out of memory", label);
+    for (int i = 0; i < n; i++) {
+        entry *e = &file->tensors[i];
+        e->name = strdup(specs[i].name);
+        e->tensor = tg_tensor_empty(specs[i].shape);
+        file->count++;
+        if (!e->name || !e->tensor)
+            return tg_error_set(OP ": %s: out of memory for tensor \"%.128s\"", label,
+                                specs[i].name);
+        specs[i].dtype->decode(e->tensor->data, data + specs[i].begin, specs[i].numel);
+    }
+    return 0;
+}
+
+/* Checks the header's entries and makes the tensors from the data section. */
+static tg_safetensors *build(json_t *header, const unsigned char *data, int64_t data_size,
+                             const char *label)
+{
+    size_t n = json_object_size(header);
+    spec *specs = calloc(n ? n : 1, sizeof *specs);
+    tg_safetensors *file = calloc(1, sizeof *file);
+    int count = 0, status = specs && file ? 0 : tg_error_set(OP ": %s: out of memory", label);
+    const char *key;
+    json_t *value;
+    json_object_foreach(header, key, value) {
+        if (status != 0)
+            break;
+        if (strcmp(key, "__metadata__") == 0) {
+            status = read_metadata(file, value, label);
+        } else {
+            specs[count] = (spec){ .name = key, .order = count };
+            status = check_spec(&specs[count++], value, data_size, label);
+        }
+    }
+    if (status == 0) {
+        qsort(specs, (size_t)count, sizeof *specs, compare_offsets);
+        status = check_overlaps(specs, count, label);
+    }
+    if (status == 0)
+        status = make_tensors(file, specs, count, data, label);
+    free(specs);
+    if (status != 0) {
+        tg_safetensors_free(file);
+        return NULL;
+    }
+    return file;
+}
+
+static tg_safetensors *parse(const unsigned char *bytes, size_t size, const char *label)
+{
+    if (size < 8) {
+        tg_error_set(OP ": %s: the file has %zu bytes, too few for the 8-byte header length",
+                     label, size);
+        return NULL;
+    }
+    uint64_t length = load_le(bytes, 8);
+    if (length > size - 8) {
+        tg_error_set(OP ": %s: the header length %llu is past the end of the file (%zu bytes)",
+                     label, (unsigned long long)length, size);
+        return NULL;
+    }
+    if (length > HEADER_MAX) {
+        tg_error_set(OP ": %s: the header length %llu is more than the limit of %u bytes", label,
+                     (unsigned long long)length, HEADER_MAX);
+        return NULL;
+    }
+    json_error_t error;
+    json_t *header = json_loadb((const char *)bytes + 8, (size_t)length, JSON_REJECT_DUPLICATES,
+                                &error);
+    if (!header) {
+        tg_error_set(OP ": %s: the JSON header is malformed at byte %d: %s", label,
+                     error.position, error.text);
+        return NULL;
+    }
+    tg_safetensors *file = NULL;
+    if (!json_is_object(header))
+        tg_error_set(OP ": %s: the JSON header is not an object", label);
+    else
+        file = build(header, bytes + 8 + length, (int64_t)(size - 8 - length), label);
+    json_decref(header);
+    return file;
+}
+
+tg_safetensors *tg_safetensors_load(const char *path)
+{
+    size_t size = 0;
+    char *bytes = tg_file_read(path, SIZE_MAX, &size, OP);
+    if (!bytes)
+        return NULL;
+    tg_safetensors *file = parse((const unsigned char *)bytes, size, path);
+    free(bytes);
+    return file;
+}
+
+tg_safetensors *tg_safetensors_load_memory(const void *bytes, size_t size, const char *label)
+{
+    if (!bytes && size > 0)
+        return NULL;
+    return parse(bytes ? bytes : "", size, label ? label : "<memory>");
+}
+
+void tg_safetensors_free(tg_safetensors *file)
+{
+    if (!file)
+        return;
+    for (int i = 0; i < file->count; i++) {
+        free(file->tensors[i].name);
+        tg_tensor_free(file->tensors[i].tensor);
+    }
+    for (int i = 0; i < file->n_metadata; i++) {
+        free(file->keys[i]);
+        free(file->values[i]);
+    }
+    free(file->tensors);
+    free(file->keys);
+    free(file->values);
+    free(file);
+}
+
+int tg_safetensors_count(const tg_safetensors *file) { return file ? file->count : 0; }
+
+const char *tg_safetensors_name(const tg_safetensors *file, int index)
+{
+    return file && index >= 0 && index < file->count ? file->tensors[index].name : NULL;
+}
+
+const tg_tensor *tg_safetensors_tensor(const tg_safetensors *file, int index)
+{
+    return file && index >= 0 && index < file->count ? file->tensors[index].tensor : NULL;
+}
+
+const tg_tensor *tg_safetensors_get(const tg_safetensors *file, const char *name)
+{
+    for (int i = 0; file && name && i < file->count; i++)
+        if (strcmp(file->tensors[i].name, name) == 0)
+            return file->tensors[i].tensor;
+    return NULL;
+}
+
+int tg_safetensors_metadata_count(const tg_safetensors *file) { return file ? file->n_metadata : 0; }
+
+const char *tg_safetensors_metadata_key(const tg_safetensors *file, int index)
+{
+    return file && index >= 0 && index < file->n_metadata ? file->keys[index] : NULL;
+}
+
+const char *tg_safetensors_metadata_value(const tg_safetensors *file, int index)
+{
+    return file && index >= 0 && index < file->n_metadata ? file->values[index] : NULL;
+}
+
+const char *tg_safetensors_metadata(const tg_safetensors *file, const char *key)
+{
+    for (int i = 0; file && key && i < file->n_metadata; i++)
+        if (strcmp(file->keys[i], key) == 0)
+            return file->values[i];
+    return NULL;
+}

@@ -1,0 +1,162 @@
+/* Writing safetensors files: checks the input, builds the JSON header with
+ * jansson, then streams the header and the F32 data through an atomic file. */
+#include "io/safetensors.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+
+#define OP "safetensors_save"
+
+/* Adds "__metadata__" to the header. */
+static int add_metadata(json_t *header, const char *path, const tg_string_pair *metadata, int n)
+{
+    json_t *object = json_object();
+    if (!object || json_object_set_new(header, "__metadata__", object) != 0)
+        return tg_error_set(OP ": %s: out of memory", path);
+    for (int i = 0; i < n; i++) {
+        const char *key = metadata[i].key, *value = metadata[i].value;
+        if (!key || !value)
+            return tg_error_set(OP ": %s: metadata entry %d has a NULL key or value", path, i);
+        if (json_object_get(object, key))
+            return tg_error_set(OP ": %s: metadata key \"%s\" is given twice", path, key);
+        json_t *string = json_string(value);
+        if (!string)
+            return tg_error_set(OP ": %s: metadata \"%s\": the value is not valid UTF-8", path, key);
+        if (json_object_set_new(object, key, string) != 0)
+            return tg_error_set(OP ": %s: metadata key \"%s\" is not valid UTF-8", path, key);
+    }
+    return 0;
+}
+
+/* The shape of t as a JSON array. */
+static json_t *shape_array(const tg_tensor *t)
+{
+    json_t *shape = json_array();
+    for (int d = 0; shape && d < t->ndim; d++) {
+        if (json_array_append_new(shape, json_integer(t->shape[d])) != 0) {
+            json_decref(shape);
+            return NULL;
+        }
+    }
+    return shape;
+}
+
+/* Adds one tensor's entry, with its data at [*offset, *offset + 4 numel). */
+static int add_tensor(json_t *header, const char *path, const char *name, const tg_tensor *t,
+                      int64_t *offset)
+{
+    if (!name || !name[0] || strcmp(name, "__metadata__") == 0)
+        return tg_error_set(OP ": %s: a tensor name is NULL, empty or \"__metadata__\"", path);
+    if (!t)
+        return tg_error_set(OP ": %s: tensor \"%s\" is NULL", path, name);
+    if (json_object_get(header, name))
+        return tg_error_set(OP ": %s: the name \"%s\" is given twice", path, name);
+    int64_t begin = *offset, end = begin + t->numel * (int64_t)sizeof(float);
+    json_t *shape = shape_array(t);
+    json_t *entry = shape ? json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape,
+                                      "data_offsets", (json_int_t)begin, (json_int_t)end)
+                          : NULL;
+    if (!entry)
+        return tg_error_set(OP ": %s: out of memory", path);
+    if (json_object_set_new(header, name, entry) != 0)
+        return tg_error_set(OP ": %s: the name \"%s\" is not valid UTF-8", path, name);
+    *offset = end;
+    return 0;
+}
+
+/* The header: compact JSON padded with spaces so the data starts at a
+ * multiple of 8 bytes, as the safetensors library writes it. */
+static char *build_header(const char *path, const tg_named_tensor *tensors, int n,
+                          const tg_string_pair *metadata, int n_metadata, size_t *length)
+{
+    json_t *header = json_object();
+    if (!header) {
+        tg_error_set(OP ": %s: out of memory", path);
+        return NULL;
+    }
+    int64_t offset = 0;
+    int status = n_metadata > 0 ? add_metadata(header, path, metadata, n_metadata) : 0;
+    for (int i = 0; status == 0 && i < n; i++)
+        status = add_tensor(header, path, tensors[i].name, tensors[i].tensor, &offset);
+    char *text = status == 0 ? json_dumps(header, JSON_COMPACT) : NULL;
+    json_decref(header);
+    if (status == 0 && !text)
+        tg_error_set(OP ": %s: out of memory", path);
+    if (!text)
+        return NULL;
+    size_t used = strlen(text), padded = (used + 7) / 8 * 8;
+    char *grown = realloc(text, padded + 1);
+    if (!grown) {
+        free(text);
+        tg_error_set(OP ": %s: out of memory", path);
+        return NULL;
+    }
+    memset(grown + used, ' ', padded - used);
+    grown[padded] = '\0';
+    *length = padded;
+    return grown;
+}
+
+/* Writes t's elements in row-major order as little-endian F32. A failed
+ * write is kept by the file and reported at commit; -1 means out of
+ * memory. */
+static int write_tensor(tg_atomic_file *file, const tg_tensor *t, const char *path)
+{
+    float *copy = NULL;
+    const float *values = t->data;
+    if (!tg_tensor_is_contiguous(t)) {
+        copy = malloc((size_t)t->numel * sizeof(float));
+        if (!copy)
+            return tg_error_set(OP ": %s: out of memory", path);
+        tg_tensor_to_array(t, copy);
+        values = copy;
+    }
+    unsigned char chunk[4096];
+    for (int64_t i = 0; i < t->numel;) {
+        size_t k = 0;
+        for (; k < sizeof chunk && i < t->numel; k += 4, i++) {
+            uint32_t bits;
+            memcpy(&bits, &values[i], 4);
+            for (int b = 0; b < 4; b++)
+                chunk[k + b] = (unsigned char)(bits >> (8 * b));
+        }
+        if (tg_atomic_file_write(file, chunk, k) != 0)
+            break;
+    }
+    free(copy);
+    return 0;
+}
+
+int tg_safetensors_save(const char *path, const tg_named_tensor *tensors, int n,
+                        const tg_string_pair *metadata, int n_metadata)
+{
+    if (!path || (n > 0 && !tensors) || (n_metadata > 0 && !metadata))
+        return -1;
+    if (n < 0 || n_metadata < 0)
+        return tg_error_set(OP ": %s: negative count (%d tensors, %d metadata)", path, n,
+                            n_metadata);
+    size_t length = 0;
+    char *header = build_header(path, tensors, n, metadata, n_metadata, &length);
+    tg_atomic_file *file = header ? tg_atomic_file_open(path, OP) : NULL;
+    if (!file) {
+        free(header);
+        return -1;
+    }
+    unsigned char prefix[8];
+    for (int b = 0; b < 8; b++)
+        prefix[b] = (unsigned char)((uint64_t)length >> (8 * b));
+    tg_atomic_file_write(file, prefix, 8);
+    tg_atomic_file_write(file, header, length);
+    free(header);
+    for (int i = 0; i < n; i++) {
+        if (write_tensor(file, tensors[i].tensor, path) != 0) {
+            tg_atomic_file_discard(file);
+            return -1;
+        }
+    }
+    return tg_atomic_file_commit(file); /* reports any failed write */
+}

@@ -1,0 +1,423 @@
+/* Safetensors files: round trips, the byte layout, other dtypes, and every
+ * kind of bad file the reader must refuse with a clear message. */
+#include "io/io_support.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/resource.h>
+
+TestSuite(safetensors, .init = io_setup, .fini = io_teardown);
+
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float float_of(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Writes a file of the given header text and data section, as a hand-made
+ * safetensors file. */
+static const char *craft(const char *name, const char *header, const void *data, size_t n)
+{
+    size_t length = strlen(header);
+    unsigned char *bytes = malloc(8 + length + n + 1);
+    for (int b = 0; b < 8; b++)
+        bytes[b] = (unsigned char)((uint64_t)length >> (8 * b));
+    memcpy(bytes + 8, header, length);
+    if (n)
+        memcpy(bytes + 8 + length, data, n);
+    const char *path = io_path(name);
+    io_write(path, bytes, 8 + length + n);
+    free(bytes);
+    return path;
+}
+
+static const float four_floats[4] = { 1, 2, 3, 4 };
+
+/* Loading the crafted file fails with an error naming the file and
+ * containing `fragment`. */
+static void assert_refused(const char *header, const void *data, size_t n, const char *fragment)
+{
+    const char *path = craft("bad.safetensors", header, data, n);
+    tg_error_clear();
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_null(file, "loaded a bad file with header %s", header);
+    tg_assert_error(path);
+    tg_assert_error(fragment);
+    tg_error_clear();
+}
+
+Test(safetensors, a_round_trip_is_bit_identical)
+{
+    /* NaN with a payload, negative zero, infinities, a subnormal, extremes. */
+    uint32_t special[8] = { 0x7fc00123u, 0xffa00001u, 0x80000000u, 0x7f800000u,
+                            0xff800000u, 0x00000001u, 0x7f7fffffu, 0x3eaaaaabu };
+    float values[8];
+    for (int i = 0; i < 8; i++)
+        values[i] = float_of(special[i]);
+    tg_tensor *a = tg_tensor_from_array(TG_SHAPE(2, 4), values);
+    tg_tensor *scalar = tg_tensor_full(TG_SCALAR, -7.25f);
+    tg_tensor *empty = tg_tensor_zeros(TG_SHAPE(3, 0));
+    tg_tensor *deep = tg_tensor_full(TG_SHAPE(1, 2, 1, 2, 1, 2, 1, 2), 0.5f);
+    tg_named_tensor tensors[] = { { "a", a }, { "scalar", scalar }, { "empty", empty },
+                                  { "deep", deep } };
+    const char *path = io_path("round.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, tensors, 4, NULL, 0), 0, "%s", tg_error_message());
+
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    cr_assert_eq(tg_safetensors_count(file), 4);
+    const tg_tensor *got = tg_safetensors_get(file, "a");
+    tg_assert_shape(got, 2, 4);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(bits_of(got->data[i]), special[i], "element %d: %08x", i,
+                     bits_of(got->data[i]));
+    const tg_tensor *s = tg_safetensors_get(file, "scalar");
+    cr_assert_eq(s->ndim, 0);
+    cr_assert_eq(s->data[0], -7.25f);
+    tg_assert_shape(tg_safetensors_get(file, "empty"), 3, 0);
+    tg_assert_shape(tg_safetensors_get(file, "deep"), 1, 2, 1, 2, 1, 2, 1, 2);
+    tg_assert_values(tg_safetensors_get(file, "deep"), ((float[16]){ 0.5f, 0.5f, 0.5f, 0.5f,
+                     0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f }),
+                     16, 0);
+    cr_assert_null(tg_safetensors_get(file, "absent"));
+    cr_assert_not(tg_error_occurred(), "an absent name is not an error");
+    tg_safetensors_free(file);
+    tg_tensor_free(a);
+    tg_tensor_free(scalar);
+    tg_tensor_free(empty);
+    tg_tensor_free(deep);
+}
+
+Test(safetensors, a_view_is_stored_contiguous_in_row_major_order)
+{
+    tg_tensor *m = tg_tensor_arange(0, 6, 1);
+    tg_tensor *t = tg_view_transpose(tg_view_reshape(m, TG_SHAPE(2, 3)), 0, 1); /* [3, 2] */
+    cr_assert_not(tg_tensor_is_contiguous(t));
+    const char *path = io_path("view.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "t", t } }, 1, NULL, 0), 0);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    tg_assert_shape(tg_safetensors_get(file, "t"), 3, 2);
+    tg_assert_values(tg_safetensors_get(file, "t"), ((float[]){ 0, 3, 1, 4, 2, 5 }), 6, 0);
+    tg_safetensors_free(file);
+    tg_tensor_free(m);
+}
+
+/* Reads the written bytes as the format defines them, without the reader. */
+Test(safetensors, the_written_bytes_follow_the_format)
+{
+    tg_tensor *w = tg_tensor_from_array(TG_SHAPE(2, 2), (float[]){ 1.0f, -2.0f, 0.5f, 3.0f });
+    tg_tensor *b = tg_tensor_from_array(TG_SHAPE(3), (float[]){ 7, 8, 9 });
+    const char *path = io_path("layout.safetensors");
+    tg_string_pair meta[] = { { "epoch", "3" } };
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "w", w }, { "b", b } }, 2,
+                                     meta, 1), 0, "%s", tg_error_message());
+    size_t n;
+    unsigned char *bytes = io_read(path, &n);
+    uint64_t length = 0;
+    for (int i = 7; i >= 0; i--)
+        length = length << 8 | bytes[i];
+    cr_assert_eq(length % 8, 0, "the data starts 8-byte aligned");
+    cr_assert_eq(n, 8 + length + 7 * 4);
+    json_error_t error;
+    json_t *header = json_loadb((const char *)bytes + 8, length, 0, &error);
+    cr_assert_not_null(header, "%s", error.text);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(header, "__metadata__"),
+                                                       "epoch")), "3");
+    json_t *entry = json_object_get(header, "b");
+    cr_assert_str_eq(json_string_value(json_object_get(entry, "dtype")), "F32");
+    json_t *shape = json_object_get(entry, "shape");
+    cr_assert_eq(json_array_size(shape), 1);
+    cr_assert_eq(json_integer_value(json_array_get(shape, 0)), 3);
+    json_t *offsets = json_object_get(entry, "data_offsets");
+    int64_t begin = json_integer_value(json_array_get(offsets, 0));
+    cr_assert_eq(json_integer_value(json_array_get(offsets, 1)) - begin, 12);
+    /* 8.0f is 0x41000000, stored little-endian. */
+    const unsigned char *eight = bytes + 8 + length + begin + 4;
+    cr_assert(eight[0] == 0 && eight[1] == 0 && eight[2] == 0 && eight[3] == 0x41);
+    json_decref(header);
+    free(bytes);
+    tg_tensor_free(w);
+    tg_tensor_free(b);
+}
+
+Test(safetensors, metadata_round_trips)
+{
+    tg_tensor *x = tg_tensor_zeros(TG_SHAPE(1));
+    tg_string_pair meta[] = { { "step", "1200" }, { "note", "caf\xc3\xa9 \"quoted\"\n" } };
+    const char *path = io_path("meta.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, meta, 2), 0);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    cr_assert_eq(tg_safetensors_metadata_count(file), 2);
+    cr_assert_str_eq(tg_safetensors_metadata(file, "step"), "1200");
+    cr_assert_str_eq(tg_safetensors_metadata(file, "note"), "caf\xc3\xa9 \"quoted\"\n");
+    cr_assert_null(tg_safetensors_metadata(file, "absent"));
+    cr_assert_null(tg_safetensors_metadata_key(file, 2));
+    cr_assert_not(tg_error_occurred());
+    tg_safetensors_free(file);
+    tg_tensor_free(x);
+}
+
+Test(safetensors, f64_f16_and_bf16_are_converted_to_float)
+{
+    unsigned char data[48] = { 0 };
+    double d[2] = { 0.1, -1e300 }; /* -1e300 is beyond float: -inf */
+    memcpy(data, d, 16);           /* the test machine is little-endian, as the format */
+    /* F16: 1, -2, 65504 (largest), 2^-24 (smallest subnormal), +inf, 0.333251953125 */
+    uint16_t h[6] = { 0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x3555 };
+    memcpy(data + 16, h, 12);
+    uint16_t bf[2] = { 0x3f80, 0x4049 }; /* 1, 3.140625 */
+    memcpy(data + 28, bf, 4);
+    const char *path = craft("dtypes.safetensors",
+                             "{\"d\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]},"
+                             "\"h\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[16,28]},"
+                             "\"bf\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[28,32]}}",
+                             data, 32);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    const tg_tensor *td = tg_safetensors_get(file, "d");
+    cr_assert_eq(td->data[0], (float)0.1);
+    cr_assert(isinf(td->data[1]) && td->data[1] < 0);
+    const tg_tensor *th = tg_safetensors_get(file, "h");
+    tg_assert_shape(th, 2, 3);
+    cr_assert_eq(th->data[0], 1.0f);
+    cr_assert_eq(th->data[1], -2.0f);
+    cr_assert_eq(th->data[2], 65504.0f);
+    cr_assert_eq(th->data[3], 1.0f / 16777216.0f);
+    cr_assert(isinf(th->data[4]) && th->data[4] > 0);
+    cr_assert_eq(th->data[5], 0.333251953125f);
+    tg_assert_values(tg_safetensors_get(file, "bf"), ((float[]){ 1.0f, 3.140625f }), 2, 0);
+    tg_safetensors_free(file);
+}
+
+Test(safetensors, tensors_are_listed_in_the_order_of_their_data)
+{
+    const char *path = craft("order.safetensors",
+                             "{\"late\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]},"
+                             "\"early\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  ",
+                             four_floats, 16);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    cr_assert_str_eq(tg_safetensors_name(file, 0), "early");
+    cr_assert_str_eq(tg_safetensors_name(file, 1), "late");
+    cr_assert_null(tg_safetensors_name(file, 2));
+    tg_assert_values(tg_safetensors_tensor(file, 1), ((float[]){ 4 }), 1, 0);
+    tg_safetensors_free(file);
+}
+
+Test(safetensors, a_file_in_memory_loads_like_a_file_on_disk)
+{
+    const char header[] = "{\"x\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}";
+    unsigned char bytes[8 + sizeof header - 1 + 4] = { sizeof header - 1 };
+    memcpy(bytes + 8, header, sizeof header - 1);
+    memcpy(bytes + 8 + sizeof header - 1, &four_floats[2], 4);
+    tg_safetensors *file = tg_safetensors_load_memory(bytes, sizeof bytes, "buffer");
+    cr_assert_not_null(file, "%s", tg_error_message());
+    cr_assert_eq(tg_safetensors_get(file, "x")->data[0], 3.0f);
+    tg_safetensors_free(file);
+    cr_assert_null(tg_safetensors_load_memory(bytes, 20, "buffer"));
+    tg_assert_error("buffer: the header length");
+}
+
+Test(safetensors, files_too_short_or_with_a_header_past_the_end_are_refused)
+{
+    const char *path = io_path("short.safetensors");
+    io_write(path, "\x10\0\0", 3);
+    cr_assert_null(tg_safetensors_load(path));
+    tg_assert_error("short.safetensors: the file has 3 bytes, too few for the 8-byte header length");
+    tg_error_clear();
+    /* A header length of 2^63 must not wrap around. */
+    io_write(path, "\0\0\0\0\0\0\0\x80{}", 10);
+    cr_assert_null(tg_safetensors_load(path));
+    tg_assert_error("the header length 9223372036854775808 is past the end of the file (10 bytes)");
+    tg_error_clear();
+    cr_assert_null(tg_safetensors_load(io_path("missing.safetensors")));
+    tg_assert_error("missing.safetensors: cannot open: No such file or directory");
+    tg_error_clear();
+    cr_assert_null(tg_safetensors_load(io_dir));
+    tg_assert_error("not a regular file");
+}
+
+Test(safetensors, a_truncated_file_is_refused)
+{
+    tg_tensor *x = tg_tensor_ones(TG_SHAPE(4, 4));
+    const char *path = io_path("whole.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, NULL, 0), 0);
+    size_t n;
+    unsigned char *bytes = io_read(path, &n);
+    /* Cut inside the data, then inside the header. */
+    io_write(path, bytes, n - 5);
+    cr_assert_null(tg_safetensors_load(path));
+    tg_assert_error("tensor \"x\": data_offsets [0, 64] end past the 59-byte data section");
+    tg_error_clear();
+    io_write(path, bytes, 20);
+    cr_assert_null(tg_safetensors_load(path));
+    tg_assert_error("is past the end of the file (20 bytes)");
+    free(bytes);
+    tg_tensor_free(x);
+}
+
+Test(safetensors, malformed_json_is_refused)
+{
+    assert_refused("{\"x\": {\"dtype\": \"F32\",", NULL, 0, "the JSON header is malformed");
+    assert_refused("[1, 2]", NULL, 0, "the JSON header is not an object");
+    assert_refused("{\"x\": 5}", NULL, 0,
+                   "tensor \"x\": expected an object with dtype, shape and data_offsets");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                   "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                   four_floats, 8, "duplicate object key");
+    assert_refused("{\"__metadata__\": [1]}", NULL, 0, "__metadata__ is not an object");
+    assert_refused("{\"__metadata__\": {\"step\": 3}}", NULL, 0,
+                   "__metadata__ \"step\": the value is not a string");
+}
+
+Test(safetensors, dtypes_other_than_float_ones_are_refused)
+{
+    assert_refused("{\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}",
+                   four_floats, 16, "tensor \"ids\": dtype \"I64\" is not supported");
+    assert_refused("{\"x\":{\"shape\":[2],\"data_offsets\":[0,8]}}", four_floats, 8,
+                   "tensor \"x\": dtype is missing or not a string");
+}
+
+Test(safetensors, bad_shapes_are_refused)
+{
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
+                   four_floats, 4, "tensor \"x\": shape[0] is not a non-negative integer");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}",
+                   four_floats, 4, "shape[0] is not a non-negative integer");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}",
+                   four_floats, 8, "shape is missing or not an array");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],"
+                   "\"data_offsets\":[0,4]}}", four_floats, 4,
+                   "shape has rank 9, more than 8");
+    /* 2^32 * 2^32 elements: the count would overflow int64. */
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],"
+                   "\"data_offsets\":[0,4]}}", four_floats, 4, "the shape has too many elements");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
+                   four_floats, 8, "data_offsets [0, 8] hold 8 bytes, but 3 elements of F32 need 12");
+}
+
+Test(safetensors, offsets_outside_the_data_or_overlapping_are_refused)
+{
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}",
+                   four_floats, 16, "tensor \"x\": data_offsets [12, 20] end past the 16-byte");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,4]}}",
+                   four_floats, 16, "data_offsets [8, 4] end before they begin");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-4,4]}}",
+                   four_floats, 16, "data_offsets is not an array of two non-negative integers");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}",
+                   four_floats, 16, "data_offsets is not an array of two non-negative integers");
+    assert_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]},"
+                   "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                   four_floats, 16, "tensors \"a\" [0, 12] and \"b\" [8, 16] overlap");
+    /* One tensor inside another, listed first. */
+    assert_refused("{\"in\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                   "\"out\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+                   four_floats, 16, "tensors \"out\" [0, 16] and \"in\" [4, 8] overlap");
+}
+
+Test(safetensors, empty_tensors_may_share_an_offset)
+{
+    const char *path = craft("empty.safetensors",
+                             "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+                             "\"x\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                             "\"b\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[4,4]}}",
+                             four_floats, 16);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    cr_assert_eq(tg_safetensors_count(file), 3);
+    tg_assert_values(tg_safetensors_get(file, "x"), four_floats, 4, 0);
+    tg_safetensors_free(file);
+}
+
+Test(safetensors, bad_input_to_save_is_refused_before_writing)
+{
+    tg_tensor *x = tg_tensor_zeros(TG_SHAPE(2));
+    const char *path = io_path("bad.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x }, { "x", x } }, 2,
+                                     NULL, 0), -1);
+    tg_assert_error("safetensors_save: ");
+    tg_assert_error("bad.safetensors: the name \"x\" is given twice");
+    tg_error_clear();
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "y", NULL } }, 1, NULL, 0), -1);
+    tg_assert_error("tensor \"y\" is NULL");
+    tg_error_clear();
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "__metadata__", x } }, 1,
+                                     NULL, 0), -1);
+    tg_assert_error("a tensor name is NULL, empty or \"__metadata__\"");
+    tg_error_clear();
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "bad\xff", x } }, 1, NULL, 0),
+                 -1);
+    tg_assert_error("is not valid UTF-8");
+    tg_error_clear();
+    tg_string_pair meta[] = { { "k", "v" }, { "k", "w" } };
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, meta, 2), -1);
+    tg_assert_error("metadata key \"k\" is given twice");
+    cr_assert_eq(io_dir_entries(), 0, "nothing was written");
+    tg_tensor_free(x);
+}
+
+Test(safetensors, save_into_a_missing_or_unwritable_directory_fails_clearly)
+{
+    tg_tensor *x = tg_tensor_zeros(TG_SHAPE(2));
+    tg_named_tensor tensors[] = { { "x", x } };
+    cr_assert_eq(tg_safetensors_save(io_path("no/such/dir/x.safetensors"), tensors, 1, NULL, 0),
+                 -1);
+    tg_assert_error("x.safetensors: cannot create a temporary file in its directory: No such "
+                    "file or directory");
+    tg_error_clear();
+    /* A directory where no one, not even root, can create files. */
+    cr_assert_eq(tg_safetensors_save("/proc/x.safetensors", tensors, 1, NULL, 0), -1);
+    tg_assert_error("/proc/x.safetensors: cannot create a temporary file in its directory");
+    tg_tensor_free(x);
+}
+
+Test(safetensors, a_failed_write_leaves_the_old_file_intact_and_no_temporary)
+{
+    tg_tensor *small = tg_tensor_full(TG_SHAPE(4), 1.0f);
+    const char *path = io_path("keep.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", small } }, 1, NULL, 0), 0);
+    size_t n_before;
+    unsigned char *before = io_read(path, &n_before);
+    /* A file-size limit makes the write fail midway, as a full disk does. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit limit = { .rlim_cur = 4096, .rlim_max = RLIM_INFINITY };
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    tg_tensor *big = tg_tensor_full(TG_SHAPE(100000), 2.0f);
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", big } }, 1, NULL, 0), -1);
+    tg_assert_error("keep.safetensors: cannot write: File too large");
+    size_t n_after;
+    unsigned char *after = io_read(path, &n_after);
+    cr_assert_eq(n_after, n_before);
+    cr_assert_eq(memcmp(before, after, n_before), 0, "the old file is unchanged");
+    cr_assert_eq(io_dir_entries(), 1, "the temporary was removed");
+    free(before);
+    free(after);
+    tg_tensor_free(small);
+    tg_tensor_free(big);
+}
+
+Test(safetensors, saving_again_replaces_the_file)
+{
+    tg_tensor *x = tg_tensor_full(TG_SHAPE(2), 1.0f);
+    const char *path = io_path("again.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, NULL, 0), 0);
+    tg_tensor_fill_(x, 5.0f);
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, NULL, 0), 0);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    tg_assert_values(tg_safetensors_get(file, "x"), ((float[]){ 5, 5 }), 2, 0);
+    cr_assert_eq(io_dir_entries(), 1);
+    tg_safetensors_free(file);
+    tg_tensor_free(x);
+}
