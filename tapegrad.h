@@ -23,8 +23,15 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 
+#include "layers/dropout.h"
+#include "layers/embedding.h"
+#include "layers/layernorm.h"
+#include "layers/linear.h"
+#include "layers/loss.h"
 #include "layers/model.h"
+#include "layers/rnn.h"
 
+#include "io/file.h"
 #include "io/safetensors.h"
 
 #endif
