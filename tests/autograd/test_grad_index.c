@@ -1,0 +1,134 @@
+/* Index ops: index_select, gather and scatter_add against central
+ * differences (repeated indices accumulate), on contiguous and
+ * non-contiguous inputs; one_hot's values; gradients by hand. */
+#include "autograd/check.h"
+
+TestSuite(grad_index, .init = tg_test_setup, .fini = tg_test_teardown);
+
+typedef struct index_case {
+    const char *name;
+    operand x;
+    int dim;
+    tg_shape index_shape;
+    const float *index;
+} index_case;
+
+static tg_tensor *index_of(const index_case *c) { return tg_from_array(c->index_shape, c->index); }
+
+static tg_tensor *apply_index_select(tg_tensor *const *in, void *user)
+{
+    const index_case *c = user;
+    return tg_index_select(c->x.view(in[0]), c->dim, index_of(c));
+}
+
+Test(grad_index, index_select_with_repeated_indices_and_views)
+{
+    const index_case cases[] = {
+        { "rows, repeated", { "x", TG_SHAPE(4, 3), view_same }, 0, TG_SHAPE(4), (float[]){ 2, 0, 2, 3 } },
+        { "columns, repeated", { "x", TG_SHAPE(4, 3), view_same }, 1, TG_SHAPE(2), (float[]){ 1, 1 } },
+        { "last axis of 3-d", { "x", TG_SHAPE(2, 3, 4), view_same }, -1, TG_SHAPE(5), (float[]){ 3, 0, 1, 3, 3 } },
+        { "transposed", { "x", TG_SHAPE(4, 3), view_transposed }, 0, TG_SHAPE(3), (float[]){ 2, 2, 0 } },
+        { "step-sliced", { "x", TG_SHAPE(3, 9), view_step_sliced }, 1, TG_SHAPE(3), (float[]){ 3, 0, 3 } },
+        { "expanded", { "x", TG_SHAPE(1, 4), view_expanded }, 0, TG_SHAPE(2), (float[]){ 1, 2 } },
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        tg_tensor *x = make_leaf(cases[i].x.leaf, FILL_ANY, 1100 + (uint64_t)i);
+        assert_gradcheck(apply_index_select, (void *)&cases[i], &x, 1, cases[i].name);
+    }
+}
+
+Test(grad_index, index_select_gradient_adds_up_repeats_by_hand)
+{
+    tg_tensor *x = leaf_of(TG_SHAPE(3, 2), (float[]){ 1, 2, 3, 4, 5, 6 });
+    tg_tensor *index = tg_from_array(TG_SHAPE(4), (float[]){ 2, 0, 2, 2 });
+    tg_tensor *y = tg_index_select(x, 0, index);
+    tg_assert_values(y, ((float[]){ 5, 6, 1, 2, 5, 6, 5, 6 }), 8, 0.0f);
+    cr_assert(!tg_requires_grad(index));
+    cr_assert_eq(tg_backward(tg_sum_all(tg_mul(y, y))), 0, "%s", tg_error_message());
+    /* d/dx sum(y^2) = 2 y, added back to each row as often as it was taken. */
+    tg_assert_values(tg_grad(x), ((float[]){ 2, 4, 0, 0, 30, 36 }), 6, 0.0f);
+}
+
+static tg_tensor *apply_gather(tg_tensor *const *in, void *user)
+{
+    const index_case *c = user;
+    return tg_gather(c->x.view(in[0]), c->dim, index_of(c));
+}
+
+Test(grad_index, gather_with_repeated_indices_and_views)
+{
+    const index_case cases[] = {
+        { "along 1", { "x", TG_SHAPE(3, 4), view_same }, 1, TG_SHAPE(3, 2), (float[]){ 0, 3, 1, 1, 2, 0 } },
+        { "along 0, smaller index", { "x", TG_SHAPE(3, 4), view_same }, 0, TG_SHAPE(2, 3),
+          (float[]){ 2, 2, 0, 1, 0, 2 } },
+        { "along -1 of 3-d", { "x", TG_SHAPE(2, 2, 3), view_same }, -1, TG_SHAPE(2, 2, 1), (float[]){ 2, 0, 1, 1 } },
+        { "transposed", { "x", TG_SHAPE(4, 3), view_transposed }, 1, TG_SHAPE(3, 3),
+          (float[]){ 3, 3, 0, 1, 2, 1, 0, 0, 0 } },
+        { "step-sliced", { "x", TG_SHAPE(3, 9), view_step_sliced }, 1, TG_SHAPE(3, 1), (float[]){ 3, 1, 0 } },
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        tg_tensor *x = make_leaf(cases[i].x.leaf, FILL_ANY, 1200 + (uint64_t)i);
+        assert_gradcheck(apply_gather, (void *)&cases[i], &x, 1, cases[i].name);
+    }
+}
+
+typedef struct scatter_case {
+    index_case c;
+    operand src;
+} scatter_case;
+
+static tg_tensor *apply_scatter_add(tg_tensor *const *in, void *user)
+{
+    const scatter_case *s = user;
+    return tg_scatter_add(s->c.x.view(in[0]), s->c.dim, index_of(&s->c), s->src.view(in[1]));
+}
+
+Test(grad_index, scatter_add_to_both_inputs)
+{
+    const scatter_case cases[] = {
+        { { "along 1, repeated", { "x", TG_SHAPE(3, 4), view_same }, 1, TG_SHAPE(3, 2),
+            (float[]){ 0, 0, 3, 1, 2, 2 } },
+          { "src", TG_SHAPE(3, 2), view_same } },
+        { { "along 0", { "x", TG_SHAPE(3, 4), view_same }, 0, TG_SHAPE(2, 4), (float[]){ 2, 0, 0, 1, 2, 2, 1, 0 } },
+          { "src", TG_SHAPE(2, 4), view_same } },
+        { { "transposed x and src", { "x", TG_SHAPE(4, 3), view_transposed }, 1, TG_SHAPE(3, 3),
+            (float[]){ 1, 1, 0, 3, 2, 3, 0, 0, 2 } },
+          { "src", TG_SHAPE(3, 3), view_transposed } },
+        { { "expanded src", { "x", TG_SHAPE(3, 4), view_same }, 1, TG_SHAPE(3, 4),
+            (float[]){ 0, 1, 2, 3, 3, 3, 3, 3, 1, 0, 1, 0 } },
+          { "src", TG_SHAPE(1, 4), view_expanded } },
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        tg_tensor *in[2] = { make_leaf(cases[i].c.x.leaf, FILL_ANY, 1300 + (uint64_t)i),
+                             make_leaf(cases[i].src.leaf, FILL_ANY, 1310 + (uint64_t)i) };
+        assert_gradcheck(apply_scatter_add, (void *)&cases[i], in, 2, cases[i].c.name);
+    }
+}
+
+Test(grad_index, scatter_add_and_gather_by_hand)
+{
+    tg_tensor *x = leaf_of(TG_SHAPE(2, 3), (float[]){ 0, 0, 0, 10, 10, 10 });
+    tg_tensor *src = leaf_of(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
+    tg_tensor *index = tg_from_array(TG_SHAPE(2, 2), (float[]){ 2, 2, 0, 1 });
+    tg_tensor *y = tg_scatter_add(x, 1, index, src);
+    tg_assert_values(y, ((float[]){ 0, 0, 3, 13, 14, 10 }), 6, 0.0f);
+    tg_assert_values(x, ((float[]){ 0, 0, 0, 10, 10, 10 }), 6, 0.0f); /* not in place */
+    tg_tensor *w = tg_from_array(TG_SHAPE(2, 3), (float[]){ 1, 2, 3, 4, 5, 6 });
+    cr_assert_eq(tg_backward(tg_sum_all(tg_mul(y, w))), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(x), ((float[]){ 1, 2, 3, 4, 5, 6 }), 6, 0.0f);
+    tg_assert_values(tg_grad(src), ((float[]){ 3, 3, 4, 5 }), 4, 0.0f);
+    tg_tensor *g = tg_gather(w, 1, index);
+    tg_assert_values(g, ((float[]){ 3, 3, 4, 5 }), 4, 0.0f);
+}
+
+Test(grad_index, one_hot_values_and_no_gradient)
+{
+    tg_tensor *index = tg_from_array(TG_SHAPE(2, 2), (float[]){ 2, 0, 1, 2 });
+    cr_assert_eq(tg_set_requires_grad(index, true), 0);
+    tg_tensor *y = tg_one_hot(index, 3);
+    tg_assert_shape(y, 2, 2, 3);
+    tg_assert_values(y, ((float[]){ 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1 }), 12, 0.0f);
+    cr_assert(!tg_requires_grad(y));
+    tg_tensor *t = tg_transpose(index, 0, 1); /* a strided index */
+    tg_assert_values(tg_one_hot(t, 3), ((float[]){ 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1 }), 12, 0.0f);
+}
