@@ -5,6 +5,7 @@
  *   autograd/  the tape, differentiable ops, the gradient checker
  *   layers/    models (named parameters) and layers
  *   io/        safetensors checkpoints, CSV files, text corpora
+ *   plot/      charts written to PNG
  */
 #ifndef TAPEGRAD_H
 #define TAPEGRAD_H
@@ -29,9 +30,12 @@
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "layers/model.h"
+#include "layers/model_io.h"
 #include "layers/rnn.h"
 
 #include "io/file.h"
 #include "io/safetensors.h"
+
+#include "plot/plot.h"
 
 #endif
