@@ -1,0 +1,90 @@
+/*
+ * tests/optim/optim_support.h: fixture paths, a scratch directory and
+ * model helpers for the optim tests.
+ */
+#ifndef TG_TEST_OPTIM_SUPPORT_H
+#define TG_TEST_OPTIM_SUPPORT_H
+
+#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw */
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support.h"
+
+/* The committed fixture tests/fixtures/optim/<name>. */
+static inline const char *optim_fixture(const char *name)
+{
+    static char path[512];
+    const char *here = __FILE__; /* .../tests/optim/optim_support.h */
+    const char *slash = strrchr(here, '/');
+    snprintf(path, sizeof path, "%.*s/../fixtures/optim/%s", slash ? (int)(slash - here) : 1,
+             slash ? here : ".", name);
+    return path;
+}
+
+/* Each test runs in its own process; this is its scratch directory. */
+static char optim_dir[64];
+
+static inline void optim_setup(void)
+{
+    tg_test_setup();
+    strcpy(optim_dir, "/tmp/tg_optim_test_XXXXXX");
+    cr_assert_not_null(mkdtemp(optim_dir), "mkdtemp failed");
+}
+
+static inline int optim_remove_entry(const char *path, const struct stat *st, int type,
+                                     struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path);
+}
+
+static inline void optim_teardown(void)
+{
+    nftw(optim_dir, optim_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tg_test_teardown();
+}
+
+/* A path in the scratch directory (from a pool of buffers used in turn). */
+static inline const char *optim_path(const char *name)
+{
+    static char pool[8][512];
+    static int next;
+    char *path = pool[next++ % 8];
+    snprintf(path, 512, "%s/%s", optim_dir, name);
+    return path;
+}
+
+/* The whole text of a file (free it). */
+static inline char *optim_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)size + 1);
+    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
+    text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* Gives p the gradient g (p's shape, row-major), or none when g is NULL:
+ * the gradient of sum(p * g) with respect to p is exactly g. */
+static inline void optim_set_grad(tg_tensor *p, const tg_tensor *g)
+{
+    tg_zero_grad(p);
+    if (!g)
+        return;
+    tg_tensor *c = tg_copy_to_graph(g);
+    cr_assert_eq(tg_backward(tg_sum_all(tg_mul(p, c))), 0, "%s", tg_error_message());
+    tg_graph_reset();
+}
+
+#endif
