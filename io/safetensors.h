@@ -76,6 +76,9 @@ tg_safetensors *tg_safetensors_load_memory(const void *bytes, size_t size, const
 /* Frees the file and everything it owns. NULL is ignored. */
 void tg_safetensors_free(tg_safetensors *file);
 
+/* The path (or label) the file was loaded from, for messages. */
+const char *tg_safetensors_path(const tg_safetensors *file);
+
 /* Number of tensors, and the name of the tensor at index (0 <= index <
  * count, in the order of their data in the file; NULL otherwise). */
 int tg_safetensors_count(const tg_safetensors *file);

@@ -98,6 +98,7 @@ typedef struct entry {
 } entry;
 
 struct tg_safetensors {
+    char *path;
     entry *tensors;
     int count;
     char **keys, **values;
@@ -270,7 +271,11 @@ static tg_safetensors *build(json_t *header, const unsigned char *data, int64_t 
     size_t n = json_object_size(header);
     spec *specs = calloc(n ? n : 1, sizeof *specs);
     tg_safetensors *file = calloc(1, sizeof *file);
-    int count = 0, status = specs && file ? 0 : tg_error_set(OP ": %s: out of memory", label);
+    if (file)
+        file->path = strdup(label);
+    int count = 0, status = 0;
+    if (!specs || !file || !file->path)
+        status = tg_error_set(OP ": %s: out of memory", label);
     const char *key;
     json_t *value;
     json_object_foreach(header, key, value) {
@@ -362,11 +367,14 @@ void tg_safetensors_free(tg_safetensors *file)
         free(file->keys[i]);
         free(file->values[i]);
     }
+    free(file->path);
     free(file->tensors);
     free(file->keys);
     free(file->values);
     free(file);
 }
+
+const char *tg_safetensors_path(const tg_safetensors *file) { return file ? file->path : NULL; }
 
 int tg_safetensors_count(const tg_safetensors *file) { return file ? file->count : 0; }
 

@@ -1,0 +1,140 @@
+/* Model checkpoints: a model's named parameters handed to io/safetensors,
+ * and loaded back after checking names and shapes. */
+#include "layers/model_io.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tg_model_save_with(const tg_model *model, const char *path, const tg_named_tensor *extra,
+                       int n_extra, const tg_string_pair *metadata, int n_metadata)
+{
+    if (!model || !path || (n_extra > 0 && !extra))
+        return -1;
+    if (n_extra < 0)
+        return tg_error_set("model_save: %s: negative count of extra tensors (%d)", path, n_extra);
+    int n_params = tg_model_parameter_count(model), n = n_params + n_extra;
+    tg_named_tensor *all = malloc((size_t)(n > 0 ? n : 1) * sizeof *all);
+    if (!all)
+        return tg_error_set("model_save: %s: out of memory", path);
+    for (int i = 0; i < n_params; i++)
+        all[i] = (tg_named_tensor){ tg_model_parameter_name(model, i), tg_model_parameter(model, i) };
+    for (int i = 0; i < n_extra; i++)
+        all[n_params + i] = extra[i];
+    int status = tg_safetensors_save(path, all, n, metadata, n_metadata);
+    free(all);
+    return status;
+}
+
+int tg_model_save(const tg_model *model, const char *path)
+{
+    return tg_model_save_with(model, path, NULL, 0, NULL, 0);
+}
+
+/* Text appended to a fixed buffer, ending in "..." once it is full. */
+typedef struct text {
+    char *buffer;
+    size_t size, used;
+} text;
+
+static void append(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void append(text *t, const char *fmt, ...)
+{
+    if (t->used + 1 >= t->size)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(t->buffer + t->used, t->size - t->used, fmt, args);
+    va_end(args);
+    if (n >= 0 && (size_t)n < t->size - t->used) {
+        t->used += (size_t)n;
+        return;
+    }
+    t->used = t->size - 1;
+    if (t->size > 4)
+        memcpy(t->buffer + t->size - 4, "...", 4);
+}
+
+/* Appends name to the list `kind`, opening the list at its first name. */
+static void list_name(text *t, int *count, const char *kind, const char *name)
+{
+    if ((*count)++ == 0)
+        append(t, "%s%s: %s", t->used ? "; " : "", kind, name);
+    else
+        append(t, ", %s", name);
+}
+
+static bool is_extra(const char *name, const char *extra_prefix)
+{
+    return extra_prefix && extra_prefix[0] &&
+           strncmp(name, extra_prefix, strlen(extra_prefix)) == 0;
+}
+
+/* Compares the file's names and shapes with the model's, filling report. */
+static void compare(const tg_model *model, const tg_safetensors *file, const char *extra_prefix,
+                    tg_load_report *report)
+{
+    text details = { report->details, sizeof report->details, 0 };
+    report->details[0] = '\0';
+    int n_params = tg_model_parameter_count(model);
+    for (int i = 0; i < n_params; i++)
+        if (!tg_safetensors_get(file, tg_model_parameter_name(model, i)))
+            list_name(&details, &report->missing, "missing", tg_model_parameter_name(model, i));
+    for (int i = 0; i < tg_safetensors_count(file); i++) {
+        const char *name = tg_safetensors_name(file, i);
+        if (!is_extra(name, extra_prefix) && !tg_model_find(model, name))
+            list_name(&details, &report->unexpected, "unexpected", name);
+    }
+    for (int i = 0; i < n_params; i++) {
+        const tg_tensor *param = tg_model_parameter(model, i);
+        const tg_tensor *stored = tg_safetensors_get(file, tg_model_parameter_name(model, i));
+        if (!stored || tg_tensor_same_shape(param, stored))
+            continue;
+        char in_file[TG_SHAPE_STR_MAX], in_model[TG_SHAPE_STR_MAX];
+        list_name(&details, &report->mismatched, "mismatched", tg_model_parameter_name(model, i));
+        append(&details, " %s in the file, %s in the model",
+               tg_shape_format(in_file, sizeof in_file, stored),
+               tg_shape_format(in_model, sizeof in_model, param));
+    }
+}
+
+int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode mode,
+                       const char *extra_prefix, tg_load_report *report)
+{
+    if (!model || !file)
+        return -1;
+    tg_load_report local;
+    if (!report)
+        report = &local;
+    *report = (tg_load_report){ 0 };
+    compare(model, file, extra_prefix, report);
+    if (mode == TG_LOAD_STRICT && (report->missing || report->unexpected || report->mismatched))
+        return tg_error_set("model_load: %s: the checkpoint does not match the model: %s",
+                            tg_safetensors_path(file), report->details);
+    /* Everything is checked: the copies below cannot fail. */
+    for (int i = 0; i < tg_model_parameter_count(model); i++) {
+        tg_tensor *param = tg_model_parameter(model, i);
+        const tg_tensor *stored = tg_safetensors_get(file, tg_model_parameter_name(model, i));
+        if (stored && tg_tensor_same_shape(param, stored)) {
+            tg_tensor_copy_(param, stored);
+            report->loaded++;
+        }
+    }
+    return 0;
+}
+
+int tg_model_load(tg_model *model, const char *path, tg_load_mode mode, tg_load_report *report)
+{
+    if (!model || !path)
+        return -1;
+    if (report)
+        *report = (tg_load_report){ 0 };
+    tg_safetensors *file = tg_safetensors_load(path);
+    if (!file)
+        return -1;
+    int status = tg_model_load_from(model, file, mode, NULL, report);
+    tg_safetensors_free(file);
+    return status;
+}

@@ -1,0 +1,86 @@
+/*
+ * layers/model_io.h: model checkpoints as safetensors files.
+ *
+ * A checkpoint holds every parameter of a model under its name, F32, the
+ * way PyTorch's state_dict names them, so a checkpoint saved here loads
+ * into the matching torch module with load_state_dict, and a state_dict
+ * saved from PyTorch as safetensors loads here. Writes are atomic (see
+ * io/file.h): a crash never leaves a half-written checkpoint in place of a
+ * good one.
+ *
+ *     tg_model_save(model, "ckpt.safetensors");
+ *     tg_load_report report;
+ *     if (tg_model_load(model, "ckpt.safetensors", TG_LOAD_STRICT, &report) != 0)
+ *         fprintf(stderr, "%s\n", tg_error_message());
+ *
+ * Training checkpoints (optimizer state, step, RNG, user key-values) go in
+ * the same file: save them as extra tensors under a prefix no parameter
+ * uses, with the metadata, and read them back from the loaded file:
+ *
+ *     tg_model_save_with(model, path, state, n_state, meta, n_meta);   // names "optim...."
+ *     tg_safetensors *file = tg_safetensors_load(path);
+ *     tg_model_load_from(model, file, TG_LOAD_STRICT, "optim.", &report);
+ *     const tg_tensor *m = tg_safetensors_get(file, "optim.adam.m.head.weight");
+ *     const char *step = tg_safetensors_metadata(file, "step");
+ *     ...
+ *     tg_safetensors_free(file);
+ */
+#ifndef TG_MODEL_IO_H
+#define TG_MODEL_IO_H
+
+#include "io/safetensors.h"
+#include "layers/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Writes every parameter of model, by name, to path. 0, or -1 with an
+ * error naming the file and the reason. */
+int tg_model_save(const tg_model *model, const char *path);
+
+/* As tg_model_save, plus n_extra extra named tensors (their names must
+ * differ from every parameter's) and n_metadata string pairs, in one file.
+ * extra and metadata may be NULL when their count is 0. */
+int tg_model_save_with(const tg_model *model, const char *path, const tg_named_tensor *extra,
+                       int n_extra, const tg_string_pair *metadata, int n_metadata);
+
+/* How a checkpoint's names must match the model's parameters.
+ *   TG_LOAD_STRICT: every parameter present with its shape, and no
+ *                   unexpected name; anything else is an error.
+ *   TG_LOAD_RELAXED: loads each parameter found with its shape; missing,
+ *                    unexpected and mismatched names are counted and
+ *                    listed in the report, not errors. */
+typedef enum tg_load_mode { TG_LOAD_STRICT, TG_LOAD_RELAXED } tg_load_mode;
+
+/* What a load did. details lists the names not loaded, e.g.
+ * "missing: head.bias; unexpected: fc.weight; mismatched: head.weight
+ * [2,4] in the file, [3,4] in the model" (cut with "..." when long). */
+typedef struct tg_load_report {
+    int loaded;     /* parameters given the file's values */
+    int missing;    /* parameters absent from the file */
+    int unexpected; /* tensors in the file that name no parameter */
+    int mismatched; /* parameters whose shape differs in the file */
+    char details[1024];
+} tg_load_report;
+
+/* Reads path and copies its tensors into the model's parameters (values
+ * only: gradients are untouched). The file is checked whole first (see
+ * io/safetensors.h), then the names and shapes against the model; only
+ * then is anything copied, so on any error the model is left unchanged.
+ * Returns 0, or -1 with an error that names the file and, in strict mode,
+ * lists the missing, unexpected and mismatched names. report (may be
+ * NULL) is filled in either mode, also on a name or shape error. */
+int tg_model_load(tg_model *model, const char *path, tg_load_mode mode, tg_load_report *report);
+
+/* As tg_model_load, from a file already loaded. Tensors whose names start
+ * with extra_prefix (NULL or "" for none) are not the model's: they are
+ * neither loaded nor counted as unexpected. */
+int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode mode,
+                       const char *extra_prefix, tg_load_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
