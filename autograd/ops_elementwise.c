@@ -165,7 +165,7 @@ tg_tensor *tg_clamp(tg_tensor *x, float min, float max)
 
 /* ---- Two inputs ------------------------------------------------------------------ */
 
-TG_MAP_ROW_2(back_negate, -a)
+TG_MAP_ROW_1(back_negate, -a)
 TG_MAP_ROW_2(back_times, a * b)                       /* grad, other factor */
 TG_MAP_ROW_2(back_over, a / b)                        /* grad, divisor */
 TG_MAP_ROW_3(back_divisor, -a * b / (c * c))          /* grad, numerator, divisor */
