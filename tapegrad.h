@@ -31,7 +31,6 @@
 #include "layers/loss.h"
 #include "layers/model.h"
 #include "layers/model_io.h"
-#include "layers/model_io.h"
 #include "layers/rnn.h"
 
 #include "io/file.h"
