@@ -1,0 +1,273 @@
+/*
+ * The recurrent cells: parameters, the one step each kind takes, and the
+ * single-step cell objects of layers/rnn.h. Equations: layers/rnn.h.
+ */
+#include "layers/cell.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "autograd/ops.h"
+#include "layers/params.h"
+
+const char *tg_cell_name(tg_cell_kind kind)
+{
+    return kind == TG_CELL_LSTM ? "lstm" : kind == TG_CELL_GRU ? "gru" : "rnn";
+}
+
+static int64_t gate_count(tg_cell_kind kind)
+{
+    return kind == TG_CELL_LSTM ? 4 : kind == TG_CELL_GRU ? 3 : 1;
+}
+
+/* ---- Parameters ------------------------------------------------------------------- */
+
+enum { PARAMS_PER_SET = 4 };
+
+static void init_params(tg_model *model, tg_cell_kind kind, const tg_rnn_config *config,
+                        tg_cell_params *p)
+{
+    float bound = 1.0f / sqrtf((float)config->hidden);
+    tg_tensor *all[PARAMS_PER_SET] = { p->weight_ih, p->weight_hh, p->bias_ih, p->bias_hh };
+    for (int i = 0; i < PARAMS_PER_SET; i++)
+        if (all[i])
+            tg_layer_init_uniform(model, all[i], bound);
+    if (kind == TG_CELL_LSTM && config->forget_bias_one && p->bias_ih) {
+        int64_t h = config->hidden;
+        for (int64_t j = h; j < 2 * h; j++) {
+            p->bias_ih->data[j] = 1.0f;
+            p->bias_hh->data[j] = 0.0f;
+        }
+    }
+}
+
+int tg_cell_add_parameters(tg_model *model, const char *op, const char *prefix, tg_cell_kind kind,
+                           const tg_rnn_config *config, int n, const char *const *suffixes,
+                           const int64_t *inputs, tg_cell_params *out)
+{
+    static const char *const bases[PARAMS_PER_SET] = { "weight_ih", "weight_hh", "bias_ih", "bias_hh" };
+    int per_set = config->no_bias ? 2 : PARAMS_PER_SET;
+    int total = n * per_set;
+    char (*names)[TG_NAME_MAX] = malloc(sizeof *names * (size_t)total);
+    const char **name_list = malloc(sizeof *name_list * (size_t)total);
+    tg_shape *shapes = malloc(sizeof *shapes * (size_t)total);
+    tg_tensor **params = calloc((size_t)total, sizeof *params);
+    int rc = names && name_list && shapes && params ? 0 : tg_error_set("%s: out of memory", op);
+    int64_t rows = gate_count(kind) * config->hidden;
+    for (int k = 0; rc == 0 && k < n; k++) {
+        const tg_shape set_shapes[PARAMS_PER_SET] = { TG_SHAPE(rows, inputs[k]),
+                                                      TG_SHAPE(rows, config->hidden),
+                                                      TG_SHAPE(rows), TG_SHAPE(rows) };
+        for (int i = 0; i < per_set; i++) {
+            int at = k * per_set + i;
+            snprintf(names[at], TG_NAME_MAX, "%s%s", bases[i], suffixes[k]);
+            name_list[at] = names[at];
+            shapes[at] = set_shapes[i];
+        }
+    }
+    if (rc == 0)
+        rc = tg_layer_add_parameters(model, op, prefix, total, name_list, shapes, params);
+    for (int k = 0; rc == 0 && k < n; k++) {
+        tg_tensor **set = params + k * per_set;
+        out[k] = (tg_cell_params){ set[0], set[1], per_set > 2 ? set[2] : NULL,
+                                   per_set > 2 ? set[3] : NULL };
+        init_params(model, kind, config, &out[k]);
+    }
+    free(names);
+    free(name_list);
+    free(shapes);
+    free(params);
+    return rc;
+}
+
+/* ---- One forward's plan ---------------------------------------------------------------- */
+
+int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config *config,
+                      const tg_cell_params *params)
+{
+    int64_t h = config->hidden;
+    *plan = (tg_cell_plan){ .kind = kind, .nonlinearity = config->nonlinearity,
+                            .gru = config->gru, .hidden = h, .weight_ih = params->weight_ih,
+                            .weight_hh = params->weight_hh };
+    bool bias = params->bias_ih != NULL;
+    if (kind == TG_CELL_GRU) {
+        plan->weight_hh = tg_narrow(params->weight_hh, 0, 0, 2 * h);
+        plan->weight_hn = tg_narrow(params->weight_hh, 0, 2 * h, h);
+        if (!plan->weight_hh || !plan->weight_hn)
+            return -1;
+    }
+    if (!bias)
+        return 0;
+    if (kind == TG_CELL_GRU && config->gru == TG_GRU_PYTORCH) {
+        /* b_hn stays apart (r multiplies it); b_hr and b_hz join the input's. */
+        tg_tensor *rz = tg_add(tg_narrow(params->bias_ih, 0, 0, 2 * h),
+                               tg_narrow(params->bias_hh, 0, 0, 2 * h));
+        tg_tensor *parts[2] = { rz, tg_narrow(params->bias_ih, 0, 2 * h, h) };
+        plan->input_bias = parts[0] && parts[1] ? tg_concat(parts, 2, 0) : NULL;
+        plan->bias_hn = tg_narrow(params->bias_hh, 0, 2 * h, h);
+        return plan->input_bias && plan->bias_hn ? 0 : -1;
+    }
+    plan->input_bias = tg_add(params->bias_ih, params->bias_hh);
+    return plan->input_bias ? 0 : -1;
+}
+
+tg_tensor *tg_cell_project(const tg_cell_plan *plan, tg_tensor *x)
+{
+    return tg_affine(x, plan->weight_ih, plan->input_bias);
+}
+
+/* ---- Steps: `projected` holds W_ih x_t plus the folded biases ------------------------------- */
+
+static tg_rnn_state rnn_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
+{
+    tg_tensor *pre = tg_affine(prev.h, plan->weight_hh, projected);
+    return (tg_rnn_state){ plan->nonlinearity == TG_RNN_RELU ? tg_relu(pre) : tg_tanh(pre), NULL };
+}
+
+static tg_rnn_state lstm_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
+{
+    int64_t h = plan->hidden;
+    tg_tensor *gates = tg_affine(prev.h, plan->weight_hh, projected); /* [B, 4H]: i f g o */
+    tg_tensor *sig = tg_sigmoid(gates); /* one pass over all four; the g slice is unused */
+    tg_tensor *i = tg_narrow(sig, 1, 0, h);
+    tg_tensor *f = tg_narrow(sig, 1, h, h);
+    tg_tensor *g = tg_tanh(tg_narrow(gates, 1, 2 * h, h));
+    tg_tensor *o = tg_narrow(sig, 1, 3 * h, h);
+    tg_tensor *c = tg_add(tg_mul(f, prev.c), tg_mul(i, g));
+    return (tg_rnn_state){ tg_mul(o, tg_tanh(c)), c };
+}
+
+static tg_rnn_state gru_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
+{
+    int64_t h = plan->hidden;
+    tg_tensor *rz = tg_sigmoid(tg_affine(prev.h, plan->weight_hh, tg_narrow(projected, 1, 0, 2 * h)));
+    tg_tensor *r = tg_narrow(rz, 1, 0, h);
+    tg_tensor *z = tg_narrow(rz, 1, h, h);
+    tg_tensor *x_n = tg_narrow(projected, 1, 2 * h, h);
+    if (plan->gru == TG_GRU_PYTORCH) {
+        /* n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = n + z ⊙ (h - n) */
+        tg_tensor *h_n = tg_affine(prev.h, plan->weight_hn, plan->bias_hn);
+        tg_tensor *n = tg_tanh(tg_add(x_n, tg_mul(r, h_n)));
+        return (tg_rnn_state){ tg_add(n, tg_mul(z, tg_sub(prev.h, n))), NULL };
+    }
+    /* n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn); h' = h + z ⊙ (n - h) */
+    tg_tensor *n = tg_tanh(tg_affine(tg_mul(r, prev.h), plan->weight_hn, x_n));
+    return (tg_rnn_state){ tg_add(prev.h, tg_mul(z, tg_sub(n, prev.h))), NULL };
+}
+
+tg_rnn_state tg_cell_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
+{
+    switch (plan->kind) {
+    case TG_CELL_LSTM:
+        return lstm_step(plan, projected, prev);
+    case TG_CELL_GRU:
+        return gru_step(plan, projected, prev);
+    default:
+        return rnn_step(plan, projected, prev);
+    }
+}
+
+/* ---- Single-step cells ----------------------------------------------------------------------- */
+
+struct tg_recurrent_cell {
+    tg_cell_kind kind;
+    tg_rnn_config config;
+    tg_cell_params params;
+};
+
+static struct tg_recurrent_cell *cell_new(tg_model *model, const char *prefix, tg_rnn_config config,
+                                          tg_cell_kind kind)
+{
+    if (!model)
+        return NULL;
+    const char *name = tg_cell_name(kind);
+    if (config.input < 1 || config.hidden < 1 || config.layers > 1 || config.bidirectional ||
+        config.dropout != 0.0f || config.batch_first) {
+        tg_error_set("%s_cell_new: input %lld and hidden %lld must be positive; a cell has one "
+                     "layer, one direction, no dropout and no batch_first", name,
+                     (long long)config.input, (long long)config.hidden);
+        return NULL;
+    }
+    struct tg_recurrent_cell *cell = calloc(1, sizeof *cell);
+    if (!cell) {
+        tg_error_set("%s_cell_new: out of memory", name);
+        return NULL;
+    }
+    *cell = (struct tg_recurrent_cell){ .kind = kind, .config = config };
+    cell->config.layers = 1;
+    char op[32];
+    snprintf(op, sizeof op, "%s_cell_new", name);
+    if (tg_cell_add_parameters(model, op, prefix, kind, &config, 1, (const char *const[]){ "" },
+                               &config.input, &cell->params) != 0 ||
+        tg_model_own(model, cell, free) != 0) {
+        free(cell);
+        return NULL;
+    }
+    return cell;
+}
+
+tg_rnn_cell *tg_rnn_cell_new(tg_model *model, const char *prefix, tg_rnn_config config)
+{
+    return cell_new(model, prefix, config, TG_CELL_RNN);
+}
+
+tg_lstm_cell *tg_lstm_cell_new(tg_model *model, const char *prefix, tg_rnn_config config)
+{
+    return cell_new(model, prefix, config, TG_CELL_LSTM);
+}
+
+tg_gru_cell *tg_gru_cell_new(tg_model *model, const char *prefix, tg_rnn_config config)
+{
+    return cell_new(model, prefix, config, TG_CELL_GRU);
+}
+
+/* True when t is NULL or [B, H]. */
+static bool state_fits(const tg_tensor *t, int64_t batch, int64_t hidden)
+{
+    return !t || (t->ndim == 2 && t->shape[0] == batch && t->shape[1] == hidden);
+}
+
+static tg_rnn_state cell_forward(struct tg_recurrent_cell *cell, tg_tensor *x, tg_rnn_state state)
+{
+    tg_rnn_state failed = { NULL, NULL };
+    if (!cell || !x)
+        return failed;
+    const char *name = tg_cell_name(cell->kind);
+    int64_t hidden = cell->config.hidden;
+    int64_t batch = x->ndim == 2 ? x->shape[0] : 0;
+    if (x->ndim != 2 || x->shape[1] != cell->config.input || !state_fits(state.h, batch, hidden) ||
+        !state_fits(state.c, batch, hidden) || (state.c && cell->kind != TG_CELL_LSTM)) {
+        char sx[TG_SHAPE_STR_MAX], sh[TG_SHAPE_STR_MAX], sc[TG_SHAPE_STR_MAX];
+        tg_error_set("%s_cell: input %s, h %s, c %s: expected input [B, %lld] and states [B, %lld] "
+                     "or NULL (c for the LSTM only)", name, tg_shape_format(sx, sizeof sx, x),
+                     state.h ? tg_shape_format(sh, sizeof sh, state.h) : "NULL",
+                     state.c ? tg_shape_format(sc, sizeof sc, state.c) : "NULL",
+                     (long long)cell->config.input, (long long)hidden);
+        return failed;
+    }
+    tg_tensor *zeros = !state.h || (cell->kind == TG_CELL_LSTM && !state.c)
+                           ? tg_zeros(TG_SHAPE(batch, hidden)) : NULL;
+    tg_rnn_state prev = { state.h ? state.h : zeros,
+                          cell->kind == TG_CELL_LSTM ? (state.c ? state.c : zeros) : NULL };
+    tg_cell_plan plan;
+    if (tg_cell_plan_make(&plan, cell->kind, &cell->config, &cell->params) != 0 || !prev.h)
+        return failed;
+    tg_rnn_state next = tg_cell_step(&plan, tg_cell_project(&plan, x), prev);
+    return next.h ? next : failed;
+}
+
+tg_rnn_state tg_rnn_cell_forward(tg_rnn_cell *cell, tg_tensor *x, tg_rnn_state state)
+{
+    return cell_forward(cell, x, state);
+}
+
+tg_rnn_state tg_lstm_cell_forward(tg_lstm_cell *cell, tg_tensor *x, tg_rnn_state state)
+{
+    return cell_forward(cell, x, state);
+}
+
+tg_rnn_state tg_gru_cell_forward(tg_gru_cell *cell, tg_tensor *x, tg_rnn_state state)
+{
+    return cell_forward(cell, x, state);
+}

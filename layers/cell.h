@@ -1,0 +1,58 @@
+/*
+ * layers/cell.h: the recurrent cells' parameters and step (internal to
+ * layers/). The layers of layers/rnn.c and the single-step cells share them.
+ */
+#ifndef TG_CELL_H
+#define TG_CELL_H
+
+#include "layers/rnn.h"
+
+typedef enum tg_cell_kind {
+    TG_CELL_RNN,
+    TG_CELL_LSTM,
+    TG_CELL_GRU,
+} tg_cell_kind;
+
+/* "rnn", "lstm" or "gru", for error messages. */
+const char *tg_cell_name(tg_cell_kind kind);
+
+/* The parameters of one layer and direction, in PyTorch's layout. */
+typedef struct tg_cell_params {
+    tg_tensor *weight_ih; /* [G*hidden, in] */
+    tg_tensor *weight_hh; /* [G*hidden, hidden] */
+    tg_tensor *bias_ih;   /* [G*hidden], or NULL without biases */
+    tg_tensor *bias_hh;
+} tg_cell_params;
+
+/* Registers n sets of cell parameters, set k named weight_ih<suffixes[k]>
+ * and so on with inputs[k] input features, and initialises them as
+ * layers/rnn.h says. All or nothing; -1 with an error naming op. */
+int tg_cell_add_parameters(tg_model *model, const char *op, const char *prefix, tg_cell_kind kind,
+                           const tg_rnn_config *config, int n, const char *const *suffixes,
+                           const int64_t *inputs, tg_cell_params *out);
+
+/* What the steps of one forward pass read: views and sums of the
+ * parameters, made once per forward. */
+typedef struct tg_cell_plan {
+    tg_cell_kind kind;
+    tg_rnn_nonlinearity nonlinearity;
+    tg_gru_formulation gru;
+    int64_t hidden;
+    tg_tensor *weight_ih;
+    tg_tensor *input_bias; /* every bias that adds to a pre-activation, or NULL */
+    tg_tensor *weight_hh;  /* RNN, LSTM: all rows; GRU: the r and z rows */
+    tg_tensor *weight_hn;  /* GRU: the n rows */
+    tg_tensor *bias_hn;    /* PyTorch GRU: b_hn, which r multiplies; else NULL */
+} tg_cell_plan;
+
+int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config *config,
+                      const tg_cell_params *params);
+
+/* The input projection of every step at once: x [..., in] -> [..., G*hidden]. */
+tg_tensor *tg_cell_project(const tg_cell_plan *plan, tg_tensor *x);
+
+/* One step from the step's projection [B, G*hidden] and the previous state;
+ * h NULL on error. */
+tg_rnn_state tg_cell_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev);
+
+#endif

@@ -1,0 +1,19 @@
+#include "layers/dropout.h"
+
+#include "autograd/ops.h"
+
+tg_tensor *tg_dropout(tg_model *model, tg_tensor *x, float p)
+{
+    if (!model || !x)
+        return NULL;
+    if (!(p >= 0.0f && p <= 1.0f)) {
+        tg_error_set("dropout: probability %g is outside [0, 1]", (double)p);
+        return NULL;
+    }
+    if (!tg_model_training(model) || p == 0.0f)
+        return x;
+    if (p == 1.0f)
+        return tg_mul_scalar(x, 0.0f);
+    tg_tensor *keep = tg_bernoulli(tg_tensor_shape(x), 1.0f - p, tg_model_rng(model));
+    return tg_mul(x, tg_mul_scalar(keep, 1.0f / (1.0f - p)));
+}

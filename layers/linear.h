@@ -1,0 +1,51 @@
+/*
+ * layers/linear.h: a fully connected layer, y = x W^T + b (torch.nn.Linear).
+ *
+ * Parameters, registered in the model under the layer's prefix:
+ *   prefix.weight  [output, input]
+ *   prefix.bias    [output]        (unless no_bias)
+ * Initialised as PyTorch does, from the model's generator: weight and bias
+ * from U(-1/sqrt(input), 1/sqrt(input)).
+ *
+ *     tg_linear *head = tg_linear_new(model, "head", (tg_linear_config){ .input = 128, .output = 65 });
+ *     tg_tensor *logits = tg_linear_forward(head, h);   // h [..., 128] -> [..., 65]
+ */
+#ifndef TG_LINEAR_H
+#define TG_LINEAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layers/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_linear_config {
+    int64_t input;  /* features in; required */
+    int64_t output; /* features out; required */
+    bool no_bias;   /* true: no bias (torch's bias=False) */
+} tg_linear_config;
+
+typedef struct tg_linear {
+    tg_tensor *weight; /* [output, input], owned by the model */
+    tg_tensor *bias;   /* [output], or NULL with no_bias */
+    tg_linear_config config;
+} tg_linear;
+
+/* A new layer owned by the model (freed by tg_model_free). NULL with an
+ * error when a size is not positive or a parameter name is taken; nothing
+ * is registered then. */
+tg_linear *tg_linear_new(tg_model *model, const char *prefix, tg_linear_config config);
+
+/* x [..., input] -> [..., output], a graph tensor. Any number of leading
+ * axes fold into one matrix product. NULL with an error when x's last axis
+ * is not `input`. */
+tg_tensor *tg_linear_forward(const tg_linear *linear, tg_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,176 @@
+#include "layers/loss.h"
+
+#include <math.h>
+
+#include "autograd/ops.h"
+
+static tg_tensor *reduce(tg_tensor *loss, tg_reduction reduction)
+{
+    if (reduction == TG_REDUCTION_SUM)
+        return tg_sum_all(loss);
+    return reduction == TG_REDUCTION_NONE ? loss : tg_mean_all(loss);
+}
+
+static int check_reduction(tg_reduction reduction, const char *op)
+{
+    if (reduction < TG_REDUCTION_MEAN || reduction > TG_REDUCTION_NONE)
+        return tg_error_set("%s: unknown reduction %d", op, (int)reduction);
+    return 0;
+}
+
+static int check_same_shape(const tg_tensor *input, const tg_tensor *target, const char *op)
+{
+    if (tg_tensor_same_shape(input, target))
+        return 0;
+    char si[TG_SHAPE_STR_MAX], st[TG_SHAPE_STR_MAX];
+    return tg_error_set("%s: input %s and target %s: shapes differ", op,
+                        tg_shape_format(si, sizeof si, input), tg_shape_format(st, sizeof st, target));
+}
+
+/* ---- Regression ------------------------------------------------------------------- */
+
+tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction reduction)
+{
+    if (!input || !target || check_same_shape(input, target, "mse_loss") != 0 ||
+        check_reduction(reduction, "mse_loss") != 0)
+        return NULL;
+    return reduce(tg_square(tg_sub(input, target)), reduction);
+}
+
+tg_tensor *tg_l1_loss(tg_tensor *input, tg_tensor *target, tg_reduction reduction)
+{
+    if (!input || !target || check_same_shape(input, target, "l1_loss") != 0 ||
+        check_reduction(reduction, "l1_loss") != 0)
+        return NULL;
+    return reduce(tg_abs(tg_sub(input, target)), reduction);
+}
+
+tg_tensor *tg_huber_loss(tg_tensor *input, tg_tensor *target, float delta, tg_reduction reduction)
+{
+    if (!input || !target || check_same_shape(input, target, "huber_loss") != 0 ||
+        check_reduction(reduction, "huber_loss") != 0)
+        return NULL;
+    if (!(delta > 0.0f)) {
+        tg_error_set("huber_loss: delta %g must be positive", (double)delta);
+        return NULL;
+    }
+    tg_tensor *diff = tg_sub(input, target);
+    tg_tensor *distance = tg_abs(diff);
+    tg_tensor *quadratic = tg_mul_scalar(tg_square(diff), 0.5f);
+    tg_tensor *linear = tg_mul_scalar(tg_sub_scalar(distance, 0.5f * delta), delta);
+    return reduce(tg_where(tg_lt_scalar(distance, delta), quadratic, linear), reduction);
+}
+
+/* ---- Classification -------------------------------------------------------------------- */
+
+/* Checks target's shape ([...] for scores [..., C]) and values; *counted
+ * receives the number of targets not ignored. */
+static int check_targets(const tg_tensor *scores, const tg_tensor *target,
+                         const tg_class_loss_config *c, const char *op, int64_t *counted)
+{
+    char ss[TG_SHAPE_STR_MAX], st[TG_SHAPE_STR_MAX];
+    tg_shape expected = tg_tensor_shape(scores);
+    expected.ndim--;
+    if (scores->ndim < 1 || !tg_shape_equal(expected, tg_tensor_shape(target)))
+        return tg_error_set("%s: scores %s and target %s: the target must have the scores' shape "
+                            "without the last (class) axis", op,
+                            tg_shape_format(ss, sizeof ss, scores),
+                            tg_shape_format(st, sizeof st, target));
+    int64_t classes = scores->shape[scores->ndim - 1];
+    tg_tensor *values = tg_view_contiguous(target);
+    if (!values)
+        return -1;
+    *counted = 0;
+    for (int64_t i = 0; i < values->numel; i++) {
+        float v = values->data[i];
+        if (c->use_ignore_index && v == (float)c->ignore_index)
+            continue;
+        if (!(v >= 0.0f && v < (float)classes && v == floorf(v)))
+            return tg_error_set("%s: scores %s: target %g at position %lld is not a class index in "
+                                "[0, %lld)", op, tg_shape_format(ss, sizeof ss, scores), (double)v,
+                                (long long)i, (long long)classes);
+        ++*counted;
+    }
+    return 0;
+}
+
+static tg_tensor *class_loss(tg_tensor *log_probs, tg_tensor *target, const tg_class_loss_config *config,
+                             const char *op)
+{
+    const tg_class_loss_config defaults = { 0 };
+    const tg_class_loss_config *c = config ? config : &defaults;
+    int64_t counted = 0;
+    if (check_reduction(c->reduction, op) != 0 || check_targets(log_probs, target, c, op, &counted) != 0)
+        return NULL;
+    float s = c->label_smoothing;
+    if (!(s >= 0.0f && s <= 1.0f)) {
+        tg_error_set("%s: label smoothing %g is outside [0, 1]", op, (double)s);
+        return NULL;
+    }
+    int last = log_probs->ndim - 1;
+    /* Ignored targets read class 0, then count for nothing. */
+    tg_tensor *kept = c->use_ignore_index ? tg_ne_scalar(target, (float)c->ignore_index) : NULL;
+    tg_tensor *index = tg_unsqueeze(kept ? tg_mul(target, kept) : target, -1);
+    tg_tensor *picked = tg_squeeze(tg_gather(log_probs, last, index), -1);
+    tg_tensor *loss = tg_mul_scalar(picked, -(1.0f - s));
+    if (s > 0.0f) {
+        float per_class = s / (float)log_probs->shape[last];
+        loss = tg_sub(loss, tg_mul_scalar(tg_sum(log_probs, TG_AXES(last), false), per_class));
+    }
+    if (!kept)
+        return reduce(loss, c->reduction);
+    loss = tg_mul(loss, kept);
+    if (c->reduction != TG_REDUCTION_MEAN)
+        return reduce(loss, c->reduction);
+    return tg_div_scalar(tg_sum_all(loss), (float)counted);
+}
+
+tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, const tg_class_loss_config *config)
+{
+    if (!logits || !target)
+        return NULL;
+    if (logits->ndim < 1) {
+        tg_error_set("cross_entropy: logits must have a class axis, got a scalar");
+        return NULL;
+    }
+    return class_loss(tg_log_softmax(logits, -1), target, config, "cross_entropy");
+}
+
+tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *target, const tg_class_loss_config *config)
+{
+    if (!log_probs || !target)
+        return NULL;
+    if (config && config->label_smoothing != 0.0f) {
+        tg_error_set("nll_loss: label smoothing applies to cross_entropy only");
+        return NULL;
+    }
+    return class_loss(log_probs, target, config, "nll_loss");
+}
+
+/* ---- Binary ----------------------------------------------------------------------------------- */
+
+tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *target, const tg_bce_config *config)
+{
+    const tg_bce_config defaults = { 0 };
+    const tg_bce_config *c = config ? config : &defaults;
+    const char *op = "bce_with_logits";
+    if (!logits || !target || check_same_shape(logits, target, op) != 0 ||
+        check_reduction(c->reduction, op) != 0)
+        return NULL;
+    tg_tensor *pos = c->pos_weight;
+    tg_shape joint;
+    if (pos && !tg_broadcast_shapes(tg_tensor_shape(pos), tg_tensor_shape(logits), &joint, op))
+        return NULL;
+    if (pos && !tg_shape_equal(joint, tg_tensor_shape(logits))) {
+        char sl[TG_SHAPE_STR_MAX], sp[TG_SHAPE_STR_MAX];
+        tg_error_set("%s: logits %s and pos_weight %s: pos_weight must broadcast to the logits",
+                     op, tg_shape_format(sl, sizeof sl, logits), tg_shape_format(sp, sizeof sp, pos));
+        return NULL;
+    }
+    /* (1 - y) x + w softplus(-x), with w = 1 + (p - 1) y, or 1 */
+    tg_tensor *negative = tg_mul(tg_scalar_sub(1.0f, target), logits);
+    tg_tensor *positive = tg_softplus(tg_neg(logits));
+    if (pos)
+        positive = tg_mul(tg_add_scalar(tg_mul(tg_sub_scalar(pos, 1.0f), target), 1.0f), positive);
+    return reduce(tg_add(negative, positive), c->reduction);
+}
