@@ -16,6 +16,8 @@
 
 #include "support.h"
 
+#include <optim/optimizer.h>
+
 /* The committed fixture tests/fixtures/optim/<name>. */
 static inline const char *optim_fixture(const char *name)
 {
@@ -85,6 +87,30 @@ static inline void optim_set_grad(tg_tensor *p, const tg_tensor *g)
     tg_tensor *c = tg_copy_to_graph(g);
     cr_assert_eq(tg_backward(tg_sum_all(tg_mul(p, c))), 0, "%s", tg_error_message());
     tg_graph_reset();
+}
+
+/* An optimizer and its configuration, as a test parameter. Criterion
+ * hands parameters to the test process by value: no pointers inside. */
+typedef enum { SGD, ADAM, ADAMW, RMSPROP, ADAGRAD } optim_kind;
+
+typedef struct optim_case {
+    char name[32];
+    optim_kind kind;
+    tg_sgd_config sgd;
+    tg_adam_config adam;
+    tg_rmsprop_config rmsprop;
+    tg_adagrad_config adagrad;
+} optim_case;
+
+static inline tg_optimizer *optim_make(const optim_case *c, tg_model *model)
+{
+    switch (c->kind) {
+    case SGD: return tg_sgd_new(model, c->sgd);
+    case ADAM: return tg_adam_new(model, c->adam);
+    case ADAMW: return tg_adamw_new(model, c->adam);
+    case RMSPROP: return tg_rmsprop_new(model, c->rmsprop);
+    default: return tg_adagrad_new(model, c->adagrad);
+    }
 }
 
 #endif

@@ -5,7 +5,6 @@
 #include <criterion/parameterized.h>
 
 #include <io/safetensors.h>
-#include <optim/optimizer.h>
 #include <optim/schedule.h>
 
 TestSuite(optim_fixtures, .init = tg_test_setup, .fini = tg_test_teardown);
@@ -13,18 +12,6 @@ TestSuite(optim_fixtures, .init = tg_test_setup, .fini = tg_test_teardown);
 #define STEPS 6
 
 /* ---- Optimizers -------------------------------------------------------- */
-
-typedef enum { SGD, ADAM, ADAMW, RMSPROP, ADAGRAD } kind;
-
-/* Criterion hands parameters to the test process by value, so no pointers. */
-typedef struct optim_case {
-    char name[32];
-    kind kind;
-    tg_sgd_config sgd;
-    tg_adam_config adam;
-    tg_rmsprop_config rmsprop;
-    tg_adagrad_config adagrad;
-} optim_case;
 
 static optim_case optim_cases[] = {
     { "sgd", SGD, .sgd = { .lr = 0.1 } },
@@ -46,17 +33,6 @@ static optim_case optim_cases[] = {
     { "adagrad_decay", ADAGRAD, .adagrad = { .lr = 0.1, .lr_decay = 0.1, .weight_decay = 0.05,
                                              .initial_accumulator_value = 0.2, .eps = 1e-8 } },
 };
-
-static tg_optimizer *make_optimizer(const optim_case *c, tg_model *model)
-{
-    switch (c->kind) {
-    case SGD: return tg_sgd_new(model, c->sgd);
-    case ADAM: return tg_adam_new(model, c->adam);
-    case ADAMW: return tg_adamw_new(model, c->adam);
-    case RMSPROP: return tg_rmsprop_new(model, c->rmsprop);
-    default: return tg_adagrad_new(model, c->adagrad);
-    }
-}
 
 /* The fixture tensor "<case>/<part>/<param>", or NULL when absent. */
 static const tg_tensor *get(const tg_safetensors *file, const char *c, const char *part,
@@ -84,7 +60,7 @@ ParameterizedTest(optim_case *c, optim_fixtures, optimizer_matches_pytorch)
     for (int k = 0; k < 2; k++)
         cr_assert_eq(tg_tensor_copy_(params[k], get(file, c->name, "init", names[k])), 0, "%s",
                      tg_error_message());
-    tg_optimizer *opt = make_optimizer(c, model);
+    tg_optimizer *opt = optim_make(c, model);
     cr_assert_not_null(opt, "%s: %s", c->name, tg_error_message());
 
     for (int t = 1; t <= STEPS; t++) {
