@@ -10,29 +10,36 @@
 
 /* ---- Shapes ----------------------------------------------------------------- */
 
+static void format_dims(char *buf, size_t size, int ndim, const int64_t *dims);
+
 int64_t tg_shape_numel(tg_shape shape, const char *op)
 {
     if (shape.ndim < 0 || shape.ndim > TG_MAX_DIMS) {
         tg_error_set("%s: %d dimensions; tapegrad supports 0 to %d", op, shape.ndim, TG_MAX_DIMS);
         return -1;
     }
+    char dims[TG_SHAPE_STR_MAX];
     int64_t numel = 1;
     for (int d = 0; d < shape.ndim; d++) {
         int64_t size = shape.dim[d];
         if (size < 0) {
-            tg_error_set("%s: dimension %d has negative size %lld", op, d, (long long)size);
+            format_dims(dims, sizeof dims, shape.ndim, shape.dim);
+            tg_error_set("%s: shape %s: dimension %d has negative size %lld", op, dims, d,
+                         (long long)size);
             return -1;
         }
         if (size != 0 && numel > INT64_MAX / size) {
-            tg_error_set("%s: the number of elements overflows (dimension %d of size %lld)", op, d,
-                         (long long)size);
+            format_dims(dims, sizeof dims, shape.ndim, shape.dim);
+            tg_error_set("%s: shape %s: the number of elements overflows", op, dims);
             return -1;
         }
         numel *= size;
     }
     /* Element counts must also fit in bytes. */
     if (numel > (int64_t)(SIZE_MAX / sizeof(float) / 2)) {
-        tg_error_set("%s: %lld elements is more than memory can address", op, (long long)numel);
+        format_dims(dims, sizeof dims, shape.ndim, shape.dim);
+        tg_error_set("%s: shape %s: %lld elements is more than memory can address", op, dims,
+                     (long long)numel);
         return -1;
     }
     return numel;
@@ -570,7 +577,9 @@ tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape)
             return NULL;
         }
         if (shape.dim[d] != 0 && known > INT64_MAX / shape.dim[d]) {
-            tg_error_set("reshape: the number of elements overflows");
+            format_dims(to, sizeof to, shape.ndim, shape.dim);
+            tg_error_set("reshape: %s to %s: the number of elements overflows",
+                         tg_shape_format(from, sizeof from, t), to);
             return NULL;
         }
         known *= shape.dim[d];
