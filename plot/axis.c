@@ -62,7 +62,7 @@ static int log_ticks(double lo, double hi, int target, double ticks[TG_PLOT_MAX_
     *step = 0.0;
     int n = 0;
     if (e1 - e0 + 1 >= 2) {
-        int stride = (int)nice_step((double)(e1 - e0 + 1) / target);
+        int stride = (int)nice_step(fmax((double)(e1 - e0 + 1) / target, 1.0));
         for (int e = e0; e <= e1 && n < TG_PLOT_MAX_TICKS; e++)
             if (e % stride == 0)
                 ticks[n++] = pow(10.0, e);

@@ -140,7 +140,7 @@ void tg_plot_axes_pixel(const tg_plot_axes *axes, double x, double y, double *px
 int tg_plot_lines(const char *path, const tg_plot_series *series, int n, const tg_plot_options *options);
 
 /* The axes tg_plot_lines would use for the same arguments (the chart is
- * drawn in memory, not written). Returns 0, or -1 as tg_plot_lines. */
+ * drawn in memory, not written). Returns as tg_plot_lines. */
 int tg_plot_lines_axes(const tg_plot_series *series, int n, const tg_plot_options *options, tg_plot_axes *axes);
 
 /* Writes a bar chart: category i has one bar per series, of height y[i]
