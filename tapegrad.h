@@ -4,6 +4,7 @@
  *   tensor/    tensors, views, kernels (no gradients)
  *   autograd/  the tape, differentiable ops, the gradient checker
  *   layers/    models (named parameters) and layers
+ *   optim/     optimizers, clipping, schedules, checkpoints, training utilities
  *   io/        safetensors checkpoints, CSV files, text corpora
  *   plot/      charts written to PNG
  */
@@ -32,6 +33,11 @@
 #include "layers/model.h"
 #include "layers/model_io.h"
 #include "layers/rnn.h"
+
+#include "optim/checkpoint.h"
+#include "optim/clip.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
 
 #include "io/file.h"
 #include "io/safetensors.h"
