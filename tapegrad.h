@@ -39,6 +39,7 @@
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
+#include "io/csv.h"
 #include "io/file.h"
 #include "io/safetensors.h"
 
