@@ -251,6 +251,11 @@ tg_tensor *tg_tensor_arange(float start, float stop, float step)
         return NULL;
     }
     double count = ceil(((double)stop - start) / step);
+    if (count > 0x1p62) { /* converting it to int64 would be undefined */
+        tg_error_set("tensor_arange: start %g, stop %g, step %g: %g elements is more than memory can "
+                     "address", start, stop, step, count);
+        return NULL;
+    }
     int64_t n = count > 0 ? (int64_t)count : 0;
     tg_tensor *t = new_owned(TG_SHAPE(n), "tensor_arange");
     for (int64_t i = 0; t && i < n; i++)
