@@ -2,6 +2,7 @@
  * plot/axis.c: data ranges, nice ticks and tick labels, and the mapping
  * from data to pixels.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,17 +14,19 @@ tg_plot_range tg_plot_auto_range(double lo, double hi, bool have, bool log, doub
     if (!have)
         return log ? (tg_plot_range){ 1.0, 10.0 } : (tg_plot_range){ 0.0, 1.0 };
     if (log) {
-        /* Padding on log10 of the values; a flat series gets one decade. */
+        /* Padding on log10 of the values; a flat series gets one decade.
+         * The ends stay within the exponents of a double. */
         tg_plot_range r = lo == hi ? (tg_plot_range){ log10(lo) - 0.5, log10(lo) + 0.5 }
                                    : tg_plot_auto_range(log10(lo), log10(hi), true, false, pad);
-        return (tg_plot_range){ pow(10.0, r.min), pow(10.0, r.max) };
+        return (tg_plot_range){ pow(10.0, fmax(r.min, -323.0)), pow(10.0, fmin(r.max, 308.0)) };
     }
-    if (lo == hi) {
-        double half = lo != 0.0 ? fabs(lo) * 0.1 : 1.0;
-        return (tg_plot_range){ lo - half, hi + half };
-    }
-    double margin = (hi - lo) * pad;
-    return (tg_plot_range){ lo - margin, hi + margin };
+    double half = lo == hi ? (lo != 0.0 ? fabs(lo) * 0.1 : 1.0) : (hi - lo) * pad;
+    tg_plot_range r = { fmax(lo - half, -DBL_MAX), fmin(hi + half, DBL_MAX) };
+    /* Data near the largest double: keep the range's width finite, so that
+     * the mapping to pixels is too (points beyond are clipped). */
+    if (!isfinite(r.max - r.min))
+        r = (tg_plot_range){ r.min / 2.0, r.max / 2.0 };
+    return r;
 }
 
 /* The smallest of 1, 2, 5 times a power of ten that is at least raw. */
