@@ -36,7 +36,9 @@
 
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
+#include "optim/history.h"
 #include "optim/optimizer.h"
+#include "optim/progress.h"
 #include "optim/schedule.h"
 
 #include "io/csv.h"
