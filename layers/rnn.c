@@ -24,6 +24,29 @@ static void recurrent_free(void *object)
     free(r);
 }
 
+/* Registers every layer's and direction's parameters, in PyTorch's order. */
+static int add_parameters(struct tg_recurrent *r, const char *prefix, const char *op)
+{
+    int n = r->config.layers * r->directions;
+    char (*suffixes)[24] = malloc(sizeof *suffixes * (size_t)n);
+    const char **suffix_list = malloc(sizeof *suffix_list * (size_t)n);
+    int64_t *inputs = malloc(sizeof *inputs * (size_t)n);
+    int rc = suffixes && suffix_list && inputs ? 0 : tg_error_set("%s: out of memory", op);
+    for (int k = 0; rc == 0 && k < n; k++) {
+        int layer = k / r->directions;
+        snprintf(suffixes[k], sizeof suffixes[k], "_l%d%s", layer, k % r->directions ? "_reverse" : "");
+        suffix_list[k] = suffixes[k];
+        inputs[k] = layer == 0 ? r->config.input : r->config.hidden * r->directions;
+    }
+    if (rc == 0)
+        rc = tg_cell_add_parameters(r->model, op, prefix, r->kind, &r->config, n, suffix_list, inputs,
+                                    r->params);
+    free(suffixes);
+    free(suffix_list);
+    free(inputs);
+    return rc;
+}
+
 static struct tg_recurrent *recurrent_new(tg_model *model, const char *prefix, tg_rnn_config config,
                                           tg_cell_kind kind)
 {
@@ -40,38 +63,19 @@ static struct tg_recurrent *recurrent_new(tg_model *model, const char *prefix, t
                      config.layers, (double)config.dropout);
         return NULL;
     }
+    int directions = config.bidirectional ? 2 : 1;
     struct tg_recurrent *r = calloc(1, sizeof *r);
-    int directions = config.bidirectional ? 2 : 1, n = config.layers * directions;
-    char (*suffixes)[24] = malloc(sizeof *suffixes * (size_t)n);
-    const char **suffix_list = malloc(sizeof *suffix_list * (size_t)n);
-    int64_t *inputs = malloc(sizeof *inputs * (size_t)n);
-    if (r)
-        r->params = calloc((size_t)n, sizeof *r->params);
-    int rc = r && r->params && suffixes && suffix_list && inputs ? 0
-                                                                 : tg_error_set("%s: out of memory", op);
-    for (int k = 0; rc == 0 && k < n; k++) {
-        int layer = k / directions;
-        snprintf(suffixes[k], sizeof suffixes[k], "_l%d%s", layer, k % directions ? "_reverse" : "");
-        suffix_list[k] = suffixes[k];
-        inputs[k] = layer == 0 ? config.input : config.hidden * directions;
+    tg_cell_params *params = calloc((size_t)(config.layers * directions), sizeof *params);
+    if (!r || !params) {
+        tg_error_set("%s: out of memory", op);
+    } else {
+        *r = (struct tg_recurrent){ model, kind, config, directions, params };
+        if (add_parameters(r, prefix, op) == 0 && tg_model_own(model, r, recurrent_free) == 0)
+            return r;
     }
-    if (rc == 0)
-        rc = tg_cell_add_parameters(model, op, prefix, kind, &config, n, suffix_list, inputs,
-                                    r->params);
-    if (rc == 0) {
-        *r = (struct tg_recurrent){ model, kind, config, directions, r->params };
-        rc = tg_model_own(model, r, recurrent_free);
-    }
-    free(suffixes);
-    free(suffix_list);
-    free(inputs);
-    if (rc != 0) {
-        if (r)
-            free(r->params);
-        free(r);
-        return NULL;
-    }
-    return r;
+    free(params);
+    free(r);
+    return NULL;
 }
 
 tg_rnn *tg_rnn_new(tg_model *model, const char *prefix, tg_rnn_config config)

@@ -78,6 +78,18 @@
  * Dropout (between layers) acts on each layer's output except the last's,
  * in training mode only, with the model's generator.
  *
+ * Carrying the state from one batch to the next (truncated BPTT): copy
+ * h_n (and c_n) into owned tensors before tg_graph_reset, which also cuts
+ * the history, and give them as h0 (and c0) to the next forward:
+ *
+ *     tg_tensor *h = tg_tensor_zeros(TG_SHAPE(layers * D, B, hidden));  // once
+ *     ...
+ *     tg_rnn_result r = tg_lstm_forward(lstm, x, &(tg_rnn_options){ .h0 = h, .c0 = c });
+ *     ...backward, update...
+ *     tg_tensor_copy_(h, r.h_n);
+ *     tg_tensor_copy_(c, r.c_n);
+ *     tg_graph_reset();
+ *
  * ---- Speed --------------------------------------------------------------------
  *
  * Per layer and direction, one matrix product projects the inputs of every

@@ -332,6 +332,31 @@ Test(rnn, result_shapes)
     tg_model_free(model);
 }
 
+Test(rnn, carried_state_continues_the_sequence_across_batches)
+{
+    /* Two halves with h_n and c_n carried in owned tensors give the whole sequence's result. */
+    tg_model *model = tg_model_new(12);
+    tg_lstm *lstm = tg_lstm_new(model, "l", (tg_rnn_config){ .input = 2, .hidden = 3, .layers = 2 });
+    tg_rng rng = tg_rng_new(7);
+    tg_tensor *x = tg_tensor_uniform(TG_SHAPE(6, 2, 2), -1, 1, &rng);
+    float *whole = values_of(tg_lstm_forward(lstm, x, NULL).output);
+    tg_graph_reset();
+    tg_tensor *h = tg_tensor_zeros(TG_SHAPE(2, 2, 3)), *c = tg_tensor_zeros(TG_SHAPE(2, 2, 3));
+    for (int half = 0; half < 2; half++) {
+        tg_rnn_result r = tg_lstm_forward(lstm, tg_narrow(x, 0, 3 * half, 3),
+                                          &(tg_rnn_options){ .h0 = h, .c0 = c });
+        tg_assert_values(r.output, whole + half * 3 * 2 * 3, 3 * 2 * 3, 1e-6);
+        tg_tensor_copy_(h, r.h_n);
+        tg_tensor_copy_(c, r.c_n);
+        tg_graph_reset();
+    }
+    free(whole);
+    tg_tensor_free(h);
+    tg_tensor_free(c);
+    tg_tensor_free(x);
+    tg_model_free(model);
+}
+
 /* ---- Parameters and initialisation -------------------------------------------------------- */
 
 Test(rnn, parameters_have_pytorch_names_shapes_and_order)
