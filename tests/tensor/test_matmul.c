@@ -30,15 +30,17 @@ static void naive_matmul(const tg_tensor *a, const tg_tensor *b, const tg_tensor
             index[d] = rest % out->shape[d];
             rest /= out->shape[d];
         }
+        /* a's row and b's column start at k = 0 and step by their strides */
+        int64_t ia[TG_MAX_DIMS], ib[TG_MAX_DIMS];
+        memcpy(ia, index, sizeof ia);
+        memcpy(ib, index, sizeof ib);
+        ia[nd - 1] = 0;
+        ib[nd - 2] = 0;
+        const float *pa = at(a, nd, ia), *pb = at(b, nd, ib);
+        int64_t sa = a->stride[a->ndim - 1], sb = b->stride[b->ndim - 2];
         double s = 0;
-        for (int64_t k = 0; k < K; k++) {
-            int64_t ia[TG_MAX_DIMS], ib[TG_MAX_DIMS];
-            memcpy(ia, index, sizeof ia);
-            memcpy(ib, index, sizeof ib);
-            ia[nd - 1] = k;
-            ib[nd - 2] = k;
-            s += (double)*at(a, nd, ia) * (double)*at(b, nd, ib);
-        }
+        for (int64_t k = 0; k < K; k++)
+            s += (double)pa[k * sa] * (double)pb[k * sb];
         expected[e] = alpha * s + (beta != 0.0f ? beta * (double)before->data[e] : 0.0);
     }
 }
