@@ -79,10 +79,15 @@ static matrix last_two_axes(const tg_tensor *t, float *data)
                      .rs = t->stride[t->ndim - 2], .cs = t->stride[t->ndim - 1] };
 }
 
+/* Below about 64^3 multiply-adds, waking other threads costs more than they
+ * save (tensor/threads.h: small kernels run on one thread). */
+#define GEMM_THREADED_MIN (64.0 * 64.0 * 64.0)
+
 static void gemm(const matrix *a, const matrix *b, const matrix *c, float alpha, float beta)
 {
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(tg_get_num_threads(), &rntm);
+    bool small = (double)c->m * (double)c->n * (double)a->n < GEMM_THREADED_MIN;
+    bli_rntm_set_num_threads(small ? 1 : tg_get_num_threads(), &rntm);
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->m, c->n, a->n, &alpha, a->data, a->rs,
                  a->cs, b->data, b->rs, b->cs, &beta, c->data, c->rs, c->cs, NULL, &rntm);
 }
