@@ -1,0 +1,214 @@
+/*
+ * training_loop: a training loop of your own, with every training utility.
+ *
+ * Fits y = x sin(3x) from noisy samples with a small network, and shows
+ * what a loop needs besides the forward pass: an optimizer (AdamW), gradient
+ * clipping, a learning-rate schedule (linear warm-up, then cosine), a
+ * progress bar, a history of named values written as CSV, one call to plot
+ * it, and a checkpoint to resume from.
+ *
+ *     training_loop [--steps N] [--seed S] [--out DIR]
+ *
+ * Writes DIR/training_loop_history.csv, DIR/training_loop_loss.png and
+ * DIR/training_loop.ckpt (DIR must exist; default "."). Runs in well under
+ * a second with the default 2000 steps.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tapegrad.h>
+
+enum { SAMPLES = 256, TRAIN = 200, HIDDEN = 64, BATCH = 32, EVAL_EVERY = 25 };
+
+typedef struct options {
+    int steps;
+    uint64_t seed;
+    const char *out;
+} options;
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = (options){ .steps = 2000, .seed = 1, .out = "." };
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc)
+            return -1;
+        const char *flag = argv[i], *value = argv[i + 1];
+        char *end;
+        if (strcmp(flag, "--out") == 0) {
+            o->out = value;
+            continue;
+        }
+        unsigned long long number = strtoull(value, &end, 10);
+        if (end == value || *end)
+            return -1;
+        if (strcmp(flag, "--steps") == 0 && number > 100 && number < 10000000)
+            o->steps = (int)number;
+        else if (strcmp(flag, "--seed") == 0)
+            o->seed = number;
+        else
+            return -1;
+    }
+    return 0;
+}
+
+/* The network: x [B, 1] -> tanh(Linear 64) -> tanh(Linear 64) -> Linear 1. */
+typedef struct net {
+    tg_linear *l1, *l2, *l3;
+} net;
+
+static tg_tensor *forward(const net *n, tg_tensor *x)
+{
+    tg_tensor *h = tg_tanh(tg_linear_forward(n->l1, x));
+    h = tg_tanh(tg_linear_forward(n->l2, h));
+    return tg_linear_forward(n->l3, h);
+}
+
+/* Mean squared error of the network on rows [first, first + count). */
+static float evaluate(const net *n, tg_tensor *x, tg_tensor *y, int64_t first, int64_t count)
+{
+    tg_graph_mark mark = tg_graph_get_mark();
+    tg_no_grad_begin();
+    tg_tensor *loss = tg_mse_loss(forward(n, tg_narrow(x, 0, first, count)),
+                                  tg_narrow(y, 0, first, count), TG_REDUCTION_MEAN);
+    float value = tg_tensor_item(loss);
+    tg_no_grad_end();
+    tg_graph_rewind(mark);
+    return value;
+}
+
+static void path_in(char *path, size_t size, const char *dir, const char *name)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse_options(argc, argv, &o) != 0) {
+        fprintf(stderr, "usage: training_loop [--steps N > 100] [--seed S] [--out DIR]\n");
+        return 2;
+    }
+
+    printf("## 1. The data\n\n"
+           "%d points x in [-2, 2], y = x sin(3x) + noise (sd 0.05), shuffled; the first %d\n"
+           "train the network, the other %d measure it (validation).\n\n",
+           SAMPLES, TRAIN, SAMPLES - TRAIN);
+    tg_rng data_rng = tg_rng_new(o.seed);
+    float xs[SAMPLES], ys[SAMPLES];
+    for (int i = 0; i < SAMPLES; i++) {
+        xs[i] = (float)(4 * tg_rng_uniform(&data_rng) - 2);
+        ys[i] = xs[i] * sinf(3 * xs[i]) + 0.05f * (float)tg_rng_normal(&data_rng);
+    }
+    tg_tensor *x = tg_tensor_from_array(TG_SHAPE(SAMPLES, 1), xs);
+    tg_tensor *y = tg_tensor_from_array(TG_SHAPE(SAMPLES, 1), ys);
+
+    printf("## 2. The model\n\n");
+    tg_model *model = tg_model_new(o.seed);
+    net n = {
+        tg_linear_new(model, "l1", (tg_linear_config){ .input = 1, .output = HIDDEN }),
+        tg_linear_new(model, "l2", (tg_linear_config){ .input = HIDDEN, .output = HIDDEN }),
+        tg_linear_new(model, "l3", (tg_linear_config){ .input = HIDDEN, .output = 1 }),
+    };
+    for (int i = 0; i < tg_model_parameter_count(model); i++) {
+        char shape[TG_SHAPE_STR_MAX];
+        printf("    %-10s %s\n", tg_model_parameter_name(model, i),
+               tg_shape_format(shape, sizeof shape, tg_model_parameter(model, i)));
+    }
+    printf("    %lld parameters\n\n", (long long)tg_model_numel(model));
+
+    printf("## 3. Optimizer, clipping, schedule\n\n"
+           "AdamW (lr 1e-2, weight decay 1e-4), gradients clipped to norm 1, and the\n"
+           "learning rate warmed up linearly over 100 steps, then annealed along a\n"
+           "cosine to 1e-4.\n\n");
+    tg_optimizer *opt = tg_adamw_new(model, (tg_adam_config){ .lr = 1e-2, .weight_decay = 1e-4 });
+    tg_schedule *sched = tg_schedule_new(opt, (tg_schedule_config){
+        .kind = TG_SCHEDULE_COSINE, .warmup_steps = 100, .t_max = o.steps - 100, .eta_min = 1e-4 });
+    if (!n.l1 || !n.l2 || !n.l3 || !opt || !sched) {
+        fprintf(stderr, "training_loop: %s\n", tg_error_message());
+        return 1;
+    }
+
+    printf("## 4. Training\n\n");
+    tg_history *history = tg_history_new("step");
+    tg_progress *bar = tg_progress_new((tg_progress_config){ .total = o.steps, .out = stdout });
+    int64_t order[TRAIN], next = TRAIN;
+    for (int64_t i = 0; i < TRAIN; i++)
+        order[i] = i;
+    for (int step = 0; step < o.steps; step++) {
+        /* The next batch of shuffled training rows; a new order each epoch. */
+        if (next + BATCH > TRAIN) {
+            tg_rng_shuffle(&data_rng, order, TRAIN);
+            next = 0;
+        }
+        float rows[BATCH];
+        for (int i = 0; i < BATCH; i++)
+            rows[i] = (float)order[next++];
+        tg_tensor *index = tg_from_array(TG_SHAPE(BATCH), rows);
+        tg_tensor *loss = tg_mse_loss(forward(&n, tg_index_select(x, 0, index)),
+                                      tg_index_select(y, 0, index), TG_REDUCTION_MEAN);
+        if (!loss || tg_backward(loss) != 0) {
+            fprintf(stderr, "training_loop: step %d: %s\n", step, tg_error_message());
+            return 1;
+        }
+        float grad_norm = tg_clip_grad_norm(model, 1.0f);
+        double lr = tg_optimizer_lr(opt);
+        tg_optimizer_step(opt);
+        tg_optimizer_zero_grad(opt);
+        tg_schedule_step(sched);
+
+        float train_loss = tg_tensor_item(loss);
+        tg_history_add(history, step, "train_loss", train_loss);
+        tg_history_add(history, step, "lr", lr);
+        tg_history_add(history, step, "grad_norm", grad_norm);
+        if (step % EVAL_EVERY == 0 || step == o.steps - 1)
+            tg_history_add(history, step, "val_loss", evaluate(&n, x, y, TRAIN, SAMPLES - TRAIN));
+        tg_progress_update(bar, step + 1, train_loss);
+        tg_graph_reset();
+    }
+    tg_progress_finish(bar);
+
+    printf("\n## 5. Results\n\n");
+    printf("    mean squared error   train %.5f   validation %.5f   (noise floor 0.0025)\n",
+           evaluate(&n, x, y, 0, TRAIN), evaluate(&n, x, y, TRAIN, SAMPLES - TRAIN));
+    printf("    first logged loss %.4f, last learning rate %.2g\n\n",
+           tg_history_value(history, 0, "train_loss"), tg_history_last(history, "lr"));
+    printf("        x      y   predicted\n");
+    for (int i = TRAIN; i < TRAIN + 5; i++) {
+        tg_tensor *p = forward(&n, tg_narrow(x, 0, i, 1));
+        printf("    %5.2f  %5.2f  %9.2f\n", xs[i], ys[i], tg_tensor_item(p));
+    }
+    tg_graph_reset();
+
+    printf("\n## 6. History, plot, checkpoint\n\n");
+    char csv[512], png[512], ckpt[512];
+    path_in(csv, sizeof csv, o.out, "training_loop_history.csv");
+    path_in(png, sizeof png, o.out, "training_loop_loss.png");
+    path_in(ckpt, sizeof ckpt, o.out, "training_loop.ckpt");
+    tg_checkpoint ck = { .model = model, .optimizer = opt, .schedule = sched, .step = o.steps,
+                         .rngs = { { "data", &data_rng } } };
+    if (tg_history_write_csv(history, csv) != 0 ||
+        tg_history_plot(history, png, (const char *[]){ "train_loss", "val_loss" }, 2,
+                        &(tg_plot_options){ .title = "training_loop: loss", .ylabel = "MSE",
+                                            .log_y = true }) < 0 ||
+        tg_checkpoint_save(ckpt, &ck) != 0) {
+        fprintf(stderr, "training_loop: %s\n", tg_error_message());
+        return 1;
+    }
+    printf("    %s: one row per step: train_loss, lr, grad_norm, val_loss\n", csv);
+    printf("    %s: train and validation loss on a log scale, falling from\n"
+           "        about %.2f to about %.3f\n", png, tg_history_value(history, 0, "val_loss"),
+           tg_history_last(history, "val_loss"));
+    printf("    %s: model, optimizer state, schedule and data order, to resume\n", ckpt);
+
+    tg_progress_free(bar);
+    tg_history_free(history);
+    tg_schedule_free(sched);
+    tg_optimizer_free(opt);
+    tg_model_free(model);
+    tg_tensor_free(x);
+    tg_tensor_free(y);
+    tg_graph_release();
+    return 0;
+}
