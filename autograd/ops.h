@@ -139,6 +139,8 @@ tg_tensor *tg_transpose(tg_tensor *x, int dim0, int dim1);
  * the end; bounds clamp; step >= 1). */
 tg_tensor *tg_slice(tg_tensor *x, int dim, int64_t start, int64_t stop, int64_t step);
 tg_tensor *tg_narrow(tg_tensor *x, int dim, int64_t start, int64_t length);
+/* The entries at `index` along dim, which is dropped (a negative index
+ * counts from the end). */
 tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index);
 /* Size-1 axes broadcast to shape (-1 keeps a size); gradient sums back. */
 tg_tensor *tg_expand(tg_tensor *x, tg_shape shape);

@@ -137,6 +137,23 @@ tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
     return out;
 }
 
+/* Checks that an addend (addmm's c, affine's bias) broadcasts to the
+ * result's shape without growing it; an error naming op otherwise. */
+static int check_addend(const tg_tensor *addend, tg_shape result, const char *op, const char *what)
+{
+    int lead = result.ndim - addend->ndim;
+    bool fits = lead >= 0;
+    for (int d = 0; fits && d < addend->ndim; d++)
+        fits = addend->shape[d] == 1 || addend->shape[d] == result.dim[lead + d];
+    if (fits)
+        return 0;
+    char sa[TG_SHAPE_STR_MAX], sr[TG_SHAPE_STR_MAX];
+    tg_tensor r = { .ndim = result.ndim };
+    memcpy(r.shape, result.dim, sizeof(int64_t) * (size_t)result.ndim);
+    return tg_error_set("%s: %s %s does not broadcast to the result %s", op, what,
+                        tg_shape_format(sa, sizeof sa, addend), tg_shape_format(sr, sizeof sr, &r));
+}
+
 /* ---- addmm --------------------------------------------------------------------------- */
 
 static int addmm_backward(tg_node *node, const tg_tensor *grad)
@@ -153,7 +170,7 @@ tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
     if (!c || !a || !b)
         return NULL;
     tg_shape shape;
-    if (tg_matmul_shape(a, b, &shape, "addmm") != 0)
+    if (tg_matmul_shape(a, b, &shape, "addmm") != 0 || check_addend(c, shape, "addmm", "c") != 0)
         return NULL;
     tg_tensor *out = tg_empty(shape);
     if (!out || tg_kernel_copy(out, c, false) != 0 || tg_kernel_matmul(out, a, b, 1.0f, 1.0f) != 0)
@@ -205,6 +222,8 @@ tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
     }
     tg_shape shape = tg_tensor_shape(x);
     shape.dim[shape.ndim - 1] = weight->shape[0];
+    if (bias && check_addend(bias, shape, "affine", "bias") != 0)
+        return NULL;
     tg_tensor *out = tg_empty(shape);
     if (!out)
         return NULL;

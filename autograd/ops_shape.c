@@ -21,8 +21,12 @@ static tg_tensor contiguous_view(const tg_tensor *t, tg_shape shape)
     return v;
 }
 
+/* Records op on out (a view or copy of x); *node is NULL when nothing was
+ * recorded, including when out is NULL. */
 static tg_tensor *record1(const tg_op *op, tg_tensor *out, tg_tensor *x, tg_node **node)
 {
+    if (node)
+        *node = NULL;
     if (!out)
         return NULL;
     return tg_record(op, out, &x, 1, node) == 0 ? out : NULL;
@@ -144,6 +148,8 @@ tg_tensor *tg_transpose(tg_tensor *x, int dim0, int dim1)
 static int slice_backward(tg_node *node, const tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
+    if (!tg_requires_grad(x))
+        return 0;
     tg_tensor *target = tg_grad_target_zeroed(x);
     if (!target)
         return -1;
@@ -201,7 +207,15 @@ tg_tensor *tg_narrow(tg_tensor *x, int dim, int64_t start, int64_t length)
 
 tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index)
 {
-    return record_part(&select_op, tg_view_select(x, dim, index), x, dim, index, 0);
+    if (!x)
+        return NULL;
+    /* A negative index counts from the end, as in Python. */
+    int d = tg_normalize_dim(dim, x->ndim, "select");
+    if (d < 0)
+        return NULL;
+    if (index < 0 && index >= -x->shape[d])
+        index += x->shape[d];
+    return record_part(&select_op, tg_view_select(x, d, index), x, d, index, 0);
 }
 
 /* ---- expand ------------------------------------------------------------------------------------ */

@@ -108,6 +108,7 @@ static tg_tensor *select_row(tg_tensor *x) { return tg_select(x, 0, 1); }
 static tg_tensor *select_last_axis(tg_tensor *x) { return tg_select(x, -1, 2); }
 static tg_tensor *select_sliced(tg_tensor *x) { return tg_select(view_step_sliced(x), 1, 3); }
 static tg_tensor *select_to_scalar(tg_tensor *x) { return tg_select(x, 0, 2); }
+static tg_tensor *select_negative(tg_tensor *x) { return tg_select(x, -1, -3); }
 static tg_tensor *select_every_row(tg_tensor *x)
 {
     return tg_add(tg_mul(tg_select(x, 0, 0), tg_select(x, 0, 1)), tg_select(x, 0, 2));
@@ -139,6 +140,7 @@ Test(grad_shape, permute_transpose_slice_narrow_select_expand)
         { "select along the last axis", TG_SHAPE(2, 3, 4), select_last_axis },
         { "select step-sliced", TG_SHAPE(3, 9), select_sliced },
         { "select to 0-d", TG_SHAPE(4), select_to_scalar },
+        { "select with a negative index", TG_SHAPE(3, 4), select_negative },
         { "select every row", TG_SHAPE(3, 4), select_every_row },
         { "expand [3,1]", TG_SHAPE(3, 1), expand_column },
         { "expand [4] with new axes", TG_SHAPE(4), expand_new_axes },
@@ -157,6 +159,15 @@ Test(grad_shape, slice_gradient_lands_on_the_taken_elements)
     tg_tensor *w = tg_from_array(TG_SHAPE(3), (float[]){ 10, 20, 30 });
     cr_assert_eq(tg_backward(tg_sum_all(tg_mul(s, w))), 0, "%s", tg_error_message());
     tg_assert_values(tg_grad(x), ((float[]){ 0, 10, 0, 20, 0, 30, 0 }), 7, 0.0f);
+}
+
+Test(grad_shape, select_counts_a_negative_index_from_the_end)
+{
+    tg_tensor *x = leaf_of(TG_SHAPE(2, 3), (float[]){ 0, 1, 2, 3, 4, 5 });
+    tg_assert_values(tg_select(x, 1, -1), ((float[]){ 2, 5 }), 2, 0.0f);
+    tg_assert_values(tg_select(x, -2, -2), ((float[]){ 0, 1, 2 }), 3, 0.0f);
+    cr_assert_eq(tg_backward(tg_sum_all(tg_select(x, 1, -3))), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(x), ((float[]){ 1, 0, 0, 1, 0, 0 }), 6, 0.0f);
 }
 
 /* ---- concat, stack, split, chunk ------------------------------------------------------- */
