@@ -1,5 +1,6 @@
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
@@ -161,27 +162,51 @@ tg_tensor *tg_detach(tg_tensor *t) { return tg_view_alias(t); }
 void tg_set_anomaly_mode(bool enabled) { atomic_store(&anomaly_mode, enabled); }
 bool tg_anomaly_mode(void) { return atomic_load(&anomaly_mode); }
 
-/* Position of the first NaN or Inf of t in row-major order, or -1. */
-static int64_t first_non_finite(const tg_tensor *t)
+/* Position of the first NaN or Inf of t in row-major order (its value in
+ * *value), or -1. */
+static int64_t first_non_finite(const tg_tensor *t, float *value)
 {
     tg_arena *arena = tg_arena_thread();
     tg_arena_mark mark = tg_arena_get_mark(arena);
     const tg_tensor *c = tg_view_contiguous(t);
     int64_t found = -1;
     for (int64_t i = 0; c && i < c->numel && found < 0; i++)
-        if (!isfinite(c->data[i]))
+        if (!isfinite(c->data[i])) {
             found = i;
+            *value = c->data[i];
+        }
     tg_arena_rewind(arena, mark);
     return found;
 }
 
-static int report_anomaly(const char *op, const char *where, const tg_tensor *t, int64_t at)
+/* "[2,3], [3]": the shapes of an op's inputs (NULL ones skipped). */
+static char *format_input_shapes(char *buf, size_t size, tg_tensor *const *inputs, int n)
 {
-    char shape[TG_SHAPE_STR_MAX];
-    float v = t->numel ? tg_view_contiguous(t)->data[at] : 0.0f;
-    return tg_error_set("anomaly: %s of '%s' produced %s in %s %s (element %lld)", where, op,
-                        isnan(v) ? "NaN" : "Inf", where[0] == 'f' ? "its output" : "the gradient",
-                        tg_shape_format(shape, sizeof shape, t), (long long)at);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < size; i++) {
+        char shape[TG_SHAPE_STR_MAX];
+        if (inputs[i])
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     tg_shape_format(shape, sizeof shape, inputs[i]));
+    }
+    return buf;
+}
+
+/* Forward: `t` is the op's output. Backward: `t` is the gradient it
+ * produced for input `input`. */
+static int report_anomaly(const char *op, tg_tensor *const *inputs, int n_in, int input,
+                          const tg_tensor *t, int64_t at, float value)
+{
+    char in[4 * TG_SHAPE_STR_MAX], shape[TG_SHAPE_STR_MAX];
+    format_input_shapes(in, sizeof in, inputs, n_in);
+    tg_shape_format(shape, sizeof shape, t);
+    const char *what = isnan(value) ? "NaN" : "Inf";
+    if (input < 0)
+        return tg_error_set("anomaly: forward of '%s' on %s produced %s at element %lld of its "
+                            "output %s", op, in, what, (long long)at, shape);
+    return tg_error_set("anomaly: backward of '%s' on %s produced %s at element %lld of the "
+                        "gradient of input %d %s", op, in, what, (long long)at, input, shape);
 }
 
 /* ---- Recording ---------------------------------------------------------------------- */
@@ -193,9 +218,10 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
     if (!out || !op)
         return -1;
     if (tg_anomaly_mode()) {
-        int64_t at = first_non_finite(out);
+        float value;
+        int64_t at = first_non_finite(out, &value);
         if (at >= 0)
-            return report_anomaly(op->name, "forward", out, at);
+            return report_anomaly(op->name, inputs, n_in, -1, out, at, value);
     }
     if (!tg_grad_enabled())
         return 0;
@@ -322,9 +348,10 @@ static int check_input_grads(const tg_node *node)
         tg_autograd_meta *m = tg_meta(node->in[i]);
         if (!m || !m->grad || m->state != TG_GRAD_VALID)
             continue;
-        int64_t at = first_non_finite(m->grad);
+        float value;
+        int64_t at = first_non_finite(m->grad, &value);
         if (at >= 0)
-            return report_anomaly(node->op->name, "backward", m->grad, at);
+            return report_anomaly(node->op->name, node->in, node->n_in, i, m->grad, at, value);
     }
     return 0;
 }
