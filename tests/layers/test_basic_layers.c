@@ -2,13 +2,7 @@
  * against finite differences, initialisation, errors. */
 #include "layer_check.h"
 
-static void setup(void)
-{
-    tg_test_setup();
-    tg_set_num_threads(1); /* tiny sizes */
-}
-
-TestSuite(basic_layers, .init = setup, .fini = tg_test_teardown);
+TestSuite(basic_layers, .init = tg_test_setup, .fini = tg_test_teardown);
 
 /* The model's only layer's forward on in[0]; parameters are in[1...]. */
 typedef struct layer_case {

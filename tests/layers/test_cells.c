@@ -3,13 +3,7 @@
  * single-step cells against the layers. */
 #include "layer_check.h"
 
-static void setup(void)
-{
-    tg_test_setup();
-    tg_set_num_threads(1); /* tiny sizes */
-}
-
-TestSuite(cells, .init = setup, .fini = tg_test_teardown);
+TestSuite(cells, .init = tg_test_setup, .fini = tg_test_teardown);
 
 enum { T = 5, B = 2, I = 3, H = 4 };
 

@@ -2,13 +2,7 @@
  * differences, reductions, ignore index, label smoothing, stability, errors. */
 #include "layer_check.h"
 
-static void setup(void)
-{
-    tg_test_setup();
-    tg_set_num_threads(1); /* tiny sizes */
-}
-
-TestSuite(loss, .init = setup, .fini = tg_test_teardown);
+TestSuite(loss, .init = tg_test_setup, .fini = tg_test_teardown);
 
 /* ---- Regression --------------------------------------------------------------------------- */
 

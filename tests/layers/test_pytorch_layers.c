@@ -5,13 +5,7 @@
 
 #include <io/safetensors.h>
 
-static void setup(void)
-{
-    tg_test_setup();
-    tg_set_num_threads(1); /* tiny sizes */
-}
-
-TestSuite(pytorch_layers, .init = setup, .fini = tg_test_teardown);
+TestSuite(pytorch_layers, .init = tg_test_setup, .fini = tg_test_teardown);
 
 static const float tolerance = 1e-4f;
 

@@ -2,14 +2,7 @@
  * layouts, parameters, initialisation, retained step states and errors. */
 #include "layer_check.h"
 
-/* Tiny sizes: one thread, so that BLIS's threads do not wait on each other. */
-static void setup(void)
-{
-    tg_test_setup();
-    tg_set_num_threads(1);
-}
-
-TestSuite(rnn, .init = setup, .fini = tg_test_teardown);
+TestSuite(rnn, .init = tg_test_setup, .fini = tg_test_teardown);
 
 typedef enum kind { RNN, LSTM, GRU } kind;
 
