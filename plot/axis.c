@@ -29,12 +29,15 @@ tg_plot_range tg_plot_auto_range(double lo, double hi, bool have, bool log, doub
     return r;
 }
 
-/* The smallest of 1, 2, 5 times a power of ten that is at least raw. */
-static double nice_step(double raw)
+/* 1, 2 or 5 times a power of ten: the one nearest raw (on a log scale,
+ * roughly), or with `at_least`, the smallest not below raw. */
+static double nice_step(double raw, bool at_least)
 {
     double magnitude = pow(10.0, floor(log10(raw)));
     double f = raw / magnitude;
-    return (f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0) * magnitude;
+    if (at_least)
+        return (f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0) * magnitude;
+    return (f < 1.5 ? 1.0 : f < 3.0 ? 2.0 : f < 7.0 ? 5.0 : 10.0) * magnitude;
 }
 
 /* Multiples of step in [lo, hi]; a relative slack of 1e-9 keeps an end
@@ -50,29 +53,35 @@ static int multiples(double lo, double hi, double step, double ticks[TG_PLOT_MAX
 
 static int linear_ticks(double lo, double hi, int target, double ticks[TG_PLOT_MAX_TICKS], double *step)
 {
-    *step = nice_step((hi - lo) / target);
+    *step = nice_step((hi - lo) / target, false);
     if (!isfinite(*step) || *step <= 0.0)
         return 0;
     return multiples(lo, hi, *step, ticks);
 }
 
+/* Powers of ten from 10^e0 to 10^e1 whose exponent is a multiple of stride. */
+static int decades(int e0, int e1, int stride, double ticks[TG_PLOT_MAX_TICKS])
+{
+    int n = 0;
+    for (int e = e0; e <= e1 && n < TG_PLOT_MAX_TICKS; e++)
+        if (e % stride == 0)
+            ticks[n++] = pow(10.0, e);
+    return n;
+}
+
 /* Ticks at powers of ten, every `stride` decades so that at most `target`
- * fit; with fewer than two decades in range, at 1, 2 and 5 times powers of
- * ten; with fewer than two of those, linear ticks. */
+ * fit (every decade if that leaves fewer than two); with fewer than two
+ * decades in range, at 1, 2 and 5 times powers of ten; with too few or too
+ * many of those, linear ticks. */
 static int log_ticks(double lo, double hi, int target, double ticks[TG_PLOT_MAX_TICKS], double *step)
 {
     int e0 = (int)ceil(log10(lo) - 1e-9), e1 = (int)floor(log10(hi) + 1e-9);
     *step = 0.0;
-    int n = 0;
     if (e1 - e0 + 1 >= 2) {
-        int stride = (int)nice_step(fmax((double)(e1 - e0 + 1) / target, 1.0));
-        for (int e = e0; e <= e1 && n < TG_PLOT_MAX_TICKS; e++)
-            if (e % stride == 0)
-                ticks[n++] = pow(10.0, e);
-        if (n >= 2)
-            return n;
+        int n = decades(e0, e1, (int)nice_step(fmax((double)(e1 - e0 + 1) / target, 1.0), true), ticks);
+        return n >= 2 ? n : decades(e0, e1, 1, ticks);
     }
-    n = 0;
+    int n = 0;
     static const double mantissa[3] = { 1.0, 2.0, 5.0 };
     for (int e = e0 - 1; e <= e1 && n < TG_PLOT_MAX_TICKS; e++)
         for (int m = 0; m < 3 && n < TG_PLOT_MAX_TICKS; m++) {
@@ -91,8 +100,9 @@ int tg_plot_ticks(double lo, double hi, bool log, int target, double ticks[TG_PL
         *step = 0.0;
         return 0;
     }
-    if (target > TG_PLOT_MAX_TICKS - 1)
-        target = TG_PLOT_MAX_TICKS - 1;
+    /* A step rounded down can give half as many ticks again as asked. */
+    if (target > TG_PLOT_MAX_TICKS / 2)
+        target = TG_PLOT_MAX_TICKS / 2;
     return log ? log_ticks(lo, hi, target, ticks, step) : linear_ticks(lo, hi, target, ticks, step);
 }
 

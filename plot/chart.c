@@ -181,25 +181,29 @@ void tg_plot_chart_frame(tg_plot_canvas *canvas, const tg_plot_chart *chart)
                                o->ylabel, &tg_plot_font_regular, TG_PLOT_TEXT, a->panel);
 }
 
-/* The legend box in each corner of the area, in the order tried. */
-static tg_plot_rect legend_box(const tg_plot_rect *r, tg_plot_legend where, int width, int height)
+/* Where a legend box can go, as fractions of the room left around it in
+ * the area: the four corners (in tg_plot_legend order from TOP_RIGHT),
+ * then the middles of the right, left, top and bottom edges. */
+static const double legend_spots[8][2] = {
+    { 1, 0 }, { 0, 0 }, { 1, 1 }, { 0, 1 }, { 1, 0.5 }, { 0, 0.5 }, { 0.5, 0 }, { 0.5, 1 },
+};
+
+static tg_plot_rect legend_box(const tg_plot_rect *r, int spot, int width, int height)
 {
-    bool left = where == TG_PLOT_LEGEND_TOP_LEFT || where == TG_PLOT_LEGEND_BOTTOM_LEFT;
-    bool low = where == TG_PLOT_LEGEND_BOTTOM_RIGHT || where == TG_PLOT_LEGEND_BOTTOM_LEFT;
-    return (tg_plot_rect){ left ? r->x + PAD : r->x + r->width - PAD - width,
-                           low ? r->y + r->height - PAD - height : r->y + PAD, width, height };
+    return (tg_plot_rect){ r->x + PAD + (int)(legend_spots[spot][0] * (r->width - 2 * PAD - width)),
+                           r->y + PAD + (int)(legend_spots[spot][1] * (r->height - 2 * PAD - height)), width,
+                           height };
 }
 
-/* The corner of the area where the box would hide the least drawn ink. */
-static tg_plot_legend emptiest_corner(const tg_plot_canvas *canvas, const tg_plot_rect *area, int width, int height)
+/* The spot where the box would hide the least drawn ink (the first such). */
+static int emptiest_spot(const tg_plot_canvas *canvas, const tg_plot_rect *area, int width, int height)
 {
-    tg_plot_legend best = TG_PLOT_LEGEND_TOP_RIGHT;
-    int least = -1;
-    for (int where = TG_PLOT_LEGEND_TOP_RIGHT; where <= TG_PLOT_LEGEND_BOTTOM_LEFT; where++) {
-        int ink = tg_plot_canvas_ink(canvas, legend_box(area, (tg_plot_legend)where, width, height));
+    int best = 0, least = -1;
+    for (int spot = 0; spot < 8; spot++) {
+        int ink = tg_plot_canvas_ink(canvas, legend_box(area, spot, width, height));
         if (least < 0 || ink < least) {
             least = ink;
-            best = (tg_plot_legend)where;
+            best = spot;
         }
     }
     return best;
@@ -237,9 +241,9 @@ void tg_plot_chart_legend(tg_plot_canvas *canvas, tg_plot_chart *chart, const tg
         return;
     int width = 2 * GAP + SWATCH + GAP + widest + 2 * GAP, height = named * LEGEND_ROW + GAP;
     tg_plot_legend where = chart->options->legend;
-    if (where == TG_PLOT_LEGEND_AUTO)
-        where = emptiest_corner(canvas, &a->area, width, height);
-    tg_plot_rect box = legend_box(&a->area, where, width, height);
+    int spot = where == TG_PLOT_LEGEND_AUTO ? emptiest_spot(canvas, &a->area, width, height)
+                                            : (int)where - TG_PLOT_LEGEND_TOP_RIGHT;
+    tg_plot_rect box = legend_box(&a->area, spot, width, height);
     a->legend = box;
     tg_plot_canvas_fill(canvas, box, TG_PLOT_WHITE, 0.9f);
     tg_plot_canvas_fill(canvas, hline(box.x, box.y, box.width), TG_PLOT_AXIS, 1.0f);

@@ -36,8 +36,9 @@ typedef struct tg_plot_chart {
  * axis), and made non-empty for flat or missing data. */
 tg_plot_range tg_plot_auto_range(double lo, double hi, bool have, bool log, double pad);
 
-/* Fills ticks with at most `target` (>= 1) nice values in [lo, hi] and
- * returns how many; *step is their spacing (0 for decade ticks). */
+/* Fills ticks with about `target` (>= 1) nice values in [lo, hi] and
+ * returns how many; *step is their spacing (0 on a log axis unless the
+ * range is too narrow for 1-2-5 ticks and they are linear). */
 int tg_plot_ticks(double lo, double hi, bool log, int target, double ticks[TG_PLOT_MAX_TICKS], double *step);
 
 /* The label of a tick at `value`, given the spacing of the axis's ticks

@@ -76,7 +76,7 @@ typedef enum tg_plot_style {
 } tg_plot_style;
 
 typedef enum tg_plot_legend {
-    TG_PLOT_LEGEND_AUTO = 0, /* the corner of the plot area with the least ink */
+    TG_PLOT_LEGEND_AUTO = 0, /* where it hides the least: a corner or the middle of an edge */
     TG_PLOT_LEGEND_NONE,
     TG_PLOT_LEGEND_TOP_RIGHT,
     TG_PLOT_LEGEND_TOP_LEFT,
