@@ -44,6 +44,8 @@
 #include "io/csv.h"
 #include "io/file.h"
 #include "io/safetensors.h"
+#include "io/text.h"
+#include "io/vocab.h"
 
 #include "plot/plot.h"
 
