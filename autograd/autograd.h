@@ -57,7 +57,8 @@ bool tg_requires_grad(const tg_tensor *t);
 /* True for tensors not produced by a recorded op. */
 bool tg_is_leaf(const tg_tensor *t);
 /* Keeps the gradient of an intermediate (non-leaf) tensor readable with
- * tg_grad after backward, like torch's retain_grad. */
+ * tg_grad after backward, like torch's retain_grad. Each backward computes
+ * it afresh: unlike a leaf's, it does not add up over backward calls. */
 int tg_retain_grad(tg_tensor *t);
 /* The gradient accumulated in t by backward: for a leaf, or a tensor whose
  * gradient is retained. NULL when no gradient reached it since the last
@@ -104,7 +105,10 @@ size_t tg_graph_size(void);
 
 /* A point in this thread's graph; rewinding to it forgets every op and
  * graph tensor created after it (for evaluations inside a step that must
- * not grow the graph). Tensors from after the mark become invalid. */
+ * not grow the graph). Tensors from after the mark become invalid, and so
+ * does graph memory that autograd attached after it to older graph
+ * tensors: do not rewind past a backward, tg_set_requires_grad or
+ * tg_retain_grad that touched graph tensors from before the mark. */
 typedef struct tg_graph_mark {
     size_t nodes;
     tg_arena_mark arena;

@@ -252,6 +252,8 @@ tg_tensor *tg_norm(tg_tensor *x, float p, tg_axes axes, bool keepdim)
 static int indexed_extreme_backward(tg_node *node, const tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
+    if (!tg_requires_grad(x))
+        return 0;
     int dim = (int)node->iparam[1];
     tg_shape kept = node_kept_shape(node);
     tg_tensor g = kept_view(grad, kept);
