@@ -52,8 +52,13 @@ void tg_plot_canvas_fill(tg_plot_canvas *canvas, tg_plot_rect r, tg_plot_color c
 {
     r = tg_plot_canvas_clip(canvas, r, r);
     for (int y = r.y; y < r.y + r.height; y++)
-        for (int x = r.x; x < r.x + r.width; x++)
-            blend(canvas->rgb + 3 * ((size_t)y * canvas->width + x), color, alpha);
+        for (int x = r.x; x < r.x + r.width; x++) {
+            unsigned char *p = canvas->rgb + 3 * ((size_t)y * canvas->width + x);
+            if (alpha >= 1.0f)
+                memcpy(p, (unsigned char[3]){ color.r, color.g, color.b }, 3);
+            else
+                blend(p, color, alpha);
+        }
 }
 
 int tg_plot_canvas_ink(const tg_plot_canvas *canvas, tg_plot_rect r)

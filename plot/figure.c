@@ -97,8 +97,6 @@ static int draw_panel(tg_plot_figure *f, int panel, draw_fn draw, const tg_plot_
     if (check_panel(f, panel, what))
         return -1;
     tg_plot_rect rect = panel_rect(f, panel);
-    f->drawn[panel] = false;
-    tg_plot_canvas_fill(&f->canvas, rect, TG_PLOT_WHITE, 1.0f);
     int skipped = draw(&f->canvas, rect, series, n, options, &f->axes[panel]);
     if (skipped < 0)
         tg_plot_canvas_fill(&f->canvas, rect, TG_PLOT_WHITE, 1.0f);
