@@ -157,7 +157,8 @@ bool tg_anomaly_mode(void);
 typedef struct tg_node tg_node;
 
 /* Adds the gradients of node's inputs given grad, the gradient of its
- * output. Returns 0, or -1 with an error. Runs with grad mode off. */
+ * output (out's shape, contiguous). Returns 0, or -1 with an error. Runs
+ * with grad mode off. */
 typedef int (*tg_backward_fn)(tg_node *node, const tg_tensor *grad);
 
 typedef struct tg_op {
