@@ -149,6 +149,30 @@ static int data_ranges(const tg_plot_series *series, int n, const tg_plot_option
     return skipped;
 }
 
+/* Mean x spacing of a series (first to last point), 0 if not defined. */
+static double mean_spacing(const tg_plot_series *s)
+{
+    if (s->count < 2)
+        return 0.0;
+    double d = fabs(tg_plot_series_x(s, s->count - 1) - tg_plot_series_x(s, 0)) / (s->count - 1);
+    return isfinite(d) ? d : 0.0;
+}
+
+/* The moving-average window of each series (see tg_plot_lines): its own,
+ * or the chart's scaled from the densest line series' spacing to its own. */
+static int smoothing_window(const tg_plot_series *series, int n, int i, int smooth)
+{
+    if (series[i].smooth || series[i].style == TG_PLOT_POINTS)
+        return series[i].smooth;
+    double densest = INFINITY, own = mean_spacing(&series[i]);
+    for (int j = 0; j < n; j++)
+        if (series[j].style != TG_PLOT_POINTS && mean_spacing(&series[j]) > 0.0)
+            densest = fmin(densest, mean_spacing(&series[j]));
+    if (smooth < 2 || own <= 0.0 || !isfinite(densest))
+        return smooth;
+    return (int)lround(smooth * densest / own); /* densest <= own: at most smooth */
+}
+
 int tg_plot_draw_lines(tg_plot_canvas *canvas, tg_plot_rect panel, const tg_plot_series *series, int n,
                        const tg_plot_options *options, tg_plot_axes *axes)
 {
@@ -162,7 +186,7 @@ int tg_plot_draw_lines(tg_plot_canvas *canvas, tg_plot_rect panel, const tg_plot
         return -1;
     tg_plot_chart_frame(canvas, &chart);
     for (int i = 0; i < n; i++) {
-        int window = series[i].smooth ? series[i].smooth : o->smooth;
+        int window = smoothing_window(series, n, i, o->smooth);
         if (draw_series(canvas, &chart.axes, &series[i], tg_plot_series_color(&series[i], i), window))
             return -1;
     }

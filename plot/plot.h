@@ -94,7 +94,7 @@ typedef struct tg_plot_series {
     int count;
     tg_plot_style style;
     int color;  /* 0: palette colour of the series' position; k > 0: palette colour k - 1 */
-    int smooth; /* moving-average window; 0: the chart's (options.smooth); 1: none */
+    int smooth; /* moving-average window in points; 0: from options.smooth; 1: none */
 } tg_plot_series;
 
 /* Zero or NULL in any field means its default. */
@@ -102,7 +102,7 @@ typedef struct tg_plot_options {
     int width, height; /* image size for tg_plot_lines/tg_plot_bars; 0: 900 x 540 */
     const char *title, *xlabel, *ylabel;
     bool log_y;                    /* log10 y axis with decade ticks */
-    int smooth;                    /* moving-average window for line series; 0 or 1: none */
+    int smooth;                    /* moving-average window (see tg_plot_lines); 0 or 1: none */
     tg_plot_range x_range, y_range; /* fixed limits (not for a bar chart's x) */
     tg_plot_legend legend;
     const char *const *labels; /* bar charts: one name per category (default: 0, 1, ...) */
@@ -132,11 +132,14 @@ tg_plot_color tg_plot_palette(int k);
 void tg_plot_axes_pixel(const tg_plot_axes *axes, double x, double y, double *px, double *py);
 
 /* Writes a line chart of n series to a PNG at path. Line series are drawn
- * 2 pixels wide; with smoothing (a window w >= 2) the raw curve is drawn
- * faint and thin, and over it each point's mean over the window of w
- * points centred on it (fewer at the ends; skipped points left out).
- * n may be 0 (an empty chart). Returns the number of points skipped (see
- * "Bad data"), or -1 on error. */
+ * 2 pixels wide. With smoothing, the raw curve is drawn faint and thin and
+ * over it each point's mean over a window of w points centred on it (fewer
+ * at the ends; skipped points left out). options->smooth is w for the
+ * densest line series (the smallest mean x spacing); the others average
+ * over the same span of x, so a validation series logged every 100 steps
+ * next to a per-step training loss stays raw (a window under 2 points).
+ * A series' own smooth overrides this. n may be 0 (an empty chart).
+ * Returns the number of points skipped (see "Bad data"), or -1 on error. */
 int tg_plot_lines(const char *path, const tg_plot_series *series, int n, const tg_plot_options *options);
 
 /* The axes tg_plot_lines would use for the same arguments (the chart is

@@ -222,3 +222,40 @@ Test(plot_scale, smoothing_leaves_out_skipped_points)
     }
     image_free(&img);
 }
+
+/* The chart's window is in points of the densest series; a sparse series
+ * (every 100th x) averages over the same span of x, under 2 of its points,
+ * so it stays raw, unless it asks for its own window. */
+Test(plot_scale, chart_smoothing_spans_the_same_x_for_every_series)
+{
+    static float dense_y[1000];
+    float sparse_x[10], sparse_y[10];
+    for (int i = 0; i < 1000; i++)
+        dense_y[i] = i % 2 ? 3.0f : 1.0f;
+    for (int k = 0; k < 10; k++) {
+        sparse_x[k] = 100.0f * k;
+        sparse_y[k] = k % 2 ? 12.0f : 10.0f;
+    }
+    tg_plot_series s[] = { { .name = "train", .y = dense_y, .count = 1000 },
+                           { .name = "validation", .x = sparse_x, .y = sparse_y, .count = 10 } };
+    tg_plot_options o = { .smooth = 10, .legend = TG_PLOT_LEGEND_NONE };
+    tg_plot_axes a;
+    int skipped;
+    test_image img = draw(s, 2, &o, &a, &skipped);
+    double px, py;
+    tg_plot_axes_pixel(&a, 500, 2.0, &px, &py);
+    cr_assert(color_near(&img, px, py, tg_plot_palette(0), 1), "dense series not smoothed");
+    for (int k = 0; k < 10; k++) {
+        tg_plot_axes_pixel(&a, sparse_x[k], sparse_y[k], &px, &py);
+        cr_assert(color_near(&img, px, py, tg_plot_palette(1), 1), "sparse point %d not raw", k);
+    }
+    image_free(&img);
+
+    s[1].smooth = 3;
+    img = draw(s, 2, &o, &a, &skipped);
+    tg_plot_axes_pixel(&a, 400, 34.0 / 3, &px, &py);
+    cr_assert(color_near(&img, px, py, tg_plot_palette(1), 1), "own window not used");
+    tg_plot_axes_pixel(&a, 400, 10, &px, &py);
+    cr_assert(!color_near(&img, px, py, tg_plot_palette(1), 1));
+    image_free(&img);
+}
