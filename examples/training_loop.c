@@ -125,14 +125,15 @@ int main(int argc, char **argv)
     tg_optimizer *opt = tg_adamw_new(model, (tg_adam_config){ .lr = 1e-2, .weight_decay = 1e-4 });
     tg_schedule *sched = tg_schedule_new(opt, (tg_schedule_config){
         .kind = TG_SCHEDULE_COSINE, .warmup_steps = 100, .t_max = o.steps - 100, .eta_min = 1e-4 });
-    if (!n.l1 || !n.l2 || !n.l3 || !opt || !sched) {
-        fprintf(stderr, "training_loop: %s\n", tg_error_message());
-        return 1;
-    }
 
     printf("## 4. Training\n\n");
     tg_history *history = tg_history_new("step");
     tg_progress *bar = tg_progress_new((tg_progress_config){ .total = o.steps, .out = stdout });
+    int status = 1;
+    if (!n.l1 || !n.l2 || !n.l3 || !opt || !sched || !history || !bar) {
+        fprintf(stderr, "training_loop: %s\n", tg_error_message());
+        goto done;
+    }
     int64_t order[TRAIN], next = TRAIN;
     for (int64_t i = 0; i < TRAIN; i++)
         order[i] = i;
@@ -150,7 +151,7 @@ int main(int argc, char **argv)
                                       tg_index_select(y, 0, index), TG_REDUCTION_MEAN);
         if (!loss || tg_backward(loss) != 0) {
             fprintf(stderr, "training_loop: step %d: %s\n", step, tg_error_message());
-            return 1;
+            goto done;
         }
         float grad_norm = tg_clip_grad_norm(model, 1.0f);
         double lr = tg_optimizer_lr(opt);
@@ -194,14 +195,16 @@ int main(int argc, char **argv)
                                             .log_y = true }) < 0 ||
         tg_checkpoint_save(ckpt, &ck) != 0) {
         fprintf(stderr, "training_loop: %s\n", tg_error_message());
-        return 1;
+        goto done;
     }
     printf("    %s: one row per step: train_loss, lr, grad_norm, val_loss\n", csv);
     printf("    %s: train and validation loss on a log scale, falling from\n"
            "        about %.2f to about %.3f\n", png, tg_history_value(history, 0, "val_loss"),
            tg_history_last(history, "val_loss"));
     printf("    %s: model, optimizer state, schedule and data order, to resume\n", ckpt);
+    status = 0;
 
+done:
     tg_progress_free(bar);
     tg_history_free(history);
     tg_schedule_free(sched);
@@ -210,5 +213,5 @@ int main(int argc, char **argv)
     tg_tensor_free(x);
     tg_tensor_free(y);
     tg_graph_release();
-    return 0;
+    return status;
 }
