@@ -56,7 +56,8 @@
  * forget-gate slice [hidden, 2*hidden) of every bias_ih is then set to 1
  * and the same slice of every bias_hh to 0, so the forget gate's total bias
  * starts at exactly 1 (f = σ(1 + ...) ≈ 0.73): the state is kept by default
- * and gradients reach far back from the first step.
+ * and gradients reach far back from the first step. (Without biases,
+ * no_bias, there is nothing to set.)
  *
  * ---- Shapes and options ------------------------------------------------------
  *
@@ -94,9 +95,10 @@
  *
  * Per layer and direction, one matrix product projects the inputs of every
  * step at once, with every bias that adds to a pre-activation folded in;
- * each step then does one recurrent product (two for the GRU) whose
- * addend is that step's slice of the projection, and elementwise ops on
- * views of the gates. Everything lives in the graph's arena.
+ * each step then does one recurrent product whose addend is that step's
+ * slice of the projection (the GRU does two: its r and z rows, then its n
+ * rows), and elementwise ops on views of the gates. Everything lives in the
+ * graph's arena.
  */
 #ifndef TG_RNN_H
 #define TG_RNN_H
