@@ -1,3 +1,7 @@
+/*
+ * plot/canvas.c: the raster: fills, bitmap text, and anti-aliased shapes
+ * through the coverage mask.
+ */
 #include "plot/canvas.h"
 
 #include <math.h>

@@ -4,7 +4,6 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "plot/chart.h"
 #include "tensor/error.h"
@@ -111,6 +110,15 @@ int tg_plot_chart_layout(tg_plot_chart *chart, tg_plot_rect panel, tg_plot_range
 static tg_plot_rect hline(int x, int y, int width) { return (tg_plot_rect){ x, y, width, 1 }; }
 static tg_plot_rect vline(int x, int y, int height) { return (tg_plot_rect){ x, y, 1, height }; }
 
+/* A one-pixel line along the inside edges of r. */
+static void outline(tg_plot_canvas *canvas, tg_plot_rect r)
+{
+    tg_plot_canvas_fill(canvas, hline(r.x, r.y, r.width), TG_PLOT_AXIS, 1.0f);
+    tg_plot_canvas_fill(canvas, hline(r.x, r.y + r.height - 1, r.width), TG_PLOT_AXIS, 1.0f);
+    tg_plot_canvas_fill(canvas, vline(r.x, r.y, r.height), TG_PLOT_AXIS, 1.0f);
+    tg_plot_canvas_fill(canvas, vline(r.x + r.width - 1, r.y, r.height), TG_PLOT_AXIS, 1.0f);
+}
+
 /* Lines at 2..9 times each power of ten of a log axis, when a decade is
  * tall enough for them not to crowd. */
 static void minor_log_grid(tg_plot_canvas *canvas, const tg_plot_axes *a)
@@ -165,10 +173,7 @@ void tg_plot_chart_frame(tg_plot_canvas *canvas, const tg_plot_chart *chart)
     const tg_plot_rect r = a->area;
     tg_plot_canvas_fill(canvas, a->panel, TG_PLOT_WHITE, 1.0f);
     grid_and_ticks(canvas, chart);
-    tg_plot_canvas_fill(canvas, hline(r.x - 1, r.y - 1, r.width + 2), TG_PLOT_AXIS, 1.0f);
-    tg_plot_canvas_fill(canvas, hline(r.x - 1, r.y + r.height, r.width + 2), TG_PLOT_AXIS, 1.0f);
-    tg_plot_canvas_fill(canvas, vline(r.x - 1, r.y - 1, r.height + 2), TG_PLOT_AXIS, 1.0f);
-    tg_plot_canvas_fill(canvas, vline(r.x + r.width, r.y - 1, r.height + 2), TG_PLOT_AXIS, 1.0f);
+    outline(canvas, (tg_plot_rect){ r.x - 1, r.y - 1, r.width + 2, r.height + 2 });
     if (has(o->title))
         tg_plot_canvas_text(canvas, a->panel.x + (a->panel.width - tg_plot_text_width(o->title)) / 2,
                             a->panel.y + PAD, o->title, &tg_plot_font_bold, TG_PLOT_TEXT, a->panel);
@@ -246,10 +251,7 @@ void tg_plot_chart_legend(tg_plot_canvas *canvas, tg_plot_chart *chart, const tg
     tg_plot_rect box = legend_box(&a->area, spot, width, height);
     a->legend = box;
     tg_plot_canvas_fill(canvas, box, TG_PLOT_WHITE, 0.9f);
-    tg_plot_canvas_fill(canvas, hline(box.x, box.y, box.width), TG_PLOT_AXIS, 1.0f);
-    tg_plot_canvas_fill(canvas, hline(box.x, box.y + box.height - 1, box.width), TG_PLOT_AXIS, 1.0f);
-    tg_plot_canvas_fill(canvas, vline(box.x, box.y, box.height), TG_PLOT_AXIS, 1.0f);
-    tg_plot_canvas_fill(canvas, vline(box.x + box.width - 1, box.y, box.height), TG_PLOT_AXIS, 1.0f);
+    outline(canvas, box);
     int row = box.y + GAP / 2;
     for (int i = 0; i < n; i++) {
         if (!has(series[i].name))

@@ -6,6 +6,8 @@
  *   chart.c   layout, frame (grid, ticks, labels, title) and legend
  *   lines.c   line and scatter charts     bars.c  bar charts
  *   figure.c  images of one or more charts, and the one-call functions
+ * under canvas.c (the raster, canvas.h), png.c (writing it) and
+ * font_data.c (the glyphs, font.h).
  */
 #ifndef TG_PLOT_CHART_H
 #define TG_PLOT_CHART_H
@@ -51,7 +53,8 @@ void tg_plot_value_label(char buf[TG_PLOT_LABEL_MAX], double value);
 
 /* --- series.c --- */
 
-/* Options with defaults for NULL, checked. Returns 0 or -1 with an error. */
+/* Check the caller's options (not NULL) and series; errors start with
+ * `what`. Return 0 or -1 with an error. */
 int tg_plot_options_check(const tg_plot_options *options, const char *what);
 int tg_plot_series_check(const tg_plot_series *series, int n, const char *what);
 double tg_plot_series_x(const tg_plot_series *s, int i);

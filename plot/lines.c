@@ -86,20 +86,15 @@ static void moving_average(const double *y, int n, int window, double *out)
     }
 }
 
-/* Reads series s into x and y, y NaN where the point is skipped. Returns
- * how many were. */
-static int read_points(const tg_plot_series *s, bool log, double *x, double *y)
+/* Reads series s into x and y, y NaN where the point is skipped. */
+static void read_points(const tg_plot_series *s, bool log, double *x, double *y)
 {
-    int skipped = 0;
     for (int i = 0; i < s->count; i++) {
         x[i] = tg_plot_series_x(s, i);
         y[i] = tg_plot_series_y(s, i);
-        if (!tg_plot_point_ok(x[i], y[i], log)) {
+        if (!tg_plot_point_ok(x[i], y[i], log))
             y[i] = NAN;
-            skipped++;
-        }
     }
-    return skipped;
 }
 
 static int draw_series(tg_plot_canvas *canvas, const tg_plot_axes *a, const tg_plot_series *s, tg_plot_color color,

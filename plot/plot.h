@@ -30,7 +30,10 @@
  * gets the range [0, 1] (log: [1, 10]); a flat series gets a range around
  * its value. Bad arguments (NULL or negative counts, an inverted range, a
  * size out of bounds, an unwritable path) return -1 (or NULL) and record a
- * message starting with "plot:" (see tensor/error.h); nothing aborts.
+ * message naming the function, or the file (see tensor/error.h), e.g.
+ *     plot_lines: series 1 "val" (count -3): count is negative
+ *     plot: cannot write runs/loss.png: No such file or directory
+ * A NULL figure gives -1 without a message of its own. Nothing aborts.
  *
  * Files are written atomically: the PNG goes to a temporary file in the
  * same directory (mode 0644), which is flushed, synced and renamed over
@@ -72,7 +75,7 @@ typedef struct tg_plot_range {
 typedef enum tg_plot_style {
     TG_PLOT_LINE = 0, /* a solid line through the points */
     TG_PLOT_DASHED,   /* a dashed line */
-    TG_PLOT_POINTS,   /* a dot at each point and no line (scatter) */
+    TG_PLOT_POINTS,   /* a dot (radius 3 pixels) at each point and no line (scatter) */
 } tg_plot_style;
 
 typedef enum tg_plot_legend {
@@ -160,19 +163,22 @@ typedef struct tg_plot_figure tg_plot_figure;
 
 typedef struct tg_plot_figure_config {
     int rows, cols;    /* grid of panels; 0: 1 */
-    int width, height; /* image size; 0: 900 x 540 for one panel, else 480 x 360 per panel */
+    int width, height; /* image size; 0: 900 x 540 for one panel, else 480 x 360 per
+                        * panel, plus 30 rows for a title */
     const char *title; /* drawn above all panels; NULL: none */
 } tg_plot_figure_config;
 
-/* A new white figure, owned by the caller: free it with tg_plot_figure_free.
- * NULL with an error for more than 64 rows or columns or a size out of
- * [64, TG_PLOT_MAX_SIZE] (or too small for its panels). */
+/* A new white figure, owned by the caller: free it with tg_plot_figure_free
+ * (which accepts NULL). NULL with an error for rows or columns outside
+ * [1, 64] or a width or height outside [64, TG_PLOT_MAX_SIZE]. A panel too
+ * small for its chart's labels is an error when the chart is drawn. */
 tg_plot_figure *tg_plot_figure_new(tg_plot_figure_config config);
 void tg_plot_figure_free(tg_plot_figure *figure);
 
 /* Draws a line chart or a bar chart in panel `panel` (row-major, from 0),
- * replacing what was there; options->width and height are ignored. Return
- * as tg_plot_lines and tg_plot_bars. */
+ * replacing what was there (a chart that fails leaves the panel blank);
+ * options->width and height are ignored. Return as tg_plot_lines and
+ * tg_plot_bars. */
 int tg_plot_figure_lines(tg_plot_figure *figure, int panel, const tg_plot_series *series, int n,
                          const tg_plot_options *options);
 int tg_plot_figure_bars(tg_plot_figure *figure, int panel, const tg_plot_series *series, int n,
