@@ -130,8 +130,8 @@ void tg_plot_canvas_text_up(tg_plot_canvas *canvas, int x, int y, const char *s,
     draw_text(canvas, x, y, s, font, color, clip, true);
 }
 
-/* Liang-Barsky: cuts the segment to the box [x0, x1] x [y0, y1]. Returns
- * false if nothing of it is inside. */
+/* Liang-Barsky: cuts the segment p = (x0, y0, x1, y1) to the box
+ * [left, right] x [top, bottom]. Returns false if none of it is inside. */
 static bool clip_segment(double p[4], double left, double top, double right, double bottom)
 {
     double dx = p[2] - p[0], dy = p[3] - p[1];
@@ -160,13 +160,18 @@ static bool clip_segment(double p[4], double left, double top, double right, dou
     return true;
 }
 
-static double distance_to_segment(double px, double py, const double p[4])
+/* v held to [lo, hi]; plain comparisons, cheaper than fmin and fmax in
+ * the pixel loops (the values there are never NaN). */
+static double clamp(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static double squared_distance_to_segment(double px, double py, const double p[4])
 {
     double dx = p[2] - p[0], dy = p[3] - p[1];
     double len2 = dx * dx + dy * dy;
     double t = len2 > 0.0 ? ((px - p[0]) * dx + (py - p[1]) * dy) / len2 : 0.0;
-    t = fmin(fmax(t, 0.0), 1.0);
-    return hypot(px - (p[0] + t * dx), py - (p[1] + t * dy));
+    t = clamp(t, 0.0, 1.0);
+    double ex = px - (p[0] + t * dx), ey = py - (p[1] + t * dy);
+    return ex * ex + ey * ey;
 }
 
 static void cover(tg_plot_canvas *canvas, int x, int y, float coverage)
@@ -182,7 +187,7 @@ void tg_plot_canvas_segment(tg_plot_canvas *canvas, double x0, double y0, double
     clip = tg_plot_canvas_clip(canvas, clip, clip);
     if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
         return;
-    double reach = width / 2.0 + 1.0;
+    double reach = width / 2.0 + 1.0, outer = width / 2.0 + 0.5, inner = fmax(width / 2.0 - 0.5, 0.0);
     /* Far-off ends (a point far outside fixed limits) are cut to the clip
      * box first, so the pixel loops below stay small and exact. */
     double p[4] = { x0, y0, x1, y1 };
@@ -194,18 +199,21 @@ void tg_plot_canvas_segment(tg_plot_canvas *canvas, double x0, double y0, double
     for (int y = row0; y <= row1; y++) {
         /* The columns the capsule can reach in this row: the segment's x
          * over the rows within `reach`, widened by `reach`. */
-        double a = fmin(fmax(y + 0.5 - reach, ylo), yhi), b = fmin(fmax(y + 0.5 + reach, ylo), yhi);
+        double a = clamp(y + 0.5 - reach, ylo, yhi), b = clamp(y + 0.5 + reach, ylo, yhi);
         double xa = p[0], xb = p[2];
         if (yhi > ylo) {
             double slope = (p[2] - p[0]) / (p[3] - p[1]);
             xa = p[0] + (a - p[1]) * slope;
             xb = p[0] + (b - p[1]) * slope;
         }
-        int col0 = max_int(clip.x, (int)floor(fmin(xa, xb) - reach));
-        int col1 = min_int(clip.x + clip.width - 1, (int)ceil(fmax(xa, xb) + reach));
+        int col0 = max_int(clip.x, (int)floor((xa < xb ? xa : xb) - reach));
+        int col1 = min_int(clip.x + clip.width - 1, (int)ceil((xa < xb ? xb : xa) + reach));
         for (int x = col0; x <= col1; x++) {
-            double d = distance_to_segment(x + 0.5, y + 0.5, p);
-            cover(canvas, x, y, (float)fmin(fmax(width / 2.0 + 0.5 - d, 0.0), 1.0));
+            /* Coverage falls from 1 to 0 as the distance d goes from
+             * width/2 - 0.5 to width/2 + 0.5; the sqrt only in between. */
+            double d2 = squared_distance_to_segment(x + 0.5, y + 0.5, p);
+            if (d2 < outer * outer)
+                cover(canvas, x, y, d2 <= inner * inner ? 1.0f : (float)clamp(outer - sqrt(d2), 0.0, 1.0));
         }
     }
 }
@@ -255,7 +263,7 @@ void tg_plot_canvas_dot(tg_plot_canvas *canvas, double x, double y, double radiu
     for (int row = row0; row <= row1; row++)
         for (int col = col0; col <= col1; col++) {
             double d = hypot(col + 0.5 - x, row + 0.5 - y);
-            cover(canvas, col, row, (float)fmin(fmax(radius + 0.5 - d, 0.0), 1.0));
+            cover(canvas, col, row, (float)clamp(radius + 0.5 - d, 0.0, 1.0));
         }
 }
 
