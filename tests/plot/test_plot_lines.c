@@ -321,3 +321,15 @@ Test(plot_lines, lines_are_antialiased)
     cr_assert_gt(partial, 5, "no blended edge pixels");
     image_free(&img);
 }
+
+/* Bytes outside printable ASCII (here the two of UTF-8 "é") draw as '?'. */
+Test(plot_lines, non_ascii_text_draws_question_marks)
+{
+    float y[] = { 1, 2 };
+    tg_plot_axes a;
+    test_image img = draw(&(tg_plot_series){ .y = y, .count = 2 }, 1,
+                          &(tg_plot_options){ .title = "caf\xc3\xa9" }, &a);
+    tg_plot_rect band = { 0, 0, img.width, a.area.y };
+    cr_assert(find_text(&img, band, "caf??", &tg_plot_font_bold, TEXT_COLOR, false));
+    image_free(&img);
+}
