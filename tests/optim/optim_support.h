@@ -16,6 +16,10 @@
 
 #include "support.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include <optim/optimizer.h>
 
 /* The committed fixture tests/fixtures/optim/<name>. */
@@ -27,6 +31,18 @@ static inline const char *optim_fixture(const char *name)
     snprintf(path, sizeof path, "%.*s/../fixtures/optim/%s", slash ? (int)(slash - here) : 1,
              slash ? here : ".", name);
     return path;
+}
+
+/* The end of every optim test: the graph freed, and no leak. Criterion
+ * passes a test whose process reports a leak at exit; a crash in teardown
+ * fails it instead. */
+static inline void optim_fini(void)
+{
+    tg_test_teardown();
+#if defined(__SANITIZE_ADDRESS__)
+    if (__lsan_do_recoverable_leak_check())
+        abort();
+#endif
 }
 
 /* Each test runs in its own process; this is its scratch directory. */
@@ -49,7 +65,7 @@ static inline int optim_remove_entry(const char *path, const struct stat *st, in
 static inline void optim_teardown(void)
 {
     nftw(optim_dir, optim_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    tg_test_teardown();
+    optim_fini();
 }
 
 /* A path in the scratch directory (from a pool of buffers used in turn). */

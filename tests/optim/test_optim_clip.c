@@ -1,9 +1,9 @@
 /* Gradient clipping by global norm and by value, against hand-computed values. */
-#include "support.h"
+#include "optim_support.h"
 
 #include <optim/clip.h>
 
-TestSuite(optim_clip, .init = tg_test_setup, .fini = tg_test_teardown);
+TestSuite(optim_clip, .init = tg_test_setup, .fini = optim_fini);
 
 /* A model with parameters a [2] and b [1] whose gradients are ga and gb (or
  * none when NULL), and c [2] which never gets a gradient. */

@@ -6,7 +6,7 @@
 
 #include <criterion/parameterized.h>
 
-TestSuite(optim_converge, .init = tg_test_setup, .fini = tg_test_teardown);
+TestSuite(optim_converge, .init = tg_test_setup, .fini = optim_fini);
 
 /* ---- Quadratic: 0.5 sum a_i (w_i - c_i)^2, curvatures 0.5 to 20 -------- */
 

@@ -7,7 +7,7 @@
 #include <io/safetensors.h>
 #include <optim/schedule.h>
 
-TestSuite(optim_fixtures, .init = tg_test_setup, .fini = tg_test_teardown);
+TestSuite(optim_fixtures, .init = tg_test_setup, .fini = optim_fini);
 
 #define STEPS 6
 

@@ -3,7 +3,7 @@
 
 #include <optim/progress.h>
 
-TestSuite(optim_progress, .init = tg_test_setup, .fini = tg_test_teardown);
+TestSuite(optim_progress, .init = tg_test_setup, .fini = optim_fini);
 
 static double now;
 static double fake_clock(void) { return now; }

@@ -1,9 +1,9 @@
 /* Learning-rate schedules against hand-computed sequences. */
-#include "support.h"
+#include "optim_support.h"
 
 #include <optim/schedule.h>
 
-TestSuite(optim_schedule, .init = tg_test_setup, .fini = tg_test_teardown);
+TestSuite(optim_schedule, .init = tg_test_setup, .fini = optim_fini);
 
 typedef struct fixture {
     tg_model *model;

@@ -1,12 +1,12 @@
 /* Optimizers: one or two updates checked against values worked out by hand,
  * defaults, validation, skipped parameters and named state. */
-#include "support.h"
+#include "optim_support.h"
 
 #include <stdlib.h>
 
 #include <optim/optimizer.h>
 
-TestSuite(optim_update, .init = tg_test_setup, .fini = tg_test_teardown);
+TestSuite(optim_update, .init = tg_test_setup, .fini = optim_fini);
 
 /* A model with one parameter "w" holding `values`. */
 static tg_model *model_of(const float *values, int n, tg_tensor **w)
@@ -20,13 +20,9 @@ static tg_model *model_of(const float *values, int n, tg_tensor **w)
     return model;
 }
 
-/* Gives w the gradient g: the gradient of sum(w * g) with respect to w. */
 static void set_grad(tg_tensor *w, const float *g)
 {
-    tg_zero_grad(w);
-    tg_tensor *c = tg_from_array(tg_tensor_shape(w), g);
-    cr_assert_eq(tg_backward(tg_sum_all(tg_mul(w, c))), 0, "%s", tg_error_message());
-    tg_graph_reset();
+    optim_set_grad(w, tg_from_array(tg_tensor_shape(w), g));
 }
 
 static void step_with(tg_optimizer *opt, tg_tensor *w, const float *g)
