@@ -10,8 +10,8 @@
  *     training_loop [--steps N] [--seed S] [--out DIR]
  *
  * Writes DIR/training_loop_history.csv, DIR/training_loop_loss.png and
- * DIR/training_loop.ckpt (DIR must exist; default "."). Runs in well under
- * a second with the default 2000 steps.
+ * DIR/training_loop.ckpt (DIR must exist; default "."). The default 2000
+ * steps take about a second.
  */
 #include <math.h>
 #include <stdio.h>
