@@ -10,9 +10,23 @@
 
 #include <tapegrad.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#include <stdlib.h>
+#endif
+
 /* Every test starts with no error and ends with its graph freed. */
 static inline void tg_test_setup(void) { tg_error_clear(); }
-static inline void tg_test_teardown(void) { tg_graph_release(); }
+static inline void tg_test_teardown(void)
+{
+    tg_graph_release();
+#if defined(__SANITIZE_ADDRESS__)
+    /* Criterion passes a test whose process reports a leak at exit; a
+     * crash in teardown fails the program instead. */
+    if (__lsan_do_recoverable_leak_check())
+        abort();
+#endif
+}
 
 /* Asserts that t (any layout) holds `expected` (row-major) within tol,
  * relative to max(1, |expected|). */
