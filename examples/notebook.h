@@ -1,0 +1,72 @@
+/*
+ * examples/notebook.h: what every example program shares.
+ *
+ * The examples print like notebooks: numbered sections, each with a title
+ * and a few sentences on what happens and why, then that section's results.
+ * They take the same command-line flags; this file parses them, so each
+ * example only lists its own. Uses tapegrad's public API only.
+ *
+ * Exit codes: 0 success, 1 a failure while running, 2 a bad flag or a
+ * missing or malformed data file.
+ */
+#ifndef NOTEBOOK_H
+#define NOTEBOOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <tapegrad.h>
+
+/* Where the examples' datasets are (set by examples/CMakeLists.txt). */
+#ifndef TAPEGRAD_EXAMPLES_DATA
+#define TAPEGRAD_EXAMPLES_DATA "examples/data"
+#endif
+
+/* The flags every example takes. Zero fields mean "not given". */
+typedef struct nb_common {
+    bool quick;          /* --quick: a few seconds, for the tests */
+    uint64_t seed;       /* --seed N (default 1) */
+    int threads;         /* --threads N (default: all cores) */
+    int epochs;          /* --epochs N */
+    int steps;           /* --steps N */
+    const char *data;    /* --data PATH */
+    const char *out;     /* --out DIR (default out/<example>); created if missing */
+    const char *save;    /* --save PATH: write a checkpoint at the end */
+    const char *load;    /* --load PATH: start from a checkpoint */
+} nb_common;
+
+typedef enum nb_kind { NB_FLAG, NB_INT, NB_FLOAT, NB_STRING } nb_kind;
+
+/* An example's own flag: --name, the variable it sets, one line of help. */
+typedef struct nb_option {
+    const char *name; /* without the dashes */
+    nb_kind kind;
+    void *target;     /* bool*, int*, float* or const char** */
+    const char *help;
+} nb_option;
+
+/* Parses argv into common (after filling its defaults) and the example's
+ * own options. Returns 0 to run, 1 after printing --help (exit 0), or 2
+ * after printing what was wrong (exit 2). Sets the thread count and
+ * creates the output directory. */
+int nb_parse(int argc, char **argv, const char *program, const char *summary, nb_common *common,
+             const nb_option *options, int n_options);
+
+/* Writes the path of `file` in the output directory into out (size n);
+ * returns out. */
+const char *nb_out_path(const nb_common *common, const char *file, char *out, size_t n);
+
+/* "## N. Title" and the explanation, wrapped at 78 columns. */
+void nb_section(int number, const char *title, const char *text);
+/* Prints a wrapped paragraph (for text between results). */
+void nb_text(const char *text);
+/* "  wrote PATH (what)" */
+void nb_wrote(const char *path, const char *what);
+/* Prints "example: <message>" and tapegrad's error message to stderr;
+ * returns 1 for `return nb_fail(...)`. */
+int nb_fail(const char *program, const char *message);
+
+/* Wall-clock seconds since an arbitrary start. */
+double nb_seconds(void);
+
+#endif
