@@ -308,29 +308,56 @@ static int load_line(tg_vocab *v, char *begin, char *end, int line, const char *
     return 0;
 }
 
-tg_vocab *tg_vocab_load(const char *path)
+/* Parses the lines of text (size bytes and a spare one, modified). */
+static tg_vocab *parse_lines(char *text, size_t size, const char *label)
 {
-    size_t size = 0;
-    char *text = tg_file_read(path, VOCAB_FILE_MAX, &size, "vocab_load");
-    if (!text)
-        return NULL;
     tg_vocab *v = vocab_new("vocab_load");
     char *begin = text, *stop = text + size;
     int line = 1;
     for (; v && begin < stop; line++) {
         char *end = memchr(begin, '\n', (size_t)(stop - begin));
         end = end ? end : stop;
-        if (load_line(v, begin, end, line, path) != 0) {
+        if (load_line(v, begin, end, line, label) != 0) {
             tg_vocab_free(v);
             v = NULL;
         }
         begin = end + 1;
     }
     if (v && line <= 2) {
-        tg_error_set("vocab_load: %s: the file must start with the lines <pad> and <unk>", path);
+        tg_error_set("vocab_load: %s: the file must start with the lines <pad> and <unk>", label);
         tg_vocab_free(v);
         v = NULL;
     }
+    return v;
+}
+
+tg_vocab *tg_vocab_load(const char *path)
+{
+    size_t size = 0;
+    char *text = tg_file_read(path, VOCAB_FILE_MAX, &size, "vocab_load");
+    tg_vocab *v = text ? parse_lines(text, size, path) : NULL;
     free(text);
+    return v;
+}
+
+tg_vocab *tg_vocab_parse(const char *text, size_t size, const char *label)
+{
+    label = label ? label : "<memory>";
+    if (!text && size > 0)
+        return NULL;
+    if (size > VOCAB_FILE_MAX) {
+        tg_error_set("vocab_load: %s: %zu bytes, more than the limit of %zu", label, size,
+                     VOCAB_FILE_MAX);
+        return NULL;
+    }
+    char *copy = malloc(size + 1);
+    if (!copy) {
+        tg_error_set("vocab_load: %s: out of memory", label);
+        return NULL;
+    }
+    if (size)
+        memcpy(copy, text, size);
+    tg_vocab *v = parse_lines(copy, size, label);
+    free(copy);
     return v;
 }

@@ -22,6 +22,7 @@
 #ifndef TG_IO_VOCAB_H
 #define TG_IO_VOCAB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "io/text.h"
@@ -72,6 +73,9 @@ int tg_vocab_save(const tg_vocab *vocab, const char *path);
 /* Reads a file written by tg_vocab_save (LF or CRLF line ends, at most
  * 64 MiB). NULL with an error naming the file and line. */
 tg_vocab *tg_vocab_load(const char *path);
+/* The same from size bytes of file content; label names them in errors
+ * (NULL gives "<memory>"). The bytes are copied. */
+tg_vocab *tg_vocab_parse(const char *text, size_t size, const char *label);
 
 #ifdef __cplusplus
 }

@@ -421,3 +421,46 @@ Test(safetensors, saving_again_replaces_the_file)
     tg_safetensors_free(file);
     tg_tensor_free(x);
 }
+
+/* Random bytes changed in a valid file, and random cuts: the reader either
+ * loads a consistent file or refuses it with a message; never anything else. */
+Test(safetensors, random_corruption_never_breaks_the_reader)
+{
+    tg_tensor *a = tg_tensor_arange(0, 12, 1), *b = tg_tensor_full(TG_SHAPE(2, 2), 0.5f);
+    tg_string_pair meta[] = { { "step", "7" } };
+    const char *path = io_path("valid.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "a", a }, { "b", b } }, 2,
+                                     meta, 1), 0);
+    size_t n;
+    unsigned char *valid = io_read(path, &n);
+    unsigned char *bytes = malloc(n);
+    tg_rng rng;
+    tg_rng_seed(&rng, 5);
+    int loaded = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        memcpy(bytes, valid, n);
+        int changes = 1 + (int)tg_rng_below(&rng, 4);
+        for (int k = 0; k < changes; k++)
+            bytes[tg_rng_below(&rng, (int64_t)n)] = (unsigned char)tg_rng_below(&rng, 256);
+        size_t size = trial % 4 == 0 ? (size_t)tg_rng_below(&rng, (int64_t)n + 1) : n;
+        tg_error_clear();
+        tg_safetensors *file = tg_safetensors_load_memory(bytes, size, "mutated");
+        if (!file) {
+            tg_assert_error("safetensors_load: mutated: ");
+            continue;
+        }
+        loaded++;
+        cr_assert_leq(tg_safetensors_count(file), 2);
+        for (int i = 0; i < tg_safetensors_count(file); i++) {
+            const tg_tensor *t = tg_safetensors_tensor(file, i);
+            cr_assert_eq(tg_shape_numel(tg_tensor_shape(t), "test"), t->numel);
+            cr_assert_leq(t->numel * 4, (int64_t)size);
+        }
+        tg_safetensors_free(file);
+    }
+    cr_assert_gt(loaded, 0, "changes inside the data leave a valid file");
+    free(bytes);
+    free(valid);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+}

@@ -177,3 +177,37 @@ Test(text, a_bad_line_is_named_by_its_number)
     cr_assert_null(tg_sentences_read(io_path("none.txt")));
     tg_assert_error("none.txt: cannot open");
 }
+
+/* Random lines from the format's special bytes: the reader either returns
+ * sentences that keep its promises or refuses with a line number. */
+Test(text, random_input_never_breaks_the_sentence_reader)
+{
+    const char *pieces[] = { "\t", "\n", "\r", " ", "0", "1", "a", "\xc2\x85", "\"" };
+    tg_rng rng;
+    tg_rng_seed(&rng, 11);
+    char text[64];
+    int parsed = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        size_t n = 0;
+        for (int k = (int)tg_rng_below(&rng, 24); k > 0; k--) {
+            const char *piece = pieces[tg_rng_below(&rng, 9)];
+            memcpy(text + n, piece, strlen(piece));
+            n += strlen(piece);
+        }
+        tg_error_clear();
+        tg_sentences *s = tg_sentences_parse(text, n, "random");
+        if (!s) {
+            tg_assert_error("sentences_read: random: line ");
+            continue;
+        }
+        parsed++;
+        for (int i = 0; i < tg_sentences_count(s); i++) {
+            const char *sentence = tg_sentences_text(s, i);
+            size_t length = strlen(sentence);
+            cr_assert(length > 0 && sentence[length - 1] != ' ' && !strchr(sentence, '\n'));
+            cr_assert(tg_sentences_label(s, i) == 0 || tg_sentences_label(s, i) == 1);
+        }
+        tg_sentences_free(s);
+    }
+    cr_assert_gt(parsed, 100);
+}

@@ -197,3 +197,48 @@ Test(vocab, a_token_with_a_line_break_cannot_be_saved)
     cr_assert_eq(io_dir_entries(), 0);
     tg_vocab_free(vocab);
 }
+
+Test(vocab, a_vocabulary_parses_from_memory)
+{
+    const char text[] = "<pad>\n<unk>\nyes\nno\n";
+    tg_vocab *vocab = tg_vocab_parse(text, sizeof text - 1, "inline");
+    cr_assert_not_null(vocab, "%s", tg_error_message());
+    cr_assert_eq(tg_vocab_id(vocab, "no"), 3);
+    tg_vocab_free(vocab);
+    cr_assert_null(tg_vocab_parse("<pad>\n<unk>\nyes\nyes\n", 20, "inline"));
+    tg_assert_error("vocab_load: inline: line 4: the token \"yes\" is also on line 3");
+}
+
+/* Random files from the format's pieces: loaded vocabularies keep their
+ * promises (distinct tokens, ids that find themselves), or a message. */
+Test(vocab, random_input_never_breaks_the_loader)
+{
+    const char *pieces[] = { "<pad>\n", "<unk>\n", "a\n", "b\n", "\n", "\r\n", "x" };
+    tg_rng rng;
+    tg_rng_seed(&rng, 13);
+    char text[256];
+    int parsed = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        size_t n = 0;
+        if (trial % 2) /* half begin as a valid file does */
+            n = (size_t)sprintf(text, "<pad>\n<unk>\n");
+        for (int k = (int)tg_rng_below(&rng, 12); k > 0; k--) {
+            const char *piece = pieces[tg_rng_below(&rng, 7)];
+            memcpy(text + n, piece, strlen(piece));
+            n += strlen(piece);
+        }
+        tg_error_clear();
+        tg_vocab *vocab = tg_vocab_parse(text, n, "random");
+        if (!vocab) {
+            tg_assert_error("vocab_load: random: ");
+            continue;
+        }
+        parsed++;
+        cr_assert_str_eq(tg_vocab_token(vocab, 0), "<pad>");
+        cr_assert_str_eq(tg_vocab_token(vocab, 1), "<unk>");
+        for (int id = 2; id < tg_vocab_size(vocab); id++)
+            cr_assert_eq(tg_vocab_id(vocab, tg_vocab_token(vocab, id)), id);
+        tg_vocab_free(vocab);
+    }
+    cr_assert_gt(parsed, 100);
+}
