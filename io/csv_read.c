@@ -239,22 +239,11 @@ tg_csv *tg_csv_read(const char *path, tg_csv_config config)
 tg_csv *tg_csv_parse(const char *text, size_t size, const char *label, tg_csv_config config)
 {
     label = label ? label : "<memory>";
-    if ((!text && size > 0) || check_config(config, label) != 0)
+    if (check_config(config, label) != 0)
         return NULL;
     config = with_defaults(config);
-    if (size > config.max_bytes) {
-        tg_error_set(OP ": %s: %zu bytes, more than the limit of %zu", label, size,
-                     config.max_bytes);
-        return NULL;
-    }
-    char *copy = malloc(size + 1);
-    if (!copy) {
-        tg_error_set(OP ": %s: out of memory", label);
-        return NULL;
-    }
-    if (size)
-        memcpy(copy, text, size);
-    return parse_owned(copy, size, label, config);
+    char *copy = tg_file_copy(text, size, config.max_bytes, label, OP);
+    return copy ? parse_owned(copy, size, label, config) : NULL;
 }
 
 void tg_csv_free(tg_csv *csv)

@@ -21,6 +21,13 @@ static int set_errno_error(const char *op, const char *path, const char *what, i
     return tg_error_set("%s: %s: %s: %s", op, path, what, text);
 }
 
+static void set_too_large(const char *op, const char *label, unsigned long long size,
+                          size_t max_bytes)
+{
+    tg_error_set("%s: %s: the file has %llu bytes, more than the limit of %zu", op, label, size,
+                 max_bytes);
+}
+
 char *tg_file_read(const char *path, size_t max_bytes, size_t *size, const char *op)
 {
     if (!path || !size)
@@ -37,8 +44,7 @@ char *tg_file_read(const char *path, size_t max_bytes, size_t *size, const char 
     } else if (!S_ISREG(st.st_mode)) {
         tg_error_set("%s: %s: not a regular file", op, path);
     } else if ((unsigned long long)st.st_size > max_bytes) {
-        tg_error_set("%s: %s: the file has %lld bytes, more than the limit of %zu", op, path,
-                     (long long)st.st_size, max_bytes);
+        set_too_large(op, path, (unsigned long long)st.st_size, max_bytes);
     } else if (!(buffer = malloc((size_t)st.st_size + 1))) {
         tg_error_set("%s: %s: out of memory for %lld bytes", op, path, (long long)st.st_size);
     } else {
@@ -58,6 +64,26 @@ char *tg_file_read(const char *path, size_t max_bytes, size_t *size, const char 
     }
     fclose(f);
     return buffer;
+}
+
+char *tg_file_copy(const char *text, size_t size, size_t max_bytes, const char *label,
+                   const char *op)
+{
+    if (!text && size > 0)
+        return NULL;
+    if (size > max_bytes) {
+        set_too_large(op, label, size, max_bytes);
+        return NULL;
+    }
+    char *copy = malloc(size + 1);
+    if (!copy) {
+        tg_error_set("%s: %s: out of memory for %zu bytes", op, label, size);
+        return NULL;
+    }
+    if (size)
+        memcpy(copy, text, size);
+    copy[size] = '\0';
+    return copy;
 }
 
 struct tg_atomic_file {

@@ -29,6 +29,14 @@ extern "C" {
  * read, is not a regular file, or is larger than max_bytes. */
 char *tg_file_read(const char *path, size_t max_bytes, size_t *size, const char *op);
 
+/* The same for bytes already in memory (e.g. a fuzzer's input): a new copy
+ * of size bytes followed by one NUL byte, for readers that parse in place.
+ * `label` names the bytes in errors. NULL with an error when size is
+ * larger than max_bytes or memory runs out; NULL text with size > 0 returns
+ * NULL silently. */
+char *tg_file_copy(const char *text, size_t size, size_t max_bytes, const char *label,
+                   const char *op);
+
 /* A file being written atomically. */
 typedef struct tg_atomic_file tg_atomic_file;
 

@@ -102,22 +102,8 @@ tg_sentences *tg_sentences_read(const char *path)
 tg_sentences *tg_sentences_parse(const char *text, size_t size, const char *label)
 {
     label = label ? label : "<memory>";
-    if (!text && size > 0)
-        return NULL;
-    if (size > TG_TEXT_MAX_BYTES) {
-        tg_error_set(OP ": %s: %zu bytes, more than the limit of %zu", label, size,
-                     TG_TEXT_MAX_BYTES);
-        return NULL;
-    }
-    char *buffer = malloc(size + 1);
-    if (!buffer) {
-        tg_error_set(OP ": %s: out of memory", label);
-        return NULL;
-    }
-    if (size)
-        memcpy(buffer, text, size);
-    buffer[size] = '\0';
-    return parse_owned(buffer, size, label);
+    char *buffer = tg_file_copy(text, size, TG_TEXT_MAX_BYTES, label, OP);
+    return buffer ? parse_owned(buffer, size, label) : NULL;
 }
 
 void tg_sentences_free(tg_sentences *s)

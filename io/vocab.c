@@ -343,21 +343,8 @@ tg_vocab *tg_vocab_load(const char *path)
 tg_vocab *tg_vocab_parse(const char *text, size_t size, const char *label)
 {
     label = label ? label : "<memory>";
-    if (!text && size > 0)
-        return NULL;
-    if (size > VOCAB_FILE_MAX) {
-        tg_error_set("vocab_load: %s: %zu bytes, more than the limit of %zu", label, size,
-                     VOCAB_FILE_MAX);
-        return NULL;
-    }
-    char *copy = malloc(size + 1);
-    if (!copy) {
-        tg_error_set("vocab_load: %s: out of memory", label);
-        return NULL;
-    }
-    if (size)
-        memcpy(copy, text, size);
-    tg_vocab *v = parse_lines(copy, size, label);
+    char *copy = tg_file_copy(text, size, VOCAB_FILE_MAX, label, "vocab_load");
+    tg_vocab *v = copy ? parse_lines(copy, size, label) : NULL;
     free(copy);
     return v;
 }
