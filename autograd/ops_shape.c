@@ -168,6 +168,7 @@ static int slice_backward(tg_node *node, const tg_tensor *grad)
         part.shape[dim] = grad->shape[dim];
         part.stride[dim] = target->stride[dim] * node->iparam[2];
     }
+    part.numel = grad->numel; /* the part has grad's elements, not all of target's */
     return tg_kernel_copy(&part, grad, true);
 }
 
