@@ -238,6 +238,7 @@ static int concat_backward(tg_node *node, const tg_tensor *grad)
         tg_tensor part = *grad;
         part.data = grad->data + start * grad->stride[dim];
         part.shape[dim] = x->shape[dim];
+        part.numel = x->numel;
         part.ext = NULL;
         start += x->shape[dim];
         if (tg_grad_accumulate(x, &part) != 0)
@@ -257,6 +258,7 @@ static int stack_backward(tg_node *node, const tg_tensor *grad)
             part.stride[k] = grad->stride[k + 1];
         }
         part.ndim = grad->ndim - 1;
+        part.numel = node->in[i]->numel;
         part.ext = NULL;
         if (tg_grad_accumulate(node->in[i], &part) != 0)
             return -1;
