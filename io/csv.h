@@ -39,7 +39,7 @@ extern "C" {
 /* Reader settings; zero means the default given beside each field. */
 typedef struct tg_csv_config {
     char delimiter;    /* ','; not '"', '\r' or '\n' */
-    size_t max_bytes;  /* largest file: 1 GiB */
+    size_t max_bytes;  /* largest file: 1 GiB (at most 2 GiB - 1) */
     size_t max_row;    /* longest row in bytes, quoted line breaks included: 1 MiB */
     int max_fields;    /* most fields in a row: 4096 */
 } tg_csv_config;

@@ -7,6 +7,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,8 @@ static tg_csv_config with_defaults(tg_csv_config c)
         c.delimiter = ',';
     if (!c.max_bytes)
         c.max_bytes = (size_t)1 << 30;
+    if (c.max_bytes > INT32_MAX) /* so that line and row numbers fit in an int */
+        c.max_bytes = INT32_MAX;
     if (!c.max_row)
         c.max_row = (size_t)1 << 20;
     if (!c.max_fields)
