@@ -13,46 +13,23 @@
  * costs more than it saves. */
 #define PARALLEL_MIN_ELEMENTS 32768
 
-/* Rows of a plan from `begin` to `end` (exclusive), handed to fn. */
-static void run_rows(const tg_iter_plan *plan, int64_t begin, int64_t end, tg_map_fn fn,
-                     tg_map_row row)
+/* Elements [begin, end) of the plan in row-major order, handed to fn a row
+ * at a time (the first and the last row may be partial). */
+static void run_range(const tg_iter_plan *plan, int64_t begin, int64_t end, tg_map_fn fn,
+                      tg_map_row row)
 {
-    int64_t offset[TG_ITER_MAX_OPERANDS];
-    tg_iter_offsets(plan, begin, offset);
-    int64_t index[TG_MAX_DIMS];
-    tg_iter_unravel(plan, begin, index);
-    for (int64_t r = begin; r < end; r++) {
-        row.out = plan->base[0] + offset[0];
+    int64_t r = begin / plan->inner, j = begin % plan->inner;
+    int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
+    tg_iter_offsets(plan, r, offset);
+    tg_iter_unravel(plan, r, index);
+    for (int64_t done = begin; done < end; j = 0) {
+        row.n = plan->inner - j < end - done ? plan->inner - j : end - done;
+        row.out = plan->base[0] + offset[0] + j * plan->inner_stride[0];
         for (int k = 1; k < plan->operands; k++)
-            row.in[k - 1] = plan->base[k] + offset[k];
+            row.in[k - 1] = plan->base[k] + offset[k] + j * plan->inner_stride[k];
         fn(&row);
+        done += row.n;
         tg_iter_next(plan, index, offset);
-    }
-}
-
-/* Splits a single long row into chunks for the team. */
-static void run_single_row_parallel(const tg_iter_plan *plan, tg_map_fn fn, tg_map_row row)
-{
-    const int64_t n = plan->inner;
-    int threads = tg_get_num_threads();
-#pragma omp parallel num_threads(threads)
-    {
-#ifdef _OPENMP
-        int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
-#else
-        int64_t team = 1, me = 0;
-#endif
-        /* Chunk edges on multiples of 16 elements keep vector loops aligned. */
-        int64_t chunk = ((n + team - 1) / team + 15) / 16 * 16;
-        int64_t begin = me * chunk, end = begin + chunk < n ? begin + chunk : n;
-        if (begin < end) {
-            tg_map_row part = row;
-            part.n = end - begin;
-            part.out = plan->base[0] + begin * plan->inner_stride[0];
-            for (int k = 1; k < plan->operands; k++)
-                part.in[k - 1] = plan->base[k] + begin * plan->inner_stride[k];
-            fn(&part);
-        }
     }
 }
 
@@ -73,34 +50,31 @@ int tg_map(const char *op, tg_tensor *out, int n_in, const tg_tensor *const *in,
     tg_iter_plan plan;
     if (tg_iter_plan_broadcast(&plan, op, 1 + n_in, operands) != 0)
         return -1;
-    if (plan.rows == 0 || plan.inner == 0)
+    const int64_t total = plan.rows * plan.inner;
+    if (total == 0)
         return 0;
 
-    tg_map_row row = { .n = plan.inner, .out_stride = plan.inner_stride[0], .param = param,
-                       .accumulate = accumulate };
+    tg_map_row row = { .out_stride = plan.inner_stride[0], .param = param, .accumulate = accumulate };
     for (int k = 0; k < n_in; k++)
         row.in_stride[k] = plan.inner_stride[k + 1];
-
-    int64_t total = plan.rows * plan.inner;
-    int threads = tg_get_num_threads();
-    if (threads <= 1 || total < PARALLEL_MIN_ELEMENTS) {
-        run_rows(&plan, 0, plan.rows, fn, row);
-    } else if (plan.rows == 1) {
-        run_single_row_parallel(&plan, fn, row);
-    } else {
-        /* Each thread takes a contiguous block of rows. */
+    int threads = total < PARALLEL_MIN_ELEMENTS ? 1 : tg_get_num_threads();
+    if (threads <= 1) {
+        run_range(&plan, 0, total, fn, row);
+        return 0;
+    }
+    /* Each thread takes an equal run of elements, whatever the rows. */
 #pragma omp parallel num_threads(threads)
-        {
+    {
 #ifdef _OPENMP
-            int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+        int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
 #else
-            int64_t team = 1, me = 0;
+        int64_t team = 1, me = 0;
 #endif
-            int64_t per = (plan.rows + team - 1) / team;
-            int64_t begin = me * per, end = begin + per < plan.rows ? begin + per : plan.rows;
-            if (begin < end)
-                run_rows(&plan, begin, end, fn, row);
-        }
+        /* Chunk edges on multiples of 16 elements keep vector loops aligned. */
+        int64_t chunk = ((total + team - 1) / team + 15) / 16 * 16;
+        int64_t begin = me * chunk, end = begin + chunk < total ? begin + chunk : total;
+        if (begin < end)
+            run_range(&plan, begin, end, fn, row);
     }
     return 0;
 }

@@ -110,9 +110,42 @@ int tg_check_writable(const tg_tensor *out, const char *op)
     return 0;
 }
 
+/* The common case without the general planner: operand 0 contiguous and
+ * every other operand either contiguous of the same shape or a single
+ * element, so the whole tensor is one row. False when that does not hold. */
+static bool plan_single_row(tg_iter_plan *plan, int operands, const tg_tensor *const *tensors)
+{
+    const tg_tensor *out = tensors[0];
+    if (!tg_tensor_is_contiguous(out))
+        return false;
+    for (int k = 1; k < operands; k++) {
+        const tg_tensor *t = tensors[k];
+        if (t->numel == 1 && t->ndim <= out->ndim) {
+            plan->inner_stride[k] = 0;
+        } else {
+            if (t->ndim != out->ndim || !tg_tensor_is_contiguous(t))
+                return false;
+            for (int d = 0; d < t->ndim; d++)
+                if (t->shape[d] != out->shape[d])
+                    return false;
+            plan->inner_stride[k] = 1;
+        }
+        plan->base[k] = t->data;
+    }
+    plan->operands = operands;
+    plan->outer_ndim = 0;
+    plan->rows = 1;
+    plan->inner = out->numel;
+    plan->inner_stride[0] = 1;
+    plan->base[0] = out->data;
+    return true;
+}
+
 int tg_iter_plan_broadcast(tg_iter_plan *plan, const char *op, int operands,
                            const tg_tensor *const *tensors)
 {
+    if (plan_single_row(plan, operands, tensors))
+        return 0;
     const tg_tensor *out = tensors[0];
     int64_t stride[TG_ITER_MAX_OPERANDS][TG_MAX_DIMS];
     float *base[TG_ITER_MAX_OPERANDS];

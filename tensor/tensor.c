@@ -76,17 +76,20 @@ bool tg_shape_equal(tg_shape a, tg_shape b)
 
 tg_shape tg_tensor_shape(const tg_tensor *t)
 {
-    tg_shape s = { 0 };
-    if (!t)
-        return s;
-    s.ndim = t->ndim;
-    memcpy(s.dim, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    tg_shape s = { .ndim = t ? t->ndim : 0 };
+    for (int d = 0; d < s.ndim; d++)
+        s.dim[d] = t->shape[d];
     return s;
 }
 
 bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b)
 {
-    return a && b && tg_shape_equal(tg_tensor_shape(a), tg_tensor_shape(b));
+    if (!a || !b || a->ndim != b->ndim)
+        return false;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d])
+            return false;
+    return true;
 }
 
 static void format_dims(char *buf, size_t size, int ndim, const int64_t *dims)
@@ -133,13 +136,10 @@ bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op)
 
 static void init_contiguous(tg_tensor *t, tg_shape shape, int64_t numel, tg_storage *storage)
 {
-    memset(t, 0, sizeof *t);
-    t->ndim = shape.ndim;
-    memcpy(t->shape, shape.dim, sizeof(int64_t) * (size_t)shape.ndim);
+    *t = (tg_tensor){ .data = storage->base, .numel = numel, .ndim = shape.ndim, .storage = storage };
+    for (int d = 0; d < shape.ndim; d++)
+        t->shape[d] = shape.dim[d];
     tg_contiguous_strides(&shape, t->stride);
-    t->numel = numel;
-    t->storage = storage;
-    t->data = storage->base;
 }
 
 static size_t data_bytes(int64_t numel)

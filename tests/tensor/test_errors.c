@@ -23,6 +23,9 @@ Test(errors, shape_mismatch)
     expect_failure(tg_kernel_unary(TG_UNARY_EXP, tg_empty(TG_SHAPE(3, 2)), a, NULL, false) == -1,
                    "exp: shape [2,3] does not broadcast to [3,2]");
     expect_failure(tg_kernel_where(out, tg_zeros(TG_SHAPE(5)), a, a) == -1, "where: shape [5]");
+    /* one element, but more dimensions than the output */
+    expect_failure(tg_kernel_binary(TG_BINARY_MUL, b, b, tg_ones(TG_SHAPE(1, 1)), false) == -1,
+                   "mul: shape [1,1] does not broadcast to [4]");
     tg_shape s;
     expect_failure(!tg_broadcast_shapes(TG_SHAPE(2, 3), TG_SHAPE(3, 2), &s, "add"),
                    "add: shapes [2,3] and [3,2] do not broadcast (dimension 0: 2 vs 3)");
