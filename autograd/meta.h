@@ -21,6 +21,7 @@ typedef struct tg_autograd_meta {
     tg_grad_state state;
     bool requires_grad;
     bool retain_grad;
+    bool deferred;     /* products wait to be added to grad (autograd/deferred.h) */
 } tg_autograd_meta;
 
 tg_autograd_meta *tg_meta(const tg_tensor *t);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "autograd/deferred.h"
 #include "autograd/ops.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
@@ -181,8 +182,9 @@ tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
 
 /* ---- affine ----------------------------------------------------------------------------- *
  * out [..., O] = x [..., I] @ weight [O, I]^T + bias. Rows of x fold into
- * one GEMM; the weight's gradient is one GEMM over all rows, written
- * straight into the weight's gradient. */
+ * one GEMM. The weight's gradient g^T x is postponed (autograd/deferred.h),
+ * so a weight applied at every step gets it from one GEMM over all of
+ * them. */
 
 static int affine_backward(tg_node *node, const tg_tensor *grad)
 {
@@ -199,9 +201,9 @@ static int affine_backward(tg_node *node, const tg_tensor *grad)
             return -1;
     }
     if (tg_requires_grad(weight)) {
-        tg_tensor *target = tg_grad_target(weight, &accumulate);
-        tg_tensor g_rows_t = transposed(&g_rows);
-        if (!target || tg_kernel_matmul(target, &g_rows_t, rows, 1.0f, accumulate ? 1.0f : 0.0f) != 0)
+        /* weight's gradient += g^T x, postponed to join the other steps'. */
+        tg_tensor *g_saved = tg_view_alias(&g_rows);
+        if (!g_saved || tg_defer_product(weight, g_saved, rows) != 0)
             return -1;
     }
     return bias ? tg_grad_accumulate(bias, grad) : 0;

@@ -6,6 +6,7 @@
 #include <threads.h>
 
 #include "autograd/autograd.h"
+#include "autograd/deferred.h"
 #include "autograd/meta.h"
 #include "tensor/reduce.h"
 
@@ -366,6 +367,9 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
     for (int64_t i = m->node; i >= 0; i--) {
         tg_node *node = thread_tape.nodes[i];
         tg_autograd_meta *nm = tg_meta(node->out);
+        /* Products postponed for this tensor complete its gradient first. */
+        if (nm->deferred && tg_deferred_flush(node->out) != 0)
+            return -1;
         if (nm->state != TG_GRAD_VALID)
             continue; /* no gradient flows through this op */
         if (node->op->backward(node, nm->grad) != 0) {
@@ -376,7 +380,7 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
         if (anomaly && check_input_grads(node) != 0)
             return -1;
     }
-    return 0;
+    return tg_deferred_flush_all();
 }
 
 int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
@@ -393,6 +397,8 @@ int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
     }
     bool previous = tg_set_grad_enabled(false);
     int rc = run_backward(out, grad);
+    if (rc != 0)
+        tg_deferred_discard();
     tg_set_grad_enabled(previous);
     return rc;
 }
