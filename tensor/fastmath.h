@@ -19,17 +19,26 @@ static inline float tg_bits_to_float(uint32_t bits)
     return f;
 }
 
+static inline uint32_t tg_float_to_bits(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
 /* exp(x) = 2^n * exp(r), r = x - n ln2 in [-ln2/2, ln2/2]; exp(r) by the
  * Cephes polynomial; 2^n applied as two factors so that results near the
- * ends of the range (denormals, overflow) come out as libm's. */
+ * ends of the range (denormals, overflow) come out as libm's. n is read
+ * from the bits of the rounding sum, with no float-to-int conversion: that
+ * keeps NaN defined and the loop free of masks. */
 static inline float tg_fast_expf(float x)
 {
     /* Outside these bounds the result is 0 or inf anyway; comparisons keep NaN. */
     x = x > 89.0f ? 89.0f : x;
     x = x < -104.0f ? -104.0f : x;
-    float fn = x * 1.44269504088896341f + 12582912.0f; /* round to nearest */
-    fn -= 12582912.0f;
-    fn = fn == fn ? fn : 0.0f; /* keep the integer conversion defined for NaN */
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t = x * 1.44269504088896341f + shifter;
+    float fn = t - shifter;
     float r = x - fn * 0.693359375f;
     r = r - fn * -2.12194440e-4f;
     float poly = 1.9875691500e-4f;
@@ -39,11 +48,12 @@ static inline float tg_fast_expf(float x)
     poly = poly * r + 1.6666665459e-1f;
     poly = poly * r + 5.0000001201e-1f;
     float er = poly * r * r + r + 1.0f;
-    int32_t n = (int32_t)fn;
-    int32_t n1 = n / 2;
-    int32_t n2 = n - n1;
-    float scale1 = tg_bits_to_float((uint32_t)(n1 + 127) << 23);
-    float scale2 = tg_bits_to_float((uint32_t)(n2 + 127) << 23);
+    /* n sits in the low mantissa bits of t, offset by the shifter's. */
+    uint32_t n = tg_float_to_bits(t) - tg_float_to_bits(shifter);
+    uint32_t n1 = (uint32_t)((int32_t)n >> 1); /* n = n1 + n2, both in exponent range */
+    uint32_t n2 = n - n1;
+    float scale1 = tg_bits_to_float((n1 + 127u) << 23);
+    float scale2 = tg_bits_to_float((n2 + 127u) << 23);
     return er * scale1 * scale2;
 }
 
