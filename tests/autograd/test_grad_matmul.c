@@ -106,12 +106,12 @@ Test(grad_matmul, matmul_values_match_a_naive_loop)
         tg_tensor *ref = naive_matmul(a->ndim == 1 ? tg_view_unsqueeze(a, 0) : a,
                                       b->ndim == 1 ? tg_view_unsqueeze(b, 1) : b);
         tg_shape expected = tg_tensor_shape(ref);
-        if (b->ndim == 1)
-            expected.ndim--;
         if (a->ndim == 1) {
             expected.dim[expected.ndim - 2] = expected.dim[expected.ndim - 1];
             expected.ndim--;
         }
+        if (b->ndim == 1)
+            expected.ndim--;
         char got[TG_SHAPE_STR_MAX];
         cr_assert(tg_shape_equal(tg_tensor_shape(y), expected), "%s: shape %s", c->name,
                   tg_shape_format(got, sizeof got, y));
