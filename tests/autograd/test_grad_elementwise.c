@@ -280,6 +280,22 @@ Test(grad_elementwise, where_routes_the_gradient_by_the_mask)
     assert_gradcheck(apply_where, &same, in, 2, "where(mask, x, x)");
 }
 
+/* where on views: a transposed, b step-sliced, the mask expanded. */
+static tg_tensor *apply_where_on_views(tg_tensor *const *in, void *user)
+{
+    (void)user;
+    tg_tensor *mask = tg_expand(tg_gt_scalar(tg_detach(in[0]), 0.05f), TG_SHAPE(3, 4));
+    return tg_where(mask, view_transposed(in[1]), view_step_sliced(in[2]));
+}
+
+Test(grad_elementwise, where_on_non_contiguous_inputs)
+{
+    tg_tensor *in[3] = { make_leaf(TG_SHAPE(1, 4), FILL_LADDER_EVEN, 6), make_leaf(TG_SHAPE(4, 3), FILL_ANY, 7),
+                         make_leaf(TG_SHAPE(3, 9), FILL_ANY, 8) };
+    tg_set_requires_grad(in[0], false);
+    assert_gradcheck(apply_where_on_views, NULL, in, 3, "where on views");
+}
+
 Test(grad_elementwise, where_gradient_by_hand)
 {
     tg_tensor *mask = tg_from_array(TG_SHAPE(4), (float[]){ 1, 0, 0, 1 });

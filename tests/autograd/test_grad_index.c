@@ -105,6 +105,26 @@ Test(grad_index, scatter_add_to_both_inputs)
     }
 }
 
+/* x reaches each op twice: as the indexed tensor and directly (or as
+ * scatter_add's src as well as its destination). */
+static tg_tensor *apply_index_ops_to_x_twice(tg_tensor *const *in, void *user)
+{
+    (void)user;
+    tg_tensor *x = in[0];
+    tg_tensor *order = tg_from_array(TG_SHAPE(3), (float[]){ 2, 0, 1 });
+    tg_tensor *index = tg_from_array(TG_SHAPE(3, 3), (float[]){ 1, 1, 0, 2, 0, 2, 0, 1, 1 });
+    tg_tensor *selected = tg_mul(tg_index_select(x, 1, order), x);
+    tg_tensor *gathered = tg_mul(tg_gather(x, 0, index), x);
+    tg_tensor *scattered = tg_scatter_add(x, 1, index, x);
+    return tg_add(tg_add(selected, gathered), tg_square(scattered));
+}
+
+Test(grad_index, index_ops_with_their_input_used_twice)
+{
+    tg_tensor *x = make_leaf(TG_SHAPE(3, 3), FILL_ANY, 9);
+    assert_gradcheck(apply_index_ops_to_x_twice, NULL, &x, 1, "index ops on x, times x");
+}
+
 Test(grad_index, scatter_add_and_gather_by_hand)
 {
     tg_tensor *x = leaf_of(TG_SHAPE(2, 3), (float[]){ 0, 0, 0, 10, 10, 10 });
