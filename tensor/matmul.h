@@ -23,7 +23,8 @@ extern "C" {
 
 /* out = alpha * (a @ b) + beta * out, for a [..., M, K] and b [..., K, N]
  * with batch axes broadcast; out is [batch..., M, N]. With beta = 0, out's
- * previous contents are ignored (NaN included). Both operands need at
+ * previous contents are ignored (NaN included); with K = 0 the product is
+ * empty and out becomes beta * out. Both operands need at
  * least 2 dimensions (autograd's tg_matmul also takes vectors). */
 int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, float alpha, float beta);
 
