@@ -121,6 +121,26 @@ Test(model_io, a_pytorch_state_dict_loads_into_the_matching_model)
     tg_model_free(model);
 }
 
+/* The same file in the real layers: names and shapes match strictly, and
+ * the weights compute what they compute in torch. */
+Test(model_io, pytorch_weights_in_tapegrad_layers_give_pytorch_outputs)
+{
+    tg_model *model = tg_model_new(1);
+    tg_lstm *lstm = tg_lstm_new(model, "lstm", (tg_rnn_config){ .input = 3, .hidden = 4, .layers = 2 });
+    tg_linear *head = tg_linear_new(model, "head", (tg_linear_config){ .input = 4, .output = 2 });
+    cr_assert(lstm && head, "%s", tg_error_message());
+    cr_assert_eq(tg_model_load(model, io_fixture("pytorch_lstm_linear.safetensors"), TG_LOAD_STRICT,
+                               NULL), 0, "%s", tg_error_message());
+    tg_safetensors *io = tg_safetensors_load(io_fixture("pytorch_lstm_linear_io.safetensors"));
+    cr_assert_not_null(io, "%s", tg_error_message());
+    tg_tensor *x = tg_copy_to_graph(tg_safetensors_get(io, "x"));
+    tg_tensor *y = tg_linear_forward(head, tg_lstm_forward(lstm, x, NULL).output);
+    tg_assert_shape(y, 5, 2, 2);
+    tg_assert_values(y, tg_safetensors_get(io, "y")->data, 20, 1e-5);
+    tg_safetensors_free(io);
+    tg_model_free(model);
+}
+
 Test(model_io, pytorch_f64_f16_and_bf16_convert_as_torch_converts_them)
 {
     tg_safetensors *file = tg_safetensors_load(io_fixture("pytorch_dtypes.safetensors"));
