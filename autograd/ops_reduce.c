@@ -82,8 +82,9 @@ static int sum_kernel(tg_tensor *out, const tg_tensor *x, float unused)
 static int mean_kernel(tg_tensor *out, const tg_tensor *x, float unused)
 {
     (void)unused;
-    float scale = out->numel && x->numel ? (float)out->numel / (float)x->numel : NAN;
-    return tg_kernel_sum_to(out, x, scale, false);
+    if (x->numel == 0) /* the mean of nothing is NaN, as in PyTorch */
+        return tg_kernel_fill(out, NAN);
+    return tg_kernel_sum_to(out, x, (float)out->numel / (float)x->numel, false);
 }
 
 TG_MAP_ROW_1(back_scaled, a * p[0])

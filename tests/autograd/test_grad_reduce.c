@@ -245,4 +245,8 @@ Test(grad_reduce, forward_values_by_hand)
     tg_assert_values(tg_norm(x, INFINITY, TG_ALL_AXES, false), ((float[]){ 6 }), 1, 0.0f);
     tg_assert_values(tg_amax(x, TG_AXES(0), false), ((float[]){ 4, 5, 6 }), 3, 0.0f);
     tg_assert_values(tg_amin(x, TG_AXES(1), false), ((float[]){ 1, 4 }), 2, 0.0f);
+    /* Over an empty axis: a sum of nothing is 0, a mean NaN, as in PyTorch. */
+    tg_tensor *empty = tg_slice(x, 1, 0, 0, 1);
+    tg_assert_values(tg_sum(empty, TG_AXES(1), false), ((float[]){ 0, 0 }), 2, 0.0f);
+    tg_assert_values(tg_mean(empty, TG_AXES(1), false), ((float[]){ NAN, NAN }), 2, 0.0f);
 }
