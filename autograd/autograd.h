@@ -125,7 +125,8 @@ void tg_graph_rewind(tg_graph_mark mark);
  *     anomaly: forward of 'log' on [3] produced NaN at element 1 of its output [3]
  *     anomaly: backward of 'sqrt' on [2,2] produced Inf at element 1 of the
  *              gradient of input 0 [2,2]
- * The forward check runs in no-grad mode too. Slow: for debugging. */
+ * The forward check runs in no-grad mode too. The setting is process-wide
+ * (every thread). Slow: for debugging. */
 void tg_set_anomaly_mode(bool enabled);
 bool tg_anomaly_mode(void);
 
