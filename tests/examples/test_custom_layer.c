@@ -1,0 +1,197 @@
+/* The custom_layer example, run with --quick: its gradient checks, its
+ * outputs, the checkpoint holding the custom cell, its determinism and its
+ * refusals. The runs use one thread: the machine is shared, and OpenMP
+ * threads that wait for each other make a loaded run many times slower. */
+#include "examples/run_example.h"
+
+TestSuite(custom_layer, .init = tg_test_setup, .fini = tg_test_teardown);
+
+static const char *const CELLS[] = { "mgu", "lstm", "gru" };
+
+/* Runs the example with --quick --threads 1 --out dir and the extra
+ * arguments (up to 2); asserts that it exited 0. */
+static example_run run_quick(const char *dir, const char *a, const char *b)
+{
+    const char *args[] = { "--quick", "--threads", "1", "--out", dir, a, b, NULL };
+    example_run run = run_example("custom_layer", args);
+    cr_assert_eq(run.exit_code, 0, "exit code %d:\n%s", run.exit_code, run.output);
+    return run;
+}
+
+static void out_file(char *path, size_t n, const char *dir, const char *file)
+{
+    snprintf(path, n, "%s/%s", dir, file);
+}
+
+/* The number printed after `label` in output. */
+static double number_after(const char *output, const char *label)
+{
+    const char *p = strstr(output, label);
+    cr_assert_not_null(p, "no \"%s\" in:\n%s", label, output);
+    char *end;
+    double value = strtod(p + strlen(label), &end);
+    cr_assert(end != p + strlen(label), "no number after \"%s\"", label);
+    return value;
+}
+
+/* The line of output that starts with `start`. */
+static const char *line_starting(const char *output, const char *start)
+{
+    const char *line = strstr(output, start);
+    cr_assert_not_null(line, "no line \"%s\" in:\n%s", start, output);
+    return line;
+}
+
+Test(custom_layer, the_gradient_checks_pass_and_catch_the_slip)
+{
+    char dir[512];
+    example_out_dir("custom_layer_checks", dir, sizeof dir);
+    example_run run = run_quick(dir, NULL, NULL);
+    /* float32 central differences with eps 1e-3 agree to about 1e-4. */
+    cr_assert_lt(number_after(run.output, "scaled_tanh: largest |analytic - numeric| "), 1e-3);
+    cr_assert_lt(number_after(run.output, "mgu: largest |analytic - numeric| "), 1e-3);
+    cr_assert(strstr(line_starting(run.output, "      passed: 24 elements"), "worst: input 0"));
+    cr_assert(strstr(run.output, "      passed: 62 elements"), "%s", run.output);
+    /* Leaving out the factor b = 2/3 makes the rule 1.5 times too large. */
+    cr_assert_gt(number_after(run.output, "scaled_tanh_slip: largest |analytic - numeric| "), 0.1);
+    cr_assert(strstr(run.output, "      FAILED: 24 elements"), "%s", run.output);
+    /* The cell's parameters under their names: 2H = 32 rows for 16 units. */
+    const char *names[] = { "mgu.weight_ih    [32,2]", "mgu.weight_hh    [32,16]", "mgu.bias_ih      [32]",
+                            "mgu.bias_hh      [32]" };
+    for (int i = 0; i < 4; i++)
+        cr_assert(strstr(run.output, names[i]), "no \"%s\" in:\n%s", names[i], run.output);
+    example_run_free(&run);
+}
+
+Test(custom_layer, quick_run_trains_the_three_cells_and_writes_its_files)
+{
+    char dir[512], path[600];
+    example_out_dir("custom_layer_files", dir, sizeof dir);
+    example_run run = run_quick(dir, NULL, NULL);
+    out_file(path, sizeof path, dir, "custom_layer_history.csv");
+    tg_csv *history = assert_csv(path, "mgu_loss", 150);
+    for (int k = 0; k < 3; k++) {
+        char column[32];
+        snprintf(column, sizeof column, "%s_loss", CELLS[k]);
+        assert_column_fell(history, column);
+        /* The table's test MSE is the last one the history recorded. */
+        snprintf(column, sizeof column, "%s_test", CELLS[k]);
+        float last;
+        cr_assert_eq(tg_csv_float(history, tg_csv_rows(history) - 1, tg_csv_column(history, column), &last), 0);
+        char row[16];
+        snprintf(row, sizeof row, "    %-5s ", CELLS[k]);
+        const char *line = line_starting(strstr(run.output, "test MSE"), row);
+        double parameters, ms, mse;
+        cr_assert_eq(sscanf(line + strlen(row), "%lf %lf %lf", &parameters, &ms, &mse), 3, "%.60s", line);
+        cr_assert(fabs(mse - last) <= 1e-4, "%s: printed %g, history %g", CELLS[k], mse, last);
+    }
+    tg_csv_free(history);
+    /* Parameters with the head (16 units, 2 inputs): MGU 2 * (32*2 + 32*16
+     * + 32) + 17, LSTM 64*2 + 64*16 + 2*64 + 17, GRU 48*2 + 48*16 + 2*48 + 17. */
+    cr_assert_eq(number_after(run.output, "    mgu   "), 657);
+    cr_assert_eq(number_after(run.output, "    lstm  "), 1297);
+    cr_assert_eq(number_after(run.output, "    gru   "), 977);
+    /* Var(a + b) for a, b from U(0, 1) is 1/6, within sampling error over
+     * 512 test sequences. */
+    double answer_one = number_after(run.output, "always answering 1            ");
+    cr_assert(answer_one > 0.13 && answer_one < 0.20, "always answering 1: %g", answer_one);
+    out_file(path, sizeof path, dir, "custom_layer_loss.png");
+    assert_png(path, 600, 400);
+    example_run_free(&run);
+}
+
+Test(custom_layer, the_checkpoint_holds_the_custom_cell_and_resumes)
+{
+    char saved[512], loaded[512], checkpoint[600], path[600];
+    example_out_dir("custom_layer_save", saved, sizeof saved);
+    example_out_dir("custom_layer_load", loaded, sizeof loaded);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    example_run a = run_quick(saved, "--save", checkpoint);
+    example_run_free(&a);
+    tg_safetensors *file = tg_safetensors_load(checkpoint);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    const char *names[] = { "mgu.weight_ih", "mgu.weight_hh", "mgu.bias_ih", "mgu.bias_hh",
+                            "optim.exp_avg.mgu.weight_hh", "lstm.weight_hh_l0", "gru.weight_hh_l0" };
+    const tg_shape shapes[] = { TG_SHAPE(32, 2), TG_SHAPE(32, 16), TG_SHAPE(32), TG_SHAPE(32), TG_SHAPE(32, 16),
+                                TG_SHAPE(64, 16), TG_SHAPE(48, 16) };
+    for (int i = 0; i < 7; i++) {
+        const tg_tensor *t = tg_safetensors_get(file, names[i]);
+        cr_assert_not_null(t, "no %s in the checkpoint", names[i]);
+        cr_assert(tg_shape_equal(tg_tensor_shape(t), shapes[i]), "%s has the wrong shape", names[i]);
+    }
+    cr_assert_str_eq(tg_safetensors_metadata(file, "step"), "150");
+    tg_safetensors_free(file);
+
+    example_run b = run_quick(loaded, "--load", checkpoint);
+    cr_assert(strstr(b.output, "150 steps of training so far"), "%s", b.output);
+    example_run_free(&b);
+    /* The loaded run goes on from step 150 with trained weights: its first
+     * loss is far below a fresh model's (whose prediction starts near 0,
+     * for targets near 1). */
+    double first[2];
+    const char *dirs[2] = { saved, loaded };
+    for (int i = 0; i < 2; i++) {
+        out_file(path, sizeof path, dirs[i], "custom_layer_history.csv");
+        tg_csv *history = assert_csv(path, "mgu_loss", 150);
+        cr_assert_str_eq(tg_csv_field(history, 0, tg_csv_column(history, "step")), i == 0 ? "0" : "150");
+        float value;
+        cr_assert_eq(tg_csv_float(history, 0, tg_csv_column(history, "mgu_loss"), &value), 0);
+        first[i] = value;
+        tg_csv_free(history);
+    }
+    cr_assert_lt(first[1], 0.5 * first[0], "first loss: fresh %g, loaded %g", first[0], first[1]);
+}
+
+/* The whole text of a file (free it). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *text = calloc((size_t)size + 1, 1);
+    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    return text;
+}
+
+Test(custom_layer, the_same_seed_gives_the_same_history)
+{
+    char first[512], second[512], path[600];
+    example_out_dir("custom_layer_seed_a", first, sizeof first);
+    example_out_dir("custom_layer_seed_b", second, sizeof second);
+    example_run a = run_quick(first, "--seed", "9");
+    example_run b = run_quick(second, "--seed", "9");
+    example_run_free(&a);
+    example_run_free(&b);
+    out_file(path, sizeof path, first, "custom_layer_history.csv");
+    char *x = slurp(path);
+    out_file(path, sizeof path, second, "custom_layer_history.csv");
+    char *y = slurp(path);
+    cr_assert(strlen(x) > 1000 && strcmp(x, y) == 0, "the two histories differ");
+    free(x);
+    free(y);
+}
+
+static void assert_refused(const char *const *args, const char *fragment)
+{
+    example_run run = run_example("custom_layer", args);
+    cr_assert_eq(run.exit_code, 2, "exit code %d:\n%s", run.exit_code, run.output);
+    cr_assert(strstr(run.output, fragment), "no \"%s\" in:\n%s", fragment, run.output);
+    example_run_free(&run);
+}
+
+Test(custom_layer, bad_input_exits_2_with_a_message)
+{
+    char dir[512], path[600];
+    example_out_dir("custom_layer_refusals", dir, sizeof dir);
+    assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused((const char *[]){ "--out", dir, "--hidden", "-3", NULL }, "bad value '-3' for option '--hidden'");
+    assert_refused((const char *[]){ "--out", dir, "--length", "1", NULL }, "--length must be in [2, 10000]");
+    assert_refused((const char *[]){ "--out", dir, "--epochs", "3", NULL }, "--epochs: this example makes its own");
+    assert_refused((const char *[]){ "--out", dir, "--data", "sequences.csv", NULL },
+                   "--data: this example makes its own sequences");
+    out_file(path, sizeof path, dir, "missing.ckpt");
+    assert_refused((const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, path);
+}
