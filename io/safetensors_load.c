@@ -141,15 +141,19 @@ static int check_shape(spec *s, const json_t *shape, const char *label)
                             label, s->name, rank, TG_MAX_DIMS);
     s->shape.ndim = (int)rank;
     s->numel = 1;
+    /* The product of the sizes with 0 counted as 1 bounds the element count
+     * and the strides (an empty [0, 2^62, 2^62] has none, but strides that
+     * overflow); it is kept small enough for a size in bytes of any dtype. */
+    int64_t extent = 1;
     for (size_t d = 0; d < rank; d++) {
         int64_t size;
         if (!get_count(json_array_get(shape, d), &size))
             return tg_error_set(OP ": %s: tensor \"%.128s\": shape[%zu] is not a non-negative "
                                 "integer", label, s->name, d);
-        /* Bounded so that the size in bytes of any dtype fits in int64. */
-        if (s->numel > 0 && size > INT64_MAX / 8 / s->numel)
+        if (size > INT64_MAX / 8 / extent)
             return tg_error_set(OP ": %s: tensor \"%.128s\": the shape has too many elements",
                                 label, s->name);
+        extent *= size > 1 ? size : 1;
         s->shape.dim[d] = size;
         s->numel *= size;
     }

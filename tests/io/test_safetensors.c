@@ -303,6 +303,10 @@ Test(safetensors, bad_shapes_are_refused)
     /* 2^32 * 2^32 elements: the count would overflow int64. */
     assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],"
                    "\"data_offsets\":[0,4]}}", four_floats, 4, "the shape has too many elements");
+    /* No elements, but sizes whose strides would overflow. */
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[0,4611686018427387904,"
+                   "4611686018427387904],\"data_offsets\":[0,0]}}", four_floats, 4,
+                   "the shape has too many elements");
     assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
                    four_floats, 8, "data_offsets [0, 8] hold 8 bytes, but 3 elements of F32 need 12");
 }
