@@ -8,6 +8,7 @@
 #include "autograd/autograd.h"
 #include "autograd/deferred.h"
 #include "autograd/meta.h"
+#include "tensor/gemm_small.h"
 #include "tensor/reduce.h"
 
 /* ---- Per-thread state ---------------------------------------------------------- */
@@ -235,19 +236,24 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
         return tg_error_set("%s: the output must be a new graph tensor (from tg_empty or a view)",
                             op->name);
 
-    tg_arena *arena = tg_arena_thread();
-    tg_node *node = tg_arena_calloc(arena, sizeof *node);
-    tg_tensor **in = tg_arena_alloc(arena, sizeof *in * (size_t)(n_in ? n_in : 1));
-    tg_autograd_meta *m = meta_for(out);
-    if (!node || !in || !m)
+    /* The node, the output's metadata and the list of inputs in one block:
+     * one arena allocation per recorded op. */
+    struct record {
+        tg_node node;
+        tg_autograd_meta meta;
+        tg_tensor *in[];
+    } *r = tg_arena_calloc(tg_arena_thread(), sizeof *r + sizeof r->in[0] * (size_t)n_in);
+    if (!r)
         return -1;
-    memcpy(in, inputs, sizeof *in * (size_t)n_in);
+    tg_node *node = &r->node;
+    memcpy(r->in, inputs, sizeof r->in[0] * (size_t)n_in);
     node->op = op;
     node->out = out;
-    node->in = in;
+    node->in = r->in;
     node->n_in = n_in;
-    m->requires_grad = true;
-    m->node = (int64_t)thread_tape.count;
+    r->meta.requires_grad = true;
+    r->meta.node = (int64_t)thread_tape.count;
+    out->ext = &r->meta.ext;
     if (push_node(node) != 0)
         return -1;
     if (node_out)
@@ -439,6 +445,7 @@ void tg_graph_release(void)
     thread_tape.nodes = NULL;
     thread_tape.capacity = 0;
     tg_arena_release_thread();
+    tg_gemm_small_release_thread();
 }
 
 size_t tg_graph_size(void) { return thread_tape.count; }

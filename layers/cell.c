@@ -39,6 +39,8 @@ static void init_params(tg_model *model, tg_cell_kind kind, const tg_rnn_config 
             p->bias_ih->data[j] = 1.0f;
             p->bias_hh->data[j] = 0.0f;
         }
+        tg_tensor_mark_written(p->bias_ih);
+        tg_tensor_mark_written(p->bias_hh);
     }
 }
 

@@ -111,6 +111,8 @@ int tg_kernel_index_select(tg_tensor *out, const tg_tensor *x, int dim, const tg
         if (tg_kernel_copy(&dst, &src, false) != 0)
             return -1;
     }
+    if (rows)
+        tg_tensor_mark_written(out);
     return 0;
 }
 

@@ -107,6 +107,7 @@ int tg_check_writable(const tg_tensor *out, const char *op)
             return tg_error_set("%s: output %s has expanded axes, so its elements overlap", op,
                                 tg_shape_format(shape, sizeof shape, out));
         }
+    tg_tensor_mark_written(out);
     return 0;
 }
 

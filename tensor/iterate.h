@@ -41,8 +41,10 @@ int tg_iter_plan_broadcast(tg_iter_plan *plan, const char *op, int operands,
 int tg_broadcast_strides(const tg_tensor *t, int ndim, const int64_t *shape, int64_t *stride,
                          const char *op);
 
-/* 0 when out can be written element by element, or an error naming `op`
- * when an expanded (stride-0) axis makes several elements one. */
+/* Every kernel calls this before writing out: 0 when out can be written
+ * element by element (and the write is recorded, tg_tensor_mark_written),
+ * or an error naming `op` when an expanded (stride-0) axis makes several
+ * elements one. */
 int tg_check_writable(const tg_tensor *out, const char *op);
 
 /* Index (per outer axis) and element offsets (per operand) of a row. */

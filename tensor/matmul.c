@@ -5,14 +5,11 @@
 
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
+#include "tensor/gemm_small.h"
 #include "tensor/iterate.h"
 
-/* A matrix as BLIS sees it: m x n elements at data, with row stride rs and
- * column stride cs. */
-typedef struct matrix {
-    float *data;
-    int64_t m, n, rs, cs;
-} matrix;
+/* A matrix as BLIS sees it (tensor/gemm_small.h). */
+typedef tg_matrix matrix;
 
 /* BLIS checks that strides describe non-overlapping storage, and a size-1
  * axis may carry any stride in a tensor. Give such axes the stride BLIS
@@ -83,8 +80,13 @@ static matrix last_two_axes(const tg_tensor *t, float *data)
  * save (tensor/threads.h: small kernels run on one thread). */
 #define GEMM_THREADED_MIN (64.0 * 64.0 * 64.0)
 
-static void gemm(const matrix *a, const matrix *b, const matrix *c, float alpha, float beta)
+/* b_storage (NULL when b changes from call to call) lets products with few
+ * rows use a cached packed copy of b (tensor/gemm_small.h). */
+static void gemm(const matrix *a, const matrix *b, const tg_storage *b_storage, const matrix *c,
+                 float alpha, float beta)
 {
+    if (b_storage && tg_gemm_small(a, b, b_storage, c, alpha, beta))
+        return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bool small = (double)c->m * (double)c->n * (double)a->n < GEMM_THREADED_MIN;
     bli_rntm_set_num_threads(small ? 1 : tg_get_num_threads(), &rntm);
@@ -140,6 +142,7 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
     tg_blas_init();
 
     matrix mc = last_two_axes(out, out->data);
+    tg_tensor_mark_written(out);
     if (!blis_strides(&mc)) {
         char so[TG_SHAPE_STR_MAX];
         return tg_error_set("matmul: output %s has overlapping elements",
@@ -183,7 +186,7 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
     matrix fa = ma, fc = mc;
     if (batch_ndim > 0 && fold_batch_into_rows(out, a, stride[2], stride[1], batch_ndim, &fa, &fc) &&
         blis_strides(&fa) && blis_strides(&fc)) {
-        gemm(&fa, &mb, &fc, alpha, beta);
+        gemm(&fa, &mb, b->storage, &fc, alpha, beta);
     } else {
         float *base[3] = { out->data, a->data, b->data };
         tg_iter_plan plan;
@@ -197,7 +200,7 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
                 c.data = plan.base[0] + offset[0] + i * plan.inner_stride[0];
                 x.data = plan.base[1] + offset[1] + i * plan.inner_stride[1];
                 y.data = plan.base[2] + offset[2] + i * plan.inner_stride[2];
-                gemm(&x, &y, &c, alpha, beta);
+                gemm(&x, &y, plan.rows * plan.inner == 1 ? b->storage : NULL, &c, alpha, beta);
             }
             tg_iter_next(&plan, index, offset);
         }

@@ -1,6 +1,7 @@
 #include "tensor/tensor.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,18 @@ bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op)
 
 /* ---- Allocation ------------------------------------------------------------- */
 
+/* Versions come from one counter, so a storage never shares a version with
+ * another one that lived at the same address before it. */
+static atomic_uint_fast64_t last_version;
+
+static uint64_t next_version(void) { return (uint64_t)atomic_fetch_add(&last_version, 1) + 1; }
+
+void tg_tensor_mark_written(const tg_tensor *t)
+{
+    if (t && t->storage)
+        t->storage->version = next_version();
+}
+
 static void init_contiguous(tg_tensor *t, tg_shape shape, int64_t numel, tg_storage *storage)
 {
     *t = (tg_tensor){ .data = storage->base, .numel = numel, .ndim = shape.ndim, .storage = storage };
@@ -165,7 +178,8 @@ static tg_tensor *new_owned(tg_shape shape, const char *op)
         tg_error_set("%s: out of memory for %lld elements", op, (long long)numel);
         return NULL;
     }
-    block->storage = (tg_storage){ .base = data, .size = numel, .owned = true };
+    block->storage = (tg_storage){ .base = data, .size = numel, .owned = true,
+                                   .version = next_version() };
     init_contiguous(&block->tensor, shape, numel, &block->storage);
     block->tensor.flags = TG_TENSOR_OWNED;
     return &block->tensor;
@@ -184,7 +198,8 @@ static tg_tensor *new_graph(tg_shape shape, const char *op)
         return NULL;
     tg_tensor *t = (tg_tensor *)mem;
     tg_storage *storage = (tg_storage *)(mem + sizeof(tg_tensor));
-    *storage = (tg_storage){ .base = (float *)(mem + header), .size = numel, .owned = false };
+    *storage = (tg_storage){ .base = (float *)(mem + header), .size = numel, .owned = false,
+                             .version = next_version() };
     init_contiguous(t, shape, numel, storage);
     return t;
 }
@@ -438,6 +453,7 @@ static int fill_random(tg_tensor *t, const char *op, void (*fill)(tg_rng *, floa
         return -1;
     if (tg_tensor_is_contiguous(t)) {
         fill(rng, t->data, t->numel, a, b);
+        tg_tensor_mark_written(t);
         return 0;
     }
     tg_arena *arena = tg_arena_thread();

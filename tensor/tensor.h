@@ -60,9 +60,10 @@ typedef struct tg_axes {
 
 /* Memory behind one or more tensors. */
 typedef struct tg_storage {
-    float *base;  /* first element */
-    int64_t size; /* elements */
-    bool owned;   /* freed with the owning tensor (else arena or external) */
+    float *base;      /* first element */
+    int64_t size;     /* elements */
+    bool owned;       /* freed with the owning tensor (else arena or external) */
+    uint64_t version; /* changes whenever the data is written; unique across storages */
 } tg_storage;
 
 /* Per-tensor state of a higher floor. tensor/ only calls `release` when an
@@ -134,6 +135,12 @@ int tg_tensor_uniform_(tg_tensor *t, float low, float high, tg_rng *rng);
 int tg_tensor_normal_(tg_tensor *t, float mean, float std, tg_rng *rng);
 /* dst = src, elementwise; src broadcasts to dst's shape. */
 int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src);
+
+/* Records that t's data was written. Every tapegrad function that writes a
+ * tensor does this; call it after writing t->data yourself, so that what
+ * tapegrad derives from a tensor (the packed copy of a weight kept for fast
+ * products) is rebuilt. */
+void tg_tensor_mark_written(const tg_tensor *t);
 
 /* ---- Inspection ---------------------------------------------------------- */
 

@@ -1,0 +1,304 @@
+#include "tensor/gemm_small.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+
+#include "tensor/threads.h"
+
+/* Products with more rows than this go to BLIS, which wins on them. */
+#define SMALL_ROWS_MAX 96
+/* Columns of b per panel and rows of a per kernel call, per instruction set;
+ * KC is the depth of one pass, so that a kernel's rows of a stay in L1. */
+#define NR_AVX512 48
+#define MR_AVX512 8
+#define NR_AVX2 24
+#define MR_AVX2 4
+#define KC 384
+/* Below this many multiply-adds one thread does the whole product. */
+#define THREADED_MIN (1 << 19)
+#define CACHE_ENTRIES 16
+
+typedef enum isa { ISA_UNKNOWN, ISA_NONE, ISA_AVX2, ISA_AVX512 } isa;
+
+static isa detect_isa(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return ISA_AVX2;
+#endif
+    return ISA_NONE;
+}
+
+static isa cpu_isa(void)
+{
+    static isa found = ISA_UNKNOWN; /* the same answer on every thread: a benign race */
+    if (found == ISA_UNKNOWN)
+        found = detect_isa();
+    return found;
+}
+
+/* ---- Packing ---------------------------------------------------------------------- *
+ * b [k, n] becomes ceil(n / nr) panels; panel j holds columns j*nr..j*nr+nr-1
+ * as k rows of nr contiguous floats, zero-padded past column n. */
+
+static void pack_panel(const tg_matrix *b, int64_t j, int nr, float *dst)
+{
+    int64_t n0 = j * nr, width = b->n - n0 < nr ? b->n - n0 : nr;
+    const float *src = b->data + n0 * b->cs;
+    if (b->cs == 1) { /* rows of b are contiguous: copy them in pieces */
+        for (int64_t k = 0; k < b->m; k++) {
+            memcpy(dst + k * nr, src + k * b->rs, sizeof(float) * (size_t)width);
+            memset(dst + k * nr + width, 0, sizeof(float) * (size_t)(nr - width));
+        }
+        return;
+    }
+    /* Columns are contiguous (a transposed weight): transpose blocks of 64
+     * rows, so that the destination block stays in L1 while it fills. */
+    for (int64_t k0 = 0; k0 < b->m; k0 += 64) {
+        int64_t rows = b->m - k0 < 64 ? b->m - k0 : 64;
+        float *block = dst + k0 * nr;
+        for (int64_t c = 0; c < nr; c++) {
+            if (c >= width) {
+                for (int64_t k = 0; k < rows; k++)
+                    block[k * nr + c] = 0.0f;
+                continue;
+            }
+            const float *column = src + c * b->cs + k0 * b->rs;
+            for (int64_t k = 0; k < rows; k++)
+                block[k * nr + c] = column[k * b->rs];
+        }
+    }
+}
+
+static void pack(const tg_matrix *b, int nr, float *dst, int threads)
+{
+    int64_t panels = (b->n + nr - 1) / nr;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t j = 0; j < panels; j++)
+        pack_panel(b, j, nr, dst + j * b->m * nr);
+}
+
+/* ---- Kernels ------------------------------------------------------------------------ *
+ * c[0..mr, 0..ncols) (+)= alpha * a[0..mr, 0..kc) @ panel[0..kc, 0..nr), with
+ * the rows of a broadcast one element at a time. mr is a compile-time
+ * constant in each instantiation, so the accumulators stay in registers. */
+
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+kernel_avx512(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
+              int64_t ldc, int ncols, bool accumulate, float alpha)
+{
+    __m512 acc[MR_AVX512][3];
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const float *p = panel + k * NR_AVX512;
+        __m512 b0 = _mm512_load_ps(p), b1 = _mm512_load_ps(p + 16), b2 = _mm512_load_ps(p + 32);
+        for (int i = 0; i < mr; i++) {
+            __m512 x = _mm512_set1_ps(a[i * lda + k]);
+            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
+        }
+    }
+    __m512 scale = _mm512_set1_ps(alpha);
+    for (int i = 0; i < mr; i++)
+        for (int v = 0; v < 3 && 16 * v < ncols; v++) {
+            int left = ncols - 16 * v;
+            __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            float *out = c + i * ldc + 16 * v;
+            __m512 value = alpha == 1.0f ? acc[i][v] : _mm512_mul_ps(acc[i][v], scale);
+            if (accumulate)
+                value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, out));
+            _mm512_mask_storeu_ps(out, mask, value);
+        }
+}
+
+__attribute__((target("avx512f,fma"))) static void
+rows_avx512(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
+            int64_t ldc, int ncols, bool accumulate, float alpha)
+{
+    switch (mr) {
+#define CASE(R) case R: kernel_avx512(R, kc, a, lda, panel, c, ldc, ncols, accumulate, alpha); break;
+        CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) CASE(1)
+#undef CASE
+    }
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+kernel_avx2(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
+            int64_t ldc, int ncols, bool accumulate, float alpha)
+{
+    __m256 acc[MR_AVX2][3];
+    for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = acc[i][2] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const float *p = panel + k * NR_AVX2;
+        __m256 b0 = _mm256_load_ps(p), b1 = _mm256_load_ps(p + 8), b2 = _mm256_load_ps(p + 16);
+        for (int i = 0; i < mr; i++) {
+            __m256 x = _mm256_broadcast_ss(a + i * lda + k);
+            acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
+            acc[i][2] = _mm256_fmadd_ps(x, b2, acc[i][2]);
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float lanes[NR_AVX2];
+        for (int v = 0; v < 3; v++)
+            _mm256_storeu_ps(lanes + 8 * v, acc[i][v]);
+        float *out = c + i * ldc;
+        for (int col = 0; col < ncols; col++)
+            out[col] = (accumulate ? out[col] : 0.0f) + alpha * lanes[col];
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+rows_avx2(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
+          int64_t ldc, int ncols, bool accumulate, float alpha)
+{
+    switch (mr) {
+#define CASE(R) case R: kernel_avx2(R, kc, a, lda, panel, c, ldc, ncols, accumulate, alpha); break;
+        CASE(4) CASE(3) CASE(2) CASE(1)
+#undef CASE
+    }
+}
+
+/* ---- The product ----------------------------------------------------------------------- */
+
+typedef void (*rows_fn)(int, int64_t, const float *, int64_t, const float *, float *, int64_t, int,
+                        bool, float);
+
+/* c (+)= alpha * a @ packed b; with accumulate false the first pass
+ * overwrites c. Threads split the panels. */
+static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c, float alpha,
+                     bool accumulate, int nr, int mr_max, rows_fn rows, int threads)
+{
+    const int64_t k_total = a->n, n_panels = (c->n + nr - 1) / nr;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t j = 0; j < n_panels; j++) {
+        int ncols = (int)(c->n - j * nr < nr ? c->n - j * nr : nr);
+        const float *panel = panels + j * k_total * nr;
+        for (int64_t k0 = 0; k0 < k_total; k0 += KC) {
+            int64_t kc = k_total - k0 < KC ? k_total - k0 : KC;
+            for (int64_t i = 0; i < c->m; i += mr_max) {
+                int mr = (int)(c->m - i < mr_max ? c->m - i : mr_max);
+                rows(mr, kc, a->data + i * a->rs + k0, a->rs, panel + k0 * nr,
+                     c->data + i * c->rs + j * nr, c->rs, ncols, accumulate || k0 > 0, alpha);
+            }
+        }
+    }
+}
+
+/* ---- The cache of packed weights ---------------------------------------------------------- */
+
+typedef struct packed {
+    const float *data; /* key: the matrix as given */
+    int64_t k, n, rs, cs;
+    const tg_storage *storage; /* validity: the storage and its version */
+    uint64_t version;
+    float *panels;
+    size_t capacity; /* floats */
+    bool ready;      /* panels hold this version */
+    uint64_t last_use;
+} packed;
+
+static _Thread_local packed cache[CACHE_ENTRIES];
+static _Thread_local uint64_t clock_ticks, products;
+static tss_t cache_key;
+static once_flag cache_key_once = ONCE_FLAG_INIT;
+
+static void release_cache(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < CACHE_ENTRIES; i++) {
+        free(cache[i].panels);
+        cache[i] = (packed){ 0 };
+    }
+}
+
+static void create_cache_key(void) { tss_create(&cache_key, release_cache); }
+
+void tg_gemm_small_release_thread(void) { release_cache(NULL); }
+
+uint64_t tg_gemm_small_count(void) { return products; }
+
+/* The entry for b, or a fresh one (the least recently used) with ready
+ * false and `seen` false. */
+static packed *lookup(const tg_matrix *b, bool *seen)
+{
+    packed *oldest = &cache[0];
+    for (int i = 0; i < CACHE_ENTRIES; i++) {
+        packed *e = &cache[i];
+        if (e->data == b->data && e->k == b->m && e->n == b->n && e->rs == b->rs && e->cs == b->cs) {
+            *seen = true;
+            return e;
+        }
+        if (e->last_use < oldest->last_use)
+            oldest = e;
+    }
+    *seen = false;
+    float *panels = oldest->panels;
+    size_t capacity = oldest->capacity;
+    *oldest = (packed){ .data = b->data, .k = b->m, .n = b->n, .rs = b->rs, .cs = b->cs,
+                        .panels = panels, .capacity = capacity };
+    return oldest;
+}
+
+/* Packs b into e unless e already holds this version; false when out of memory. */
+static bool refresh(packed *e, const tg_matrix *b, const tg_storage *storage, int nr, int threads)
+{
+    if (e->ready && e->storage == storage && e->version == storage->version)
+        return true;
+    size_t need = (size_t)((b->n + nr - 1) / nr) * (size_t)nr * (size_t)b->m;
+    if (need > e->capacity) {
+        free(e->panels);
+        e->panels = aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64);
+        e->capacity = e->panels ? need : 0;
+        if (!e->panels)
+            return false;
+        call_once(&cache_key_once, create_cache_key);
+        tss_set(cache_key, cache);
+    }
+    pack(b, nr, e->panels, threads);
+    e->storage = storage;
+    e->version = storage->version;
+    e->ready = true;
+    return true;
+}
+
+bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_storage,
+                   const tg_matrix *c, float alpha, float beta)
+{
+    isa set = cpu_isa();
+    if (set == ISA_NONE || !b_storage || c->m > SMALL_ROWS_MAX || c->m < 1)
+        return false;
+    /* The kernel reads rows of a and writes rows of c contiguously. */
+    if ((a->cs != 1 && a->n > 1) || (c->cs != 1 && c->n > 1))
+        return false;
+    if (b->m < 8 || b->n < 16 || b->m * b->n < 4096)
+        return false;
+    bool seen;
+    packed *e = lookup(b, &seen);
+    e->last_use = ++clock_ticks;
+    if (!seen) /* used once so far: BLIS, without packing */
+        return false;
+    double work = (double)c->m * (double)c->n * (double)b->m;
+    int threads = work < THREADED_MIN ? 1 : tg_get_num_threads();
+    int nr = set == ISA_AVX512 ? NR_AVX512 : NR_AVX2;
+    if (!refresh(e, b, b_storage, nr, threads))
+        return false;
+    if (beta != 0.0f && beta != 1.0f)
+        for (int64_t i = 0; i < c->m; i++)
+            for (int64_t j = 0; j < c->n; j++)
+                c->data[i * c->rs + j] *= beta;
+    if (set == ISA_AVX512)
+        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX512, MR_AVX512, rows_avx512, threads);
+    else
+        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX2, MR_AVX2, rows_avx2, threads);
+    products++;
+    return true;
+}

@@ -1,0 +1,41 @@
+/*
+ * tensor/gemm_small.h: matrix products with few rows (internal).
+ *
+ * A recurrent step multiplies a batch of states (16 to 64 rows) by the same
+ * weight at every step. BLIS packs that weight again in every call and its
+ * kernels are tuned for large squares, so it runs such thin products at a
+ * third of the machine's speed. Here the weight is packed once into panels
+ * laid out for an AVX-512 (or AVX2) kernel and kept in a per-thread cache,
+ * validated by its storage's version: the packed copy is rebuilt only when
+ * the weight has been written (an optimizer step), and reused by every
+ * step in between. A weight is packed from its second use on, so products
+ * done once never pay for packing.
+ */
+#ifndef TG_GEMM_SMALL_H
+#define TG_GEMM_SMALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tensor/tensor.h"
+
+/* A matrix: m x n elements at data, row stride rs, column stride cs. */
+typedef struct tg_matrix {
+    float *data;
+    int64_t m, n, rs, cs;
+} tg_matrix;
+
+/* c = alpha * a @ b + beta * c through the packed path, when the shapes,
+ * the layouts and the CPU suit it; false (nothing done) otherwise. b_storage
+ * is the storage behind b, whose version keys the cache. */
+bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_storage,
+                   const tg_matrix *c, float alpha, float beta);
+
+/* Frees this thread's packed copies (also done at thread exit). */
+void tg_gemm_small_release_thread(void);
+
+/* Products this thread computed through the packed path (for tests and
+ * benchmarks). */
+uint64_t tg_gemm_small_count(void);
+
+#endif

@@ -1,0 +1,141 @@
+/* Products with few rows through the packed path (tensor/gemm_small.h),
+ * against a naive loop: layouts, edge sizes, alpha and beta, threads, and
+ * the cached packed copy following writes to the weight. */
+#include "support.h"
+#include "tensor/gemm_small.h"
+
+TestSuite(gemm_small, .init = tg_test_setup, .fini = tg_test_teardown);
+
+/* out = alpha * a @ b + beta * out0, in double. */
+static void naive(const tg_tensor *a, const tg_tensor *b, float alpha, float beta, const float *out0,
+                  float *out)
+{
+    int64_t m = a->shape[0], k = a->shape[1], n = b->shape[1];
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0;
+            for (int64_t p = 0; p < k; p++)
+                s += (double)a->data[i * a->stride[0] + p * a->stride[1]] *
+                     (double)b->data[p * b->stride[0] + j * b->stride[1]];
+            out[i * n + j] = (float)(alpha * s + (beta != 0.0f ? beta * out0[i * n + j] : 0.0));
+        }
+}
+
+/* Multiplies a [m, k] by a weight w used as b = w^T (transposed, as a
+ * recurrent step does) or as b = w [k, n], twice; checks both results. */
+static void check_product(int64_t m, int64_t k, int64_t n, bool transposed, float alpha, float beta)
+{
+    tg_rng rng = tg_rng_new((uint64_t)(m * 1000003 + k * 1009 + n));
+    tg_tensor *a = tg_tensor_randn(TG_SHAPE(m, k), &rng);
+    tg_tensor *w = transposed ? tg_tensor_randn(TG_SHAPE(n, k), &rng) : tg_tensor_randn(TG_SHAPE(k, n), &rng);
+    tg_tensor *b = transposed ? tg_view_transpose(w, 0, 1) : w;
+    tg_tensor *out0 = tg_tensor_randn(TG_SHAPE(m, n), &rng);
+    float *expected = malloc(sizeof(float) * (size_t)(m * n));
+    naive(a, b, alpha, beta, out0->data, expected);
+    uint64_t before = tg_gemm_small_count();
+    for (int use = 0; use < 2; use++) {
+        tg_tensor *out = tg_tensor_clone(out0);
+        cr_assert_eq(tg_kernel_matmul(out, a, b, alpha, beta), 0, "%s", tg_error_message());
+        tg_assert_values(out, expected, m * n, 1e-4f);
+        tg_tensor_free(out);
+    }
+    /* The second use of the weight takes the packed path (the first may too,
+     * when an earlier weight of the same layout lived at the same address). */
+    uint64_t packed = tg_gemm_small_count() - before;
+    cr_assert(packed == 1 || packed == 2, "m %lld k %lld n %lld: %llu packed products",
+              (long long)m, (long long)k, (long long)n, (unsigned long long)packed);
+    free(expected);
+    tg_tensor_free(a);
+    tg_tensor_free(w);
+    tg_tensor_free(out0);
+}
+
+Test(gemm_small, every_row_count_up_to_a_kernel_and_beyond_matches_a_naive_loop)
+{
+    const int64_t rows[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 64, 96 };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        check_product(rows[i], 64, 100, true, 1.0f, 0.0f);
+        check_product(rows[i], 64, 100, false, 1.0f, 0.0f);
+    }
+}
+
+Test(gemm_small, widths_that_are_not_whole_panels_and_depths_past_one_pass)
+{
+    const int64_t widths[] = { 16, 17, 24, 47, 48, 49, 95, 130 };
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        check_product(8, 300, widths[i], true, 1.0f, 0.0f);
+    check_product(16, 777, 64, true, 1.0f, 0.0f);  /* depth beyond one 384-deep pass */
+    check_product(16, 1025, 96, false, 1.0f, 0.0f);
+}
+
+Test(gemm_small, alpha_and_beta_scale_and_accumulate)
+{
+    check_product(12, 64, 80, true, 1.0f, 1.0f);
+    check_product(12, 64, 80, false, 2.5f, 1.0f);
+    check_product(12, 64, 80, true, -0.5f, 0.25f);
+    check_product(12, 64, 80, false, 1.0f, -3.0f);
+}
+
+Test(gemm_small, two_threads_give_the_same_product_as_one)
+{
+    tg_set_num_threads(2);
+    check_product(64, 256, 1024, true, 1.0f, 1.0f);
+    check_product(32, 512, 200, false, 1.0f, 0.0f);
+    tg_set_num_threads(1);
+    check_product(64, 256, 1024, true, 1.0f, 1.0f);
+}
+
+/* The packed copy of a weight follows every write to it: through a kernel,
+ * an in-place copy, or direct writes announced with tg_tensor_mark_written. */
+Test(gemm_small, a_written_weight_is_packed_again)
+{
+    tg_rng rng = tg_rng_new(3);
+    const int64_t m = 8, k = 64, n = 96;
+    tg_tensor *a = tg_tensor_randn(TG_SHAPE(m, k), &rng);
+    tg_tensor *w = tg_tensor_randn(TG_SHAPE(n, k), &rng);
+    tg_tensor *b = tg_view_transpose(w, 0, 1);
+    tg_tensor *out = tg_tensor_zeros(TG_SHAPE(m, n));
+    float *expected = malloc(sizeof(float) * (size_t)(m * n));
+    for (int round = 0; round < 4; round++) {
+        if (round == 1)
+            tg_kernel_scale(w, w, -2.0f, false);
+        if (round == 2)
+            tg_tensor_copy_(w, tg_randn(TG_SHAPE(n, k), &rng));
+        if (round == 3) {
+            for (int64_t i = 0; i < w->numel; i++)
+                w->data[i] = (float)(i % 13) - 6.0f;
+            tg_tensor_mark_written(w);
+        }
+        naive(a, b, 1.0f, 0.0f, NULL, expected);
+        for (int use = 0; use < 2; use++) {
+            cr_assert_eq(tg_kernel_matmul(out, a, b, 1.0f, 0.0f), 0, "%s", tg_error_message());
+            tg_assert_values(out, expected, m * n, 1e-4f);
+        }
+    }
+    free(expected);
+    tg_tensor_free(a);
+    tg_tensor_free(w);
+    tg_tensor_free(out);
+}
+
+/* A weight freed and another allocated in its place is not taken for the
+ * first one: versions are unique across storages. */
+Test(gemm_small, a_new_weight_at_a_reused_address_is_packed_anew)
+{
+    tg_rng rng = tg_rng_new(4);
+    tg_tensor *a = tg_tensor_randn(TG_SHAPE(4, 32), &rng);
+    float *expected = malloc(sizeof(float) * 4 * 64);
+    for (int round = 0; round < 3; round++) {
+        tg_tensor *w = tg_tensor_randn(TG_SHAPE(32, 64), &rng);
+        tg_tensor *out = tg_tensor_zeros(TG_SHAPE(4, 64));
+        naive(a, w, 1.0f, 0.0f, NULL, expected);
+        for (int use = 0; use < 2; use++) {
+            cr_assert_eq(tg_kernel_matmul(out, a, w, 1.0f, 0.0f), 0);
+            tg_assert_values(out, expected, 4 * 64, 1e-4f);
+        }
+        tg_tensor_free(out);
+        tg_tensor_free(w);
+    }
+    free(expected);
+    tg_tensor_free(a);
+}
