@@ -9,6 +9,7 @@
 #ifndef TG_FASTMATH_H
 #define TG_FASTMATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -66,16 +67,30 @@ static inline float tg_fast_sigmoidf(float x)
     return x < 0.0f ? e * s : s;
 }
 
-/* Odd polynomial near 0 (Cephes tanhf), 1 - 2 / (exp(2|x|) + 1) elsewhere. */
+/* tanh|x| = -m / (2 + m) with m = expm1(-2|x|), then x's sign. m is
+ * computed as exp is, with expm1's Taylor polynomial on the reduced
+ * argument, so it is accurate near 0 and one formula serves every x: no
+ * second branch, a third fewer operations than a polynomial beside exp. */
 static inline float tg_fast_tanhf(float x)
 {
-    float ax = x < 0.0f ? -x : x;
-    float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
-    float large = 1.0f - 2.0f / (tg_fast_expf(2.0f * ax) + 1.0f);
-    large = x < 0.0f ? -large : large;
-    return ax < 0.625f ? small : large;
+    float y = -2.0f * fabsf(x);
+    y = y < -20.0f ? -20.0f : y; /* tanh is 1 in float beyond |x| = 9.1 */
+    const float shifter = 12582912.0f;
+    float t = y * 1.44269504088896341f + shifter;
+    float fn = t - shifter;
+    float r = y - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float poly = 1.0f / 5040.0f;
+    poly = poly * r + 1.0f / 720.0f;
+    poly = poly * r + 1.0f / 120.0f;
+    poly = poly * r + 1.0f / 24.0f;
+    poly = poly * r + 1.0f / 6.0f;
+    poly = poly * r + 0.5f;
+    float m_r = poly * r * r + r; /* expm1(r) */
+    uint32_t n = tg_float_to_bits(t) - tg_float_to_bits(shifter);
+    float scale = tg_bits_to_float((n + 127u) << 23); /* 2^n, n in [-29, 0] */
+    float m = scale * m_r + (scale - 1.0f);
+    return copysignf(fabsf(m) / (2.0f + m), x);
 }
 
 #endif

@@ -163,6 +163,9 @@ Test(unary, fast_exp_tanh_sigmoid_are_within_two_ulp)
     tg_assert_values(o, ((float[]){ 1, -1, 1, -1, NAN }), 5, 0);
     tg_kernel_unary(TG_UNARY_SIGMOID, o, s, NULL, false);
     tg_assert_values(o, ((float[]){ 1, 0, 1, 0, NAN }), 5, 0);
+    tg_tensor *zeros = tg_from_array(TG_SHAPE(2), (float[]){ 0.0f, -0.0f });
+    tg_kernel_unary(TG_UNARY_TANH, o = tg_empty(TG_SHAPE(2)), zeros, NULL, false);
+    cr_assert(o->data[0] == 0 && !signbit(o->data[0]) && signbit(o->data[1]), "tanh keeps the sign of zero");
 }
 
 Test(unary, nan_propagates)
