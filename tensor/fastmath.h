@@ -62,9 +62,8 @@ static inline float tg_fast_expf(float x)
  * tiny results come out as denormals instead of 0. */
 static inline float tg_fast_sigmoidf(float x)
 {
-    float e = tg_fast_expf(x < 0.0f ? x : -x);
-    float s = 1.0f / (1.0f + e);
-    return x < 0.0f ? e * s : s;
+    float e = tg_fast_expf(-fabsf(x));
+    return (x < 0.0f ? e : 1.0f) / (1.0f + e);
 }
 
 /* tanh|x| = -m / (2 + m) with m = expm1(-2|x|), then x's sign. m is
