@@ -18,6 +18,7 @@
 #define KC 384
 /* Below this many multiply-adds one thread does the whole product. */
 #define THREADED_MIN (1 << 19)
+#define LARGE_WEIGHT_BYTES (256 << 10)
 #define CACHE_ENTRIES 16
 
 typedef enum isa { ISA_UNKNOWN, ISA_NONE, ISA_AVX2, ISA_AVX512 } isa;
@@ -286,8 +287,12 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
     e->last_use = ++clock_ticks;
     if (!seen) /* used once so far: BLIS, without packing */
         return false;
+    /* Threads pay off for much work, and also for a large weight with few
+     * rows: each thread's share of the panels then stays in its own cache
+     * from one step to the next. */
     double work = (double)c->m * (double)c->n * (double)b->m;
-    int threads = work < THREADED_MIN ? 1 : tg_get_num_threads();
+    bool large_weight = (double)b->m * (double)b->n * sizeof(float) >= LARGE_WEIGHT_BYTES;
+    int threads = work < THREADED_MIN && !large_weight ? 1 : tg_get_num_threads();
     int nr = set == ISA_AVX512 ? NR_AVX512 : NR_AVX2;
     if (!refresh(e, b, b_storage, nr, threads))
         return false;
