@@ -200,7 +200,14 @@ static int affine_backward(tg_node *node, const tg_tensor *grad)
             tg_kernel_matmul(&target_rows, &g_rows, weight, 1.0f, accumulate ? 1.0f : 0.0f) != 0)
             return -1;
     }
-    if (tg_requires_grad(weight)) {
+    if (tg_requires_grad(weight) && tg_anomaly_mode()) {
+        /* weight's gradient += g^T x now: anomaly mode checks the gradients
+         * of each op as it runs. */
+        tg_tensor *target = tg_grad_target(weight, &accumulate);
+        tg_tensor g_rows_t = transposed(&g_rows);
+        if (!target || tg_kernel_matmul(target, &g_rows_t, rows, 1.0f, accumulate ? 1.0f : 0.0f) != 0)
+            return -1;
+    } else if (tg_requires_grad(weight)) {
         /* weight's gradient += g^T x, postponed to join the other steps'. */
         tg_tensor *g_saved = tg_view_alias(&g_rows);
         if (!g_saved || tg_defer_product(weight, g_saved, rows) != 0)

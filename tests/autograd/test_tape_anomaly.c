@@ -76,6 +76,19 @@ Test(anomaly, backward_nan_of_a_reduction)
                                          "of the gradient of input 0 [3]");
 }
 
+Test(anomaly, backward_inf_in_a_weight_gradient)
+{
+    /* Finite forward (3e38 * 1e-3 * 100), but the weight's gradient
+     * 100 * 3e38 overflows. */
+    tg_tensor *x = leaf(TG_SHAPE(1, 1), (float[]){ 3e38f });
+    tg_tensor *w = leaf(TG_SHAPE(1, 1), (float[]){ 1e-3f });
+    tg_tensor *loss = tg_sum_all(tg_mul_scalar(tg_affine(x, w, NULL), 100.0f));
+    cr_assert_not_null(loss, "%s", tg_error_message());
+    cr_assert_eq(tg_backward(loss), -1);
+    cr_assert_str_eq(tg_error_message(), "anomaly: backward of 'affine' on [1,1], [1,1] produced Inf at "
+                                         "element 0 of the gradient of input 1 [1,1]");
+}
+
 Test(anomaly, off_lets_non_finite_values_through)
 {
     tg_set_anomaly_mode(false);
