@@ -82,21 +82,24 @@ static tg_tensor *fma3(tg_tensor *x, tg_tensor *w, tg_tensor *b)
 
 static int cumsum_backward(tg_node *node, const tg_tensor *grad)
 {
-    /* dx_i = sum of g_j for j >= i along the axis; grad is contiguous. */
+    /* dx_i = sum of g_j for j >= i along the axis, computed by loops over
+     * contiguous memory and handed to the target (which may be strided)
+     * with a kernel. */
     bool accumulate;
     tg_tensor *target = tg_grad_target(node->in[0], &accumulate);
     if (!target)
         return tg_requires_grad(node->in[0]) ? -1 : 0;
+    const tg_tensor *g = tg_view_contiguous(grad);
+    tg_tensor *dx = g ? tg_empty(tg_tensor_shape(grad)) : NULL;
+    if (!dx)
+        return -1;
     int64_t n = grad->ndim ? grad->shape[grad->ndim - 1] : 1;
     for (int64_t row = 0; n && row < grad->numel / n; row++) {
         float total = 0.0f;
-        for (int64_t i = n - 1; i >= 0; i--) {
-            total += grad->data[row * n + i];
-            float *t = &target->data[row * n + i];
-            *t = accumulate ? *t + total : total;
-        }
+        for (int64_t i = n - 1; i >= 0; i--)
+            dx->data[row * n + i] = total += g->data[row * n + i];
     }
-    return 0;
+    return tg_kernel_copy(target, dx, accumulate);
 }
 
 static const tg_op cumsum_op = { "cumsum", cumsum_backward };

@@ -251,3 +251,42 @@ Test(tape, a_leaf_that_stopped_requiring_a_gradient_gets_none)
     tg_tensor_free(x);
     tg_tensor_free(w);
 }
+
+/* An op whose backward rule always fails. */
+static int failing_backward(tg_node *node, const tg_tensor *grad)
+{
+    (void)node;
+    (void)grad;
+    return tg_error_set("failing: backward refused");
+}
+
+static const tg_op failing_op = { "failing", failing_backward };
+
+static tg_tensor *failing(tg_tensor *x)
+{
+    tg_tensor *out = tg_copy_to_graph(x);
+    return out && tg_record(&failing_op, out, &x, 1, NULL) == 0 ? out : NULL;
+}
+
+Test(tape, a_failed_backward_leaves_nothing_behind_for_the_next)
+{
+    tg_tensor *w = owned_leaf(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
+    tg_tensor *x = owned_leaf(TG_SHAPE(3, 2), (float[]){ 1, 0, 0, 1, 1, 1 });
+    /* affine's backward runs (and may postpone w's gradient), then the
+     * failing op's rule stops the pass. */
+    tg_tensor *loss = tg_sum_all(tg_affine(failing(x), w, NULL));
+    cr_assert_eq(tg_backward(loss), -1);
+    tg_assert_error("failing: backward refused");
+    tg_error_clear();
+    tg_zero_grad(w);
+    tg_graph_reset();
+    /* Overwrite the freed graph memory, then a clean step: d/dw sum(x w^T)
+     * gives every row of w the column sums of x. */
+    for (int i = 0; i < 50; i++)
+        tg_full(TG_SHAPE(64), 1e6f);
+    tg_graph_reset();
+    cr_assert_eq(tg_backward(tg_sum_all(tg_affine(x, w, NULL))), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(w), ((float[]){ 2, 2, 2, 2 }), 4, 0.0f);
+    tg_tensor_free(w);
+    tg_tensor_free(x);
+}
