@@ -290,3 +290,24 @@ Test(tape, a_failed_backward_leaves_nothing_behind_for_the_next)
     tg_tensor_free(w);
     tg_tensor_free(x);
 }
+
+Test(tape, a_retained_view_gradient_holds_only_its_own_part)
+{
+    tg_tensor *x = owned_leaf(TG_SHAPE(4), (float[]){ 1, 2, 3, 4 });
+    tg_tensor *h = tg_mul_scalar(x, 2.0f);
+    tg_tensor *v = tg_narrow(h, 0, 1, 2);   /* a view of h */
+    tg_tensor *t = tg_transpose(tg_reshape(h, TG_SHAPE(2, 2)), 0, 1);
+    cr_assert_eq(tg_retain_grad(h), 0);
+    cr_assert_eq(tg_retain_grad(v), 0);
+    cr_assert_eq(tg_retain_grad(t), 0);
+    /* loss = sum(v) + 3 sum(h) + sum(t * [[10, 20], [30, 40]]) */
+    tg_tensor *w = tg_from_array(TG_SHAPE(2, 2), (float[]){ 10, 20, 30, 40 });
+    tg_tensor *loss = tg_add(tg_add(tg_sum_all(v), tg_mul_scalar(tg_sum_all(h), 3.0f)), tg_sum_all(tg_mul(t, w)));
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(v), ((float[]){ 1, 1 }), 2, 0.0f);
+    tg_assert_values(tg_grad(t), ((float[]){ 10, 20, 30, 40 }), 4, 0.0f);
+    /* h: 3 everywhere, 1 more on v's part, and t's weights transposed back. */
+    tg_assert_values(tg_grad(h), ((float[]){ 13, 34, 24, 43 }), 4, 0.0f);
+    tg_assert_values(tg_grad(x), ((float[]){ 26, 68, 48, 86 }), 4, 0.0f);
+    tg_tensor_free(x);
+}
