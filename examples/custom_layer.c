@@ -10,11 +10,12 @@
  * adding problem (Hochreiter and Schmidhuber 1997) next to the built-in
  * LSTM and GRU of the same size.
  *
- *     custom_layer [--quick] [--steps N] [--length T] [--hidden H] [--out DIR]
+ *     custom_layer [--quick] [--steps N] [--length T] [--hidden H] [--lr LR] [--out DIR]
  *
  * Writes to DIR: custom_layer_history.csv (training loss of each cell per
  * step, test MSE every few steps) and custom_layer_loss.png (the learning
- * curves).
+ * curves of test MSE). The default run (T = 50, 64 units, 2000 steps of
+ * batches of 32) takes about 30 s of CPU time; --quick about a second.
  */
 #include <math.h>
 #include <stdio.h>

@@ -12,7 +12,9 @@
  *
  * Writes to DIR: vanishing_gradient_norms.csv and .png (the norms over t,
  * six curves on a log scale), vanishing_gradient_history.csv and
- * vanishing_gradient_loss.png (the training losses).
+ * vanishing_gradient_loss.png (the training losses). The default run
+ * (T = 50, 64 units, 2000 steps of batches of 32) takes about 25 s of CPU
+ * time; --quick (T = 16, 16 units, 150 steps) about a second.
  */
 #include <math.h>
 #include <stdio.h>
@@ -101,8 +103,10 @@ static double gradient_norms(tg_model *model, const net *n, tg_tensor *x, tg_ten
     if (loss && tg_backward(loss) == 0) {
         value = tg_tensor_item(loss);
         tg_no_grad_begin();
-        for (int64_t t = 0; t < run.steps; t++)
-            norms[t] = tg_tensor_item(tg_norm(tg_grad(run.h[t]), 2.0f, TG_ALL_AXES, false));
+        for (int64_t t = 0; t < run.steps; t++) {
+            tg_tensor *grad = tg_grad(run.h[t]); /* NULL: no gradient reached h_t */
+            norms[t] = grad ? tg_tensor_item(tg_norm(grad, 2.0f, TG_ALL_AXES, false)) : 0.0;
+        }
         tg_no_grad_end();
     }
     tg_model_zero_grad(model);
@@ -456,11 +460,56 @@ static void list_add(char *list, size_t size, const char *name)
     snprintf(list + used, size - used, "%s%s", used ? ", " : "", name);
 }
 
+/* How far apart the three cells start: the largest ratio first/last over
+ * the smallest, before training. */
+static double spread_before(const experiment *e)
+{
+    double low = INFINITY, high = 0.0;
+    for (int k = 0; k < CELLS; k++) {
+        double r = first_over_last(e->norms[0][k], e->s.length);
+        low = fmin(low, r);
+        high = fmax(high, r);
+    }
+    return high / low;
+}
+
+/* Which cells learned the task and which carry gradient to the first step
+ * after training, and what the two lists say together. */
+static void conclude_learning(const experiment *e)
+{
+    char text[900], learned[32] = "", reached[32] = "";
+    for (int k = 0; k < CELLS; k++) {
+        if (e->probe_loss[1][k] < 0.05)
+            list_add(learned, sizeof learned, KINDS[k].name);
+        if (first_over_last(e->norms[1][k], e->s.length) >= 1e-3)
+            list_add(reached, sizeof reached, KINDS[k].name);
+    }
+    const char *reading =
+        !learned[0] ? "No cell learned the task in this run: give it more --steps or a shorter --length."
+        : strcmp(learned, reached) != 0
+            ? "The two lists differ in this run: a small gradient can still teach a cell (Adam "
+              "rescales it), and a large one does not mean the cell has used it yet."
+        : spread_before(e) < 100.0
+            ? "The two lists agree, and since the cells started alike, what separates them is "
+              "what training did to the path back. A gated cell first learns from the second "
+              "marked value, close to the end; holding a value in its state means setting a gate "
+              "so that the state is kept (f near 1, z near 0), and that same setting carries the "
+              "gradient further back, to the first marked value. The RNN has no such path: its "
+              "gradient passes through W_hh and tanh' at every step."
+            : "The two lists agree: the cells that learned to keep the first marked value are "
+              "the ones whose gradient reaches it.";
+    snprintf(text, sizeof text,
+             "Learned the task (probe MSE below 0.05, against 0.167 for always answering 1): %s. "
+             "Gradient reaching the first step after training (first/last above 1e-3): %s. %s",
+             learned[0] ? learned : "none", reached[0] ? reached : "none", reading);
+    nb_text(text);
+}
+
 static void section_conclusion(const experiment *e)
 {
     nb_section(8, "What the numbers say", "");
     int T = e->s.length;
-    char text[640], learned[32] = "", reached[32] = "";
+    char text[640];
     for (int k = 0; k < CELLS; k++) {
         double before = first_over_last(e->norms[0][k], T), after = first_over_last(e->norms[1][k], T);
         snprintf(text, sizeof text,
@@ -469,22 +518,11 @@ static void section_conclusion(const experiment *e)
                  KINDS[k].name, verdict(before), before, per_step(e->norms[0][k], T), verdict(after),
                  after, per_step(e->norms[1][k], T));
         nb_text(text);
-        if (e->probe_loss[1][k] < 0.05)
-            list_add(learned, sizeof learned, KINDS[k].name);
-        if (after >= 1e-3)
-            list_add(reached, sizeof reached, KINDS[k].name);
     }
-    snprintf(text, sizeof text,
-             "Learned the task (probe MSE below 0.05, against 0.167 for always answering 1): %s. "
-             "Gradient reaching the first step after training (first/last above 1e-3): %s. %s",
-             learned[0] ? learned : "none", reached[0] ? reached : "none",
-             strcmp(learned, reached) == 0
-                 ? "The two lists agree: the gradient is the only signal that can teach a cell to "
-                   "keep the first marked value, and the cells it reaches are the ones that learned "
-                   "to keep it."
-                 : "The two lists differ in this run: a small gradient can still teach a cell "
-                   "(Adam rescales it), and a large one does not mean the cell has used it yet.");
+    snprintf(text, sizeof text, "Before training the three ratios are within a factor of %.3g of each other%s",
+             spread_before(e), spread_before(e) < 100.0 ? ": the cells start alike." : ".");
     nb_text(text);
+    conclude_learning(e);
     double plain = per_step(e->lstm_bias[0], T), biased = per_step(e->lstm_bias[1], T);
     snprintf(text, sizeof text,
              "The forget-gate bias: at initialisation one step back multiplies the LSTM's gradient "
