@@ -106,13 +106,18 @@ int tg_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, int n
             continue;
         float *x = inputs[k]->data;
         for (int64_t i = 0; rc == 0 && i < inputs[k]->numel; i++) {
+            /* Each write is announced, so that nothing derived from the
+             * input (a packed copy of a weight) outlives its old value. */
             float original = x[i];
             float up = (float)(original + cfg.eps), down = (float)(original - cfg.eps);
             x[i] = up;
+            tg_tensor_mark_written(inputs[k]);
             double f_up = objective(fn, user, inputs, w);
             x[i] = down;
+            tg_tensor_mark_written(inputs[k]);
             double f_down = objective(fn, user, inputs, w);
             x[i] = original;
+            tg_tensor_mark_written(inputs[k]);
             if (isnan(f_up) || isnan(f_down)) {
                 if (tg_error_occurred()) {
                     rc = -1;

@@ -63,6 +63,21 @@ Test(grad_matmul, matmul_with_one_input_on_both_sides)
     assert_gradcheck(apply_square_matrix, NULL, &x, 1, "x @ x + x @ x^T");
 }
 
+static tg_tensor *apply_thin_product(tg_tensor *const *in, void *user)
+{
+    (void)user;
+    return tg_matmul(in[0], in[1]);
+}
+
+/* A product with few rows and a large weight takes the packed path, which
+ * keeps a copy of the weight between calls: the checker's perturbations of
+ * the weight must reach it. */
+Test(grad_matmul, matmul_with_few_rows_and_a_cached_weight)
+{
+    tg_tensor *in[2] = { make_leaf(TG_SHAPE(2, 64), FILL_ANY, 30), make_leaf(TG_SHAPE(64, 64), FILL_ANY, 31) };
+    assert_gradcheck(apply_thin_product, NULL, in, 2, "[2,64] @ [64,64]");
+}
+
 /* ---- Values against a naive loop ----------------------------------------------------- */
 
 /* a @ b for a [..., M, K], b [..., K, N] (batch axes broadcast), by loops
