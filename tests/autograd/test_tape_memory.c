@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "autograd/tiny_net.h"
+#include "tensor/gemm_small.h"
 
 static atomic_long allocations;
 
@@ -63,6 +64,38 @@ Test(tape_memory, a_training_step_in_steady_state_calls_malloc_zero_times)
     cr_assert_eq(tg_arena_reserved(tg_arena_thread()), reserved, "the arena grew");
     cr_assert_lt(last, 0.8f * first, "the loss did not fall: %g, then %g", first, last);
     net_free(&n);
+}
+
+Test(tape_memory, a_step_through_the_packed_small_product_path_calls_malloc_zero_times)
+{
+    /* Few rows times a large weight, updated every step: the packed copy of
+     * the weight is rebuilt in place. */
+    tg_rng rng = tg_rng_new(5);
+    tg_tensor *x = tg_tensor_randn(TG_SHAPE(4, 64), &rng);
+    tg_tensor *w = tg_tensor_normal(TG_SHAPE(64, 64), 0, 0.1f, &rng);
+    tg_set_requires_grad(w, true);
+    long before = 0;
+    uint64_t packed = 0;
+    for (int step = 0; step <= 20; step++) {
+        if (step == 10) {
+            before = atomic_load(&allocations);
+            packed = tg_gemm_small_count();
+        }
+        tg_tensor *h = tg_tanh(tg_matmul(tg_tanh(tg_matmul(x, w)), w));
+        cr_assert_eq(tg_backward(tg_mean_all(tg_square(h))), 0, "%s", tg_error_message());
+        cr_assert_eq(tg_kernel_scale(w, tg_grad(w), -0.1f, true), 0, "%s", tg_error_message());
+        tg_zero_grad(w);
+        tg_graph_reset();
+    }
+    long during = atomic_load(&allocations) - before;
+    cr_assert_eq(during, 0, "%ld allocations in steps 10 to 20", during);
+#if defined(__x86_64__)
+    /* The packed path exists on CPUs with AVX2 and FMA, or AVX-512. */
+    if (__builtin_cpu_supports("avx512f") || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        cr_assert_gt(tg_gemm_small_count() - packed, 0, "the packed path was not taken");
+#endif
+    tg_tensor_free(x);
+    tg_tensor_free(w);
 }
 
 Test(tape_memory, the_counter_sees_the_library_allocate)
