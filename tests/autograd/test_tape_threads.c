@@ -5,6 +5,7 @@
 #include <threads.h>
 
 #include "autograd/tiny_net.h"
+#include "tensor/gemm_small.h"
 
 TestSuite(tape_threads, .init = tg_test_setup, .fini = tg_test_teardown);
 
@@ -15,6 +16,7 @@ typedef struct run {
     float loss[STEPS];
     float param[HIDDEN * INPUTS + HIDDEN + CLASSES * HIDDEN + CLASSES]; /* final values, in order */
     char error[TG_ERROR_MAX];
+    uint64_t packed; /* products through the packed path */
 } run;
 
 /* Trains a model from run->seed and records its losses and final
@@ -23,8 +25,10 @@ static int train(void *arg)
 {
     run *r = arg;
     net n = net_new(r->seed);
+    uint64_t packed = tg_gemm_small_count();
     for (int step = 0; step < STEPS; step++)
         r->loss[step] = train_step(&n, 0.5f);
+    r->packed = tg_gemm_small_count() - packed;
     float *out = r->param;
     for (int i = 0; i < PARAMS; i++) {
         tg_tensor_to_array(n.param[i], out);
@@ -54,6 +58,11 @@ Test(tape_threads, two_threads_train_as_one_thread_would)
         cr_assert(memcmp(alone[t].param, together[t].param, sizeof alone[t].param) == 0,
                   "model %d: parameters differ", t);
     }
+#if defined(__x86_64__)
+    /* Each thread's packed copies of the weight are its own. */
+    if (__builtin_cpu_supports("avx512f") || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        cr_assert(together[0].packed > 0 && together[1].packed > 0, "the packed path was not taken");
+#endif
     /* The two models differ from each other: the comparison is not vacuous. */
     cr_assert(memcmp(alone[0].param, alone[1].param, sizeof alone[0].param) != 0);
 }

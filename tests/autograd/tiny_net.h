@@ -1,14 +1,15 @@
 /*
  * tests/autograd/tiny_net.h: a small two-layer classifier and its training
- * step, for the memory and thread tests. Nothing here asserts, so that it
- * may run on threads other than the test's own.
+ * step, for the memory and thread tests. Its first weight is large enough
+ * for the packed small-product path (with its per-thread cache). Nothing
+ * here asserts, so that it may run on threads other than the test's own.
  */
 #ifndef TG_TEST_AUTOGRAD_TINY_NET_H
 #define TG_TEST_AUTOGRAD_TINY_NET_H
 
 #include "support.h"
 
-enum { BATCH = 16, INPUTS = 8, HIDDEN = 32, CLASSES = 4, PARAMS = 4 };
+enum { BATCH = 16, INPUTS = 64, HIDDEN = 64, CLASSES = 4, PARAMS = 4 };
 
 typedef struct net {
     tg_tensor *param[PARAMS]; /* w1 [HIDDEN, INPUTS], b1 [HIDDEN], w2 [CLASSES, HIDDEN], b2 [CLASSES] */
