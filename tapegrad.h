@@ -36,6 +36,7 @@
 
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
+#include "optim/finite.h"
 #include "optim/history.h"
 #include "optim/optimizer.h"
 #include "optim/progress.h"
