@@ -60,6 +60,9 @@ static int parse_line(tg_sentences *s, char *begin, char *end, int line, const c
         text_end--;
     if (text_end == begin)
         return tg_error_set(OP ": %s: line %d: the sentence is empty", source, line);
+    /* A sentence is read as a C string: a NUL would cut it short unseen. */
+    if (memchr(begin, '\0', (size_t)(text_end - begin)))
+        return tg_error_set(OP ": %s: line %d: the sentence holds a NUL byte", source, line);
     int label = tab[1] - '0';
     *text_end = '\0';
     return add(s, begin, label, line, source);

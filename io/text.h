@@ -81,8 +81,8 @@ void tg_tokens_free(tg_tokens *tokens);
  * trimmed. Lines end at LF only: a CR before the LF is dropped, and other
  * bytes, such as U+0085 (NEL) in imdb_labelled.txt, stay in the sentence.
  * Quotes mean nothing. Empty lines are skipped; a line with no tab, an
- * empty sentence or a label other than 0 or 1 is an error with its line
- * number. */
+ * empty sentence, a sentence holding a NUL byte (it would be cut short) or
+ * a label other than 0 or 1 is an error with its line number. */
 typedef struct tg_sentences tg_sentences;
 
 /* Reads the file (at most 256 MiB). NULL with an error naming the file and
