@@ -192,3 +192,85 @@ Test(bad_input, memory_that_runs_out)
     assert_refused(!tg_empty(TG_SHAPE(INT64_C(1) << 46)),
                    "arena: out of memory allocating 281474976710912 bytes");
 }
+
+/* ---- The catalogue in README.md ------------------------------------------------------ */
+
+/* The repository's file at `relative` (from this file's path), read whole. */
+static char *repository_file(const char *relative)
+{
+    char path[1024];
+    const char *here = __FILE__; /* .../tests/reliability/test_bad_input.c */
+    const char *slash = strrchr(here, '/');
+    snprintf(path, sizeof path, "%.*s/../../%s", slash ? (int)(slash - here) : 1,
+             slash ? here : ".", relative);
+    size_t size;
+    char *text = (char *)rel_read(path, &size);
+    cr_assert_not_null(text, "cannot read %s", path);
+    text[size] = '\0';
+    return text;
+}
+
+/* C source with adjacent string literals joined and \" read as ", so that
+ * a message split over lines is found whole. */
+static void join_literals(char *source)
+{
+    char *out = source;
+    for (const char *in = source; *in; in++) {
+        if (in[0] == '"' && in > source && in[-1] != '\\') {
+            const char *next = in + 1;
+            while (*next == ' ' || *next == '\n')
+                next++;
+            if (*next == '"' && next > in + 1) {
+                in = next;
+                continue;
+            }
+        }
+        if (in[0] == '\\' && in[1] == '"')
+            in++;
+        *out++ = *in;
+    }
+    *out = '\0';
+}
+
+/* The next `code` span of a table row: its text in out; the rest of the
+ * row after it, or NULL when there is none. */
+static const char *next_code(const char *row, char *out, size_t n)
+{
+    const char *open = strchr(row, '`'), *close = open ? strchr(open + 1, '`') : NULL;
+    if (!close)
+        return NULL;
+    snprintf(out, n, "%.*s", (int)(close - open - 1), open + 1);
+    return close + 1;
+}
+
+Test(bad_input, every_message_of_the_readme_catalogue_is_asserted_by_its_test)
+{
+    char *readme = repository_file("README.md");
+    char *section = strstr(readme, "\n## Bad input catalogue\n");
+    cr_assert_not_null(section, "README.md has no \"Bad input catalogue\" section");
+    char *end = strstr(section + 1, "\n## ");
+    if (end)
+        *end = '\0';
+    int rows = 0;
+    for (char *line = strstr(section, "\n| "); line; line = strstr(line + 1, "\n| ")) {
+        char message[512], file[256], test[256];
+        const char *second_column = strstr(line + 2, " | ");
+        char *eol = strchr(line + 1, '\n');
+        const char *rest = second_column ? next_code(second_column, message, sizeof message) : NULL;
+        if (!rest || (eol && rest > eol))
+            continue; /* the header row */
+        cr_assert(next_code(rest, file, sizeof file) && next_code(strstr(rest, file) + strlen(file) + 1,
+                                                                   test, sizeof test),
+                  "a catalogue row without a test: %.80s", line + 1);
+        char *source = repository_file(file);
+        join_literals(source);
+        char declaration[300];
+        snprintf(declaration, sizeof declaration, ", %s)", test);
+        cr_assert(strstr(source, declaration), "%s has no test %s", file, test);
+        cr_assert(strstr(source, message), "%s does not assert \"%s\"", file, message);
+        free(source);
+        rows++;
+    }
+    cr_assert_geq(rows, 20, "only %d rows in the catalogue", rows);
+    free(readme);
+}
