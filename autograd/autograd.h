@@ -162,6 +162,10 @@ typedef struct tg_node tg_node;
  * with grad mode off. */
 typedef int (*tg_backward_fn)(tg_node *node, const tg_tensor *grad);
 
+/* For an op whose output is a view of its input 0 (no copy): the same
+ * view of input 0's gradient buffer, or NULL when there is none. */
+typedef tg_tensor *(*tg_grad_view_fn)(const tg_node *node, tg_tensor *input_grad);
+
 typedef struct tg_op {
     const char *name;
     tg_backward_fn backward;
@@ -177,6 +181,10 @@ struct tg_node {
     void *saved;                      /* the op's own context (tg_node_save) */
     float fparam[TG_NODE_PARAMS];     /* small parameters of the op */
     int64_t iparam[TG_NODE_PARAMS];
+    /* Optional, for an op whose output is a view of input 0: set it after
+     * tg_record, and the output's gradient lives inside input 0's (no
+     * buffer, no copy) and backward skips the op. */
+    tg_grad_view_fn grad_view;
 };
 
 /* Records op with output out and its inputs (NULL inputs are allowed and
@@ -189,10 +197,13 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
 /* Zeroed memory for a node's saved context, kept until tg_graph_reset. */
 void *tg_node_save(tg_node *node, size_t bytes);
 
-/* For backward rules. The gradient buffer of x (x's shape, contiguous) to
- * write into, or NULL when x needs no gradient. *accumulate says whether the
- * rule must add to it (true) or must overwrite every element (false, the
- * first contribution). */
+/* For backward rules. The gradient buffer of x (x's shape) to write into,
+ * or NULL when x needs no gradient. *accumulate says whether the rule must
+ * add to it (true) or must overwrite every element (false, the first
+ * contribution). When x is a view (a slice, a transpose, ...) of a tensor
+ * that needs a gradient, the buffer is the same view of that tensor's
+ * gradient, so it may be strided: write it with kernels (tg_map and the
+ * others take any strides), not by indexing data as if contiguous. */
 tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate);
 /* The same, zero-filled on first use, for rules that add to only part of it
  * (slices, scatters); always add to it. */

@@ -11,6 +11,8 @@
 typedef struct product {
     tg_tensor *x;
     const tg_tensor *a, *b;
+    const tg_node *node; /* the op whose backward handed it over */
+    int input;           /* x is that op's input number `input` */
 } product;
 
 /* This thread's postponed products, in the order they were handed over.
@@ -24,8 +26,9 @@ static once_flag pending_key_once = ONCE_FLAG_INIT;
 static void free_at_thread_exit(void *p) { free(p); }
 static void create_pending_key(void) { tss_create(&pending_key, free_at_thread_exit); }
 
-int tg_defer_product(tg_tensor *x, const tg_tensor *a, const tg_tensor *b)
+int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b)
 {
+    tg_tensor *x = node->in[input];
     if (n_pending == capacity) {
         size_t grown = capacity ? capacity * 2 : 256;
         product *p = realloc(pending, grown * sizeof *p);
@@ -36,7 +39,7 @@ int tg_defer_product(tg_tensor *x, const tg_tensor *a, const tg_tensor *b)
         pending = p;
         capacity = grown;
     }
-    pending[n_pending++] = (product){ x, a, b };
+    pending[n_pending++] = (product){ x, a, b, node, input };
     tg_meta(x)->deferred = true;
     return 0;
 }
@@ -106,6 +109,9 @@ int tg_deferred_flush(tg_tensor *x)
     }
     tg_tensor a_t = transposed(a);
     int rc = tg_kernel_matmul(target, &a_t, b, 1.0f, accumulate ? 1.0f : 0.0f);
+    /* Anomaly mode names the op, as if the product had been added at once. */
+    if (rc == 0 && tg_anomaly_mode())
+        rc = tg_anomaly_check_input_grad(pending[only].node, pending[only].input);
     /* Drop x's products, keeping the others in order. */
     size_t kept = 0;
     for (size_t i = 0; i < n_pending; i++)

@@ -12,11 +12,14 @@
 #ifndef TG_DEFERRED_H
 #define TG_DEFERRED_H
 
+#include "autograd/autograd.h"
 #include "tensor/tensor.h"
 
-/* Postpones x's gradient += a^T b, for a [R, O] and b [R, I] (x [O, I]).
- * a and b must stay valid until the flush (graph tensors do). */
-int tg_defer_product(tg_tensor *x, const tg_tensor *a, const tg_tensor *b);
+/* Postpones x's gradient += a^T b, where x is node's input number `input`,
+ * for a [R, O] and b [R, I] (x [O, I]). a and b must stay valid until the
+ * flush (graph tensors do). In anomaly mode the flush checks x's gradient
+ * and names the node's op. */
+int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b);
 /* Adds x's postponed products, if any, to its gradient now. */
 int tg_deferred_flush(tg_tensor *x);
 /* Adds every postponed product. */

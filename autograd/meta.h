@@ -22,8 +22,14 @@ typedef struct tg_autograd_meta {
     bool requires_grad;
     bool retain_grad;
     bool deferred;     /* products wait to be added to grad (autograd/deferred.h) */
+    bool aliased;      /* grad is a view inside the gradient of the op's input */
 } tg_autograd_meta;
 
 tg_autograd_meta *tg_meta(const tg_tensor *t);
+
+struct tg_node;
+/* Anomaly mode's check of the gradient of one of node's inputs: 0, or -1
+ * with the report naming the op. */
+int tg_anomaly_check_input_grad(const struct tg_node *node, int input);
 
 #endif

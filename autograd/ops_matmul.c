@@ -186,31 +186,36 @@ tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
  * so a weight applied at every step gets it from one GEMM over all of
  * them. */
 
+/* x's gradient [..., I] += g_rows [R, O] @ weight [O, I], straight into the
+ * gradient when its leading axes fold into rows (it may be a strided view
+ * inside another tensor's gradient), else through a temporary. */
+static int add_rows_product(tg_tensor *x, const tg_tensor *g_rows, const tg_tensor *weight)
+{
+    bool accumulate;
+    tg_tensor *target = tg_grad_target(x, &accumulate);
+    if (!target)
+        return -1;
+    tg_tensor rows;
+    if (as_rows(target, &rows))
+        return tg_kernel_matmul(&rows, g_rows, weight, 1.0f, accumulate ? 1.0f : 0.0f);
+    tg_tensor *product = tg_empty(tg_tensor_shape(x));
+    if (!product || !as_rows(product, &rows) || tg_kernel_matmul(&rows, g_rows, weight, 1.0f, 0.0f) != 0)
+        return -1;
+    return tg_kernel_copy(target, product, accumulate);
+}
+
 static int affine_backward(tg_node *node, const tg_tensor *grad)
 {
     tg_tensor *x = node->in[0], *weight = node->in[1], *bias = node->in[2];
     tg_tensor *rows = node->saved; /* x as [R, I], contiguous when x was not */
     tg_tensor g_rows;
     as_rows(grad, &g_rows);
-    bool accumulate;
-    if (tg_requires_grad(x)) {
-        tg_tensor *target = tg_grad_target(x, &accumulate);
-        tg_tensor target_rows;
-        if (!target || !as_rows(target, &target_rows) ||
-            tg_kernel_matmul(&target_rows, &g_rows, weight, 1.0f, accumulate ? 1.0f : 0.0f) != 0)
-            return -1;
-    }
-    if (tg_requires_grad(weight) && tg_anomaly_mode()) {
-        /* weight's gradient += g^T x now: anomaly mode checks the gradients
-         * of each op as it runs. */
-        tg_tensor *target = tg_grad_target(weight, &accumulate);
-        tg_tensor g_rows_t = transposed(&g_rows);
-        if (!target || tg_kernel_matmul(target, &g_rows_t, rows, 1.0f, accumulate ? 1.0f : 0.0f) != 0)
-            return -1;
-    } else if (tg_requires_grad(weight)) {
+    if (tg_requires_grad(x) && add_rows_product(x, &g_rows, weight) != 0)
+        return -1;
+    if (tg_requires_grad(weight)) {
         /* weight's gradient += g^T x, postponed to join the other steps'. */
         tg_tensor *g_saved = tg_view_alias(&g_rows);
-        if (!g_saved || tg_defer_product(weight, g_saved, rows) != 0)
+        if (!g_saved || tg_defer_product(node, 1, g_saved, rows) != 0)
             return -1;
     }
     return bias ? tg_grad_accumulate(bias, grad) : 0;

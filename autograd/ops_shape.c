@@ -41,6 +41,25 @@ static int reshape_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_accumulate(x, &g);
 }
 
+/* The output's gradient in place: the input's gradient seen in the output's
+ * shape, when that gradient is contiguous (autograd.h, tg_op.grad_view). */
+static tg_tensor *reshaped_grad(const tg_node *node, tg_tensor *input_grad)
+{
+    if (!tg_tensor_is_contiguous(input_grad))
+        return NULL;
+    return tg_view_reshape(input_grad, tg_tensor_shape(node->out));
+}
+
+/* Records an op whose output holds x's elements in x's row-major order. */
+static tg_tensor *record_reshaped(const tg_op *op, tg_tensor *out, tg_tensor *x)
+{
+    tg_node *node;
+    out = record1(op, out, x, &node);
+    if (node)
+        node->grad_view = reshaped_grad;
+    return out;
+}
+
 static const tg_op reshape_op = { "reshape", reshape_backward };
 static const tg_op squeeze_op = { "squeeze", reshape_backward };
 static const tg_op unsqueeze_op = { "unsqueeze", reshape_backward };
@@ -58,7 +77,7 @@ tg_tensor *tg_reshape(tg_tensor *x, tg_shape shape)
         tg_tensor *copy = tg_copy_to_graph(x);
         out = copy ? tg_view_reshape(copy, shape) : NULL;
     }
-    return record1(&reshape_op, out, x, NULL);
+    return record_reshaped(&reshape_op, out, x);
 }
 
 tg_tensor *tg_flatten(tg_tensor *x, int start_dim, int end_dim)
@@ -85,17 +104,17 @@ tg_tensor *tg_flatten(tg_tensor *x, int start_dim, int end_dim)
     return tg_reshape(x, shape);
 }
 
-tg_tensor *tg_squeeze(tg_tensor *x, int dim) { return record1(&squeeze_op, tg_view_squeeze(x, dim), x, NULL); }
-tg_tensor *tg_unsqueeze(tg_tensor *x, int dim) { return record1(&unsqueeze_op, tg_view_unsqueeze(x, dim), x, NULL); }
+tg_tensor *tg_squeeze(tg_tensor *x, int dim) { return record_reshaped(&squeeze_op, tg_view_squeeze(x, dim), x); }
+tg_tensor *tg_unsqueeze(tg_tensor *x, int dim) { return record_reshaped(&unsqueeze_op, tg_view_unsqueeze(x, dim), x); }
 
 tg_tensor *tg_contiguous(tg_tensor *x)
 {
     if (!x || tg_tensor_is_contiguous(x))
         return x;
-    return record1(&contiguous_op, tg_copy_to_graph(x), x, NULL);
+    return record_reshaped(&contiguous_op, tg_copy_to_graph(x), x);
 }
 
-tg_tensor *tg_clone(tg_tensor *x) { return record1(&clone_op, tg_copy_to_graph(x), x, NULL); }
+tg_tensor *tg_clone(tg_tensor *x) { return record_reshaped(&clone_op, tg_copy_to_graph(x), x); }
 
 /* ---- permute and transpose ---------------------------------------------------------------- *
  * The order is packed in iparam[0], 4 bits per axis. */
@@ -114,15 +133,25 @@ static int permute_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_accumulate(x, &g);
 }
 
+static tg_tensor *permuted_grad(const tg_node *node, tg_tensor *input_grad)
+{
+    int order[TG_MAX_DIMS];
+    for (int d = 0; d < node->out->ndim; d++)
+        order[d] = (int)((node->iparam[0] >> (4 * d)) & 15);
+    return tg_view_permute(input_grad, order);
+}
+
 static const tg_op permute_op = { "permute", permute_backward };
 
 tg_tensor *tg_permute(tg_tensor *x, const int *order)
 {
     tg_node *node;
     tg_tensor *out = record1(&permute_op, tg_view_permute(x, order), x, &node);
-    if (node)
+    if (node) {
         for (int d = 0; d < x->ndim; d++)
             node->iparam[0] |= (int64_t)tg_normalize_dim(order[d], x->ndim, "permute") << (4 * d);
+        node->grad_view = permuted_grad;
+    }
     return out;
 }
 
@@ -172,6 +201,16 @@ static int slice_backward(tg_node *node, const tg_tensor *grad)
     return tg_kernel_copy(&part, grad, true);
 }
 
+static tg_tensor *sliced_grad(const tg_node *node, tg_tensor *input_grad)
+{
+    int dim = (int)node->iparam[0];
+    int64_t start = node->iparam[1], step = node->iparam[2];
+    if (step == 0)
+        return tg_view_select(input_grad, dim, start);
+    int64_t length = node->out->shape[dim];
+    return tg_view_slice(input_grad, dim, start, length ? start + (length - 1) * step + 1 : start, step);
+}
+
 static const tg_op slice_op = { "slice", slice_backward };
 static const tg_op select_op = { "select", slice_backward };
 
@@ -184,6 +223,7 @@ static tg_tensor *record_part(const tg_op *op, tg_tensor *out, tg_tensor *x, int
         node->iparam[0] = tg_normalize_dim(dim, x->ndim, op->name);
         node->iparam[1] = start;
         node->iparam[2] = step;
+        node->grad_view = sliced_grad;
     }
     return out;
 }

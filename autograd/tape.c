@@ -271,11 +271,29 @@ void *tg_node_save(tg_node *node, size_t bytes)
 
 /* ---- Gradient buffers ------------------------------------------------------------------ */
 
+/* The gradient of a view output as the same view of its input's gradient,
+ * when the op allows it; NULL otherwise (the output gets its own buffer, as
+ * it must when retained: tg_grad then shows its own part alone). */
+static tg_tensor *alias_input_grad(tg_autograd_meta *m)
+{
+    if (m->node < 0 || m->retain_grad)
+        return NULL;
+    const tg_node *node = thread_tape.nodes[m->node];
+    if (!node->grad_view || node->n_in < 1 || !tg_requires_grad(node->in[0]))
+        return NULL;
+    tg_tensor *input_grad = tg_grad_target_zeroed(node->in[0]);
+    return input_grad ? node->grad_view(node, input_grad) : NULL;
+}
+
 tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate)
 {
     tg_autograd_meta *m = tg_meta(x);
     if (!m || !m->requires_grad)
         return NULL;
+    if (!m->grad && (m->grad = alias_input_grad(m)) != NULL) {
+        m->aliased = true;
+        m->state = TG_GRAD_VALID; /* the input's gradient starts from zero */
+    }
     if (!m->grad) {
         tg_shape shape = tg_tensor_shape(x);
         m->grad = (x->flags & TG_TENSOR_OWNED) ? tg_tensor_empty(shape) : tg_empty(shape);
@@ -292,9 +310,14 @@ tg_tensor *tg_grad_target_zeroed(tg_tensor *x)
 {
     bool accumulate;
     tg_tensor *target = tg_grad_target(x, &accumulate);
-    if (target && !accumulate && tg_kernel_fill(target, 0.0f) != 0)
-        return NULL;
-    return target;
+    if (!target || accumulate)
+        return target;
+    if (tg_tensor_is_contiguous(target)) {
+        memset(target->data, 0, sizeof(float) * (size_t)target->numel);
+        tg_tensor_mark_written(target);
+        return target;
+    }
+    return tg_kernel_fill(target, 0.0f) == 0 ? target : NULL;
 }
 
 /* A gradient computation that failed leaves an error; one that was not
@@ -344,22 +367,31 @@ static void forget_intermediate_grads(void)
 {
     for (size_t i = 0; i < thread_tape.count; i++) {
         tg_autograd_meta *m = tg_meta(thread_tape.nodes[i]->out);
-        if (m->grad)
-            m->state = TG_GRAD_FRESH;
+        if (m->aliased) { /* aliased again, into a fresh input gradient, when needed */
+            m->grad = NULL;
+            m->aliased = false;
+        }
+        m->state = TG_GRAD_FRESH;
     }
+}
+
+int tg_anomaly_check_input_grad(const tg_node *node, int input)
+{
+    tg_autograd_meta *m = tg_meta(node->in[input]);
+    if (!m || !m->grad || m->state != TG_GRAD_VALID)
+        return 0;
+    float value;
+    int64_t at = first_non_finite(m->grad, &value);
+    if (at >= 0)
+        return report_anomaly(node->op->name, node->in, node->n_in, input, m->grad, at, value);
+    return 0;
 }
 
 static int check_input_grads(const tg_node *node)
 {
-    for (int i = 0; i < node->n_in; i++) {
-        tg_autograd_meta *m = tg_meta(node->in[i]);
-        if (!m || !m->grad || m->state != TG_GRAD_VALID)
-            continue;
-        float value;
-        int64_t at = first_non_finite(m->grad, &value);
-        if (at >= 0)
-            return report_anomaly(node->op->name, node->in, node->n_in, i, m->grad, at, value);
-    }
+    for (int i = 0; i < node->n_in; i++)
+        if (tg_anomaly_check_input_grad(node, i) != 0)
+            return -1;
     return 0;
 }
 
@@ -376,8 +408,8 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
         /* Products postponed for this tensor complete its gradient first. */
         if (nm->deferred && tg_deferred_flush(node->out) != 0)
             return -1;
-        if (nm->state != TG_GRAD_VALID)
-            continue; /* no gradient flows through this op */
+        if (nm->state != TG_GRAD_VALID || nm->aliased)
+            continue; /* no gradient flows through this op, or it is already in place */
         if (node->op->backward(node, nm->grad) != 0) {
             if (!tg_error_occurred())
                 tg_error_set("backward of '%s' failed", node->op->name);

@@ -228,20 +228,17 @@ void tg_gemm_small_release_thread(void) { release_cache(NULL); }
 uint64_t tg_gemm_small_count(void) { return products; }
 
 /* The entry for b, or a fresh one (the least recently used) with ready
- * false and `seen` false. */
-static packed *lookup(const tg_matrix *b, bool *seen)
+ * false. */
+static packed *lookup(const tg_matrix *b)
 {
     packed *oldest = &cache[0];
     for (int i = 0; i < CACHE_ENTRIES; i++) {
         packed *e = &cache[i];
-        if (e->data == b->data && e->k == b->m && e->n == b->n && e->rs == b->rs && e->cs == b->cs) {
-            *seen = true;
+        if (e->data == b->data && e->k == b->m && e->n == b->n && e->rs == b->rs && e->cs == b->cs)
             return e;
-        }
         if (e->last_use < oldest->last_use)
             oldest = e;
     }
-    *seen = false;
     float *panels = oldest->panels;
     size_t capacity = oldest->capacity;
     *oldest = (packed){ .data = b->data, .k = b->m, .n = b->n, .rs = b->rs, .cs = b->cs,
@@ -282,11 +279,8 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
         return false;
     if (b->m < 8 || b->n < 16 || b->m * b->n < 4096)
         return false;
-    bool seen;
-    packed *e = lookup(b, &seen);
+    packed *e = lookup(b);
     e->last_use = ++clock_ticks;
-    if (!seen) /* used once so far: BLIS, without packing */
-        return false;
     /* Threads pay off for much work, and also for a large weight with few
      * rows: each thread's share of the panels then stays in its own cache
      * from one step to the next. */

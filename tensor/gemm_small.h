@@ -8,8 +8,9 @@
  * laid out for an AVX-512 (or AVX2) kernel and kept in a per-thread cache,
  * validated by its storage's version: the packed copy is rebuilt only when
  * the weight has been written (an optimizer step), and reused by every
- * step in between. A weight is packed from its second use on, so products
- * done once never pay for packing.
+ * step in between. Which path a product takes depends on its shapes and
+ * layouts only, never on what ran before, so results are reproducible bit
+ * for bit (a resumed run equals an uninterrupted one).
  */
 #ifndef TG_GEMM_SMALL_H
 #define TG_GEMM_SMALL_H
