@@ -136,10 +136,21 @@ bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op)
 /* ---- Allocation ------------------------------------------------------------- */
 
 /* Versions come from one counter, so a storage never shares a version with
- * another one that lived at the same address before it. */
+ * another one that lived at the same address before it. Each thread takes
+ * them in blocks: a write then costs no atomic operation, which would be
+ * a good part of the cost of an op on a small tensor. */
 static atomic_uint_fast64_t last_version;
+#define VERSION_BLOCK 4096
+static _Thread_local uint64_t version_next, version_end;
 
-static uint64_t next_version(void) { return (uint64_t)atomic_fetch_add(&last_version, 1) + 1; }
+static uint64_t next_version(void)
+{
+    if (version_next == version_end) {
+        version_next = (uint64_t)atomic_fetch_add(&last_version, VERSION_BLOCK) + 1;
+        version_end = version_next + VERSION_BLOCK;
+    }
+    return version_next++;
+}
 
 void tg_tensor_mark_written(const tg_tensor *t)
 {
@@ -191,15 +202,18 @@ static tg_tensor *new_graph(tg_shape shape, const char *op)
     if (numel < 0)
         return NULL;
     tg_arena *arena = tg_arena_thread();
-    size_t header = (sizeof(tg_tensor) + sizeof(tg_storage) + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
-    size_t bytes = data_bytes(numel);
-    unsigned char *mem = tg_arena_alloc(arena, header + bytes);
+    const size_t structs = sizeof(tg_tensor) + sizeof(tg_storage);
+    const size_t header = (structs + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
+    /* A few elements fit in the header's padding: long chains of ops on
+     * scalars then touch a quarter less memory. */
+    bool in_header = (size_t)numel * sizeof(float) <= header - structs;
+    unsigned char *mem = tg_arena_alloc(arena, in_header ? header : header + data_bytes(numel));
     if (!mem)
         return NULL;
     tg_tensor *t = (tg_tensor *)mem;
     tg_storage *storage = (tg_storage *)(mem + sizeof(tg_tensor));
-    *storage = (tg_storage){ .base = (float *)(mem + header), .size = numel, .owned = false,
-                             .version = next_version() };
+    *storage = (tg_storage){ .base = (float *)(mem + (in_header ? structs : header)), .size = numel,
+                             .owned = false, .version = next_version() };
     init_contiguous(t, shape, numel, storage);
     return t;
 }
