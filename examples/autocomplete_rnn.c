@@ -278,6 +278,14 @@ static double validation_loss(trainer *tr)
     return total / (double)count;
 }
 
+/* Adds the validation loss to the history's row of step; -1 when it
+ * could not be computed. */
+static int record_validation(trainer *tr, int64_t step)
+{
+    double loss = validation_loss(tr);
+    return isnan(loss) ? -1 : tg_history_add(tr->history, step, "val_loss", loss);
+}
+
 /* One window: forward, backward, clipping, Adam, the schedule. A new pass
  * over the text starts from a zero state. */
 static int train_step(trainer *tr, int64_t step)
@@ -317,7 +325,7 @@ static int train(trainer *tr)
         status = train_step(tr, step);
         tr->seconds += nb_seconds() - started;
         if (status == 0 && ((i + 1) % tr->s.eval_every == 0 || i == tr->s.steps - 1))
-            tg_history_add(tr->history, step, "val_loss", validation_loss(tr));
+            status = record_validation(tr, step);
         tg_progress_update(bar, i + 1, tg_history_last(tr->history, "train_loss"));
     }
     tr->ck.step = first + tr->s.steps;
@@ -334,30 +342,40 @@ static int descending(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
+/* exp((logit - best) / temperature) for the logits the top-k cut keeps, 0
+ * for the others: softmax's numerators, shifted for safety from overflow. */
+static double sampling_weight(float logit, float best, float threshold, float temperature)
+{
+    return logit >= threshold ? exp((logit - best) / temperature) : 0.0;
+}
+
 /* Draws a token from softmax(logits / temperature) over the top_k likeliest
  * (all when top_k >= vocab_size); temperature 0 takes the likeliest
  * (greedy). -1 when out of memory. */
 static int sample_token(const float *logits, int vocab_size, float temperature, int top_k, tg_rng *rng)
 {
+    int best = 0;
+    for (int i = 1; i < vocab_size; i++)
+        best = logits[i] > logits[best] ? i : best;
+    if (temperature == 0.0f)
+        return best;
     float *sorted = malloc(sizeof(float) * (size_t)vocab_size);
     if (!sorted)
         return -1;
     memcpy(sorted, logits, sizeof(float) * (size_t)vocab_size);
     qsort(sorted, (size_t)vocab_size, sizeof(float), descending);
-    float best = sorted[0], threshold = sorted[(top_k < vocab_size ? top_k : vocab_size) - 1];
+    float threshold = sorted[(top_k < vocab_size ? top_k : vocab_size) - 1];
     free(sorted);
     double total = 0.0;
-    for (int i = 0; i < vocab_size && temperature > 0.0f; i++)
-        total += logits[i] >= threshold ? exp((logits[i] - best) / temperature) : 0.0;
+    for (int i = 0; i < vocab_size; i++)
+        total += sampling_weight(logits[i], logits[best], threshold, temperature);
     double u = tg_rng_uniform(rng) * total;
-    for (int i = 0; i < vocab_size && temperature > 0.0f; i++) {
-        u -= logits[i] >= threshold ? exp((logits[i] - best) / temperature) : 0.0;
+    for (int i = 0; i < vocab_size; i++) {
+        u -= sampling_weight(logits[i], logits[best], threshold, temperature);
         if (u < 0.0)
             return i;
     }
-    for (int i = 0;; i++) /* greedy, or the last draw's rounding */
-        if (logits[i] == best)
-            return i;
+    return best; /* rounding left u at 0 */
 }
 
 /* The prompt as ids (at most MAX_PROMPT); -1 after a message when it has a
@@ -573,8 +591,9 @@ static int section_training(trainer *tr)
         if (status != 0)
             return status;
     }
-    double before = validation_loss(tr);
-    tg_history_add(tr->history, tr->ck.step, "val_loss", before);
+    if (record_validation(tr, tr->ck.step) != 0)
+        return fail("cannot compute the validation loss");
+    double before = tg_history_last(tr->history, "val_loss");
     printf("    validation loss before training: %.3f nats per token (uniform guessing: ln %d = %.3f)\n",
            before, tr->c.vocab_size, log(tr->c.vocab_size));
     double started = nb_seconds();

@@ -591,6 +591,10 @@ int main(int argc, char **argv)
                           options, 2);
     if (parsed != 0)
         return parsed == 1 ? 0 : 2;
+    if (common.steps) {
+        fprintf(stderr, "%s: --steps: this example counts epochs (--epochs N)\n", PROGRAM);
+        return 2;
+    }
     if (window < 2 || window > 250) {
         fprintf(stderr, "%s: --window must be in [2, 250]\n", PROGRAM);
         return 2;
@@ -678,6 +682,7 @@ int main(int argc, char **argv)
     }
     printf("    %lld parameters; window of %d days\n", (long long)tg_model_numel(net.model),
            s.window);
+    printf("    computing on %d thread(s) (--threads N to change)\n", tg_get_num_threads());
     opt = tg_adam_new(net.model, (tg_adam_config){ .lr = s.lr });
     if (!opt || !history)
         goto done;

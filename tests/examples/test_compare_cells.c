@@ -52,7 +52,7 @@ Test(compare_cells, quick_run_prints_the_measured_table_and_writes_its_files)
     /* The seed's words stand beside the measurements. */
     const char *expected[] = { "| Gates                       | No gates               | Input, forget, output  | Update, reset",
                                "| Long-term dependency        | Poor                   | Excellent              | Good",
-                               "## 5. What the numbers say", "Training speed (ms per step): RNN " };
+                               "## 5. What the numbers say", "- Training speed: RNN " };
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         cr_assert(strstr(run.output, expected[i]), "no \"%s\" in:\n%s", expected[i], run.output);
 

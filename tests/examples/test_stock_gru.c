@@ -78,7 +78,8 @@ Test(stock_gru, quick_run_writes_its_files_and_compares_with_the_baselines)
     example_run run = run_quick(dir, NULL, NULL, NULL, NULL);
     const char *expected[] = { "## 1. The data", "sorted by the Date column", "## 5. The test period",
                                "tomorrow = today", "moving average (20 days)", "Lowest MAE: ",
-                               "Input Prices: [$120, $123, $125]", "stock_gru_test.png" };
+                               "Input Prices: [$120, $123, $125]", "stock_gru_test.png",
+                               "computing on 1 thread(s)" };
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         cr_assert(strstr(run.output, expected[i]), "no \"%s\" in:\n%s", expected[i], run.output);
     /* The seed's example gets a price near the last one: a day's move is a
@@ -255,6 +256,8 @@ Test(stock_gru, bad_input_exits_2_with_a_message)
     char dir[512], path[600];
     example_out_dir("stock_gru_refusals", dir, sizeof dir);
     assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused((const char *[]){ "--out", dir, "--steps", "10", NULL },
+                   "--steps: this example counts epochs");
     assert_refused((const char *[]){ "--out", dir, "--window", "x", NULL },
                    "bad value 'x' for option '--window'");
     assert_refused((const char *[]){ "--out", dir, "--window", "1", NULL }, "--window must be in [2, 250]");
