@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "adding_problem.h"
 #include "notebook.h"
 
 static const char PROGRAM[] = "compare_cells";
@@ -40,28 +41,6 @@ static const cell_kind KINDS[CELLS] = {
     { "lstm", "LSTM", tg_lstm_new, "Input, forget, output", "Complex", "Slower", "Excellent", "High" },
     { "gru", "GRU", tg_gru_new, "Update, reset", "Moderate", "Faster than LSTM", "Good", "Moderate" },
 };
-
-/* ---- The adding problem ---------------------------------------------------------- */
-
-/* A batch of the adding problem, x [T, B, 2] and y [B, 1] (contiguous):
- * for each sequence, channel 0 holds a value from U(0, 1) at every step,
- * channel 1 is 1 at one step of the first half and one of the second and 0
- * elsewhere, and the target is the sum of the two marked values. */
-static void make_adding_batch(tg_rng *rng, tg_tensor *x, tg_tensor *y)
-{
-    int64_t T = x->shape[0], B = x->shape[1], half = T / 2;
-    for (int64_t b = 0; b < B; b++) {
-        int64_t marks[2] = { tg_rng_below(rng, half), half + tg_rng_below(rng, T - half) };
-        float target = 0.0f;
-        for (int64_t t = 0; t < T; t++) {
-            float value = (float)tg_rng_uniform(rng), marked = t == marks[0] || t == marks[1];
-            x->data[(t * B + b) * 2] = value;
-            x->data[(t * B + b) * 2 + 1] = marked;
-            target += marked * value;
-        }
-        y->data[b] = target;
-    }
-}
 
 /* ---- One contestant: a cell at one length ------------------------------------------ */
 
@@ -137,7 +116,7 @@ static int make_lengths(experiment *e)
             return -1;
         /* The test batch of each length from its own generator. */
         tg_rng test_rng = tg_rng_new(e->common->seed + 1 + (uint64_t)T);
-        make_adding_batch(&test_rng, run->test_x, run->test_y);
+        adding_problem_batch(&test_rng, run->test_x, run->test_y);
         for (int k = 0; k < CELLS; k++)
             if (make_contestant(e, run, k) != 0)
                 return -1;
@@ -168,7 +147,7 @@ static int train_step(experiment *e, int i, bool evaluate)
 {
     for (int l = 0; l < e->s.n_lengths; l++) {
         length_run *run = &e->runs[l];
-        make_adding_batch(&e->data_rng, run->x, run->y);
+        adding_problem_batch(&e->data_rng, run->x, run->y);
         for (int k = 0; k < CELLS; k++) {
             double started = nb_seconds();
             tg_tensor *loss = contestant_loss(&run->c[k], run->x, run->y);
@@ -242,15 +221,6 @@ static double state_bytes(const contestant *c) { return 16.0 * (double)c->parame
 
 static double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
-/* MSE of always answering 1 on a test batch (Var(a + b) = 1/6 on average). */
-static double answer_one_mse(const length_run *run)
-{
-    double sum = 0.0;
-    for (int b = 0; b < TEST; b++)
-        sum += (run->test_y->data[b] - 1.0) * (run->test_y->data[b] - 1.0);
-    return sum / TEST;
-}
-
 /* ---- Outputs ---------------------------------------------------------------------------- */
 
 /* The test MSE of cell k at one length, at the steps where it was
@@ -286,7 +256,8 @@ static int plot_curves(const experiment *e, const char *path)
             series[k] = (tg_plot_series){ .name = KINDS[k].label, .xd = steps + k * rows, .yd = mse + k * rows,
                                           .count = n };
         }
-        double ends[2] = { (double)tg_history_x(e->history, 0), (double)tg_history_x(e->history, (int)rows - 1) }, one[2] = { answer_one_mse(run), answer_one_mse(run) };
+        double ends[2] = { (double)tg_history_x(e->history, 0), (double)tg_history_x(e->history, (int)rows - 1) };
+        double answer_one = adding_problem_answer_one_mse(run->test_y), one[2] = { answer_one, answer_one };
         series[CELLS] = (tg_plot_series){ .name = "answer 1", .xd = ends, .yd = one, .count = 2,
                                           .style = TG_PLOT_DASHED, .color = 7 };
         char title[48];
@@ -440,7 +411,7 @@ static int section_table(experiment *e)
     print_row("  memory of a step", (const char *[]){ cells[2][0], cells[2][1], cells[2][2] });
     printf("\n    always answering 1 scores");
     for (int l = 0; l < e->s.n_lengths; l++)
-        printf("%s %.3f at T = %d", l ? "," : "", answer_one_mse(&e->runs[l]), e->runs[l].length);
+        printf("%s %.3f at T = %d", l ? "," : "", adding_problem_answer_one_mse(e->runs[l].test_y), e->runs[l].length);
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("\n    the whole program's peak resident memory: %.1f MiB (all %d models, data and code)\n",
@@ -505,12 +476,8 @@ static int section_files(experiment *e)
     if (plot_curves(e, nb_out_path(common, "compare_cells_curves.png", png, sizeof png)) != 0)
         return fail("cannot plot the learning curves");
     nb_wrote(png, "test MSE of the three cells, one panel per length");
-    if (common->save) {
-        if (tg_checkpoint_save(common->save, &e->ck) != 0)
-            return fail("cannot save the checkpoint");
-        nb_wrote(common->save, "checkpoint: every cell and head, Adam's state, the data generator, the step");
-    }
-    return 0;
+    return nb_save_checkpoint(PROGRAM, common, &e->ck,
+                              "checkpoint: every cell and head, Adam's state, the data generator, the step");
 }
 
 /* ---- Setting up ------------------------------------------------------------------------- */
@@ -549,11 +516,8 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
                           own, (int)(sizeof own / sizeof *own));
     if (parsed != 0)
         return parsed;
-    if (common->data || common->epochs) {
-        fprintf(stderr, "%s: %s: this example makes its own sequences (the adding problem); it reads no "
-                        "data file and counts training in --steps\n", PROGRAM, common->data ? "--data" : "--epochs");
+    if (adding_problem_check_flags(PROGRAM, common) != 0)
         return 2;
-    }
     *s = common->quick ? (settings){ .lengths = { 8, 16 }, .n_lengths = 2, .hidden = 16, .batch = 16,
                                      .steps = 150, .eval_every = 10, .lr = 1e-2f }
                        : (settings){ .lengths = { 25, 50, 100 }, .n_lengths = 3, .hidden = 64, .batch = 32,

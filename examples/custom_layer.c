@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adding_problem.h"
 #include "notebook.h"
 
 static const char PROGRAM[] = "custom_layer";
@@ -225,27 +226,6 @@ static int check_cell(uint64_t seed)
     return status;
 }
 
-/* ---- The adding problem -------------------------------------------------------------- */
-
-/* Fills x [T, B, 2] and y [B, 1] (contiguous) with a batch: channel 0 of x
- * holds values from U(0, 1), channel 1 marks one step in each half with a
- * 1, and y is the sum of the two marked values. */
-static void fill_adding_batch(tg_rng *rng, tg_tensor *x, tg_tensor *y)
-{
-    int64_t T = x->shape[0], B = x->shape[1];
-    for (int64_t b = 0; b < B; b++) {
-        int64_t first = tg_rng_below(rng, T / 2), second = T / 2 + tg_rng_below(rng, T - T / 2);
-        float sum = 0.0f;
-        for (int64_t t = 0; t < T; t++) {
-            float *step = x->data + (t * B + b) * 2;
-            step[0] = (float)tg_rng_uniform(rng);
-            step[1] = t == first || t == second ? 1.0f : 0.0f;
-            sum += step[0] * step[1];
-        }
-        y->data[b] = sum;
-    }
-}
-
 /* ---- Three cells on the adding problem ----------------------------------------------- */
 
 enum { CELLS = 3, TEST = 512 };
@@ -332,7 +312,7 @@ static void record(race *r, int k, const char *what, double value)
  * for all three, which share no parameter. */
 static int train_step(race *r, bool evaluate)
 {
-    fill_adding_batch(&r->data_rng, r->x, r->y);
+    adding_problem_batch(&r->data_rng, r->x, r->y);
     for (int k = 0; k < CELLS; k++) {
         double started = nb_seconds();
         tg_tensor *loss = contestant_loss(&r->c[k], r->x, r->y);
@@ -364,15 +344,6 @@ static int train(race *r)
     tg_progress_finish(bar);
     tg_progress_free(bar);
     return status;
-}
-
-/* MSE of always answering 1 on the test batch (0.167 on average). */
-static double answer_one_mse(const race *r)
-{
-    double sum = 0.0;
-    for (int b = 0; b < TEST; b++)
-        sum += (r->test_y->data[b] - 1.0) * (r->test_y->data[b] - 1.0);
-    return sum / TEST;
 }
 
 static int write_history(const race *r, const char *csv, const char *png)
@@ -467,7 +438,7 @@ static int64_t count_parameters(const tg_model *model, const char *name)
 /* The table of the three cells, then where the MGU stands, in words. */
 static void print_results(const race *r)
 {
-    double mse[CELLS], baseline = answer_one_mse(r);
+    double mse[CELLS], baseline = adding_problem_answer_one_mse(r->test_y);
     int rank = 1;
     printf("\n    %-5s %10s %12s %10s\n", "cell", "parameters", "ms per step", "test MSE");
     for (int k = 0; k < CELLS; k++) {
@@ -512,7 +483,7 @@ static int section_race(race *r, const nb_common *common)
         printf("    loaded %s: %lld steps of training so far\n", common->load, (long long)r->ck.step);
     }
     tg_rng test_rng = tg_rng_new(common->seed + 1);
-    fill_adding_batch(&test_rng, r->test_x, r->test_y);
+    adding_problem_batch(&test_rng, r->test_x, r->test_y);
     if (train(r) != 0)
         return fail("training failed");
     print_results(r);
@@ -528,12 +499,8 @@ static int section_files(race *r, const nb_common *common)
         return fail("cannot write the history");
     nb_wrote(csv, "each cell's training loss per step and test MSE every few steps");
     nb_wrote(png, "the learning curves: test MSE");
-    if (common->save) {
-        if (tg_checkpoint_save(common->save, &r->ck) != 0)
-            return fail("cannot save the checkpoint");
-        nb_wrote(common->save, "checkpoint: the MGU's parameters by name, the LSTM, the GRU, Adam's state");
-    }
-    return 0;
+    return nb_save_checkpoint(PROGRAM, common, &r->ck,
+                              "checkpoint: the MGU's parameters by name, the LSTM, the GRU, Adam's state");
 }
 
 /* ---- Setting up ------------------------------------------------------------------ */
@@ -552,12 +519,8 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
                           common, own, 3);
     if (parsed != 0)
         return parsed;
-    if (common->data || common->epochs) {
-        fprintf(stderr, "%s: %s: this example makes its own sequences (the adding problem); it "
-                        "reads no data file and counts training in --steps\n",
-                PROGRAM, common->data ? "--data" : "--epochs");
+    if (adding_problem_check_flags(PROGRAM, common) != 0)
         return 2;
-    }
     *s = common->quick
              ? (settings){ .length = 12, .hidden = 16, .batch = 16, .steps = 150, .eval_every = 10, .lr = 1e-2f }
              : (settings){ .length = 50, .hidden = 64, .batch = 32, .steps = 2000, .eval_every = 50, .lr = 3e-3f };

@@ -206,6 +206,17 @@ int nb_fail(const char *program, const char *message)
     return 1;
 }
 
+int nb_save_checkpoint(const char *program, const nb_common *common, const tg_checkpoint *ck,
+                       const char *what)
+{
+    if (!common->save)
+        return 0;
+    if (tg_checkpoint_save(common->save, ck) != 0)
+        return nb_fail(program, "cannot save the checkpoint");
+    nb_wrote(common->save, what);
+    return 0;
+}
+
 double nb_seconds(void)
 {
     struct timespec t;

@@ -66,6 +66,11 @@ void nb_wrote(const char *path, const char *what);
  * returns 1 for `return nb_fail(...)`. */
 int nb_fail(const char *program, const char *message);
 
+/* With --save, writes ck there and says so with `what`. Returns 0, or 1 as
+ * nb_fail does when the checkpoint cannot be written. */
+int nb_save_checkpoint(const char *program, const nb_common *common, const tg_checkpoint *ck,
+                       const char *what);
+
 /* Wall-clock seconds since an arbitrary start. */
 double nb_seconds(void);
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adding_problem.h"
 #include "notebook.h"
 
 static const char PROGRAM[] = "vanishing_gradient";
@@ -41,27 +42,6 @@ static const cell_kind KINDS[CELLS] = {
 };
 
 static const char *const WHEN[2] = { "before", "after" };
-
-/* ---- The adding problem ------------------------------------------------------ */
-
-/* Fills x [T, B, 2] and y [B, 1] (contiguous) with a batch: channel 0 of x
- * holds values from U(0, 1), channel 1 marks one step in each half with a
- * 1, and y is the sum of the two marked values. */
-static void fill_adding_batch(tg_rng *rng, tg_tensor *x, tg_tensor *y)
-{
-    int64_t T = x->shape[0], B = x->shape[1];
-    for (int64_t b = 0; b < B; b++) {
-        int64_t first = tg_rng_below(rng, T / 2), second = T / 2 + tg_rng_below(rng, T - T / 2);
-        float sum = 0.0f;
-        for (int64_t t = 0; t < T; t++) {
-            float *step = x->data + (t * B + b) * 2;
-            step[0] = (float)tg_rng_uniform(rng);
-            step[1] = t == first || t == second ? 1.0f : 0.0f;
-            sum += step[0] * step[1];
-        }
-        y->data[b] = sum;
-    }
-}
 
 /* ---- A cell, its loss, its gradients over time ---------------------------------- */
 
@@ -202,7 +182,7 @@ static int train_step(experiment *e)
     tg_tensor *y = tg_zeros(TG_SHAPE(e->s.batch, 1));
     if (!x || !y)
         return -1;
-    fill_adding_batch(&e->data_rng, x, y);
+    adding_problem_batch(&e->data_rng, x, y);
     tg_tensor *loss[CELLS], *total = NULL;
     for (int k = 0; k < CELLS; k++) {
         tg_rnn_result run;
@@ -348,7 +328,7 @@ static void section_task(experiment *e)
                "or more, so the gradient has to travel that far back. The gradients are measured "
                "on one probe batch of 256 sequences, the same before and after training.");
     tg_rng probe_rng = tg_rng_new(e->common->seed + 1);
-    fill_adding_batch(&probe_rng, e->probe_x, e->probe_y);
+    adding_problem_batch(&probe_rng, e->probe_x, e->probe_y);
     printf("    sequence 0 of the probe batch (T = %d): marked steps", e->s.length);
     for (int t = 0; t < e->s.length; t++)
         if (e->probe_x->data[t * PROBE * 2 + 1] == 1.0f)
@@ -552,12 +532,7 @@ static int section_files(experiment *e)
         return fail("cannot write the history");
     nb_wrote(path, "training loss of each cell per step");
     nb_wrote(png, "the training losses");
-    if (common->save) {
-        if (tg_checkpoint_save(common->save, &e->ck) != 0)
-            return fail("cannot save the checkpoint");
-        nb_wrote(common->save, "checkpoint: the three cells, their heads, Adam's state");
-    }
-    return 0;
+    return nb_save_checkpoint(PROGRAM, common, &e->ck, "checkpoint: the three cells, their heads, Adam's state");
 }
 
 /* ---- Setting up ------------------------------------------------------------------ */
@@ -576,12 +551,8 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
                           common, own, 3);
     if (parsed != 0)
         return parsed;
-    if (common->data || common->epochs) {
-        fprintf(stderr, "%s: %s: this example makes its own sequences (the adding problem); it "
-                        "reads no data file and counts training in --steps\n",
-                PROGRAM, common->data ? "--data" : "--epochs");
+    if (adding_problem_check_flags(PROGRAM, common) != 0)
         return 2;
-    }
     *s = common->quick ? (settings){ .length = 16, .hidden = 16, .batch = 16, .steps = 150, .lr = 1e-2f }
                        : (settings){ .length = 50, .hidden = 64, .batch = 32, .steps = 2000, .lr = 1e-2f };
     s->length = length ? length : s->length;
