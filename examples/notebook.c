@@ -217,6 +217,22 @@ int nb_save_checkpoint(const char *program, const nb_common *common, const tg_ch
     return 0;
 }
 
+int nb_resume_epochs(const char *program, const nb_common *common, tg_model *model,
+                     tg_optimizer *optimizer, int *trained_epochs)
+{
+    *trained_epochs = 0;
+    if (!common->load)
+        return 0;
+    tg_checkpoint ck = { .model = model, .optimizer = optimizer };
+    if (tg_checkpoint_load(common->load, &ck) != 0) {
+        fprintf(stderr, "%s: %s\n", program, tg_error_message());
+        return 2;
+    }
+    *trained_epochs = (int)ck.epoch;
+    printf("    started from %s (trained for %d epochs)\n", common->load, *trained_epochs);
+    return 0;
+}
+
 double nb_seconds(void)
 {
     struct timespec t;

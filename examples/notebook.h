@@ -71,6 +71,13 @@ int nb_fail(const char *program, const char *message);
 int nb_save_checkpoint(const char *program, const nb_common *common, const tg_checkpoint *ck,
                        const char *what);
 
+/* With --load, loads the model and the optimizer of an example that counts
+ * epochs, and says how many it was trained for; *trained_epochs receives
+ * them (0 without --load). Returns 0, or 2 after printing why the file
+ * cannot be loaded. */
+int nb_resume_epochs(const char *program, const nb_common *common, tg_model *model,
+                     tg_optimizer *optimizer, int *trained_epochs);
+
 /* Wall-clock seconds since an arbitrary start. */
 double nb_seconds(void);
 

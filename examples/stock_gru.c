@@ -686,16 +686,10 @@ int main(int argc, char **argv)
     opt = tg_adam_new(net.model, (tg_adam_config){ .lr = s.lr });
     if (!opt || !history)
         goto done;
-    int trained_epochs = 0;
-    if (common.load) {
-        tg_checkpoint ck = { .model = net.model, .optimizer = opt };
-        if (tg_checkpoint_load(common.load, &ck) != 0) {
-            fprintf(stderr, "%s: %s\n", PROGRAM, tg_error_message());
-            status = 2;
-            goto done;
-        }
-        trained_epochs = (int)ck.epoch;
-        printf("    started from %s (trained for %d epochs)\n", common.load, trained_epochs);
+    int trained_epochs;
+    if (nb_resume_epochs(PROGRAM, &common, net.model, opt, &trained_epochs) != 0) {
+        status = 2;
+        goto done;
     }
 
     nb_section(4, "Training",
