@@ -7,6 +7,8 @@
 
 TestSuite(autocomplete_rnn, .init = tg_test_setup, .fini = tg_test_teardown);
 
+static const char EXAMPLE[] = "autocomplete_rnn";
+
 /* Runs the example with --quick --threads 1 --out dir and up to 6 more
  * arguments (NULL-terminated); asserts that it exited 0. */
 static example_run run_quick(const char *dir, const char *const *extra)
@@ -16,25 +18,7 @@ static example_run run_quick(const char *dir, const char *const *extra)
     for (int i = 0; extra && extra[i]; i++)
         args[n++] = extra[i];
     args[n] = NULL;
-    example_run run = run_example("autocomplete_rnn", args);
-    cr_assert_eq(run.exit_code, 0, "exit code %d:\n%s", run.exit_code, run.output);
-    return run;
-}
-
-static void out_file(char *path, size_t n, const char *dir, const char *file)
-{
-    snprintf(path, n, "%s/%s", dir, file);
-}
-
-/* The number printed right after `label`. */
-static double number_after(const char *output, const char *label)
-{
-    const char *p = strstr(output, label);
-    cr_assert_not_null(p, "no \"%s\" in:\n%s", label, output);
-    char *end;
-    double value = strtod(p + strlen(label), &end);
-    cr_assert(end != p + strlen(label), "no number after \"%s\"", label);
-    return value;
+    return run_example_expecting(0, EXAMPLE, args);
 }
 
 /* The quoted text after `label` (up to the closing quote) into out. */
@@ -150,23 +134,9 @@ Test(autocomplete_rnn, the_word_model_predicts_words)
     example_run_free(&run);
 }
 
-/* The whole text of a file (free it). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    char *text = calloc((size_t)size + 1, 1);
-    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    return text;
-}
-
 Test(autocomplete_rnn, the_same_seed_gives_the_same_run)
 {
-    char first[512], second[512], path[600];
+    char first[512], second[512];
     example_out_dir("autocomplete_rnn_seed_a", first, sizeof first);
     example_out_dir("autocomplete_rnn_seed_b", second, sizeof second);
     example_run a = run_quick(first, (const char *[]){ "--seed", "4", NULL });
@@ -177,13 +147,7 @@ Test(autocomplete_rnn, the_same_seed_gives_the_same_run)
     cr_assert_str_eq(sample_a, sample_b);
     example_run_free(&a);
     example_run_free(&b);
-    out_file(path, sizeof path, first, "autocomplete_rnn_history.csv");
-    char *x = slurp(path);
-    out_file(path, sizeof path, second, "autocomplete_rnn_history.csv");
-    char *y = slurp(path);
-    cr_assert(strlen(x) > 1000 && strcmp(x, y) == 0, "the two histories differ");
-    free(x);
-    free(y);
+    assert_same_file(first, second, "autocomplete_rnn_history.csv");
 }
 
 Test(autocomplete_rnn, a_loaded_checkpoint_goes_on_training)
@@ -208,51 +172,37 @@ Test(autocomplete_rnn, a_loaded_checkpoint_goes_on_training)
 
     /* A word model cannot load a character model's weights. */
     const char *args[] = { "--quick", "--threads", "1", "--out", loaded, "--words", "--load", checkpoint, NULL };
-    example_run c = run_example("autocomplete_rnn", args);
-    cr_assert_eq(c.exit_code, 2, "exit code %d:\n%s", c.exit_code, c.output);
-    cr_assert(strstr(c.output, "was trained on another vocabulary"), "%s", c.output);
-    example_run_free(&c);
-}
-
-static void assert_refused(const char *const *args, const char *fragment)
-{
-    example_run run = run_example("autocomplete_rnn", args);
-    cr_assert_eq(run.exit_code, 2, "exit code %d:\n%s", run.exit_code, run.output);
-    cr_assert(strstr(run.output, fragment), "no \"%s\" in:\n%s", fragment, run.output);
-    example_run_free(&run);
-}
-
-static void write_file(const char *path, const char *text, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "cannot write %s", path);
-    cr_assert_eq(fwrite(text, 1, size, f), size);
-    fclose(f);
+    assert_refused(EXAMPLE, args, "was trained on another vocabulary");
 }
 
 Test(autocomplete_rnn, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
     example_out_dir("autocomplete_rnn_refusals", dir, sizeof dir);
-    assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
-    assert_refused((const char *[]){ "--out", dir, "--top-k", "many", NULL }, "bad value 'many' for option '--top-k'");
-    assert_refused((const char *[]){ "--out", dir, "--temperature", "-1", NULL }, "--temperature must be above 0");
-    assert_refused((const char *[]){ "--out", dir, "--epochs", "2", NULL }, "--epochs: this example counts");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--top-k", "many", NULL },
+                   "bad value 'many' for option '--top-k'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--temperature", "-1", NULL },
+                   "--temperature must be above 0");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--epochs", "2", NULL }, "--epochs: this example counts");
     /* The prompt's characters must be in the vocabulary. */
-    assert_refused((const char *[]){ "--quick", "--threads", "1", "--out", dir, "--prompt", "a~b", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--threads", "1", "--out", dir, "--prompt", "a~b", NULL },
                    "prompt \"a~b\"");
 
     out_file(path, sizeof path, dir, "missing.txt");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, path);
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, path);
     /* A binary file: a NUL byte on line 3. */
     out_file(path, sizeof path, dir, "binary.txt");
     write_file(path, "First line\nsecond\nthi\0rd\n", 25);
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "binary.txt: line 3: byte 0x00 is not text");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
+                   "binary.txt: line 3: byte 0x00 is not text");
     /* Too short for a batch of 16 windows of 32 characters. */
     out_file(path, sizeof path, dir, "short.txt");
-    write_file(path, "To be, or not to be\n", 20);
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "short.txt: 20 tokens: too short");
+    write_text_file(path, "To be, or not to be\n");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
+                   "short.txt: 20 tokens: too short");
     out_file(path, sizeof path, dir, "bad.ckpt");
-    write_file(path, "not a checkpoint", 16);
-    assert_refused((const char *[]){ "--quick", "--threads", "1", "--out", dir, "--load", path, NULL }, "bad.ckpt");
+    write_text_file(path, "not a checkpoint");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--threads", "1", "--out", dir, "--load", path, NULL },
+                   "bad.ckpt");
 }

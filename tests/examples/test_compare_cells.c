@@ -7,6 +7,8 @@
 
 TestSuite(compare_cells, .init = tg_test_setup, .fini = tg_test_teardown);
 
+static const char EXAMPLE[] = "compare_cells";
+
 static const char *const CELLS[] = { "rnn", "lstm", "gru" };
 static const int LENGTHS[] = { 8, 16 }; /* --quick's */
 
@@ -15,14 +17,7 @@ static const int LENGTHS[] = { 8, 16 }; /* --quick's */
 static example_run run_quick(const char *dir, const char *a, const char *b)
 {
     const char *args[] = { "--quick", "--threads", "1", "--out", dir, a, b, NULL };
-    example_run run = run_example("compare_cells", args);
-    cr_assert_eq(run.exit_code, 0, "exit code %d:\n%s", run.exit_code, run.output);
-    return run;
-}
-
-static void out_file(char *path, size_t n, const char *dir, const char *file)
-{
-    snprintf(path, n, "%s/%s", dir, file);
+    return run_example_expecting(0, EXAMPLE, args);
 }
 
 /* The table row whose factor is `factor`: its three cells into values
@@ -125,7 +120,7 @@ Test(compare_cells, the_lstm_starts_with_forget_bias_one_unless_asked)
     out_file(checkpoint, sizeof checkpoint, dir, "one_step.ckpt");
     /* One step of Adam moves each bias by at most about lr = 0.01. */
     const char *save[] = { "--quick", "--threads", "1", "--out", dir, "--steps", "1", "--save", checkpoint, NULL };
-    example_run b = run_example("compare_cells", save);
+    example_run b = run_example(EXAMPLE, save);
     cr_assert_eq(b.exit_code, 0, "%s", b.output);
     cr_assert(strstr(b.output, "forget_bias_one"), "%s", b.output);
     example_run_free(&b);
@@ -134,7 +129,7 @@ Test(compare_cells, the_lstm_starts_with_forget_bias_one_unless_asked)
 
     const char *plain[] = { "--quick", "--threads", "1", "--out", dir, "--steps", "1", "--lstm-default-init",
                             "--save", checkpoint, NULL };
-    example_run c = run_example("compare_cells", plain);
+    example_run c = run_example(EXAMPLE, plain);
     cr_assert_eq(c.exit_code, 0, "%s", c.output);
     example_run_free(&c);
     /* Two draws from U(-1/4, 1/4) each: the mean of 16 sums is near 0. */
@@ -142,41 +137,21 @@ Test(compare_cells, the_lstm_starts_with_forget_bias_one_unless_asked)
     cr_assert(fabs(drawn) < 0.3, "forget-gate bias %g", drawn);
 }
 
-/* The whole text of a file (free it). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    char *text = calloc((size_t)size + 1, 1);
-    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    return text;
-}
-
 Test(compare_cells, the_same_seed_gives_the_same_history)
 {
-    char first[512], second[512], path[600];
+    char first[512], second[512];
     example_out_dir("compare_cells_seed_a", first, sizeof first);
     example_out_dir("compare_cells_seed_b", second, sizeof second);
     example_run a = run_quick(first, "--seed", "3");
     example_run b = run_quick(second, "--seed", "3");
     example_run_free(&a);
     example_run_free(&b);
-    out_file(path, sizeof path, first, "compare_cells_history.csv");
-    char *x = slurp(path);
-    out_file(path, sizeof path, second, "compare_cells_history.csv");
-    char *y = slurp(path);
-    cr_assert(strlen(x) > 1000 && strcmp(x, y) == 0, "the two histories differ");
-    free(x);
-    free(y);
+    assert_same_file(first, second, "compare_cells_history.csv");
 }
 
 Test(compare_cells, a_loaded_checkpoint_resumes_the_training)
 {
-    char saved[512], loaded[512], checkpoint[600], path[600];
+    char saved[512], loaded[512], checkpoint[600];
     example_out_dir("compare_cells_save", saved, sizeof saved);
     example_out_dir("compare_cells_load", loaded, sizeof loaded);
     out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
@@ -188,55 +163,37 @@ Test(compare_cells, a_loaded_checkpoint_resumes_the_training)
     /* The loaded run goes on from step 150 with trained weights: its first
      * losses are far below a fresh model's (which starts near 0 for targets
      * near 1). */
-    double first[2];
-    const char *dirs[2] = { saved, loaded };
-    for (int i = 0; i < 2; i++) {
-        out_file(path, sizeof path, dirs[i], "compare_cells_history.csv");
-        tg_csv *history = assert_csv(path, "gru_T16_loss", 150);
-        cr_assert_str_eq(tg_csv_field(history, 0, tg_csv_column(history, "step")), i == 0 ? "0" : "150");
-        float value;
-        cr_assert_eq(tg_csv_float(history, 0, tg_csv_column(history, "gru_T16_loss"), &value), 0);
-        first[i] = value;
-        tg_csv_free(history);
-    }
-    cr_assert_lt(first[1], 0.5 * first[0], "first loss: fresh %g, loaded %g", first[0], first[1]);
-}
-
-static void assert_refused(const char *const *args, const char *fragment)
-{
-    example_run run = run_example("compare_cells", args);
-    cr_assert_eq(run.exit_code, 2, "exit code %d:\n%s", run.exit_code, run.output);
-    cr_assert(strstr(run.output, fragment), "no \"%s\" in:\n%s", fragment, run.output);
-    example_run_free(&run);
+    assert_resumed_steps(saved, loaded, "compare_cells_history.csv", "gru_T16_loss", 150);
 }
 
 Test(compare_cells, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
     example_out_dir("compare_cells_refusals", dir, sizeof dir);
-    assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
-    assert_refused((const char *[]){ "--out", dir, "--hidden", "x", NULL }, "bad value 'x' for option '--hidden'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--hidden", "x", NULL },
+                   "bad value 'x' for option '--hidden'");
     const char *bad_lengths[] = { "8,x", "3", "8,,16", "16,", "1,2,3,4,5,6,7" };
     for (size_t i = 0; i < sizeof bad_lengths / sizeof *bad_lengths; i++) {
         char expected[64];
         snprintf(expected, sizeof expected, "--lengths '%s'", bad_lengths[i]);
-        assert_refused((const char *[]){ "--out", dir, "--lengths", bad_lengths[i], NULL }, expected);
+        assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--lengths", bad_lengths[i], NULL }, expected);
     }
-    assert_refused((const char *[]){ "--out", dir, "--data", "sequences.csv", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--data", "sequences.csv", NULL },
                    "--data: this example makes its own sequences");
-    assert_refused((const char *[]){ "--out", dir, "--epochs", "2", NULL }, "--epochs: this example makes its own");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--epochs", "2", NULL },
+                   "--epochs: this example makes its own");
     out_file(path, sizeof path, dir, "missing.ckpt");
-    assert_refused((const char *[]){ "--quick", "--threads", "1", "--out", dir, "--load", path, NULL }, path);
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--threads", "1", "--out", dir, "--load", path, NULL }, path);
     out_file(path, sizeof path, dir, "bad.ckpt");
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("not a checkpoint", f);
-    fclose(f);
-    assert_refused((const char *[]){ "--quick", "--threads", "1", "--out", dir, "--load", path, NULL }, "bad.ckpt");
+    write_text_file(path, "not a checkpoint");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--threads", "1", "--out", dir, "--load", path, NULL },
+                   "bad.ckpt");
     /* A checkpoint of other lengths does not fit. */
     out_file(path, sizeof path, dir, "other.ckpt");
     example_run saved = run_quick(dir, "--save", path);
     example_run_free(&saved);
-    assert_refused((const char *[]){ "--quick", "--threads", "1", "--out", dir, "--lengths", "8,12", "--load", path,
-                                     NULL }, "T12");
+    const char *other_lengths[] = { "--quick", "--threads", "1", "--out", dir, "--lengths", "8,12", "--load", path,
+                                    NULL };
+    assert_refused(EXAMPLE, other_lengths, "T12");
 }

@@ -6,6 +6,8 @@
 
 TestSuite(custom_layer, .init = tg_test_setup, .fini = tg_test_teardown);
 
+static const char EXAMPLE[] = "custom_layer";
+
 static const char *const CELLS[] = { "mgu", "lstm", "gru" };
 
 /* Runs the example with --quick --threads 1 --out dir and the extra
@@ -13,25 +15,7 @@ static const char *const CELLS[] = { "mgu", "lstm", "gru" };
 static example_run run_quick(const char *dir, const char *a, const char *b)
 {
     const char *args[] = { "--quick", "--threads", "1", "--out", dir, a, b, NULL };
-    example_run run = run_example("custom_layer", args);
-    cr_assert_eq(run.exit_code, 0, "exit code %d:\n%s", run.exit_code, run.output);
-    return run;
-}
-
-static void out_file(char *path, size_t n, const char *dir, const char *file)
-{
-    snprintf(path, n, "%s/%s", dir, file);
-}
-
-/* The number printed after `label` in output. */
-static double number_after(const char *output, const char *label)
-{
-    const char *p = strstr(output, label);
-    cr_assert_not_null(p, "no \"%s\" in:\n%s", label, output);
-    char *end;
-    double value = strtod(p + strlen(label), &end);
-    cr_assert(end != p + strlen(label), "no number after \"%s\"", label);
-    return value;
+    return run_example_expecting(0, EXAMPLE, args);
 }
 
 /* The line of output that starts with `start`. */
@@ -102,7 +86,7 @@ Test(custom_layer, quick_run_trains_the_three_cells_and_writes_its_files)
 
 Test(custom_layer, the_checkpoint_holds_the_custom_cell_and_resumes)
 {
-    char saved[512], loaded[512], checkpoint[600], path[600];
+    char saved[512], loaded[512], checkpoint[600];
     example_out_dir("custom_layer_save", saved, sizeof saved);
     example_out_dir("custom_layer_load", loaded, sizeof loaded);
     out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
@@ -128,70 +112,33 @@ Test(custom_layer, the_checkpoint_holds_the_custom_cell_and_resumes)
     /* The loaded run goes on from step 150 with trained weights: its first
      * loss is far below a fresh model's (whose prediction starts near 0,
      * for targets near 1). */
-    double first[2];
-    const char *dirs[2] = { saved, loaded };
-    for (int i = 0; i < 2; i++) {
-        out_file(path, sizeof path, dirs[i], "custom_layer_history.csv");
-        tg_csv *history = assert_csv(path, "mgu_loss", 150);
-        cr_assert_str_eq(tg_csv_field(history, 0, tg_csv_column(history, "step")), i == 0 ? "0" : "150");
-        float value;
-        cr_assert_eq(tg_csv_float(history, 0, tg_csv_column(history, "mgu_loss"), &value), 0);
-        first[i] = value;
-        tg_csv_free(history);
-    }
-    cr_assert_lt(first[1], 0.5 * first[0], "first loss: fresh %g, loaded %g", first[0], first[1]);
-}
-
-/* The whole text of a file (free it). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    char *text = calloc((size_t)size + 1, 1);
-    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    return text;
+    assert_resumed_steps(saved, loaded, "custom_layer_history.csv", "mgu_loss", 150);
 }
 
 Test(custom_layer, the_same_seed_gives_the_same_history)
 {
-    char first[512], second[512], path[600];
+    char first[512], second[512];
     example_out_dir("custom_layer_seed_a", first, sizeof first);
     example_out_dir("custom_layer_seed_b", second, sizeof second);
     example_run a = run_quick(first, "--seed", "9");
     example_run b = run_quick(second, "--seed", "9");
     example_run_free(&a);
     example_run_free(&b);
-    out_file(path, sizeof path, first, "custom_layer_history.csv");
-    char *x = slurp(path);
-    out_file(path, sizeof path, second, "custom_layer_history.csv");
-    char *y = slurp(path);
-    cr_assert(strlen(x) > 1000 && strcmp(x, y) == 0, "the two histories differ");
-    free(x);
-    free(y);
-}
-
-static void assert_refused(const char *const *args, const char *fragment)
-{
-    example_run run = run_example("custom_layer", args);
-    cr_assert_eq(run.exit_code, 2, "exit code %d:\n%s", run.exit_code, run.output);
-    cr_assert(strstr(run.output, fragment), "no \"%s\" in:\n%s", fragment, run.output);
-    example_run_free(&run);
+    assert_same_file(first, second, "custom_layer_history.csv");
 }
 
 Test(custom_layer, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
     example_out_dir("custom_layer_refusals", dir, sizeof dir);
-    assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
-    assert_refused((const char *[]){ "--out", dir, "--hidden", "-3", NULL }, "bad value '-3' for option '--hidden'");
-    assert_refused((const char *[]){ "--out", dir, "--length", "1", NULL }, "--length must be in [2, 10000]");
-    assert_refused((const char *[]){ "--out", dir, "--epochs", "3", NULL }, "--epochs: this example makes its own");
-    assert_refused((const char *[]){ "--out", dir, "--data", "sequences.csv", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--hidden", "-3", NULL },
+                   "bad value '-3' for option '--hidden'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--length", "1", NULL }, "--length must be in [2, 10000]");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--epochs", "3", NULL },
+                   "--epochs: this example makes its own");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--data", "sequences.csv", NULL },
                    "--data: this example makes its own sequences");
     out_file(path, sizeof path, dir, "missing.ckpt");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, path);
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, path);
 }

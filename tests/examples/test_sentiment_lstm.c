@@ -6,39 +6,14 @@
 
 TestSuite(sentiment_lstm, .init = tg_test_setup, .fini = tg_test_teardown);
 
+static const char EXAMPLE[] = "sentiment_lstm";
+
 /* Runs the example with --quick --out dir and up to four more arguments;
  * asserts that it exited 0. */
 static example_run run_quick(const char *dir, const char *a, const char *b, const char *c, const char *d)
 {
     const char *args[] = { "--quick", "--out", dir, a, b, c, d, NULL };
-    example_run run = run_example("sentiment_lstm", args);
-    cr_assert_eq(run.exit_code, 0, "exit code %d:\n%s", run.exit_code, run.output);
-    return run;
-}
-
-static void out_file(char *path, size_t n, const char *dir, const char *file)
-{
-    snprintf(path, n, "%s/%s", dir, file);
-}
-
-/* The numbers on the line that starts with `label` (up to max of them). */
-static int numbers_after(const char *output, const char *label, double *values, int max)
-{
-    const char *p = strstr(output, label);
-    cr_assert_not_null(p, "no \"%s\" in:\n%s", label, output);
-    p += strlen(label);
-    int n = 0;
-    while (*p && *p != '\n' && n < max) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p) {
-            p++;
-            continue;
-        }
-        values[n++] = v;
-        p = end;
-    }
-    return n;
+    return run_example_expecting(0, EXAMPLE, args);
 }
 
 /* The probability printed for the review after `review_line`, and asserts
@@ -186,66 +161,38 @@ Test(sentiment_lstm, a_loaded_checkpoint_brings_its_weights_and_vocabulary)
     example_run_free(&b);
     /* The loaded run starts trained: its first epoch's loss is below the
      * fresh run's first. */
-    out_file(path, sizeof path, saved, "sentiment_lstm_history.csv");
-    tg_csv *fresh = assert_csv(path, "train_loss", 4);
-    out_file(path, sizeof path, loaded, "sentiment_lstm_history.csv");
-    tg_csv *resumed = assert_csv(path, "train_loss", 1);
-    float first_fresh, first_resumed;
-    cr_assert_eq(tg_csv_float(fresh, 0, tg_csv_column(fresh, "train_loss"), &first_fresh), 0);
-    cr_assert_eq(tg_csv_float(resumed, 0, tg_csv_column(resumed, "train_loss"), &first_resumed), 0);
-    cr_assert_lt(first_resumed, first_fresh, "resumed %g, fresh %g", first_resumed, first_fresh);
-    /* Its epochs go on from the saved run's last. */
-    cr_assert_eq(atoi(tg_csv_field(resumed, 0, 0)),
-                 atoi(tg_csv_field(fresh, tg_csv_rows(fresh) - 1, 0)) + 1);
-    tg_csv_free(fresh);
-    tg_csv_free(resumed);
-}
-
-static void assert_refused(const char *const *args, const char *fragment)
-{
-    example_run run = run_example("sentiment_lstm", args);
-    cr_assert_eq(run.exit_code, 2, "exit code %d:\n%s", run.exit_code, run.output);
-    cr_assert(strstr(run.output, fragment), "no \"%s\" in:\n%s", fragment, run.output);
-    example_run_free(&run);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    assert_resumed_epochs(saved, loaded, "sentiment_lstm_history.csv", 4);
 }
 
 Test(sentiment_lstm, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
     example_out_dir("sentiment_lstm_refusals", dir, sizeof dir);
-    assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
-    assert_refused((const char *[]){ "--out", dir, "--steps", "10", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--steps", "10", NULL },
                    "--steps: this example counts epochs");
-    assert_refused((const char *[]){ "--out", dir, "--review", NULL }, "option '--review' needs a value");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--review", NULL }, "option '--review' needs a value");
     out_file(path, sizeof path, dir, "missing.txt");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "missing.txt");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "missing.txt");
     out_file(path, sizeof path, dir, "bad_label.txt");
-    write_file(path, "Great phone.\t1\nAwful case.\t0\nFine.\t2\n");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
+    write_text_file(path, "Great phone.\t1\nAwful case.\t0\nFine.\t2\n");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
                    "bad_label.txt: line 3");
     out_file(path, sizeof path, dir, "no_tab.txt");
-    write_file(path, "Great phone.\t1\nAwful case 0\n");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "no_tab.txt: line 2");
+    write_text_file(path, "Great phone.\t1\nAwful case 0\n");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "no_tab.txt: line 2");
     out_file(path, sizeof path, dir, "tiny.txt");
-    write_file(path, "Great phone.\t1\nAwful case.\t0\n");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
+    write_text_file(path, "Great phone.\t1\nAwful case.\t0\n");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
                    "tiny.txt: 2 sentences; at least 10 are needed");
     /* A checkpoint without its vocabulary beside it. */
     out_file(path, sizeof path, dir, "lonely.ckpt");
-    write_file(path, "not a checkpoint");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "lonely.ckpt.vocab");
+    write_text_file(path, "not a checkpoint");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "lonely.ckpt.vocab");
     /* A vocabulary beside a file that is not a checkpoint. */
     out_file(path, sizeof path, dir, "bad.ckpt.vocab");
-    write_file(path, "<pad>\n<unk>\ngreat\n");
+    write_text_file(path, "<pad>\n<unk>\ngreat\n");
     out_file(path, sizeof path, dir, "bad.ckpt");
-    write_file(path, "not a checkpoint");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "bad.ckpt:");
+    write_text_file(path, "not a checkpoint");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "bad.ckpt:");
 }

@@ -6,6 +6,8 @@
 
 TestSuite(stock_gru, .init = tg_test_setup, .fini = tg_test_teardown);
 
+static const char EXAMPLE[] = "stock_gru";
+
 enum { WINDOW = 20 }; /* the example's default */
 
 /* examples/data/stocks/<name>, from this file's place in the source tree,
@@ -24,18 +26,11 @@ static const char *stocks_file(const char *name, char *path)
 static example_run run_quick(const char *dir, const char *a, const char *b, const char *c, const char *d)
 {
     const char *args[] = { "--quick", "--out", dir, a, b, c, d, NULL };
-    example_run run = run_example("stock_gru", args);
-    cr_assert_eq(run.exit_code, 0, "exit code %d:\n%s", run.exit_code, run.output);
-    return run;
+    return run_example_expecting(0, EXAMPLE, args);
 }
 
-static void out_file(char *path, size_t n, const char *dir, const char *file)
-{
-    snprintf(path, n, "%s/%s", dir, file);
-}
-
-/* The first number after `label` in the output. */
-static double number_after(const char *output, const char *label)
+/* The first number after `label` in the output, past any other text. */
+static double first_number_after(const char *output, const char *label)
 {
     const char *p = strstr(output, label);
     cr_assert_not_null(p, "no \"%s\" in:\n%s", label, output);
@@ -84,7 +79,7 @@ Test(stock_gru, quick_run_writes_its_files_and_compares_with_the_baselines)
         cr_assert(strstr(run.output, expected[i]), "no \"%s\" in:\n%s", expected[i], run.output);
     /* The seed's example gets a price near the last one: a day's move is a
      * few percent at most. */
-    double next = number_after(run.output, "Predicted Next Day Price: $");
+    double next = first_number_after(run.output, "Predicted Next Day Price: $");
     cr_assert(next > 110 && next < 140, "predicted $%g after $125", next);
 
     out_file(path, sizeof path, dir, "stock_gru_history.csv");
@@ -116,8 +111,8 @@ Test(stock_gru, quick_run_writes_its_files_and_compares_with_the_baselines)
     }
     same /= n - 1 - first;
     average /= n - 1 - first;
-    double printed_same = number_after(run.output, "    tomorrow = today ");
-    double printed_average = number_after(run.output, "    moving average (20 days) ");
+    double printed_same = first_number_after(run.output, "    tomorrow = today ");
+    double printed_average = first_number_after(run.output, "    moving average (20 days) ");
     cr_assert(fabs(printed_same - same) < 1e-3, "tomorrow = today: printed %g, file %g", printed_same,
               same);
     cr_assert(fabs(printed_average - average) < 1e-3, "moving average: printed %g, file %g",
@@ -161,9 +156,9 @@ Test(stock_gru, rows_in_either_date_order_give_the_same_run)
     write_oldest_first(path);
     example_run a = run_quick(newest, "--data", stocks_file("WIKI-AAPL.csv", aapl), NULL, NULL);
     example_run b = run_quick(oldest, "--data", path, NULL, NULL);
-    cr_assert_eq(number_after(a.output, "    GRU "), number_after(b.output, "    GRU "));
-    cr_assert_eq(number_after(a.output, "    tomorrow = today "),
-                 number_after(b.output, "    tomorrow = today "));
+    cr_assert_eq(first_number_after(a.output, "    GRU "), first_number_after(b.output, "    GRU "));
+    cr_assert_eq(first_number_after(a.output, "    tomorrow = today "),
+                 first_number_after(b.output, "    tomorrow = today "));
     example_run_free(&a);
     example_run_free(&b);
     out_file(csv_a, sizeof csv_a, newest, "stock_gru_history.csv");
@@ -193,7 +188,7 @@ Test(stock_gru, a_file_without_dates_keeps_its_row_order)
 
 Test(stock_gru, a_loaded_checkpoint_continues_the_saved_training)
 {
-    char saved[512], loaded[512], checkpoint[600], path[600];
+    char saved[512], loaded[512], checkpoint[600];
     example_out_dir("stock_gru_save", saved, sizeof saved);
     example_out_dir("stock_gru_load", loaded, sizeof loaded);
     out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
@@ -203,36 +198,9 @@ Test(stock_gru, a_loaded_checkpoint_continues_the_saved_training)
     example_run_free(&a);
     example_run_free(&b);
     /* The loaded weights start where the saved run ended, so the first
-     * epoch's loss is that of a trained model, below a fresh first epoch. */
-    out_file(path, sizeof path, saved, "stock_gru_history.csv");
-    tg_csv *fresh = assert_csv(path, "train_loss", 3);
-    out_file(path, sizeof path, loaded, "stock_gru_history.csv");
-    tg_csv *resumed = assert_csv(path, "train_loss", 1);
-    float first_fresh, first_resumed;
-    cr_assert_eq(tg_csv_float(fresh, 0, tg_csv_column(fresh, "train_loss"), &first_fresh), 0);
-    cr_assert_eq(tg_csv_float(resumed, 0, tg_csv_column(resumed, "train_loss"), &first_resumed), 0);
-    cr_assert_lt(first_resumed, first_fresh, "resumed %g, fresh %g", first_resumed, first_fresh);
-    /* Its epochs go on from the saved run's last. */
-    cr_assert_eq(atoi(tg_csv_field(resumed, 0, 0)),
-                 atoi(tg_csv_field(fresh, tg_csv_rows(fresh) - 1, 0)) + 1);
-    tg_csv_free(fresh);
-    tg_csv_free(resumed);
-}
-
-static void assert_refused(const char *const *args, const char *fragment)
-{
-    example_run run = run_example("stock_gru", args);
-    cr_assert_eq(run.exit_code, 2, "exit code %d:\n%s", run.exit_code, run.output);
-    cr_assert(strstr(run.output, fragment), "no \"%s\" in:\n%s", fragment, run.output);
-    example_run_free(&run);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+     * epoch's loss is that of a trained model, below a fresh first epoch,
+     * and its epochs go on from the saved run's last. */
+    assert_resumed_epochs(saved, loaded, "stock_gru_history.csv", 3);
 }
 
 /* A small price file of `rows` rows whose row `bad` (from 0) holds `field`
@@ -255,38 +223,38 @@ Test(stock_gru, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
     example_out_dir("stock_gru_refusals", dir, sizeof dir);
-    assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
-    assert_refused((const char *[]){ "--out", dir, "--steps", "10", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--steps", "10", NULL },
                    "--steps: this example counts epochs");
-    assert_refused((const char *[]){ "--out", dir, "--window", "x", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--window", "x", NULL },
                    "bad value 'x' for option '--window'");
-    assert_refused((const char *[]){ "--out", dir, "--window", "1", NULL }, "--window must be in [2, 250]");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--window", "1", NULL }, "--window must be in [2, 250]");
     out_file(path, sizeof path, dir, "missing.csv");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "missing.csv");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--column", "Price", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, "missing.csv");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--column", "Price", NULL },
                    "Adj. Close");
 
     out_file(path, sizeof path, dir, "bad_number.csv");
     write_prices(path, 100, 6, "12x", false);
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
                    "bad_number.csv: line 8");
     out_file(path, sizeof path, dir, "negative.csv");
     write_prices(path, 100, 9, "-3", false);
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
                    "negative.csv: line 11, field \"Close\": the price -3 is not positive");
     out_file(path, sizeof path, dir, "bad_date.csv");
     write_prices(path, 100, 3, "2001/01/04", true);
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
                    "bad_date.csv: line 5: \"2001/01/04\" is not a date");
     out_file(path, sizeof path, dir, "short.csv");
     write_prices(path, 30, -1, "", false);
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
                    "short.csv: 30 rows; this window needs at least 60");
     out_file(path, sizeof path, dir, "ragged.csv");
-    write_file(path, "Date,Close\n2001-01-01,10\n2001-01-02\n");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
+    write_text_file(path, "Date,Close\n2001-01-01,10\n2001-01-02\n");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, "--column", "Close", NULL },
                    "ragged.csv");
     out_file(path, sizeof path, dir, "bad.ckpt");
-    write_file(path, "not a checkpoint");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "bad.ckpt");
+    write_text_file(path, "not a checkpoint");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "bad.ckpt");
 }

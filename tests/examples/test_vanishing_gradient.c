@@ -6,6 +6,8 @@
 
 TestSuite(vanishing_gradient, .init = tg_test_setup, .fini = tg_test_teardown);
 
+static const char EXAMPLE[] = "vanishing_gradient";
+
 enum { T = 16 }; /* --quick's sequence length */
 
 static const char *const CURVES[] = { "rnn_before", "lstm_before", "gru_before", "rnn_after",
@@ -17,14 +19,7 @@ static const char *const CURVES[] = { "rnn_before", "lstm_before", "gru_before",
 static example_run run_quick(const char *dir, const char *a, const char *b, const char *c, const char *d)
 {
     const char *args[] = { "--quick", "--threads", "1", "--out", dir, a, b, c, d, NULL };
-    example_run run = run_example("vanishing_gradient", args);
-    cr_assert_eq(run.exit_code, 0, "exit code %d:\n%s", run.exit_code, run.output);
-    return run;
-}
-
-static void out_file(char *path, size_t n, const char *dir, const char *file)
-{
-    snprintf(path, n, "%s/%s", dir, file);
+    return run_example_expecting(0, EXAMPLE, args);
 }
 
 /* The column of the norms CSV in dir called name, T values. */
@@ -71,21 +66,8 @@ Test(vanishing_gradient, quick_run_writes_its_csv_and_png_files)
  * second to last number of the line. */
 static double printed_ratio(const char *output, const char *row_start)
 {
-    const char *line = strstr(output, row_start);
-    cr_assert_not_null(line, "no row \"%s\" in:\n%s", row_start, output);
     double values[8];
-    int n = 0;
-    const char *p = line + strlen(row_start);
-    while (*p && *p != '\n' && n < 8) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p) {
-            p++;
-            continue;
-        }
-        values[n++] = v;
-        p = end;
-    }
+    int n = numbers_after(output, row_start, values, 8);
     cr_assert_eq(n, 7, "row \"%s\" has %d numbers", row_start, n);
     return values[5];
 }
@@ -165,29 +147,19 @@ Test(vanishing_gradient, a_loaded_checkpoint_starts_where_the_saved_run_ended)
     tg_csv_free(history);
 }
 
-static void assert_refused(const char *const *args, const char *fragment)
-{
-    example_run run = run_example("vanishing_gradient", args);
-    cr_assert_eq(run.exit_code, 2, "exit code %d:\n%s", run.exit_code, run.output);
-    cr_assert(strstr(run.output, fragment), "no \"%s\" in:\n%s", fragment, run.output);
-    example_run_free(&run);
-}
-
 Test(vanishing_gradient, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
     example_out_dir("vanishing_gradient_refusals", dir, sizeof dir);
-    assert_refused((const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
-    assert_refused((const char *[]){ "--out", dir, "--length", "x", NULL }, "bad value 'x' for option '--length'");
-    assert_refused((const char *[]){ "--out", dir, "--length", "2", NULL }, "--length must be in [4, 10000]");
-    assert_refused((const char *[]){ "--out", dir, "--data", "sequences.csv", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--length", "x", NULL },
+                   "bad value 'x' for option '--length'");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--length", "2", NULL }, "--length must be in [4, 10000]");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--data", "sequences.csv", NULL },
                    "--data: this example makes its own sequences");
     out_file(path, sizeof path, dir, "missing.ckpt");
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, path);
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, path);
     out_file(path, sizeof path, dir, "bad.ckpt");
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs("not a checkpoint", f);
-    fclose(f);
-    assert_refused((const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "bad.ckpt");
+    write_text_file(path, "not a checkpoint");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "bad.ckpt");
 }
