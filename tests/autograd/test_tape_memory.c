@@ -1,45 +1,11 @@
 /* A training step in steady state calls malloc zero times: the graph lives
  * in the arena, reused after tg_graph_reset, and leaf gradients are made
- * once. This program is linked with malloc, calloc, realloc and
- * aligned_alloc wrapped (tests/CMakeLists.txt), so every call the library
- * makes is counted; calls from inside BLIS and the OpenMP runtime (shared
- * libraries) are not. */
-#include <stdatomic.h>
+ * once. tests/malloc_count.h counts every call the library makes. */
 #include <stdlib.h>
 
 #include "autograd/tiny_net.h"
+#include "malloc_count.h"
 #include "tensor/gemm_small.h"
-
-static atomic_long allocations;
-
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t count, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__real_aligned_alloc(size_t alignment, size_t size);
-
-void *__wrap_malloc(size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t count, size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_calloc(count, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_realloc(p, size);
-}
-
-void *__wrap_aligned_alloc(size_t alignment, size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_aligned_alloc(alignment, size);
-}
 
 TestSuite(tape_memory, .init = tg_test_setup, .fini = tg_test_teardown);
 

@@ -1,47 +1,16 @@
 /* A training step with the optimizer, clipping, the schedule and the
  * progress bar calls malloc zero times once it is in steady state: the
- * optimizers allocate their state when created. This program is linked
- * with malloc, calloc, realloc and aligned_alloc wrapped
- * (tests/CMakeLists.txt), so every call the library makes is counted. */
+ * optimizers allocate their state when created. tests/malloc_count.h
+ * counts every call the library makes. */
 #include "optim_support.h"
 
 #include <criterion/parameterized.h>
-#include <stdatomic.h>
 
 #include <optim/clip.h>
 #include <optim/progress.h>
 #include <optim/schedule.h>
 
-static atomic_long allocations;
-
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t count, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__real_aligned_alloc(size_t alignment, size_t size);
-
-void *__wrap_malloc(size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t count, size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_calloc(count, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_realloc(p, size);
-}
-
-void *__wrap_aligned_alloc(size_t alignment, size_t size)
-{
-    atomic_fetch_add(&allocations, 1);
-    return __real_aligned_alloc(alignment, size);
-}
+#include "malloc_count.h"
 
 TestSuite(optim_memory, .init = tg_test_setup, .fini = optim_fini);
 
