@@ -6,6 +6,7 @@
 
 #include "autograd/tiny_net.h"
 #include "tensor/gemm_small.h"
+#include "two_threads.h"
 
 TestSuite(tape_threads, .init = tg_test_setup, .fini = tg_test_teardown);
 
@@ -43,13 +44,7 @@ static int train(void *arg)
 Test(tape_threads, two_threads_train_as_one_thread_would)
 {
     static run alone[2] = { { .seed = 1 }, { .seed = 2 } }, together[2] = { { .seed = 1 }, { .seed = 2 } };
-    train(&alone[0]);
-    train(&alone[1]);
-    thrd_t threads[2];
-    for (int t = 0; t < 2; t++)
-        cr_assert_eq(thrd_create(&threads[t], train, &together[t]), thrd_success);
-    for (int t = 0; t < 2; t++)
-        cr_assert_eq(thrd_join(threads[t], NULL), thrd_success);
+    run_in_turn_then_at_once(train, (void *[]){ &alone[0], &alone[1] }, (void *[]){ &together[0], &together[1] });
     for (int t = 0; t < 2; t++) {
         cr_assert_str_empty(alone[t].error, "%s", alone[t].error);
         cr_assert_str_empty(together[t].error, "%s", together[t].error);

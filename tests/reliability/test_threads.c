@@ -7,6 +7,7 @@
 #include <threads.h>
 
 #include "recurrent_run.h"
+#include "two_threads.h"
 
 TestSuite(threads, .init = rel_setup, .fini = rel_teardown);
 
@@ -53,21 +54,15 @@ Test(threads, two_models_trained_at_once_end_as_when_trained_in_turn)
 {
     job alone[2] = { job_for(0, ".alone"), job_for(1, ".alone") };
     job together[2] = { job_for(0, ".together"), job_for(1, ".together") };
-    train(&alone[0]);
-    train(&alone[1]);
-    thrd_t threads[2];
-    for (int t = 0; t < 2; t++)
-        cr_assert_eq(thrd_create(&threads[t], train, &together[t]), thrd_success);
-    for (int t = 0; t < 2; t++)
-        cr_assert_eq(thrd_join(threads[t], NULL), thrd_success);
+    run_in_turn_then_at_once(train, (void *[]){ &alone[0], &alone[1] }, (void *[]){ &together[0], &together[1] });
     for (int t = 0; t < 2; t++) {
         cr_assert_str_empty(alone[t].error, "%s", alone[t].error);
         cr_assert_str_empty(together[t].error, "%s", together[t].error);
         cr_assert_eq(together[t].hash, alone[t].hash, "model %d ended elsewhere on a thread", t);
         cr_assert_eq(together[t].reloaded_step, STEPS / SAVE_EVERY * SAVE_EVERY);
         size_t n_alone = 0, n_together = 0;
-        unsigned char *a = rel_read(alone[t].path, &n_alone);
-        unsigned char *b = rel_read(together[t].path, &n_together);
+        unsigned char *a = read_whole_file(alone[t].path, &n_alone);
+        unsigned char *b = read_whole_file(together[t].path, &n_together);
         cr_assert(a && b && n_alone == n_together && memcmp(a, b, n_alone) == 0,
                   "model %d: the checkpoints differ", t);
         free(a);
