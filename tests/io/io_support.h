@@ -1,6 +1,6 @@
 /*
- * tests/io/io_support.h: a scratch directory per test, whole-file helpers
- * and the path of the committed fixtures, for the io tests.
+ * tests/io/io_support.h: a scratch directory per test, writing files and
+ * the path of the committed fixtures, for the io tests.
  */
 #ifndef TG_TEST_IO_SUPPORT_H
 #define TG_TEST_IO_SUPPORT_H
@@ -8,14 +8,11 @@
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* nftw */
 
-#include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "support.h"
+#include "scratch.h"
 
 /* Each test runs in its own process with its own scratch directory. */
 static char io_dir[64];
@@ -24,18 +21,12 @@ static inline void io_setup(void)
 {
     tg_test_setup();
     strcpy(io_dir, "/tmp/tg_io_test_XXXXXX");
-    cr_assert_not_null(mkdtemp(io_dir), "mkdtemp failed");
-}
-
-static inline int io_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
+    scratch_make(io_dir);
 }
 
 static inline void io_teardown(void)
 {
-    nftw(io_dir, io_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    scratch_remove(io_dir);
     tg_test_teardown(); /* also fails the test on a leak */
 }
 
@@ -79,33 +70,6 @@ static inline void io_write(const char *path, const void *bytes, size_t n)
 static inline void io_write_text(const char *path, const char *text)
 {
     io_write(path, text, strlen(text));
-}
-
-/* The whole file; *n gets its size. */
-static inline unsigned char *io_read(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)size + 1);
-    cr_assert_eq(fread(bytes, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *n = (size_t)size;
-    return bytes;
-}
-
-/* Number of entries in the scratch directory (to see leftover temporaries). */
-static inline int io_dir_entries(void)
-{
-    DIR *d = opendir(io_dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
 }
 
 #endif

@@ -231,11 +231,11 @@ Test(csv, the_writer_writes_a_header_and_rows_of_numbers)
     cr_assert_eq(tg_csv_write(path, (const char *[]){ "step", "loss", "val, \"loss\"" }, 3,
                               values, 3), 0, "%s", tg_error_message());
     size_t n;
-    char *text = (char *)io_read(path, &n);
+    char *text = (char *)read_existing_file(path, &n);
     text[n] = '\0';
     cr_assert_str_eq(text, "step,loss,\"val, \"\"loss\"\"\"\n1,0.5,0.25\n2,,0.125\n3,inf,-1e-07\n");
     free(text);
-    cr_assert_eq(io_dir_entries(), 1, "no temporary is left");
+    cr_assert_eq(dir_entries(io_dir), 1, "no temporary is left");
 }
 
 Test(csv, written_floats_read_back_exactly)
@@ -269,8 +269,8 @@ Test(csv, the_writer_fails_clearly_and_keeps_the_old_file)
     cr_assert_eq(tg_csv_write(path, (const char *[]){ "x", NULL }, 2, (double[]){ 1, 2 }, 1), -1);
     tg_assert_error("column name 1 is NULL");
     size_t n;
-    char *text = (char *)io_read(path, &n);
+    char *text = (char *)read_existing_file(path, &n);
     cr_assert(n == 4 && memcmp(text, "old\n", 4) == 0, "the old file is intact");
     free(text);
-    cr_assert_eq(io_dir_entries(), 1);
+    cr_assert_eq(dir_entries(io_dir), 1);
 }

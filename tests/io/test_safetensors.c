@@ -122,7 +122,7 @@ Test(safetensors, the_written_bytes_follow_the_format)
     cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "w", w }, { "b", b } }, 2,
                                      meta, 1), 0, "%s", tg_error_message());
     size_t n;
-    unsigned char *bytes = io_read(path, &n);
+    unsigned char *bytes = read_existing_file(path, &n);
     uint64_t length = 0;
     for (int i = 7; i >= 0; i--)
         length = length << 8 | bytes[i];
@@ -254,7 +254,7 @@ Test(safetensors, a_truncated_file_is_refused)
     const char *path = io_path("whole.safetensors");
     cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, NULL, 0), 0);
     size_t n;
-    unsigned char *bytes = io_read(path, &n);
+    unsigned char *bytes = read_existing_file(path, &n);
     /* Cut inside the data, then inside the header. */
     io_write(path, bytes, n - 5);
     cr_assert_null(tg_safetensors_load(path));
@@ -367,7 +367,7 @@ Test(safetensors, bad_input_to_save_is_refused_before_writing)
     tg_string_pair meta[] = { { "k", "v" }, { "k", "w" } };
     cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, meta, 2), -1);
     tg_assert_error("metadata key \"k\" is given twice");
-    cr_assert_eq(io_dir_entries(), 0, "nothing was written");
+    cr_assert_eq(dir_entries(io_dir), 0, "nothing was written");
     tg_tensor_free(x);
 }
 
@@ -392,7 +392,7 @@ Test(safetensors, a_failed_write_leaves_the_old_file_intact_and_no_temporary)
     const char *path = io_path("keep.safetensors");
     cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", small } }, 1, NULL, 0), 0);
     size_t n_before;
-    unsigned char *before = io_read(path, &n_before);
+    unsigned char *before = read_existing_file(path, &n_before);
     /* A file-size limit makes the write fail midway, as a full disk does. */
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit limit = { .rlim_cur = 4096, .rlim_max = RLIM_INFINITY };
@@ -401,10 +401,10 @@ Test(safetensors, a_failed_write_leaves_the_old_file_intact_and_no_temporary)
     cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "x", big } }, 1, NULL, 0), -1);
     tg_assert_error("keep.safetensors: cannot write: File too large");
     size_t n_after;
-    unsigned char *after = io_read(path, &n_after);
+    unsigned char *after = read_existing_file(path, &n_after);
     cr_assert_eq(n_after, n_before);
     cr_assert_eq(memcmp(before, after, n_before), 0, "the old file is unchanged");
-    cr_assert_eq(io_dir_entries(), 1, "the temporary was removed");
+    cr_assert_eq(dir_entries(io_dir), 1, "the temporary was removed");
     free(before);
     free(after);
     tg_tensor_free(small);
@@ -421,7 +421,7 @@ Test(safetensors, saving_again_replaces_the_file)
     tg_safetensors *file = tg_safetensors_load(path);
     cr_assert_not_null(file, "%s", tg_error_message());
     tg_assert_values(tg_safetensors_get(file, "x"), ((float[]){ 5, 5 }), 2, 0);
-    cr_assert_eq(io_dir_entries(), 1);
+    cr_assert_eq(dir_entries(io_dir), 1);
     tg_safetensors_free(file);
     tg_tensor_free(x);
 }
@@ -436,7 +436,7 @@ Test(safetensors, random_corruption_never_breaks_the_reader)
     cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "a", a }, { "b", b } }, 2,
                                      meta, 1), 0);
     size_t n;
-    unsigned char *valid = io_read(path, &n);
+    unsigned char *valid = read_existing_file(path, &n);
     unsigned char *bytes = malloc(n);
     tg_rng rng;
     tg_rng_seed(&rng, 5);

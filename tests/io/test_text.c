@@ -9,7 +9,7 @@ Test(text, a_corpus_is_read_byte_for_byte)
     size_t n, expected_n;
     char *text = tg_text_read(io_fixture("shakespeare_head.txt"), 0, &n);
     cr_assert_not_null(text, "%s", tg_error_message());
-    unsigned char *expected = io_read(io_fixture("shakespeare_head.txt"), &expected_n);
+    unsigned char *expected = read_existing_file(io_fixture("shakespeare_head.txt"), &expected_n);
     cr_assert_eq(n, 1500);
     cr_assert_eq(n, expected_n);
     cr_assert_eq(memcmp(text, expected, n), 0);

@@ -113,7 +113,7 @@ Test(vocab, a_saved_vocabulary_loads_back_with_the_same_ids)
     const char *path = io_path("vocab.txt");
     cr_assert_eq(tg_vocab_save(vocab, path), 0, "%s", tg_error_message());
     size_t n;
-    char *text = (char *)io_read(path, &n);
+    char *text = (char *)read_existing_file(path, &n);
     text[n] = '\0';
     cr_assert_str_eq(text, "<pad>\n<unk>\na\nb\nc\ncaf\xc3\xa9\ndon't\n");
     free(text);
@@ -194,7 +194,7 @@ Test(vocab, a_token_with_a_line_break_cannot_be_saved)
     cr_assert_eq(tg_vocab_save(vocab, io_path("v.txt")), -1);
     tg_assert_error("vocab_save: ");
     tg_assert_error("token 3 is empty or holds a line break");
-    cr_assert_eq(io_dir_entries(), 0);
+    cr_assert_eq(dir_entries(io_dir), 0);
     tg_vocab_free(vocab);
 }
 

@@ -8,13 +8,12 @@
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* nftw */
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "support.h"
+#include "scratch.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -52,46 +51,17 @@ static inline void optim_setup(void)
 {
     tg_test_setup();
     strcpy(optim_dir, "/tmp/tg_optim_test_XXXXXX");
-    cr_assert_not_null(mkdtemp(optim_dir), "mkdtemp failed");
-}
-
-static inline int optim_remove_entry(const char *path, const struct stat *st, int type,
-                                     struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
+    scratch_make(optim_dir);
 }
 
 static inline void optim_teardown(void)
 {
-    nftw(optim_dir, optim_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    scratch_remove(optim_dir);
     optim_fini();
 }
 
-/* A path in the scratch directory (from a pool of buffers used in turn). */
-static inline const char *optim_path(const char *name)
-{
-    static char pool[8][512];
-    static int next;
-    char *path = pool[next++ % 8];
-    snprintf(path, 512, "%s/%s", optim_dir, name);
-    return path;
-}
-
-/* The whole text of a file (free it). */
-static inline char *optim_read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)size + 1);
-    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
-    text[size] = '\0';
-    fclose(f);
-    return text;
-}
+/* A path in the scratch directory (see scratch_path). */
+static inline const char *optim_path(const char *name) { return scratch_path(optim_dir, name); }
 
 /* Gives p the gradient g (p's shape, row-major), or none when g is NULL:
  * the gradient of sum(p * g) with respect to p is exactly g. */

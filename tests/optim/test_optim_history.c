@@ -43,7 +43,7 @@ Test(optim_history, the_csv_has_a_header_and_one_line_per_row)
     tg_history *h = sample_history();
     const char *path = optim_path("history.csv");
     cr_assert_eq(tg_history_write_csv(h, path), 0, "%s", tg_error_message());
-    char *text = optim_read_text(path);
+    char *text = (char *)read_existing_file(path, NULL);
     cr_assert_str_eq(text, "step,train_loss,lr,val_loss\n"
                            "0,2.5,0.001,\n"
                            "1,2.25,0.001,\n"
@@ -57,7 +57,7 @@ Test(optim_history, epochs_and_an_empty_history)
     tg_history *h = tg_history_new("epoch");
     const char *path = optim_path("empty.csv");
     cr_assert_eq(tg_history_write_csv(h, path), 0, "%s", tg_error_message());
-    char *text = optim_read_text(path);
+    char *text = (char *)read_existing_file(path, NULL);
     cr_assert_str_eq(text, "epoch\n");
     free(text);
     /* Many rows: the table grows. */

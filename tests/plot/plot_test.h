@@ -5,13 +5,11 @@
 #ifndef TG_PLOT_TEST_H
 #define TG_PLOT_TEST_H
 
-#include <dirent.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
-#include "support.h"
+#include "scratch.h"
 #include "plot/font.h"
 
 typedef struct test_image {
@@ -100,44 +98,17 @@ static inline bool find_text(const test_image *img, tg_plot_rect where, const ch
 /* The colour plot/ draws text in. */
 #define TEXT_COLOR ((tg_plot_color){ 40, 40, 40 })
 
-/* A fresh directory for a test's files, and a path inside it. */
+/* A fresh directory for a test's files (scratch_remove it), and a path
+ * inside it. */
 static inline void temp_dir(char dir[64])
 {
     snprintf(dir, 64, "/tmp/tg_plot_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir);
 }
 
 static inline void path_in(char out[512], const char *dir, const char *name)
 {
     snprintf(out, 512, "%s/%s", dir, name);
-}
-
-/* Number of entries in dir other than . and .. */
-static inline int dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
-/* Removes dir and the files in it. */
-static inline void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    for (struct dirent *e; (e = readdir(d));) {
-        char path[512];
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            path_in(path, dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 #endif

@@ -2,10 +2,11 @@
  * Bad data and bad arguments: NaN and Inf points, empty and flat series,
  * extreme values, unwritable paths, atomic writes, rejected arguments.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw, for tests/scratch.h */
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "plot_test.h"
 
@@ -20,7 +21,7 @@ static test_image draw(const tg_plot_series *s, int n, const tg_plot_options *o,
     cr_assert_geq(*skipped, 0, "tg_plot_lines failed: %s", tg_error_message());
     cr_assert_eq(tg_plot_lines_axes(s, n, o, axes), *skipped, "%s", tg_error_message());
     test_image img = read_png(path);
-    remove_dir(dir);
+    scratch_remove(dir);
     return img;
 }
 
@@ -180,7 +181,7 @@ Test(plot_bad, unwritable_path_names_the_path)
     tg_assert_error(sub);
     cr_assert_eq(dir_entries(dir), 1, "a temporary file was left behind");
     rmdir(sub);
-    remove_dir(dir);
+    scratch_remove(dir);
 }
 
 static void write_text(const char *path, const char *text)
@@ -216,7 +217,7 @@ Test(plot_bad, successful_write_replaces_the_old_file)
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0644);
-    remove_dir(dir);
+    scratch_remove(dir);
 }
 
 /* A write that fails part-way (the file-size limit stops it) leaves the
@@ -238,7 +239,7 @@ Test(plot_bad, failed_write_leaves_the_old_file_intact)
     tg_assert_error(path);
     cr_assert(has_text(path, "old contents"), "the old file was changed");
     cr_assert_eq(dir_entries(dir), 1, "a temporary file was left behind");
-    remove_dir(dir);
+    scratch_remove(dir);
 }
 
 /* A name too long for the temporary file: nothing is replaced. */
@@ -255,7 +256,7 @@ Test(plot_bad, failed_temporary_leaves_the_old_file_intact)
     tg_assert_error(path);
     cr_assert(has_text(path, "old contents"));
     cr_assert_eq(dir_entries(dir), 1);
-    remove_dir(dir);
+    scratch_remove(dir);
 }
 
 #define REJECTS(call, fragment)                                                                                    \
@@ -296,7 +297,7 @@ Test(plot_bad, bad_arguments_are_rejected_with_a_message)
     REJECTS(tg_plot_lines("", &ok, 1, NULL), "no file name");
     REJECTS(tg_plot_bars(path, &ok, -4, NULL), "plot_bars");
     cr_assert_eq(dir_entries(dir), 0, "a rejected call wrote a file");
-    remove_dir(dir);
+    scratch_remove(dir);
 }
 
 Test(plot_bad, bad_figure_arguments)

@@ -2,7 +2,7 @@
  * Bar charts read back from their PNG: bars where the values say, grouped
  * series, negative values, labels, skipped values, log axes.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw, for tests/scratch.h */
 #include "plot_test.h"
 
 TestSuite(plot_bars, .init = tg_test_setup, .fini = tg_test_teardown);
@@ -26,7 +26,7 @@ static test_image draw(const tg_plot_series *s, int n, const tg_plot_options *o,
     cr_assert(a.width == b.width && a.height == b.height);
     cr_assert_eq(memcmp(a.rgb, b.rgb, (size_t)a.width * a.height * 3), 0);
     image_free(&b);
-    remove_dir(dir);
+    scratch_remove(dir);
     return a;
 }
 

@@ -1,7 +1,7 @@
 /*
  * Figures: several charts in one image, read back from the PNG.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw, for tests/scratch.h */
 #include "plot_test.h"
 
 TestSuite(plot_figure, .init = tg_test_setup, .fini = tg_test_teardown);
@@ -13,7 +13,7 @@ static test_image save_and_read(const tg_plot_figure *f)
     path_in(path, dir, "figure.png");
     cr_assert_eq(tg_plot_figure_save(f, path), 0, "%s", tg_error_message());
     test_image img = read_png(path);
-    remove_dir(dir);
+    scratch_remove(dir);
     return img;
 }
 

@@ -2,7 +2,7 @@
  * Line charts read back from their PNG: size, where the curves are,
  * colours, legend, title and labels, ticks, styles.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw, for tests/scratch.h */
 #include "plot_test.h"
 
 TestSuite(plot_lines, .init = tg_test_setup, .fini = tg_test_teardown);
@@ -17,7 +17,7 @@ static test_image draw(const tg_plot_series *s, int n, const tg_plot_options *o,
     cr_assert_geq(skipped, 0, "tg_plot_lines failed: %s", tg_error_message());
     cr_assert_eq(tg_plot_lines_axes(s, n, o, axes), skipped, "%s", tg_error_message());
     test_image img = read_png(path);
-    remove_dir(dir);
+    scratch_remove(dir);
     return img;
 }
 

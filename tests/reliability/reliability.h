@@ -1,25 +1,19 @@
 /*
- * tests/reliability/reliability.h: a scratch directory per test, whole-file
- * helpers, and running a piece of a test in a child process, for the
- * reliability tests.
+ * tests/reliability/reliability.h: a scratch directory per test, removing
+ * leftover temporaries, and running a piece of a test in a child process,
+ * for the reliability tests.
  */
 #ifndef TG_TEST_RELIABILITY_H
 #define TG_TEST_RELIABILITY_H
 
 #define _GNU_SOURCE /* unshare, mount namespaces */
 
-#include <dirent.h>
-#include <ftw.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "support.h"
+#include "scratch.h"
 
 /* Each test runs in its own process with its own scratch directory. */
 static char rel_dir[64];
@@ -30,47 +24,17 @@ static inline void rel_setup(void)
     /* Children are forked: no thread pool may exist in the parent. */
     tg_set_num_threads(1);
     strcpy(rel_dir, "/tmp/tg_reliability_XXXXXX");
-    cr_assert_not_null(mkdtemp(rel_dir), "mkdtemp failed");
-}
-
-static inline int rel_remove_entry(const char *path, const struct stat *st, int type,
-                                   struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
+    scratch_make(rel_dir);
 }
 
 static inline void rel_teardown(void)
 {
-    nftw(rel_dir, rel_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    scratch_remove(rel_dir);
     tg_test_teardown(); /* also fails the test on a leak */
 }
 
-/* A path in the scratch directory (from a small pool of buffers). */
-static inline const char *rel_path(const char *name)
-{
-    static char pool[8][512];
-    static int next;
-    char *path = pool[next++ % 8];
-    snprintf(path, 512, "%s/%s", rel_dir, name);
-    return path;
-}
-
-/* The whole file, or NULL when it does not exist; *n gets its size. */
-static inline unsigned char *rel_read(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)size + 1);
-    cr_assert_eq(fread(bytes, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *n = (size_t)size;
-    return bytes;
-}
+/* A path in the scratch directory (see scratch_path). */
+static inline const char *rel_path(const char *name) { return scratch_path(rel_dir, name); }
 
 /* Removes the temporaries "<name>.tmp-*" that an interrupted atomic write
  * left in dir; returns how many there were. */

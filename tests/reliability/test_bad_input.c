@@ -204,7 +204,7 @@ static char *repository_file(const char *relative)
     snprintf(path, sizeof path, "%.*s/../../%s", slash ? (int)(slash - here) : 1,
              slash ? here : ".", relative);
     size_t size;
-    char *text = (char *)rel_read(path, &size);
+    char *text = (char *)read_whole_file(path, &size);
     cr_assert_not_null(text, "cannot read %s", path);
     text[size] = '\0';
     return text;

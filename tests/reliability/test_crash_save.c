@@ -182,12 +182,12 @@ static void save_must_fail(rel_report *report, recurrent_run *r, const char *pat
                            const char *what)
 {
     size_t n_before = 0, n_after = 0;
-    unsigned char *before = rel_read(path, &n_before);
+    unsigned char *before = read_whole_file(path, &n_before);
     tg_error_clear();
     int rc = run_save(r, path);
     rel_note(report, "%s: save returned %d: %s", what, rc, tg_error_message());
     tg_error_clear();
-    unsigned char *after = rel_read(path, &n_after);
+    unsigned char *after = read_whole_file(path, &n_after);
     bool same = before && after && n_before == n_after && memcmp(before, after, n_after) == 0;
     recurrent_run other = run_new(SEED + 1, RUN_LSTM);
     rel_note(report, "%s: old checkpoint %s", what,

@@ -50,7 +50,7 @@ static int replay_dir(const char *dir, const char *(*check)(const uint8_t *, siz
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         size_t size;
-        unsigned char *bytes = rel_read(path, &size);
+        unsigned char *bytes = read_whole_file(path, &size);
         cr_assert_not_null(bytes, "cannot read %s", path);
         const char *problem = check(bytes, size);
         cr_assert_null(problem, "%s: %s (error: %s)", path, problem, tg_error_message());
@@ -106,7 +106,7 @@ Test(fuzz_replay, the_regression_inputs_are_refused_with_their_reasons)
         snprintf(path, sizeof path, "%s/%s", fuzz_dir("regressions", known[i].target),
                  known[i].file);
         size_t size;
-        unsigned char *bytes = rel_read(path, &size);
+        unsigned char *bytes = read_whole_file(path, &size);
         cr_assert_not_null(bytes, "cannot read %s", path);
         cr_assert_null(check_of(known[i].target)(bytes, size), "%s", tg_error_message());
         tg_assert_error(known[i].error);
