@@ -4,6 +4,7 @@
  * One step = zero-grad, forward through one recurrent layer (time first),
  * a Linear head at every step over V = 65 classes, cross-entropy, backward,
  * Adam update, graph reset. Inference (INF) = forward only, no gradients.
+ * The step itself is in bench/rnn_step.c, shared with bench/scaling.
  *
  *     bench_rnn [--cells rnn,lstm,gru] [--configs S,M,L,XL,INF] [--threads 1,2] [--json]
  *               [--cpu-time]
@@ -17,131 +18,30 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <blis.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <tapegrad.h>
 
-enum { VOCAB = 65 };
+#include "rnn_step.h"
 
 typedef struct config {
     const char *name;
-    int64_t steps, batch, input, hidden;
+    rnn_shape shape;
     bool infer;
 } config;
 
 static const config configs[] = {
-    { "S", 64, 32, 64, 128, false },   { "M", 64, 32, 256, 256, false },
-    { "L", 100, 16, 512, 512, false }, { "XL", 64, 64, 1024, 1024, false },
-    { "INF", 64, 1, 256, 256, true },
+    { "S", { 64, 32, 64, 128 }, false },   { "M", { 64, 32, 256, 256 }, false },
+    { "L", { 100, 16, 512, 512 }, false }, { "XL", { 64, 64, 1024, 1024 }, false },
+    { "INF", { 64, 1, 256, 256 }, true },
 };
 
-/* ---- malloc counting (the program is linked with --wrap=malloc & co) ---- */
-
-static atomic_long allocations;
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__real_aligned_alloc(size_t alignment, size_t size);
-void *__wrap_malloc(size_t size) { atomic_fetch_add(&allocations, 1); return __real_malloc(size); }
-void *__wrap_calloc(size_t n, size_t size) { atomic_fetch_add(&allocations, 1); return __real_calloc(n, size); }
-void *__wrap_realloc(void *p, size_t size) { atomic_fetch_add(&allocations, 1); return __real_realloc(p, size); }
-void *__wrap_aligned_alloc(size_t a, size_t size) { atomic_fetch_add(&allocations, 1); return __real_aligned_alloc(a, size); }
-
-/* --cpu-time measures the process's CPU time instead of wall time: on a
- * busy machine, with one thread, it shows the cost of the work itself. */
-static clockid_t step_clock = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(step_clock, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* GEMM work of one step, in floating-point operations. */
-static double gemm_flops(const config *c, int gates)
-{
-    double tb = (double)c->steps * (double)c->batch, gh = (double)gates * (double)c->hidden;
-    double projection = 2 * tb * (double)c->input * gh;
-    double recurrent = 2 * tb * (double)c->hidden * gh;
-    double head = 2 * tb * (double)c->hidden * VOCAB;
-    if (c->infer)
-        return projection + recurrent + head;
-    /* backward: no input gradient for the projection; two products elsewhere */
-    return 2 * projection + 3 * recurrent + 3 * head;
-}
-
 /* ---- Child: one configuration ------------------------------------------------ */
-
-typedef struct bench_model {
-    tg_model *model;
-    tg_rnn *layer;
-    tg_linear *head;
-    tg_optimizer *adam;
-    tg_tensor *x, *targets;
-    const char *cell;
-    const config *c;
-} bench_model;
-
-static int build(bench_model *m, const char *cell, const config *c)
-{
-    *m = (bench_model){ .cell = cell, .c = c, .model = tg_model_new(1) };
-    tg_rnn_config rc = { .input = c->input, .hidden = c->hidden, .gru = TG_GRU_PYTORCH };
-    m->layer = strcmp(cell, "lstm") == 0 ? tg_lstm_new(m->model, "rnn", rc)
-             : strcmp(cell, "gru") == 0  ? tg_gru_new(m->model, "rnn", rc)
-                                         : tg_rnn_new(m->model, "rnn", rc);
-    m->head = tg_linear_new(m->model, "head", (tg_linear_config){ .input = c->hidden, .output = VOCAB });
-    m->adam = tg_adam_new(m->model, (tg_adam_config){ .lr = 1e-3 });
-    tg_rng rng = tg_rng_new(7);
-    m->x = tg_tensor_randn(TG_SHAPE(c->steps, c->batch, c->input), &rng);
-    m->targets = tg_tensor_empty(TG_SHAPE(c->steps, c->batch));
-    for (int64_t i = 0; m->targets && i < m->targets->numel; i++)
-        m->targets->data[i] = (float)tg_rng_below(&rng, VOCAB);
-    return m->layer && m->head && m->adam && m->x && m->targets ? 0 : -1;
-}
-
-static int train_step(bench_model *m)
-{
-    tg_model_zero_grad(m->model);
-    tg_rnn_result r = strcmp(m->cell, "lstm") == 0 ? tg_lstm_forward(m->layer, m->x, NULL)
-                    : strcmp(m->cell, "gru") == 0  ? tg_gru_forward(m->layer, m->x, NULL)
-                                                   : tg_rnn_forward(m->layer, m->x, NULL);
-    tg_tensor *loss = tg_cross_entropy(tg_linear_forward(m->head, r.output), m->targets, NULL);
-    int rc = loss && tg_backward(loss) == 0 && tg_optimizer_step(m->adam) == 0 ? 0 : -1;
-    tg_graph_reset();
-    return rc;
-}
-
-static int infer_step(bench_model *m)
-{
-    tg_no_grad_begin();
-    tg_rnn_result r = strcmp(m->cell, "lstm") == 0 ? tg_lstm_forward(m->layer, m->x, NULL)
-                    : strcmp(m->cell, "gru") == 0  ? tg_gru_forward(m->layer, m->x, NULL)
-                                                   : tg_rnn_forward(m->layer, m->x, NULL);
-    tg_tensor *logits = tg_linear_forward(m->head, r.output);
-    tg_no_grad_end();
-    tg_graph_reset();
-    return logits ? 0 : -1;
-}
 
 static int run_child(const char *cell, const char *config_name, int threads)
 {
@@ -152,40 +52,24 @@ static int run_child(const char *cell, const char *config_name, int threads)
     if (!c)
         return 2;
     tg_set_num_threads(threads);
-    bench_model m;
-    if (build(&m, cell, c) != 0) {
+    rnn_bench b;
+    if (rnn_bench_build(&b, cell, c->shape) != 0) {
+        fprintf(stderr, "bench_rnn: %s: %s\n", cell, tg_error_message());
+        return 1;
+    }
+    step_timing timing = rnn_bench_time(&b, c->infer, 3.0);
+    if (timing.runs == 0) {
         fprintf(stderr, "bench_rnn: %s\n", tg_error_message());
         return 1;
     }
-    int (*step)(bench_model *) = c->infer ? infer_step : train_step;
-    for (int i = 0; i < 3; i++) /* warm up: arena, gradients, optimizer state */
-        if (step(&m) != 0) {
-            fprintf(stderr, "bench_rnn: %s\n", tg_error_message());
-            return 1;
-        }
-    enum { MAX_RUNS = 200 };
-    double times[MAX_RUNS];
-    long mallocs = 0;
-    int runs = 0;
-    for (double start = now(); runs < MAX_RUNS && (runs < 5 || now() - start < 3.0); runs++) {
-        long before = atomic_load(&allocations);
-        double t = now();
-        step(&m);
-        times[runs] = now() - t;
-        mallocs += atomic_load(&allocations) - before;
-    }
-    double ms = 1e3 * median(times, runs);
-    int gates = strcmp(cell, "lstm") == 0 ? 4 : strcmp(cell, "gru") == 0 ? 3 : 1;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("{\"cell\":\"%s\",\"config\":\"%s\",\"threads\":%d,\"mode\":\"%s\",\"ms_median\":%.3f,"
            "\"runs\":%d,\"gemm_gflops\":%.1f,\"mallocs_per_step\":%.2f,\"peak_rss_mb\":%.1f}\n",
-           cell, c->name, threads, c->infer ? "infer" : "train", ms, runs,
-           gemm_flops(c, gates) / ms * 1e-6, (double)mallocs / runs, usage.ru_maxrss / 1024.0);
-    tg_optimizer_free(m.adam);
-    tg_model_free(m.model);
-    tg_tensor_free(m.x);
-    tg_tensor_free(m.targets);
+           cell, c->name, threads, c->infer ? "infer" : "train", timing.ms_median, timing.runs,
+           rnn_bench_gemm_flops(&b, c->infer) / timing.ms_median * 1e-6, timing.mallocs_per_step,
+           usage.ru_maxrss / 1024.0);
+    rnn_bench_free(&b);
     tg_graph_release();
     return 0;
 }
@@ -204,10 +88,10 @@ static int run_peak_child(int threads)
     bli_rntm_set_num_threads(threads, &rntm);
     double best = 0;
     for (int r = 0; r < 20; r++) {
-        double t = now();
+        double t = bench_now();
         bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, n, n, n, &one, a, n, 1, b, n, 1, &zero, c,
                      n, 1, NULL, &rntm);
-        double gflops = 2.0 * n * n * n / (now() - t) * 1e-9;
+        double gflops = 2.0 * n * n * n / (bench_now() - t) * 1e-9;
         best = gflops > best ? gflops : best;
     }
     printf("{\"peak_gflops\":%.1f,\"threads\":%d,\"kernel_set\":\"%s\"}\n", best, threads,
@@ -261,7 +145,7 @@ int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "--run") == 0) {
         if (argc == 6 && strcmp(argv[5], "--cpu-time") == 0)
-            step_clock = CLOCK_PROCESS_CPUTIME_ID;
+            bench_use_cpu_time();
         return run_child(argv[2], argv[3], atoi(argv[4]));
     }
     if (argc == 3 && strcmp(argv[1], "--peak") == 0)
