@@ -1,6 +1,7 @@
 #include "tensor/gemm_small.h"
 
 #include <immintrin.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
@@ -76,12 +77,23 @@ static void pack_panel(const tg_matrix *b, int64_t j, int nr, float *dst)
     }
 }
 
+/* The panels thread `me` of `team` packs and multiplies: [*first, *end). */
+static void thread_share(int64_t panels, int64_t me, int64_t team, int64_t *first, int64_t *end)
+{
+    *first = panels * me / team;
+    *end = panels * (me + 1) / team;
+}
+
 static void pack(const tg_matrix *b, int nr, float *dst, int threads)
 {
     int64_t panels = (b->n + nr - 1) / nr;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t j = 0; j < panels; j++)
-        pack_panel(b, j, nr, dst + j * b->m * nr);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int64_t first, end;
+        thread_share(panels, omp_get_thread_num(), omp_get_num_threads(), &first, &end);
+        for (int64_t j = first; j < end; j++)
+            pack_panel(b, j, nr, dst + j * b->m * nr);
+    }
 }
 
 /* ---- Kernels ------------------------------------------------------------------------ *
@@ -173,24 +185,53 @@ rows_avx2(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, f
 typedef void (*rows_fn)(int, int64_t, const float *, int64_t, const float *, float *, int64_t, int,
                         bool, float);
 
-/* c (+)= alpha * a @ packed b; with accumulate false the first pass
- * overwrites c. Threads split the panels. */
-static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c, float alpha,
-                     bool accumulate, int nr, int mr_max, rows_fn rows, int threads)
+/* c (+)= alpha * a @ packed panel j; with accumulate false the first pass
+ * overwrites c. */
+static void multiply_panel(const tg_matrix *a, const float *panels, int64_t j, const tg_matrix *c,
+                           float alpha, bool accumulate, int nr, int mr_max, rows_fn rows)
 {
-    const int64_t k_total = a->n, n_panels = (c->n + nr - 1) / nr;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t j = 0; j < n_panels; j++) {
-        int ncols = (int)(c->n - j * nr < nr ? c->n - j * nr : nr);
-        const float *panel = panels + j * k_total * nr;
-        for (int64_t k0 = 0; k0 < k_total; k0 += KC) {
-            int64_t kc = k_total - k0 < KC ? k_total - k0 : KC;
-            for (int64_t i = 0; i < c->m; i += mr_max) {
-                int mr = (int)(c->m - i < mr_max ? c->m - i : mr_max);
-                rows(mr, kc, a->data + i * a->rs + k0, a->rs, panel + k0 * nr,
-                     c->data + i * c->rs + j * nr, c->rs, ncols, accumulate || k0 > 0, alpha);
-            }
+    const int64_t k_total = a->n;
+    int ncols = (int)(c->n - j * nr < nr ? c->n - j * nr : nr);
+    const float *panel = panels + j * k_total * nr;
+    for (int64_t k0 = 0; k0 < k_total; k0 += KC) {
+        int64_t kc = k_total - k0 < KC ? k_total - k0 : KC;
+        for (int64_t i = 0; i < c->m; i += mr_max) {
+            int mr = (int)(c->m - i < mr_max ? c->m - i : mr_max);
+            rows(mr, kc, a->data + i * a->rs + k0, a->rs, panel + k0 * nr,
+                 c->data + i * c->rs + j * nr, c->rs, ncols, accumulate || k0 > 0, alpha);
         }
+    }
+}
+
+/* Panels [first, end) one after another, backward when `backward`. */
+static void multiply_panels(const tg_matrix *a, const float *panels, int64_t first, int64_t end,
+                            bool backward, const tg_matrix *c, float alpha, bool accumulate, int nr,
+                            int mr_max, rows_fn rows)
+{
+    for (int64_t p = first; p < end; p++)
+        multiply_panel(a, panels, backward ? first + end - 1 - p : p, c, alpha, accumulate, nr,
+                       mr_max, rows);
+}
+
+/* c (+)= alpha * a @ packed b. Each thread takes a fixed share of the
+ * panels, so that its share stays in its own cache from one product to the
+ * next. Every other product walks the panels backward: a weight larger
+ * than the cache then finds the panels it used last still there, where a
+ * walk in one direction would always find the oldest ones evicted. The
+ * order changes no result: each panel's columns are computed alone. */
+static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c, float alpha,
+                     bool accumulate, int nr, int mr_max, rows_fn rows, int threads, bool backward)
+{
+    const int64_t n_panels = (c->n + nr - 1) / nr;
+    if (threads <= 1) {
+        multiply_panels(a, panels, 0, n_panels, backward, c, alpha, accumulate, nr, mr_max, rows);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t first, end;
+        thread_share(n_panels, omp_get_thread_num(), omp_get_num_threads(), &first, &end);
+        multiply_panels(a, panels, first, end, backward, c, alpha, accumulate, nr, mr_max, rows);
     }
 }
 
@@ -204,6 +245,7 @@ typedef struct packed {
     float *panels;
     size_t capacity; /* floats */
     bool ready;      /* panels hold this version */
+    bool backward;   /* the next product walks the panels backward */
     uint64_t last_use;
 } packed;
 
@@ -295,9 +337,12 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
             for (int64_t j = 0; j < c->n; j++)
                 c->data[i * c->rs + j] *= beta;
     if (set == ISA_AVX512)
-        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX512, MR_AVX512, rows_avx512, threads);
+        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX512, MR_AVX512, rows_avx512, threads,
+                 e->backward);
     else
-        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX2, MR_AVX2, rows_avx2, threads);
+        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX2, MR_AVX2, rows_avx2, threads,
+                 e->backward);
+    e->backward = !e->backward;
     products++;
     return true;
 }
