@@ -327,6 +327,104 @@ int tg_kernel_arg_reduce(tg_tensor *values, tg_tensor *indices, const tg_tensor 
     return 0;
 }
 
+/* Lanes of the contiguous softmax row: partial maxima and sums kept apart
+ * so that the loops vectorise, combined in a fixed order. */
+#define SOFTMAX_LANES 16
+
+/* Float bits as an unsigned key in the floats' order (negatives flipped
+ * whole, positives with the sign bit set), so that an integer maximum, which
+ * vectorises, finds the largest float. */
+static inline uint32_t order_key(float v)
+{
+    uint32_t bits = tg_float_to_bits(v);
+    return bits ^ ((bits >> 31) ? 0xFFFFFFFFu : 0x80000000u);
+}
+
+static inline float from_order_key(uint32_t key)
+{
+    return tg_bits_to_float(key ^ ((key >> 31) ? 0x80000000u : 0xFFFFFFFFu));
+}
+
+/* Max of x[0..n) (n >= 1), NaN if any element is NaN. */
+static float row_max(const float *x, int64_t n)
+{
+    uint32_t best = 0, nan = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t key = order_key(x[i]), magnitude = tg_float_to_bits(x[i]) & 0x7FFFFFFFu;
+        best = key > best ? key : best;
+        nan |= magnitude > 0x7F800000u;
+    }
+    return nan ? NAN : from_order_key(best);
+}
+
+/* The sum of exp(x[i] - shift); with exps not NULL, also exps[i] = each term. */
+static double row_exp_sum(const float *x, int64_t n, float shift, float *exps)
+{
+    float lane[SOFTMAX_LANES] = { 0 };
+    int64_t i = 0;
+    if (exps) {
+        for (; i + SOFTMAX_LANES <= n; i += SOFTMAX_LANES)
+            for (int l = 0; l < SOFTMAX_LANES; l++) {
+                exps[i + l] = tg_fast_expf(x[i + l] - shift);
+                lane[l] += exps[i + l];
+            }
+    } else {
+        for (; i + SOFTMAX_LANES <= n; i += SOFTMAX_LANES)
+            for (int l = 0; l < SOFTMAX_LANES; l++)
+                lane[l] += tg_fast_expf(x[i + l] - shift);
+    }
+    double sum = 0.0;
+    for (; i < n; i++) {
+        float e = tg_fast_expf(x[i] - shift);
+        if (exps)
+            exps[i] = e;
+        sum += e;
+    }
+    for (int l = 0; l < SOFTMAX_LANES; l++)
+        sum += lane[l];
+    return sum;
+}
+
+/* Softmax of one row of n contiguous elements; out may be x itself. */
+static void softmax_contiguous_row(const float *x, float *out, int64_t n, bool log)
+{
+    float shift = shift_of(row_max(x, n));
+    if (log) {
+        float lse = shift + logf((float)row_exp_sum(x, n, shift, NULL));
+        for (int64_t i = 0; i < n; i++)
+            out[i] = x[i] - lse;
+        return;
+    }
+    float inv = (float)(1.0 / row_exp_sum(x, n, shift, out));
+    for (int64_t i = 0; i < n; i++)
+        out[i] *= inv;
+}
+
+/* Softmax of one row with any strides (one element at a time). */
+static void softmax_strided_row(const float *xv, int64_t xs, float *ov, int64_t os, int64_t n, bool log)
+{
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        m = pick(REDUCE_MAX, m, xv[i * xs]);
+    float shift = shift_of(m);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        float e = tg_fast_expf(xv[i * xs] - shift);
+        if (!log)
+            ov[i * os] = e;
+        sum += e;
+    }
+    if (log) {
+        float lse = shift + logf((float)sum);
+        for (int64_t i = 0; i < n; i++)
+            ov[i * os] = xv[i * xs] - lse;
+    } else {
+        float inv = (float)(1.0 / sum);
+        for (int64_t i = 0; i < n; i++)
+            ov[i * os] *= inv;
+    }
+}
+
 int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
 {
     const char *op = log ? "log_softmax" : "softmax";
@@ -337,33 +435,16 @@ int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
         return -1;
     const int64_t positions = axis_walk_positions(&w);
     const int64_t n = w.length, xs = w.axis_stride[0], os = w.axis_stride[1];
+    bool contiguous = xs == 1 && os == 1;
     int threads = positions * n >= PARALLEL_MIN_ELEMENTS ? tg_get_num_threads() : 1;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t p = 0; p < positions; p++) {
         float *at[2];
         axis_walk_position(&w, p, at);
-        const float *xv = at[0];
-        float *ov = at[1];
-        float m = -INFINITY;
-        for (int64_t i = 0; i < n; i++)
-            m = pick(REDUCE_MAX, m, xv[i * xs]);
-        float shift = shift_of(m);
-        double sum = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            float e = tg_fast_expf(xv[i * xs] - shift);
-            if (!log)
-                ov[i * os] = e;
-            sum += e;
-        }
-        if (log) {
-            float lse = shift + logf((float)sum);
-            for (int64_t i = 0; i < n; i++)
-                ov[i * os] = xv[i * xs] - lse;
-        } else {
-            float inv = (float)(1.0 / sum);
-            for (int64_t i = 0; i < n; i++)
-                ov[i * os] *= inv;
-        }
+        if (contiguous)
+            softmax_contiguous_row(at[0], at[1], n, log);
+        else
+            softmax_strided_row(at[0], xs, at[1], os, n, log);
     }
     return 0;
 }
