@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test twice: an optimised
-# build, then a build with AddressSanitizer and UndefinedBehaviorSanitizer.
-# Warnings are errors. Usage: bash tests/run.sh
+# Installs what is missing, builds, and runs every check: the tests in an
+# optimised build, then in a build with AddressSanitizer and
+# UndefinedBehaviorSanitizer; each libFuzzer target for 60 seconds
+# (tests/fuzz/fuzz.sh); valgrind's memcheck over the examples in --quick
+# mode and the test programs chosen in tests/valgrind.sh (--all there runs
+# every one). Warnings are errors. Usage: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/deps.sh
-tapegrad_install_deps
+# clang builds the fuzz targets; libclang-rt-dev holds libFuzzer and
+# clang's sanitizer runtimes (only recommended by clang, so not installed
+# with it here).
+tapegrad_install_deps clang libclang-rt-dev valgrind
 
 jobs=$(nproc)
+# Each step's heading says when it starts, to keep CI's budget in sight.
+step() { printf '== %s (at %d:%02d) ==\n' "$1" $((SECONDS / 60)) $((SECONDS % 60)); }
 run_suite() {
     local dir=$1; shift
     cmake -S . -B "$dir" -DTAPEGRAD_WERROR=ON "$@" >/dev/null
@@ -15,9 +23,14 @@ run_suite() {
     (cd "$dir" && ctest --output-on-failure)
 }
 
-echo "== Optimised build =="
+step "Optimised build"
 run_suite build/release -DCMAKE_BUILD_TYPE=Release
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+step "AddressSanitizer + UndefinedBehaviorSanitizer build"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DTAPEGRAD_SANITIZE=ON
-echo "All tests passed in both builds."
+step "libFuzzer targets, 60 s each"
+bash tests/fuzz/fuzz.sh build/fuzz 60
+step "Valgrind memcheck: the examples (--quick) and test programs"
+bash tests/valgrind.sh build/valgrind
+printf 'All checks passed in %d:%02d: both test builds, the fuzz targets and memcheck.\n' \
+    $((SECONDS / 60)) $((SECONDS % 60))
