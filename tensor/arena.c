@@ -5,6 +5,7 @@
 #include <string.h>
 #include <threads.h>
 
+#include "tensor/blas.h"
 #include "tensor/error.h"
 
 #define ARENA_ALIGN 64
@@ -53,11 +54,12 @@ static chunk *insert_chunk(tg_arena *arena, size_t bytes)
         size = bytes;
     size = round_up(size, ARENA_ALIGN);
     size_t header = round_up(sizeof(chunk), ARENA_ALIGN);
-    if (size > SIZE_MAX - header) {
+    if (size > SIZE_MAX - header - TG_BLAS_READ_SLACK) {
         tg_error_set("arena: cannot allocate %zu bytes", bytes);
         return NULL;
     }
-    chunk *c = aligned_alloc(ARENA_ALIGN, header + size);
+    /* The slack past the last allocation: tensor/blas.h. */
+    chunk *c = aligned_alloc(ARENA_ALIGN, header + size + TG_BLAS_READ_SLACK);
     if (!c) {
         tg_error_set("arena: out of memory allocating %zu bytes", bytes);
         return NULL;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/blas.h"
 #include "tensor/elementwise.h"
 
 #define DATA_ALIGN 64
@@ -182,7 +183,7 @@ static tg_tensor *new_owned(tg_shape shape, const char *op)
         tg_tensor tensor;
         tg_storage storage;
     } *block = malloc(sizeof *block);
-    float *data = aligned_alloc(DATA_ALIGN, data_bytes(numel));
+    float *data = aligned_alloc(DATA_ALIGN, data_bytes(numel) + TG_BLAS_READ_SLACK);
     if (!block || !data) {
         free(block);
         free(data);
