@@ -524,11 +524,7 @@ static int section_model(trainer *tr)
     nb_section(2, "The model", text);
     if (make_net(&tr->n, tr->common->seed, tr->c.vocab_size, &tr->s) != 0)
         return fail("cannot make the network");
-    for (int i = 0; i < tg_model_parameter_count(tr->n.model); i++) {
-        char shape[TG_SHAPE_STR_MAX];
-        printf("    %-18s %s\n", tg_model_parameter_name(tr->n.model, i),
-               tg_shape_format(shape, sizeof shape, tg_model_parameter(tr->n.model, i)));
-    }
+    nb_print_parameters(tr->n.model, 18);
     printf("    %lld parameters\n", (long long)tg_model_numel(tr->n.model));
     return 0;
 }

@@ -239,3 +239,12 @@ double nb_seconds(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
+
+void nb_print_parameters(const tg_model *model, int name_width)
+{
+    for (int i = 0; i < tg_model_parameter_count(model); i++) {
+        char shape[TG_SHAPE_STR_MAX];
+        printf("    %-*s %s\n", name_width, tg_model_parameter_name(model, i),
+               tg_shape_format(shape, sizeof shape, tg_model_parameter(model, i)));
+    }
+}

@@ -62,6 +62,9 @@ void nb_section(int number, const char *title, const char *text);
 void nb_text(const char *text);
 /* "  wrote PATH (what)" */
 void nb_wrote(const char *path, const char *what);
+/* One indented line per parameter of model: its name, padded to
+ * name_width, and its shape. */
+void nb_print_parameters(const tg_model *model, int name_width);
 /* Prints "example: <message>" and tapegrad's error message to stderr;
  * returns 1 for `return nb_fail(...)`. */
 int nb_fail(const char *program, const char *message);

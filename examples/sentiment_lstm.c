@@ -649,11 +649,7 @@ int main(int argc, char **argv)
                "while training; and AdamW's weight decay.");
     if (make_classifier(&net, common.seed, tg_vocab_size(vocab), &s) != 0)
         goto done;
-    for (int i = 0; i < tg_model_parameter_count(net.model); i++) {
-        char shape[TG_SHAPE_STR_MAX];
-        printf("    %-22s %s\n", tg_model_parameter_name(net.model, i),
-               tg_shape_format(shape, sizeof shape, tg_model_parameter(net.model, i)));
-    }
+    nb_print_parameters(net.model, 22);
     printf("    %lld parameters; LSTM %s, %lld units per direction\n",
            (long long)tg_model_numel(net.model), s.bidirectional ? "bidirectional" : "one direction",
            (long long)s.hidden);

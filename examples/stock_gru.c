@@ -675,11 +675,7 @@ int main(int argc, char **argv)
                "ago.");
     if (make_forecaster(&net, common.seed, &s) != 0)
         goto done;
-    for (int i = 0; i < tg_model_parameter_count(net.model); i++) {
-        char shape[TG_SHAPE_STR_MAX];
-        printf("    %-18s %s\n", tg_model_parameter_name(net.model, i),
-               tg_shape_format(shape, sizeof shape, tg_model_parameter(net.model, i)));
-    }
+    nb_print_parameters(net.model, 18);
     printf("    %lld parameters; window of %d days\n", (long long)tg_model_numel(net.model),
            s.window);
     printf("    computing on %d thread(s) (--threads N to change)\n", tg_get_num_threads());
