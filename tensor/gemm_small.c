@@ -17,6 +17,8 @@
 #define NR_AVX2 24
 #define MR_AVX2 4
 #define KC 384
+/* Panels a single row is multiplied with at once (row_avx512). */
+#define ROW_PANELS 4
 /* Below this many multiply-adds one thread does the whole product. */
 #define THREADED_MIN (1 << 19)
 #define LARGE_WEIGHT_BYTES (256 << 10)
@@ -142,6 +144,52 @@ rows_avx512(int mr, int64_t kc, const float *a, int64_t lda, const float *panel,
     }
 }
 
+/* c[0, 0..ncols) (+)= alpha * a[0, 0..kc) @ `count` consecutive panels,
+ * `panel_floats` apart. One row against one panel leaves only three
+ * accumulator chains, too few to hide the multiply-add's latency: a single
+ * row (a batch of one) then runs at half the speed the cache can feed.
+ * Four panels at once give twelve chains. Each column still sums over k in
+ * order, so the result equals the one-panel kernel's bit for bit. */
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+row_kernel_avx512(const int count, int64_t kc, const float *a, const float *panel,
+                  int64_t panel_floats, float *c, int ncols, bool accumulate, float alpha)
+{
+    __m512 acc[ROW_PANELS][3];
+    for (int p = 0; p < count; p++)
+        acc[p][0] = acc[p][1] = acc[p][2] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 x = _mm512_set1_ps(a[k]);
+        for (int p = 0; p < count; p++) {
+            const float *b = panel + p * panel_floats + k * NR_AVX512;
+            acc[p][0] = _mm512_fmadd_ps(x, _mm512_load_ps(b), acc[p][0]);
+            acc[p][1] = _mm512_fmadd_ps(x, _mm512_load_ps(b + 16), acc[p][1]);
+            acc[p][2] = _mm512_fmadd_ps(x, _mm512_load_ps(b + 32), acc[p][2]);
+        }
+    }
+    __m512 scale = _mm512_set1_ps(alpha);
+    for (int p = 0; p < count; p++)
+        for (int v = 0; v < 3 && NR_AVX512 * p + 16 * v < ncols; v++) {
+            int left = ncols - NR_AVX512 * p - 16 * v;
+            __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            float *out = c + NR_AVX512 * p + 16 * v;
+            __m512 value = alpha == 1.0f ? acc[p][v] : _mm512_mul_ps(acc[p][v], scale);
+            if (accumulate)
+                value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, out));
+            _mm512_mask_storeu_ps(out, mask, value);
+        }
+}
+
+__attribute__((target("avx512f,fma"))) static void
+row_avx512(int count, int64_t kc, const float *a, const float *panel, int64_t panel_floats,
+           float *c, int ncols, bool accumulate, float alpha)
+{
+    switch (count) {
+#define CASE(P) case P: row_kernel_avx512(P, kc, a, panel, panel_floats, c, ncols, accumulate, alpha); break;
+        CASE(4) CASE(3) CASE(2) CASE(1)
+#undef CASE
+    }
+}
+
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 kernel_avx2(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
             int64_t ldc, int ncols, bool accumulate, float alpha)
@@ -184,33 +232,73 @@ rows_avx2(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, f
 
 typedef void (*rows_fn)(int, int64_t, const float *, int64_t, const float *, float *, int64_t, int,
                         bool, float);
+typedef void (*row_fn)(int, int64_t, const float *, const float *, int64_t, float *, int, bool,
+                       float);
+
+/* One instruction set's kernels: `rows` multiplies up to mr_max rows by one
+ * panel of nr columns; `row`, when present, one row by up to ROW_PANELS
+ * panels. */
+typedef struct kernel_set {
+    int nr, mr_max;
+    rows_fn rows;
+    row_fn row;
+} kernel_set;
+
+static const kernel_set avx512_kernels = { NR_AVX512, MR_AVX512, rows_avx512, row_avx512 };
+static const kernel_set avx2_kernels = { NR_AVX2, MR_AVX2, rows_avx2, NULL };
 
 /* c (+)= alpha * a @ packed panel j; with accumulate false the first pass
  * overwrites c. */
 static void multiply_panel(const tg_matrix *a, const float *panels, int64_t j, const tg_matrix *c,
-                           float alpha, bool accumulate, int nr, int mr_max, rows_fn rows)
+                           float alpha, bool accumulate, const kernel_set *ks)
 {
     const int64_t k_total = a->n;
+    const int nr = ks->nr;
     int ncols = (int)(c->n - j * nr < nr ? c->n - j * nr : nr);
     const float *panel = panels + j * k_total * nr;
     for (int64_t k0 = 0; k0 < k_total; k0 += KC) {
         int64_t kc = k_total - k0 < KC ? k_total - k0 : KC;
-        for (int64_t i = 0; i < c->m; i += mr_max) {
-            int mr = (int)(c->m - i < mr_max ? c->m - i : mr_max);
-            rows(mr, kc, a->data + i * a->rs + k0, a->rs, panel + k0 * nr,
-                 c->data + i * c->rs + j * nr, c->rs, ncols, accumulate || k0 > 0, alpha);
+        for (int64_t i = 0; i < c->m; i += ks->mr_max) {
+            int mr = (int)(c->m - i < ks->mr_max ? c->m - i : ks->mr_max);
+            ks->rows(mr, kc, a->data + i * a->rs + k0, a->rs, panel + k0 * nr,
+                     c->data + i * c->rs + j * nr, c->rs, ncols, accumulate || k0 > 0, alpha);
         }
     }
 }
 
-/* Panels [first, end) one after another, backward when `backward`. */
-static void multiply_panels(const tg_matrix *a, const float *panels, int64_t first, int64_t end,
-                            bool backward, const tg_matrix *c, float alpha, bool accumulate, int nr,
-                            int mr_max, rows_fn rows)
+/* The single row of a times panels [j, j + count). */
+static void multiply_row_panels(const tg_matrix *a, const float *panels, int64_t j, int count,
+                                const tg_matrix *c, float alpha, bool accumulate,
+                                const kernel_set *ks)
 {
+    const int64_t k_total = a->n, panel_floats = k_total * ks->nr;
+    int64_t width = c->n - j * ks->nr;
+    if (width > (int64_t)count * ks->nr)
+        width = (int64_t)count * ks->nr;
+    for (int64_t k0 = 0; k0 < k_total; k0 += KC) {
+        int64_t kc = k_total - k0 < KC ? k_total - k0 : KC;
+        ks->row(count, kc, a->data + k0, panels + j * panel_floats + k0 * ks->nr, panel_floats,
+                c->data + j * ks->nr, (int)width, accumulate || k0 > 0, alpha);
+    }
+}
+
+/* Panels [first, end) one after another, backward when `backward`; a single
+ * row takes them ROW_PANELS at a time. */
+static void multiply_panels(const tg_matrix *a, const float *panels, int64_t first, int64_t end,
+                            bool backward, const tg_matrix *c, float alpha, bool accumulate,
+                            const kernel_set *ks)
+{
+    if (c->m == 1 && ks->row) {
+        int64_t groups = (end - first + ROW_PANELS - 1) / ROW_PANELS;
+        for (int64_t g = 0; g < groups; g++) {
+            int64_t j = first + (backward ? groups - 1 - g : g) * ROW_PANELS;
+            int count = (int)(end - j < ROW_PANELS ? end - j : ROW_PANELS);
+            multiply_row_panels(a, panels, j, count, c, alpha, accumulate, ks);
+        }
+        return;
+    }
     for (int64_t p = first; p < end; p++)
-        multiply_panel(a, panels, backward ? first + end - 1 - p : p, c, alpha, accumulate, nr,
-                       mr_max, rows);
+        multiply_panel(a, panels, backward ? first + end - 1 - p : p, c, alpha, accumulate, ks);
 }
 
 /* c (+)= alpha * a @ packed b. Each thread takes a fixed share of the
@@ -220,18 +308,18 @@ static void multiply_panels(const tg_matrix *a, const float *panels, int64_t fir
  * walk in one direction would always find the oldest ones evicted. The
  * order changes no result: each panel's columns are computed alone. */
 static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c, float alpha,
-                     bool accumulate, int nr, int mr_max, rows_fn rows, int threads, bool backward)
+                     bool accumulate, const kernel_set *ks, int threads, bool backward)
 {
-    const int64_t n_panels = (c->n + nr - 1) / nr;
+    const int64_t n_panels = (c->n + ks->nr - 1) / ks->nr;
     if (threads <= 1) {
-        multiply_panels(a, panels, 0, n_panels, backward, c, alpha, accumulate, nr, mr_max, rows);
+        multiply_panels(a, panels, 0, n_panels, backward, c, alpha, accumulate, ks);
         return;
     }
 #pragma omp parallel num_threads(threads)
     {
         int64_t first, end;
         thread_share(n_panels, omp_get_thread_num(), omp_get_num_threads(), &first, &end);
-        multiply_panels(a, panels, first, end, backward, c, alpha, accumulate, nr, mr_max, rows);
+        multiply_panels(a, panels, first, end, backward, c, alpha, accumulate, ks);
     }
 }
 
@@ -329,19 +417,14 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
     double work = (double)c->m * (double)c->n * (double)b->m;
     bool large_weight = (double)b->m * (double)b->n * sizeof(float) >= LARGE_WEIGHT_BYTES;
     int threads = work < THREADED_MIN && !large_weight ? 1 : tg_get_num_threads();
-    int nr = set == ISA_AVX512 ? NR_AVX512 : NR_AVX2;
-    if (!refresh(e, b, b_storage, nr, threads))
+    const kernel_set *ks = set == ISA_AVX512 ? &avx512_kernels : &avx2_kernels;
+    if (!refresh(e, b, b_storage, ks->nr, threads))
         return false;
     if (beta != 0.0f && beta != 1.0f)
         for (int64_t i = 0; i < c->m; i++)
             for (int64_t j = 0; j < c->n; j++)
                 c->data[i * c->rs + j] *= beta;
-    if (set == ISA_AVX512)
-        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX512, MR_AVX512, rows_avx512, threads,
-                 e->backward);
-    else
-        multiply(a, e->panels, c, alpha, beta != 0.0f, NR_AVX2, MR_AVX2, rows_avx2, threads,
-                 e->backward);
+    multiply(a, e->panels, c, alpha, beta != 0.0f, ks, threads, e->backward);
     e->backward = !e->backward;
     products++;
     return true;

@@ -66,6 +66,44 @@ Test(gemm_small, widths_that_are_not_whole_panels_and_depths_past_one_pass)
     check_product(16, 1025, 96, false, 1.0f, 0.0f);
 }
 
+/* One row (a batch of one) takes the panels up to four at a time: widths
+ * that leave 1 to 4 panels in the last group, partial last panels, depths
+ * past one pass, both directions of the back-and-forth walk (each product
+ * is done twice), and scaling. */
+Test(gemm_small, a_single_row_takes_the_panels_in_groups)
+{
+    const int64_t widths[] = { 64, 96, 144, 192, 200, 240, 250, 1000 };
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        check_product(1, 64, widths[i], true, 1.0f, 0.0f);
+        check_product(1, 64, widths[i], false, 1.0f, 0.0f);
+    }
+    check_product(1, 777, 300, true, 1.0f, 0.0f);
+    check_product(1, 1025, 200, false, -0.5f, 1.0f);
+    check_product(1, 256, 1024, true, 2.0f, 0.25f);
+}
+
+/* A batch of one gives the same bits as that row within a larger batch:
+ * each column sums over k in the same order on both paths. */
+Test(gemm_small, a_single_row_equals_its_row_in_a_batch_bit_for_bit)
+{
+    tg_rng rng = tg_rng_new(9);
+    const int64_t k = 777, n = 1000;
+    tg_tensor *batch = tg_tensor_randn(TG_SHAPE(5, k), &rng);
+    tg_tensor *w = tg_tensor_randn(TG_SHAPE(n, k), &rng);
+    tg_tensor *b = tg_view_transpose(w, 0, 1);
+    tg_tensor *row = tg_tensor_empty(TG_SHAPE(1, k));
+    memcpy(row->data, batch->data + 2 * k, sizeof(float) * (size_t)k);
+    tg_tensor *out_batch = tg_tensor_zeros(TG_SHAPE(5, n)), *out_row = tg_tensor_zeros(TG_SHAPE(1, n));
+    cr_assert_eq(tg_kernel_matmul(out_batch, batch, b, 1.0f, 0.0f), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_kernel_matmul(out_row, row, b, 1.0f, 0.0f), 0, "%s", tg_error_message());
+    cr_assert_eq(memcmp(out_row->data, out_batch->data + 2 * n, sizeof(float) * (size_t)n), 0);
+    tg_tensor_free(batch);
+    tg_tensor_free(w);
+    tg_tensor_free(row);
+    tg_tensor_free(out_batch);
+    tg_tensor_free(out_row);
+}
+
 Test(gemm_small, alpha_and_beta_scale_and_accumulate)
 {
     check_product(12, 64, 80, true, 1.0f, 1.0f);
@@ -79,6 +117,7 @@ Test(gemm_small, two_threads_give_the_same_product_as_one)
     tg_set_num_threads(2);
     check_product(64, 256, 1024, true, 1.0f, 1.0f);
     check_product(32, 512, 200, false, 1.0f, 0.0f);
+    check_product(1, 256, 1024, true, 1.0f, 0.0f); /* a single row: groups within each share */
     tg_set_num_threads(1);
     check_product(64, 256, 1024, true, 1.0f, 1.0f);
 }
