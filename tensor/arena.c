@@ -1,5 +1,6 @@
 #include "tensor/arena.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,20 @@ typedef struct chunk {
     unsigned char *mem;
 } chunk;
 
+/* Blocks given back, of one size: a list linked through their first bytes. */
+typedef struct free_list {
+    size_t bytes;
+    void *head;
+} free_list;
+
+#define FREE_SIZES 16
+
 struct tg_arena {
     chunk *first;
     chunk *current;
     size_t reserved;
+    free_list free[FREE_SIZES];
+    size_t free_blocks;
 };
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -34,10 +45,13 @@ tg_arena *tg_arena_new(void)
     return arena;
 }
 
+static void forget_given_back(tg_arena *arena);
+
 void tg_arena_free(tg_arena *arena)
 {
     if (!arena)
         return;
+    forget_given_back(arena);
     for (chunk *c = arena->first, *next; c; c = next) {
         next = c->next;
         free(c);
@@ -78,6 +92,107 @@ static chunk *insert_chunk(tg_arena *arena, size_t bytes)
     return c;
 }
 
+/* ---- Blocks given back ----------------------------------------------------- *
+ * Under AddressSanitizer a given-back block is poisoned (past its link)
+ * until it is handed out again or forgotten, so that any use of memory
+ * after giving it back is reported. */
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(block, bytes) ASAN_POISON_MEMORY_REGION((void **)(block) + 1, (bytes) - sizeof(void *))
+#define UNPOISON(block, bytes) ASAN_UNPOISON_MEMORY_REGION(block, bytes)
+#else
+#define POISON(block, bytes) ((void)(block), (void)(bytes))
+#define UNPOISON(block, bytes) ((void)(block), (void)(bytes))
+#endif
+
+static void **next_of(void *block) { return (void **)block; }
+
+/* A given-back block of exactly `bytes`, or NULL. */
+static void *take_given_back(tg_arena *arena, size_t bytes)
+{
+    for (int i = 0; i < FREE_SIZES; i++) {
+        free_list *list = &arena->free[i];
+        if (list->bytes == bytes && list->head) {
+            void *block = list->head;
+            list->head = *next_of(block);
+            arena->free_blocks--;
+            UNPOISON(block, bytes);
+            return block;
+        }
+    }
+    return NULL;
+}
+
+void tg_arena_give_back(tg_arena *arena, void *block, size_t bytes)
+{
+    if (!arena || !block)
+        return;
+    bytes = round_up(bytes ? bytes : 1, ARENA_ALIGN);
+    free_list *list = NULL;
+    for (int i = 0; i < FREE_SIZES && !list; i++)
+        if (arena->free[i].bytes == bytes)
+            list = &arena->free[i];
+    for (int i = 0; i < FREE_SIZES && !list; i++)
+        if (!arena->free[i].head)
+            list = &arena->free[i];
+    if (!list)
+        return; /* every list holds blocks of other sizes: this one waits for the reset */
+    list->bytes = bytes;
+    *next_of(block) = list->head;
+    list->head = block;
+    arena->free_blocks++;
+    POISON(block, bytes);
+}
+
+static void forget_given_back(tg_arena *arena)
+{
+    for (int i = 0; i < FREE_SIZES; i++)
+        for (void *block = arena->free[i].head, *next; block; block = next) {
+            next = *next_of(block);
+            UNPOISON(block, arena->free[i].bytes);
+        }
+    memset(arena->free, 0, sizeof arena->free);
+    arena->free_blocks = 0;
+}
+
+/* Whether block lies below the mark: in a chunk before the mark's, or low
+ * enough in the mark's chunk. Chunks are listed in the order they are
+ * filled. */
+static bool lies_below(const tg_arena *arena, const void *block, tg_arena_mark mark)
+{
+    uintptr_t at = (uintptr_t)block;
+    for (const chunk *c = arena->first; c; c = c->next) {
+        uintptr_t start = (uintptr_t)c->mem;
+        bool inside = at >= start && at < start + c->size;
+        if (c == mark.chunk)
+            return inside && at - start < mark.used;
+        if (inside)
+            return true;
+    }
+    return false;
+}
+
+/* Keeps only the given-back blocks that a rewind to mark leaves allocated. */
+static void forget_given_back_above(tg_arena *arena, tg_arena_mark mark)
+{
+    for (int i = 0; i < FREE_SIZES; i++) {
+        void **link = &arena->free[i].head;
+        while (*link) {
+            if (lies_below(arena, *link, mark)) {
+                link = next_of(*link);
+            } else {
+                void *block = *link;
+                *link = *next_of(block);
+                arena->free_blocks--;
+                UNPOISON(block, arena->free[i].bytes);
+            }
+        }
+    }
+}
+
+/* ---- Allocation -------------------------------------------------------------- */
+
 void *tg_arena_alloc(tg_arena *arena, size_t bytes)
 {
     if (!arena)
@@ -87,6 +202,11 @@ void *tg_arena_alloc(tg_arena *arena, size_t bytes)
         return NULL;
     }
     bytes = round_up(bytes ? bytes : 1, ARENA_ALIGN);
+    if (arena->free_blocks > 0) {
+        void *block = take_given_back(arena, bytes);
+        if (block)
+            return block;
+    }
     chunk *c = arena->current;
     if (!c && arena->first) {
         c = arena->current = arena->first;
@@ -124,6 +244,7 @@ void tg_arena_reset(tg_arena *arena)
     arena->current = arena->first;
     if (arena->first)
         arena->first->used = 0;
+    forget_given_back(arena);
 }
 
 tg_arena_mark tg_arena_get_mark(const tg_arena *arena)
@@ -144,6 +265,8 @@ void tg_arena_rewind(tg_arena *arena, tg_arena_mark mark)
         tg_arena_reset(arena);
         return;
     }
+    if (arena->free_blocks > 0)
+        forget_given_back_above(arena, mark);
     arena->current = mark.chunk;
     arena->current->used = mark.used;
 }

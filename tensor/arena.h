@@ -34,10 +34,18 @@ void tg_arena_free(tg_arena *arena);
 void *tg_arena_alloc(tg_arena *arena, size_t bytes);
 /* Like tg_arena_alloc, zero-filled. */
 void *tg_arena_calloc(tg_arena *arena, size_t bytes);
+/* Gives back a block that tg_arena_alloc(arena, bytes) returned, before
+ * the next reset: a later tg_arena_alloc of the same size may hand it out
+ * again. The caller must not touch the block afterwards. The arena tracks
+ * a few block sizes at a time; a block of another size stays unused until
+ * the reset. */
+void tg_arena_give_back(tg_arena *arena, void *block, size_t bytes);
 /* Makes every block free again; keeps the memory for reuse. */
 void tg_arena_reset(tg_arena *arena);
 tg_arena_mark tg_arena_get_mark(const tg_arena *arena);
-/* Frees everything allocated after the mark was taken. */
+/* Frees everything allocated after the mark was taken. A block that was
+ * given back and handed out again in between stays in use until the
+ * reset. */
 void tg_arena_rewind(tg_arena *arena, tg_arena_mark mark);
 /* Bytes handed out since the last reset, and bytes held from the system. */
 size_t tg_arena_used(const tg_arena *arena);

@@ -197,26 +197,47 @@ static tg_tensor *new_owned(tg_shape shape, const char *op)
     return &block->tensor;
 }
 
+/* A graph tensor is one arena block: the tensor, its storage, then the data
+ * from the next 64-byte boundary on. A few elements fit in the header's
+ * padding instead: long chains of ops on scalars then touch a quarter less
+ * memory. */
+enum { GRAPH_STRUCTS = sizeof(tg_tensor) + sizeof(tg_storage),
+       GRAPH_HEADER = (GRAPH_STRUCTS + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN };
+
+static bool data_in_header(int64_t numel)
+{
+    return (size_t)numel * sizeof(float) <= GRAPH_HEADER - GRAPH_STRUCTS;
+}
+
+static size_t graph_block_bytes(int64_t numel)
+{
+    return data_in_header(numel) ? GRAPH_HEADER : GRAPH_HEADER + data_bytes(numel);
+}
+
 static tg_tensor *new_graph(tg_shape shape, const char *op)
 {
     int64_t numel = tg_shape_numel(shape, op);
     if (numel < 0)
         return NULL;
-    tg_arena *arena = tg_arena_thread();
-    const size_t structs = sizeof(tg_tensor) + sizeof(tg_storage);
-    const size_t header = (structs + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
-    /* A few elements fit in the header's padding: long chains of ops on
-     * scalars then touch a quarter less memory. */
-    bool in_header = (size_t)numel * sizeof(float) <= header - structs;
-    unsigned char *mem = tg_arena_alloc(arena, in_header ? header : header + data_bytes(numel));
+    unsigned char *mem = tg_arena_alloc(tg_arena_thread(), graph_block_bytes(numel));
     if (!mem)
         return NULL;
     tg_tensor *t = (tg_tensor *)mem;
     tg_storage *storage = (tg_storage *)(mem + sizeof(tg_tensor));
-    *storage = (tg_storage){ .base = (float *)(mem + (in_header ? structs : header)), .size = numel,
-                             .owned = false, .version = next_version() };
+    *storage = (tg_storage){ .base = (float *)(mem + (data_in_header(numel) ? GRAPH_STRUCTS
+                                                                           : GRAPH_HEADER)),
+                             .size = numel, .owned = false, .version = next_version() };
     init_contiguous(t, shape, numel, storage);
     return t;
+}
+
+void tg_give_back(tg_tensor *t)
+{
+    bool whole_block = t && !(t->flags & TG_TENSOR_OWNED) && !t->ext &&
+                       t->storage == (tg_storage *)((unsigned char *)t + sizeof(tg_tensor)) &&
+                       t->data == t->storage->base;
+    if (whole_block)
+        tg_arena_give_back(tg_arena_thread(), t, graph_block_bytes(t->storage->size));
 }
 
 /* A new graph tensor struct describing the same memory as t; views edit it. */
