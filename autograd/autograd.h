@@ -158,7 +158,9 @@ bool tg_anomaly_mode(void);
 typedef struct tg_node tg_node;
 
 /* Adds the gradients of node's inputs given grad, the gradient of its
- * output (out's shape, contiguous). Returns 0, or -1 with an error. Runs
+ * output (out's shape, contiguous). grad is valid during the call only:
+ * backward then gives its memory back for later gradients (unless the
+ * output's gradient is retained). Returns 0, or -1 with an error. Runs
  * with grad mode off. */
 typedef int (*tg_backward_fn)(tg_node *node, const tg_tensor *grad);
 

@@ -44,31 +44,11 @@ int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const t
     return 0;
 }
 
-/* Copies the rows of every product of x into one matrix per operand. */
-static int gather_rows(const tg_tensor *x, int64_t rows, tg_tensor **a_all, tg_tensor **b_all)
-{
-    *a_all = tg_empty(TG_SHAPE(rows, x->shape[0]));
-    *b_all = tg_empty(TG_SHAPE(rows, x->shape[1]));
-    if (!*a_all || !*b_all)
-        return -1;
-    int64_t at = 0;
-    for (size_t i = 0; i < n_pending; i++) {
-        if (pending[i].x != x)
-            continue;
-        int64_t r = pending[i].a->shape[0];
-        tg_tensor a_part = **a_all, b_part = **b_all;
-        a_part.data += at * x->shape[0];
-        b_part.data += at * x->shape[1];
-        a_part.shape[0] = b_part.shape[0] = r;
-        a_part.numel = r * x->shape[0];
-        b_part.numel = r * x->shape[1];
-        if (tg_kernel_copy(&a_part, pending[i].a, false) != 0 ||
-            tg_kernel_copy(&b_part, pending[i].b, false) != 0)
-            return -1;
-        at += r;
-    }
-    return 0;
-}
+/* Rows gathered for one product, at most: for the largest recurrent layers
+ * a chunk of steps then needs a few tens of MB, not the whole sequence's
+ * copy, and each product is still deep enough (K = the rows) to run near
+ * the machine's peak. */
+#define GATHER_ROWS_MAX 1024
 
 static tg_tensor transposed(const tg_tensor *t)
 {
@@ -78,6 +58,71 @@ static tg_tensor transposed(const tg_tensor *t)
     v.stride[0] = t->stride[1];
     v.stride[1] = t->stride[0];
     return v;
+}
+
+/* target (+)= a^T b. */
+static int add_product(tg_tensor *target, const tg_tensor *a, const tg_tensor *b, bool accumulate)
+{
+    tg_tensor a_t = transposed(a);
+    return tg_kernel_matmul(target, &a_t, b, 1.0f, accumulate ? 1.0f : 0.0f);
+}
+
+/* Copies the rows of x's products from number *next on into a_rows and
+ * b_rows, as many as fit in their GATHER_ROWS_MAX rows (at least one
+ * product); *next moves past them. The views describe the rows filled. */
+static int gather(const tg_tensor *x, size_t *next, tg_tensor *a_rows, tg_tensor *b_rows,
+                  const tg_tensor *a_all, const tg_tensor *b_all)
+{
+    *a_rows = *a_all;
+    *b_rows = *b_all;
+    int64_t at = 0;
+    for (size_t i = *next; i < n_pending; i++, *next = i) {
+        if (pending[i].x != x)
+            continue;
+        int64_t r = pending[i].a->shape[0];
+        if (at > 0 && at + r > a_all->shape[0])
+            break;
+        tg_tensor a_part = *a_all, b_part = *b_all;
+        a_part.data += at * a_all->shape[1];
+        b_part.data += at * b_all->shape[1];
+        a_part.shape[0] = b_part.shape[0] = r;
+        a_part.numel = r * a_all->shape[1];
+        b_part.numel = r * b_all->shape[1];
+        if (tg_kernel_copy(&a_part, pending[i].a, false) != 0 ||
+            tg_kernel_copy(&b_part, pending[i].b, false) != 0)
+            return -1;
+        at += r;
+    }
+    a_rows->shape[0] = b_rows->shape[0] = at;
+    a_rows->numel = at * a_all->shape[1];
+    b_rows->numel = at * b_all->shape[1];
+    return 0;
+}
+
+/* target (+)= the sum of x's products, through chunks of gathered rows. */
+static int add_gathered(const tg_tensor *x, int64_t rows, tg_tensor *target, bool accumulate)
+{
+    int64_t chunk_rows = 0; /* the largest product must fit */
+    for (size_t i = 0; i < n_pending; i++)
+        if (pending[i].x == x && pending[i].a->shape[0] > chunk_rows)
+            chunk_rows = pending[i].a->shape[0];
+    if (chunk_rows < GATHER_ROWS_MAX)
+        chunk_rows = rows < GATHER_ROWS_MAX ? rows : GATHER_ROWS_MAX;
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    tg_tensor *a_all = tg_empty(TG_SHAPE(chunk_rows, x->shape[0]));
+    tg_tensor *b_all = tg_empty(TG_SHAPE(chunk_rows, x->shape[1]));
+    int rc = a_all && b_all ? 0 : -1;
+    for (size_t next = 0; rc == 0 && next < n_pending;) {
+        tg_tensor a_rows, b_rows;
+        rc = gather(x, &next, &a_rows, &b_rows, a_all, b_all);
+        if (rc == 0 && a_rows.shape[0] > 0) {
+            rc = add_product(target, &a_rows, &b_rows, accumulate);
+            accumulate = true;
+        }
+    }
+    tg_arena_rewind(arena, mark);
+    return rc;
 }
 
 int tg_deferred_flush(tg_tensor *x)
@@ -99,16 +144,8 @@ int tg_deferred_flush(tg_tensor *x)
     tg_tensor *target = tg_grad_target(x, &accumulate);
     if (!target)
         return -1;
-    const tg_tensor *a = pending[only].a, *b = pending[only].b;
-    tg_tensor *a_all = NULL, *b_all = NULL;
-    if (count > 1) {
-        if (gather_rows(x, rows, &a_all, &b_all) != 0)
-            return -1;
-        a = a_all;
-        b = b_all;
-    }
-    tg_tensor a_t = transposed(a);
-    int rc = tg_kernel_matmul(target, &a_t, b, 1.0f, accumulate ? 1.0f : 0.0f);
+    int rc = count > 1 ? add_gathered(x, rows, target, accumulate)
+                       : add_product(target, pending[only].a, pending[only].b, accumulate);
     /* Anomaly mode names the op, as if the product had been added at once. */
     if (rc == 0 && tg_anomaly_mode())
         rc = tg_anomaly_check_input_grad(pending[only].node, pending[only].input);
@@ -119,6 +156,16 @@ int tg_deferred_flush(tg_tensor *x)
             pending[kept++] = pending[i];
     n_pending = kept;
     return rc;
+}
+
+size_t tg_deferred_count(void) { return n_pending; }
+
+bool tg_deferred_reads(const tg_tensor *t, size_t since)
+{
+    for (size_t i = since; i < n_pending; i++)
+        if (pending[i].a->storage == t->storage || pending[i].b->storage == t->storage)
+            return true;
+    return false;
 }
 
 int tg_deferred_flush_all(void)

@@ -24,6 +24,12 @@ int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const t
 int tg_deferred_flush(tg_tensor *x);
 /* Adds every postponed product. */
 int tg_deferred_flush_all(void);
+/* Products postponed so far (and not yet added). */
+size_t tg_deferred_count(void);
+/* Whether a product postponed since the count was `since` reads t's memory.
+ * Backward asks this of an op's output gradient after the op's backward:
+ * only that rule could have postponed a product reading it. */
+bool tg_deferred_reads(const tg_tensor *t, size_t since);
 /* Forgets every postponed product (after a failed backward). */
 void tg_deferred_discard(void);
 

@@ -395,6 +395,20 @@ static int check_input_grads(const tg_node *node)
     return 0;
 }
 
+/* Once its op's backward has run, nothing reads an intermediate's gradient
+ * again, unless it is retained or a postponed product still needs it: its
+ * buffer goes back to the arena for the gradients still to come, which in
+ * an unrolled recurrence have the same sizes step after step. Backward
+ * then holds about one step's gradients at a time, not the whole
+ * sequence's, as PyTorch frees them. */
+static void give_back_grad(tg_autograd_meta *m, size_t deferred_before)
+{
+    if (!m->grad || m->retain_grad || m->aliased || tg_deferred_reads(m->grad, deferred_before))
+        return;
+    tg_give_back(m->grad);
+    m->grad = NULL;
+}
+
 static int run_backward(tg_tensor *out, const tg_tensor *grad)
 {
     tg_autograd_meta *m = tg_meta(out);
@@ -410,6 +424,7 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
             return -1;
         if (nm->state != TG_GRAD_VALID || nm->aliased)
             continue; /* no gradient flows through this op, or it is already in place */
+        size_t deferred_before = tg_deferred_count();
         if (node->op->backward(node, nm->grad) != 0) {
             if (!tg_error_occurred())
                 tg_error_set("backward of '%s' failed", node->op->name);
@@ -417,6 +432,7 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
         }
         if (anomaly && check_input_grads(node) != 0)
             return -1;
+        give_back_grad(nm, deferred_before);
     }
     return tg_deferred_flush_all();
 }

@@ -272,3 +272,36 @@ Test(grad_matmul, affine_with_one_input_as_x_weight_and_bias)
     tg_tensor *x = make_leaf(TG_SHAPE(3, 3), FILL_ANY, 10);
     assert_gradcheck(apply_affine_self, NULL, &x, 1, "affine(x, x, x[1])");
 }
+
+/* A weight applied at 30 steps of 50 rows: its postponed gradient is added
+ * through gathered chunks of rows (more rows than one chunk holds, and a
+ * partial last chunk). loss = sum_t sum(affine(x_t, w) * c_t), so
+ * dL/dw = sum_t c_t^T x_t, summed here in double. */
+Test(grad_matmul, affine_over_many_steps_sums_every_steps_weight_gradient)
+{
+    const int64_t steps = 30, rows = 50, in = 16, out = 8;
+    tg_rng rng = tg_rng_new(21);
+    tg_tensor *x = tg_tensor_randn(TG_SHAPE(steps, rows, in), &rng);
+    tg_tensor *c = tg_tensor_randn(TG_SHAPE(steps, rows, out), &rng);
+    tg_tensor *w = tg_tensor_randn(TG_SHAPE(out, in), &rng);
+    tg_set_requires_grad(w, true);
+    tg_tensor *loss = NULL;
+    for (int64_t t = 0; t < steps; t++) {
+        tg_tensor *term = tg_sum_all(tg_mul(tg_affine(tg_select(x, 0, t), w, NULL), tg_select(c, 0, t)));
+        loss = loss ? tg_add(loss, term) : term;
+    }
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    const tg_tensor *g = tg_grad(w);
+    for (int64_t o = 0; o < out; o++)
+        for (int64_t i = 0; i < in; i++) {
+            double expected = 0;
+            for (int64_t r = 0; r < steps * rows; r++)
+                expected += (double)c->data[r * out + o] * (double)x->data[r * in + i];
+            cr_assert_float_eq(g->data[o * in + i], (float)expected, 1e-3,
+                               "dw[%lld,%lld] = %g, expected %g", (long long)o, (long long)i,
+                               (double)g->data[o * in + i], expected);
+        }
+    tg_tensor_free(x);
+    tg_tensor_free(c);
+    tg_tensor_free(w);
+}

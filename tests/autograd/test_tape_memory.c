@@ -77,3 +77,61 @@ Test(tape_memory, the_counter_sees_the_library_allocate)
     cr_assert_geq(atomic_load(&allocations) - before, 2, "a new arena and its first chunk");
     tg_tensor_free(t);
 }
+
+/* h_t = tanh(h_{t-1} * w + x_t), elementwise, over `steps` steps of n
+ * values; the loss is the mean of the last state. Every fifth state is
+ * retained when `retain`. Returns w's gradient (owned) and the arena bytes
+ * that backward added. */
+static tg_tensor *recurrence_grad(int64_t steps, int64_t n, bool retain, size_t *backward_bytes)
+{
+    tg_rng rng = tg_rng_new(11);
+    tg_tensor *w = tg_tensor_uniform(TG_SHAPE(n), 0.5f, 1.0f, &rng);
+    tg_tensor *xs = tg_tensor_randn(TG_SHAPE(steps, n), &rng);
+    tg_set_requires_grad(w, true);
+    tg_tensor *h = tg_zeros(TG_SHAPE(n));
+    tg_tensor *kept[64];
+    int n_kept = 0;
+    for (int64_t t = 0; t < steps; t++) {
+        h = tg_tanh(tg_add(tg_mul(h, w), tg_select(xs, 0, t)));
+        if (retain && t % 5 == 0 && n_kept < 64) {
+            cr_assert_eq(tg_retain_grad(h), 0);
+            kept[n_kept++] = h;
+        }
+    }
+    tg_tensor *loss = tg_mean_all(h);
+    size_t forward = tg_arena_used(tg_arena_thread());
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    *backward_bytes = tg_arena_used(tg_arena_thread()) - forward;
+    for (int i = 0; i < n_kept; i++) {
+        tg_tensor *g = tg_grad(kept[i]);
+        cr_assert_not_null(g, "retained state %d lost its gradient", i);
+        for (int64_t j = 0; j < n; j++)
+            cr_assert(isfinite(g->data[j]), "state %d element %lld", i, (long long)j);
+    }
+    if (n_kept > 0) /* the earliest states' gradients vanish; the latest's cannot */
+        cr_assert_neq(tg_grad(kept[n_kept - 1])->data[0], 0.0f);
+    tg_tensor *grad = tg_tensor_clone(tg_grad(w));
+    tg_graph_reset();
+    tg_tensor_free(w);
+    tg_tensor_free(xs);
+    return grad;
+}
+
+/* Backward gives each intermediate's gradient buffer back once its op is
+ * done with it, so the next step's gradients reuse it: backward over 200
+ * steps adds about one step's gradients to the arena, not 200. The
+ * gradients are the same bits as with buffers that are kept (retained). */
+Test(tape_memory, backward_through_a_long_recurrence_reuses_one_step_of_gradient_memory)
+{
+    const int64_t steps = 200, n = 4096;
+    const size_t one_buffer = sizeof(float) * (size_t)n;
+    size_t lean, kept;
+    tg_tensor *g_lean = recurrence_grad(steps, n, false, &lean);
+    tg_tensor *g_kept = recurrence_grad(steps, n, true, &kept);
+    cr_assert_lt(lean, 8 * one_buffer, "backward added %zu bytes: %.1f buffers of one step's size",
+                 lean, (double)lean / (double)one_buffer);
+    cr_assert_gt(kept, 40 * one_buffer, "retained gradients are kept: %zu bytes", kept);
+    cr_assert_eq(memcmp(g_lean->data, g_kept->data, one_buffer), 0);
+    tg_tensor_free(g_lean);
+    tg_tensor_free(g_kept);
+}
