@@ -108,6 +108,19 @@ static void pack(const tg_matrix *b, int nr, float *dst, int threads)
  * the rows of a broadcast one element at a time. mr is a compile-time
  * constant in each instantiation, so the accumulators stay in registers. */
 
+/* out[0 .. min(left, 16)) (+)= alpha * value: the columns past the matrix's
+ * edge are masked off. */
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+store_avx512(float *out, __m512 value, int left, bool accumulate, float alpha)
+{
+    __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+    if (alpha != 1.0f)
+        value = _mm512_mul_ps(value, _mm512_set1_ps(alpha));
+    if (accumulate)
+        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, out));
+    _mm512_mask_storeu_ps(out, mask, value);
+}
+
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
 kernel_avx512(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
               int64_t ldc, int ncols, bool accumulate, float alpha)
@@ -125,17 +138,9 @@ kernel_avx512(const int mr, int64_t kc, const float *a, int64_t lda, const float
             acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
         }
     }
-    __m512 scale = _mm512_set1_ps(alpha);
     for (int i = 0; i < mr; i++)
-        for (int v = 0; v < 3 && 16 * v < ncols; v++) {
-            int left = ncols - 16 * v;
-            __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-            float *out = c + i * ldc + 16 * v;
-            __m512 value = alpha == 1.0f ? acc[i][v] : _mm512_mul_ps(acc[i][v], scale);
-            if (accumulate)
-                value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, out));
-            _mm512_mask_storeu_ps(out, mask, value);
-        }
+        for (int v = 0; v < 3 && 16 * v < ncols; v++)
+            store_avx512(c + i * ldc + 16 * v, acc[i][v], ncols - 16 * v, accumulate, alpha);
 }
 
 __attribute__((target("avx512f,fma"))) static void
@@ -171,17 +176,10 @@ row_kernel_avx512(const int count, int64_t kc, const float *a, const float *pane
             acc[p][2] = _mm512_fmadd_ps(x, _mm512_load_ps(b + 32), acc[p][2]);
         }
     }
-    __m512 scale = _mm512_set1_ps(alpha);
     for (int p = 0; p < count; p++)
-        for (int v = 0; v < 3 && NR_AVX512 * p + 16 * v < ncols; v++) {
-            int left = ncols - NR_AVX512 * p - 16 * v;
-            __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-            float *out = c + NR_AVX512 * p + 16 * v;
-            __m512 value = alpha == 1.0f ? acc[p][v] : _mm512_mul_ps(acc[p][v], scale);
-            if (accumulate)
-                value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, out));
-            _mm512_mask_storeu_ps(out, mask, value);
-        }
+        for (int v = 0; v < 3 && NR_AVX512 * p + 16 * v < ncols; v++)
+            store_avx512(c + NR_AVX512 * p + 16 * v, acc[p][v], ncols - NR_AVX512 * p - 16 * v,
+                         accumulate, alpha);
 }
 
 __attribute__((target("avx512f,fma"))) static void
