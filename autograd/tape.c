@@ -405,8 +405,8 @@ static void give_back_grad(tg_autograd_meta *m, size_t deferred_before)
 {
     if (!m->grad || m->retain_grad || m->aliased || tg_deferred_reads(m->grad, deferred_before))
         return;
-    tg_give_back(m->grad);
-    m->grad = NULL;
+    if (tg_give_back(m->grad))
+        m->grad = NULL;
 }
 
 static int run_backward(tg_tensor *out, const tg_tensor *grad)

@@ -231,13 +231,14 @@ static tg_tensor *new_graph(tg_shape shape, const char *op)
     return t;
 }
 
-void tg_give_back(tg_tensor *t)
+bool tg_give_back(tg_tensor *t)
 {
     bool whole_block = t && !(t->flags & TG_TENSOR_OWNED) && !t->ext &&
                        t->storage == (tg_storage *)((unsigned char *)t + sizeof(tg_tensor)) &&
                        t->data == t->storage->base;
     if (whole_block)
         tg_arena_give_back(tg_arena_thread(), t, graph_block_bytes(t->storage->size));
+    return whole_block;
 }
 
 /* A new graph tensor struct describing the same memory as t; views edit it. */

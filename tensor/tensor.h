@@ -130,9 +130,9 @@ tg_tensor *tg_copy_to_graph(const tg_tensor *t);
 /* Returns the memory of t, made by one of the functions above, to the arena
  * before the reset, for a later graph tensor of the same size; t and every
  * view of it become invalid. A view, an owned tensor or a tensor on the
- * tape is left alone. (Backward gives back gradient buffers it is done
- * with.) */
-void tg_give_back(tg_tensor *t);
+ * tape is left alone (false). (Backward gives back gradient buffers it is
+ * done with.) */
+bool tg_give_back(tg_tensor *t);
 
 /* ---- In-place writes (no autograd: for initialisation and updates) ----- */
 
