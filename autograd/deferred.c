@@ -1,5 +1,6 @@
 #include "autograd/deferred.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
@@ -13,6 +14,7 @@ typedef struct product {
     const tg_tensor *a, *b;
     const tg_node *node; /* the op whose backward handed it over */
     int input;           /* x is that op's input number `input` */
+    uint64_t number;     /* products handed over before it */
 } product;
 
 /* This thread's postponed products, in the order they were handed over.
@@ -20,29 +22,12 @@ typedef struct product {
  * nothing. */
 static _Thread_local product *pending;
 static _Thread_local size_t n_pending, capacity;
+static _Thread_local uint64_t handed_over;
 static tss_t pending_key;
 static once_flag pending_key_once = ONCE_FLAG_INIT;
 
 static void free_at_thread_exit(void *p) { free(p); }
 static void create_pending_key(void) { tss_create(&pending_key, free_at_thread_exit); }
-
-int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b)
-{
-    tg_tensor *x = node->in[input];
-    if (n_pending == capacity) {
-        size_t grown = capacity ? capacity * 2 : 256;
-        product *p = realloc(pending, grown * sizeof *p);
-        if (!p)
-            return tg_error_set("backward: out of memory postponing a weight gradient");
-        call_once(&pending_key_once, create_pending_key);
-        tss_set(pending_key, p);
-        pending = p;
-        capacity = grown;
-    }
-    pending[n_pending++] = (product){ x, a, b, node, input };
-    tg_meta(x)->deferred = true;
-    return 0;
-}
 
 /* Rows gathered for one product, at most: for the largest recurrent layers
  * a chunk of steps then needs a few tens of MB, not the whole sequence's
@@ -67,62 +52,164 @@ static int add_product(tg_tensor *target, const tg_tensor *a, const tg_tensor *b
     return tg_kernel_matmul(target, &a_t, b, 1.0f, accumulate ? 1.0f : 0.0f);
 }
 
-/* Copies the rows of x's products from number *next on into a_rows and
- * b_rows, as many as fit in their GATHER_ROWS_MAX rows (at least one
- * product); *next moves past them. The views describe the rows filled. */
-static int gather(const tg_tensor *x, size_t *next, tg_tensor *a_rows, tg_tensor *b_rows,
-                  const tg_tensor *a_all, const tg_tensor *b_all)
+/* x's first chunk: its oldest products, in order, as many as fit in
+ * `capacity` rows (at least one). *end is one past the last of them in the
+ * list; *count and *rows say what it holds. */
+static void first_chunk(const tg_tensor *x, int64_t chunk_rows, size_t *end, int *count,
+                        int64_t *rows)
 {
-    *a_rows = *a_all;
-    *b_rows = *b_all;
-    int64_t at = 0;
-    for (size_t i = *next; i < n_pending; i++, *next = i) {
+    *count = 0;
+    *rows = 0;
+    *end = 0;
+    for (size_t i = 0; i < n_pending; i++) {
         if (pending[i].x != x)
             continue;
         int64_t r = pending[i].a->shape[0];
-        if (at > 0 && at + r > a_all->shape[0])
+        if (*count > 0 && *rows + r > chunk_rows)
             break;
-        tg_tensor a_part = *a_all, b_part = *b_all;
-        a_part.data += at * a_all->shape[1];
-        b_part.data += at * b_all->shape[1];
+        (*count)++;
+        *rows += r;
+        *end = i + 1;
+    }
+}
+
+/* Copies the rows of x's products before `end` into one matrix per
+ * operand, [rows, O] and [rows, I], in the arena. */
+static int gather(const tg_tensor *x, size_t end, int64_t rows, tg_tensor **a_all, tg_tensor **b_all)
+{
+    *a_all = tg_empty(TG_SHAPE(rows, x->shape[0]));
+    *b_all = tg_empty(TG_SHAPE(rows, x->shape[1]));
+    if (!*a_all || !*b_all)
+        return -1;
+    int64_t at = 0;
+    for (size_t i = 0; i < end; i++) {
+        if (pending[i].x != x)
+            continue;
+        int64_t r = pending[i].a->shape[0];
+        tg_tensor a_part = **a_all, b_part = **b_all;
+        a_part.data += at * x->shape[0];
+        b_part.data += at * x->shape[1];
         a_part.shape[0] = b_part.shape[0] = r;
-        a_part.numel = r * a_all->shape[1];
-        b_part.numel = r * b_all->shape[1];
+        a_part.numel = r * x->shape[0];
+        b_part.numel = r * x->shape[1];
         if (tg_kernel_copy(&a_part, pending[i].a, false) != 0 ||
             tg_kernel_copy(&b_part, pending[i].b, false) != 0)
             return -1;
         at += r;
     }
-    a_rows->shape[0] = b_rows->shape[0] = at;
-    a_rows->numel = at * a_all->shape[1];
-    b_rows->numel = at * b_all->shape[1];
     return 0;
 }
 
-/* target (+)= the sum of x's products, through chunks of gathered rows. */
-static int add_gathered(const tg_tensor *x, int64_t rows, tg_tensor *target, bool accumulate)
+/* Whether a product not being dropped (x NULL) reads the storage. */
+static bool still_read(const tg_storage *storage)
 {
-    int64_t chunk_rows = 0; /* the largest product must fit */
     for (size_t i = 0; i < n_pending; i++)
-        if (pending[i].x == x && pending[i].a->shape[0] > chunk_rows)
-            chunk_rows = pending[i].a->shape[0];
-    if (chunk_rows < GATHER_ROWS_MAX)
-        chunk_rows = rows < GATHER_ROWS_MAX ? rows : GATHER_ROWS_MAX;
-    tg_arena *arena = tg_arena_thread();
-    tg_arena_mark mark = tg_arena_get_mark(arena);
-    tg_tensor *a_all = tg_empty(TG_SHAPE(chunk_rows, x->shape[0]));
-    tg_tensor *b_all = tg_empty(TG_SHAPE(chunk_rows, x->shape[1]));
-    int rc = a_all && b_all ? 0 : -1;
-    for (size_t next = 0; rc == 0 && next < n_pending;) {
-        tg_tensor a_rows, b_rows;
-        rc = gather(x, &next, &a_rows, &b_rows, a_all, b_all);
-        if (rc == 0 && a_rows.shape[0] > 0) {
-            rc = add_product(target, &a_rows, &b_rows, accumulate);
-            accumulate = true;
-        }
+        if (pending[i].x && (pending[i].a->storage == storage || pending[i].b->storage == storage))
+            return true;
+    return false;
+}
+
+/* The output gradient a product read, once no product reads it any more,
+ * goes back to the arena: backward skipped it while the product waited
+ * (tape.c, give_back_grad). */
+static void give_back_read_grad(const product *p)
+{
+    tg_autograd_meta *m = tg_meta(p->node->out);
+    if (!m || !m->grad || m->retain_grad || m->aliased || m->grad->storage != p->a->storage ||
+        still_read(p->a->storage))
+        return;
+    if (tg_give_back(m->grad))
+        m->grad = NULL;
+}
+
+/* Drops x's products before `end`, keeping the others in order, and gives
+ * back the gradients they alone read. */
+static void drop_products(const tg_tensor *x, size_t end)
+{
+    for (size_t i = 0; i < end; i++)
+        if (pending[i].x == x)
+            pending[i].x = NULL; /* being dropped */
+    for (size_t i = 0; i < end; i++)
+        if (!pending[i].x)
+            give_back_read_grad(&pending[i]);
+    size_t kept = 0;
+    for (size_t i = 0; i < n_pending; i++)
+        if (pending[i].x)
+            pending[kept++] = pending[i];
+    n_pending = kept;
+}
+
+/* Adds x's first chunk of products to its gradient, then drops them. */
+static int add_first_chunk(tg_tensor *x, int64_t chunk_rows)
+{
+    size_t end;
+    int count;
+    int64_t rows;
+    first_chunk(x, chunk_rows, &end, &count, &rows);
+    bool accumulate;
+    tg_tensor *target = tg_grad_target(x, &accumulate);
+    if (!target)
+        return -1;
+    const product *oldest = NULL;
+    for (size_t i = 0; i < end && !oldest; i++)
+        if (pending[i].x == x)
+            oldest = &pending[i];
+    int rc;
+    if (count == 1) {
+        rc = add_product(target, oldest->a, oldest->b, accumulate);
+    } else {
+        tg_arena *arena = tg_arena_thread();
+        tg_arena_mark mark = tg_arena_get_mark(arena);
+        tg_tensor *a_all, *b_all;
+        rc = gather(x, end, rows, &a_all, &b_all);
+        if (rc == 0)
+            rc = add_product(target, a_all, b_all, accumulate);
+        tg_arena_rewind(arena, mark);
     }
-    tg_arena_rewind(arena, mark);
+    /* Anomaly mode names the op, as if the products had been added at once. */
+    if (rc == 0 && tg_anomaly_mode())
+        rc = tg_anomaly_check_input_grad(oldest->node, oldest->input);
+    drop_products(x, end);
     return rc;
+}
+
+/* Rows in x's postponed products, and the most in one of them. */
+static void pending_rows(const tg_tensor *x, int64_t *rows, int64_t *largest)
+{
+    *rows = *largest = 0;
+    for (size_t i = 0; i < n_pending; i++)
+        if (pending[i].x == x) {
+            int64_t r = pending[i].a->shape[0];
+            *rows += r;
+            *largest = r > *largest ? r : *largest;
+        }
+}
+
+static int64_t chunk_capacity(int64_t largest)
+{
+    return largest > GATHER_ROWS_MAX ? largest : GATHER_ROWS_MAX;
+}
+
+int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b)
+{
+    tg_tensor *x = node->in[input];
+    if (n_pending == capacity) {
+        size_t grown = capacity ? capacity * 2 : 256;
+        product *p = realloc(pending, grown * sizeof *p);
+        if (!p)
+            return tg_error_set("backward: out of memory postponing a weight gradient");
+        call_once(&pending_key_once, create_pending_key);
+        tss_set(pending_key, p);
+        pending = p;
+        capacity = grown;
+    }
+    pending[n_pending++] = (product){ x, a, b, node, input, handed_over++ };
+    tg_meta(x)->deferred = true;
+    /* A full chunk is added now, while its rows are still in cache, and
+     * the gradients it read go back to the arena. */
+    int64_t rows, largest;
+    pending_rows(x, &rows, &largest);
+    return rows > chunk_capacity(largest) ? add_first_chunk(x, chunk_capacity(largest)) : 0;
 }
 
 int tg_deferred_flush(tg_tensor *x)
@@ -131,38 +218,21 @@ int tg_deferred_flush(tg_tensor *x)
     if (!m || !m->deferred)
         return 0;
     m->deferred = false;
-    int count = 0;
-    int64_t rows = 0;
-    size_t only = 0;
-    for (size_t i = 0; i < n_pending; i++)
-        if (pending[i].x == x) {
-            count++;
-            rows += pending[i].a->shape[0];
-            only = i;
-        }
-    bool accumulate;
-    tg_tensor *target = tg_grad_target(x, &accumulate);
-    if (!target)
-        return -1;
-    int rc = count > 1 ? add_gathered(x, rows, target, accumulate)
-                       : add_product(target, pending[only].a, pending[only].b, accumulate);
-    /* Anomaly mode names the op, as if the product had been added at once. */
-    if (rc == 0 && tg_anomaly_mode())
-        rc = tg_anomaly_check_input_grad(pending[only].node, pending[only].input);
-    /* Drop x's products, keeping the others in order. */
-    size_t kept = 0;
-    for (size_t i = 0; i < n_pending; i++)
-        if (pending[i].x != x)
-            pending[kept++] = pending[i];
-    n_pending = kept;
-    return rc;
+    int64_t rows, largest;
+    pending_rows(x, &rows, &largest);
+    while (rows > 0) {
+        if (add_first_chunk(x, chunk_capacity(largest)) != 0)
+            return -1;
+        pending_rows(x, &rows, &largest);
+    }
+    return 0;
 }
 
-size_t tg_deferred_count(void) { return n_pending; }
+uint64_t tg_deferred_handed_over(void) { return handed_over; }
 
-bool tg_deferred_reads(const tg_tensor *t, size_t since)
+bool tg_deferred_reads(const tg_tensor *t, uint64_t since)
 {
-    for (size_t i = since; i < n_pending; i++)
+    for (size_t i = n_pending; i-- > 0 && pending[i].number >= since;)
         if (pending[i].a->storage == t->storage || pending[i].b->storage == t->storage)
             return true;
     return false;

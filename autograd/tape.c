@@ -401,7 +401,7 @@ static int check_input_grads(const tg_node *node)
  * an unrolled recurrence have the same sizes step after step. Backward
  * then holds about one step's gradients at a time, not the whole
  * sequence's, as PyTorch frees them. */
-static void give_back_grad(tg_autograd_meta *m, size_t deferred_before)
+static void give_back_grad(tg_autograd_meta *m, uint64_t deferred_before)
 {
     if (!m->grad || m->retain_grad || m->aliased || tg_deferred_reads(m->grad, deferred_before))
         return;
@@ -424,7 +424,7 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
             return -1;
         if (nm->state != TG_GRAD_VALID || nm->aliased)
             continue; /* no gradient flows through this op, or it is already in place */
-        size_t deferred_before = tg_deferred_count();
+        uint64_t deferred_before = tg_deferred_handed_over();
         if (node->op->backward(node, nm->grad) != 0) {
             if (!tg_error_occurred())
                 tg_error_set("backward of '%s' failed", node->op->name);
