@@ -19,6 +19,7 @@
 #   --all: the examples and every test program, about 11 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tests/jobs.sh
 build=${1:?usage: bash tests/valgrind.sh BUILD_DIR [--all]}
 all=${2:-}
 case $all in
@@ -138,16 +139,11 @@ for t in $tests; do
 done
 
 start=$SECONDS
-running=0
 for i in "${!names[@]}"; do
     IFS='|' read -r dir command <<<"${commands[$i]}"
     read -ra words <<<"$command"
+    wait_for_slot "$jobs"
     run "${names[$i]}" "$dir" "${words[@]}" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then
-        wait -n || true
-        running=$((running - 1))
-    fi
 done
 wait
 

@@ -13,6 +13,7 @@
 # Usage: bash tests/fuzz/fuzz.sh BUILD_DIR SECONDS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/jobs.sh
 build=$1
 seconds=$2
 targets="safetensors csv text vocab"
@@ -29,14 +30,9 @@ run_target() {
 }
 
 # Cores at a time; each target's exit status in $build/<target>.status.
-running=0
 for target in $targets; do
+    wait_for_slot "$(nproc)"
     (run_target "$target" && echo 0 || echo $?) >"$build/$target.status" &
-    running=$((running + 1))
-    if [ "$running" -ge "$(nproc)" ]; then
-        wait -n || true
-        running=$((running - 1))
-    fi
 done
 wait
 
