@@ -132,15 +132,6 @@ static double json_number(const char *line, const char *key)
     return at ? strtod(at + strlen(pattern), NULL) : -1.0;
 }
 
-/* Splits a comma-separated flag value in place; returns the count. */
-static int split_list(char *text, char **items, int max)
-{
-    int n = 0;
-    for (char *item = strtok(text, ","); item && n < max; item = strtok(NULL, ","))
-        items[n++] = item;
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "--run") == 0) {
@@ -172,8 +163,8 @@ int main(int argc, char **argv)
         }
     }
     char *cells[8], *names[8], *threads[8];
-    int n_cells = split_list(cells_arg, cells, 8), n_configs = split_list(configs_arg, names, 8),
-        n_threads = split_list(threads_arg, threads, 8);
+    int n_cells = bench_split_list(cells_arg, cells, 8), n_configs = bench_split_list(configs_arg, names, 8),
+        n_threads = bench_split_list(threads_arg, threads, 8);
     const char *self = "/proc/self/exe";
     char exe[1024];
     ssize_t len = readlink(self, exe, sizeof exe - 1);

@@ -43,6 +43,14 @@ double bench_median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+int bench_split_list(char *text, char **items, int max)
+{
+    int n = 0;
+    for (char *item = strtok(text, ","); item && n < max; item = strtok(NULL, ","))
+        items[n++] = item;
+    return n;
+}
+
 /* ---- The model ------------------------------------------------------------------- */
 
 int rnn_bench_build(rnn_bench *b, const char *cell, rnn_shape shape)

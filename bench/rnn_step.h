@@ -66,5 +66,8 @@ void bench_use_cpu_time(void);
 double bench_now(void);
 /* Median of v[0..n) (sorts v). */
 double bench_median(double *v, int n);
+/* Splits a comma-separated flag value in place into at most max items;
+ * returns the count. */
+int bench_split_list(char *text, char **items, int max);
 
 #endif

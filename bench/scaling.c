@@ -100,15 +100,6 @@ static int run_sweep(const char *cell, const sweep *sw, const options *o)
     return 0;
 }
 
-/* Splits a comma-separated flag value in place; returns the count. */
-static int split_list(char *text, char **items, int max)
-{
-    int n = 0;
-    for (char *item = strtok(text, ","); item && n < max; item = strtok(NULL, ","))
-        items[n++] = item;
-    return n;
-}
-
 static int usage(void)
 {
     fprintf(stderr, "usage: scaling [--cells rnn,lstm,gru] [--sweeps T,B,H] [--threads N] "
@@ -142,7 +133,7 @@ int main(int argc, char **argv)
         return usage();
     tg_set_num_threads(o.threads);
     char *cells[8], *names[8];
-    int n_cells = split_list(cells_arg, cells, 8), n_sweeps = split_list(sweeps_arg, names, 8);
+    int n_cells = bench_split_list(cells_arg, cells, 8), n_sweeps = bench_split_list(sweeps_arg, names, 8);
     if (!o.json)
         printf("%-5s %-2s %5s %4s %4s %4s %9s %9s %7s %8s %9s %8s %8s\n", "cell", "sw", "T", "B", "I",
                "H", "ms/step", "us/tstep", "rel", "ops/ts", "KB/ts", "GFLOP/s", "mallocs");
