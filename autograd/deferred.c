@@ -53,36 +53,40 @@ static int add_product(tg_tensor *target, const tg_tensor *a, const tg_tensor *b
 }
 
 /* x's first chunk: its oldest products, in order, as many as fit in
- * `capacity` rows (at least one). *end is one past the last of them in the
- * list; *count and *rows say what it holds. */
-static void first_chunk(const tg_tensor *x, int64_t chunk_rows, size_t *end, int *count,
-                        int64_t *rows)
+ * chunk_rows rows (at least one). They lie in the list from *first to
+ * *end (one past the last), among other weights' products; *count and
+ * *rows say what the chunk holds. */
+static void first_chunk(const tg_tensor *x, int64_t chunk_rows, size_t *first, size_t *end,
+                        int *count, int64_t *rows)
 {
     *count = 0;
     *rows = 0;
-    *end = 0;
+    *first = *end = 0;
     for (size_t i = 0; i < n_pending; i++) {
         if (pending[i].x != x)
             continue;
         int64_t r = pending[i].a->shape[0];
         if (*count > 0 && *rows + r > chunk_rows)
             break;
+        if (*count == 0)
+            *first = i;
         (*count)++;
         *rows += r;
         *end = i + 1;
     }
 }
 
-/* Copies the rows of x's products before `end` into one matrix per
+/* Copies the rows of x's products in [first, end) into one matrix per
  * operand, [rows, O] and [rows, I], in the arena. */
-static int gather(const tg_tensor *x, size_t end, int64_t rows, tg_tensor **a_all, tg_tensor **b_all)
+static int gather(const tg_tensor *x, size_t first, size_t end, int64_t rows, tg_tensor **a_all,
+                  tg_tensor **b_all)
 {
     *a_all = tg_empty(TG_SHAPE(rows, x->shape[0]));
     *b_all = tg_empty(TG_SHAPE(rows, x->shape[1]));
     if (!*a_all || !*b_all)
         return -1;
     int64_t at = 0;
-    for (size_t i = 0; i < end; i++) {
+    for (size_t i = first; i < end; i++) {
         if (pending[i].x != x)
             continue;
         int64_t r = pending[i].a->shape[0];
@@ -100,11 +104,16 @@ static int gather(const tg_tensor *x, size_t end, int64_t rows, tg_tensor **a_al
     return 0;
 }
 
+static bool product_reads(const product *p, const tg_storage *storage)
+{
+    return p->a->storage == storage || p->b->storage == storage;
+}
+
 /* Whether a product not being dropped (x NULL) reads the storage. */
 static bool still_read(const tg_storage *storage)
 {
     for (size_t i = 0; i < n_pending; i++)
-        if (pending[i].x && (pending[i].a->storage == storage || pending[i].b->storage == storage))
+        if (pending[i].x && product_reads(&pending[i], storage))
             return true;
     return false;
 }
@@ -122,14 +131,14 @@ static void give_back_read_grad(const product *p)
         m->grad = NULL;
 }
 
-/* Drops x's products before `end`, keeping the others in order, and gives
+/* Drops x's products in [first, end), keeping the others in order, and gives
  * back the gradients they alone read. */
-static void drop_products(const tg_tensor *x, size_t end)
+static void drop_products(const tg_tensor *x, size_t first, size_t end)
 {
-    for (size_t i = 0; i < end; i++)
+    for (size_t i = first; i < end; i++)
         if (pending[i].x == x)
             pending[i].x = NULL; /* being dropped */
-    for (size_t i = 0; i < end; i++)
+    for (size_t i = first; i < end; i++)
         if (!pending[i].x)
             give_back_read_grad(&pending[i]);
     size_t kept = 0;
@@ -142,18 +151,15 @@ static void drop_products(const tg_tensor *x, size_t end)
 /* Adds x's first chunk of products to its gradient, then drops them. */
 static int add_first_chunk(tg_tensor *x, int64_t chunk_rows)
 {
-    size_t end;
+    size_t first, end;
     int count;
     int64_t rows;
-    first_chunk(x, chunk_rows, &end, &count, &rows);
+    first_chunk(x, chunk_rows, &first, &end, &count, &rows);
     bool accumulate;
     tg_tensor *target = tg_grad_target(x, &accumulate);
     if (!target)
         return -1;
-    const product *oldest = NULL;
-    for (size_t i = 0; i < end && !oldest; i++)
-        if (pending[i].x == x)
-            oldest = &pending[i];
+    const product *oldest = &pending[first];
     int rc;
     if (count == 1) {
         rc = add_product(target, oldest->a, oldest->b, accumulate);
@@ -161,7 +167,7 @@ static int add_first_chunk(tg_tensor *x, int64_t chunk_rows)
         tg_arena *arena = tg_arena_thread();
         tg_arena_mark mark = tg_arena_get_mark(arena);
         tg_tensor *a_all, *b_all;
-        rc = gather(x, end, rows, &a_all, &b_all);
+        rc = gather(x, first, end, rows, &a_all, &b_all);
         if (rc == 0)
             rc = add_product(target, a_all, b_all, accumulate);
         tg_arena_rewind(arena, mark);
@@ -169,7 +175,7 @@ static int add_first_chunk(tg_tensor *x, int64_t chunk_rows)
     /* Anomaly mode names the op, as if the products had been added at once. */
     if (rc == 0 && tg_anomaly_mode())
         rc = tg_anomaly_check_input_grad(oldest->node, oldest->input);
-    drop_products(x, end);
+    drop_products(x, first, end);
     return rc;
 }
 
@@ -233,7 +239,7 @@ uint64_t tg_deferred_handed_over(void) { return handed_over; }
 bool tg_deferred_reads(const tg_tensor *t, uint64_t since)
 {
     for (size_t i = n_pending; i-- > 0 && pending[i].number >= since;)
-        if (pending[i].a->storage == t->storage || pending[i].b->storage == t->storage)
+        if (product_reads(&pending[i], t->storage))
             return true;
     return false;
 }
