@@ -33,6 +33,7 @@ struct tg_arena {
     size_t reserved;
     free_list free[FREE_SIZES];
     size_t free_blocks;
+    unsigned long long given_back; /* blocks given back so far, numbering them */
 };
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -93,20 +94,31 @@ static chunk *insert_chunk(tg_arena *arena, size_t bytes)
 }
 
 /* ---- Blocks given back ----------------------------------------------------- *
+ * Each list is a stack, newest first, linked through the blocks' first
+ * bytes. Blocks are numbered as they are given back, so that a rewind looks
+ * only at those given back since its mark: older ones were allocated
+ * before the mark and lie below it.
+ *
  * Under AddressSanitizer a given-back block is poisoned (past its link)
  * until it is handed out again or forgotten, so that any use of memory
  * after giving it back is reported. */
 
+typedef struct given_back_link {
+    void *next;
+    unsigned long long number;
+} given_back_link;
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define POISON(block, bytes) ASAN_POISON_MEMORY_REGION((void **)(block) + 1, (bytes) - sizeof(void *))
+#define POISON(block, bytes) \
+    ASAN_POISON_MEMORY_REGION((given_back_link *)(block) + 1, (bytes) - sizeof(given_back_link))
 #define UNPOISON(block, bytes) ASAN_UNPOISON_MEMORY_REGION(block, bytes)
 #else
 #define POISON(block, bytes) ((void)(block), (void)(bytes))
 #define UNPOISON(block, bytes) ((void)(block), (void)(bytes))
 #endif
 
-static void **next_of(void *block) { return (void **)block; }
+static given_back_link *link_of(void *block) { return (given_back_link *)block; }
 
 /* A given-back block of exactly `bytes`, or NULL. */
 static void *take_given_back(tg_arena *arena, size_t bytes)
@@ -115,7 +127,7 @@ static void *take_given_back(tg_arena *arena, size_t bytes)
         free_list *list = &arena->free[i];
         if (list->bytes == bytes && list->head) {
             void *block = list->head;
-            list->head = *next_of(block);
+            list->head = link_of(block)->next;
             arena->free_blocks--;
             UNPOISON(block, bytes);
             return block;
@@ -139,7 +151,7 @@ void tg_arena_give_back(tg_arena *arena, void *block, size_t bytes)
     if (!list)
         return; /* every list holds blocks of other sizes: this one waits for the reset */
     list->bytes = bytes;
-    *next_of(block) = list->head;
+    *link_of(block) = (given_back_link){ list->head, ++arena->given_back };
     list->head = block;
     arena->free_blocks++;
     POISON(block, bytes);
@@ -149,7 +161,7 @@ static void forget_given_back(tg_arena *arena)
 {
     for (int i = 0; i < FREE_SIZES; i++)
         for (void *block = arena->free[i].head, *next; block; block = next) {
-            next = *next_of(block);
+            next = link_of(block)->next;
             UNPOISON(block, arena->free[i].bytes);
         }
     memset(arena->free, 0, sizeof arena->free);
@@ -178,12 +190,12 @@ static void forget_given_back_above(tg_arena *arena, tg_arena_mark mark)
 {
     for (int i = 0; i < FREE_SIZES; i++) {
         void **link = &arena->free[i].head;
-        while (*link) {
-            if (lies_below(arena, *link, mark)) {
-                link = next_of(*link);
+        while (*link && link_of(*link)->number > mark.given_back) {
+            void *block = *link;
+            if (lies_below(arena, block, mark)) {
+                link = &link_of(block)->next;
             } else {
-                void *block = *link;
-                *link = *next_of(block);
+                *link = link_of(block)->next;
                 arena->free_blocks--;
                 UNPOISON(block, arena->free[i].bytes);
             }
@@ -249,7 +261,9 @@ void tg_arena_reset(tg_arena *arena)
 
 tg_arena_mark tg_arena_get_mark(const tg_arena *arena)
 {
-    tg_arena_mark mark = { NULL, 0 };
+    tg_arena_mark mark = { NULL, 0, 0 };
+    if (arena)
+        mark.given_back = arena->given_back;
     if (arena && arena->current) {
         mark.chunk = arena->current;
         mark.used = arena->current->used;

@@ -25,6 +25,7 @@ typedef struct tg_arena tg_arena;
 typedef struct tg_arena_mark {
     void *chunk;
     size_t used;
+    unsigned long long given_back; /* blocks given back before the mark */
 } tg_arena_mark;
 
 tg_arena *tg_arena_new(void);

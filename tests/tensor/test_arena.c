@@ -1,5 +1,6 @@
 /* The arena's given-back blocks (tensor/arena.h): handed out again for the
- * same size only, forgotten by reset and, above the mark, by rewind; and
+ * same size only, forgotten by reset and, above the mark, by rewind (nested
+ * rewinds too); and
  * tg_give_back, which takes whole graph tensors and nothing else. */
 #include "support.h"
 
@@ -46,6 +47,35 @@ Test(arena, rewind_forgets_blocks_above_its_mark_and_keeps_those_below)
     void *next = tg_arena_alloc(arena, 256);
     cr_assert_eq(next, above, "the one above is bump space again, handed out once");
     cr_assert_neq(tg_arena_alloc(arena, 256), above);
+    tg_arena_free(arena);
+}
+
+/* A rewind looks only at blocks given back since its mark; those given back
+ * before it lie below it and stay, under newer ones. */
+Test(arena, nested_rewinds_keep_exactly_the_blocks_below_each_mark)
+{
+    tg_arena *arena = tg_arena_new();
+    void *x = tg_arena_alloc(arena, 256);
+    tg_arena_mark outer = tg_arena_get_mark(arena);
+    void *a = tg_arena_alloc(arena, 256), *b = tg_arena_alloc(arena, 256);
+    tg_arena_give_back(arena, a, 256);
+    tg_arena_mark inner = tg_arena_get_mark(arena);
+    void *d = tg_arena_alloc(arena, 512);
+    tg_arena_give_back(arena, b, 256); /* after the inner mark, below it */
+    tg_arena_give_back(arena, d, 512); /* after the inner mark, above it */
+    tg_arena_rewind(arena, inner);
+    cr_assert_eq(tg_arena_alloc(arena, 256), b, "given back after the mark, but below it");
+    cr_assert_eq(tg_arena_alloc(arena, 256), a, "given back before the mark");
+    cr_assert_eq(tg_arena_alloc(arena, 512), d, "d is bump space again");
+    cr_assert_neq(tg_arena_alloc(arena, 512), d, "and handed out once");
+
+    tg_arena_give_back(arena, a, 256);
+    tg_arena_give_back(arena, x, 256);
+    tg_arena_give_back(arena, b, 256);
+    tg_arena_rewind(arena, outer);
+    cr_assert_eq(tg_arena_alloc(arena, 256), x, "x lies below the outer mark");
+    cr_assert_eq(tg_arena_alloc(arena, 256), a, "b and a are forgotten: a comes from bump space");
+    cr_assert_eq(tg_arena_alloc(arena, 256), b);
     tg_arena_free(arena);
 }
 
