@@ -160,7 +160,8 @@ typedef struct tg_node tg_node;
 /* Adds the gradients of node's inputs given grad, the gradient of its
  * output (out's shape, contiguous). grad is valid during the call only:
  * backward then gives its memory back for later gradients (unless the
- * output's gradient is retained). Returns 0, or -1 with an error. Runs
+ * output's gradient is retained, or parts of it were lent to the inputs
+ * with tg_grad_accumulate_part). Returns 0, or -1 with an error. Runs
  * with grad mode off. */
 typedef int (*tg_backward_fn)(tg_node *node, const tg_tensor *grad);
 
@@ -216,6 +217,12 @@ int tg_grad_map(tg_tensor *x, const tg_tensor *like, int n_in, const tg_tensor *
                 tg_map_fn fn, const float *param);
 /* x's gradient += contribution (summed down to x's shape when broadcast). */
 int tg_grad_accumulate(tg_tensor *x, const tg_tensor *contribution);
+/* For a rule whose input x gets a part of its output's gradient unchanged
+ * (stack): x's gradient += part, where part (x's shape) lies inside grad,
+ * the gradient passed to node's backward. When x has no gradient yet and
+ * part is contiguous, part becomes x's gradient, with no copy; the output's
+ * gradient is then kept until the reset instead of being given back. */
+int tg_grad_accumulate_part(tg_node *node, tg_tensor *x, const tg_tensor *part);
 
 #ifdef __cplusplus
 }

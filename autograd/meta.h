@@ -23,6 +23,8 @@ typedef struct tg_autograd_meta {
     bool retain_grad;
     bool deferred;     /* products wait to be added to grad (autograd/deferred.h) */
     bool aliased;      /* grad is a view inside the gradient of the op's input */
+    bool borrowed;     /* grad is a part of a consumer's output gradient (tg_grad_accumulate_part) */
+    bool lent;         /* parts of grad are inputs' gradients: it stays until the reset */
 } tg_autograd_meta;
 
 tg_autograd_meta *tg_meta(const tg_tensor *t);

@@ -281,7 +281,7 @@ static int concat_backward(tg_node *node, const tg_tensor *grad)
         part.numel = x->numel;
         part.ext = NULL;
         start += x->shape[dim];
-        if (tg_grad_accumulate(x, &part) != 0)
+        if (tg_grad_accumulate_part(node, x, &part) != 0)
             return -1;
     }
     return 0;
@@ -300,7 +300,7 @@ static int stack_backward(tg_node *node, const tg_tensor *grad)
         part.ndim = grad->ndim - 1;
         part.numel = node->in[i]->numel;
         part.ext = NULL;
-        if (tg_grad_accumulate(node->in[i], &part) != 0)
+        if (tg_grad_accumulate_part(node, node->in[i], &part) != 0)
             return -1;
     }
     return 0;

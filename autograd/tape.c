@@ -359,6 +359,31 @@ int tg_grad_accumulate(tg_tensor *x, const tg_tensor *contribution)
     return tg_kernel_sum_to(target, contribution, 1.0f, accumulate);
 }
 
+/* Whether x's gradient may be part of the gradient of node's output: x is
+ * an intermediate with no gradient buffer yet, neither of the two is
+ * retained (a retained gradient is the tensor's own), and part has x's
+ * layout. */
+static bool may_borrow(const tg_node *node, const tg_tensor *x, const tg_tensor *part)
+{
+    const tg_autograd_meta *m = tg_meta(x), *lender = tg_meta(node->out);
+    return m && m->requires_grad && !m->grad && m->node >= 0 && !m->retain_grad && !lender->retain_grad &&
+           !(x->flags & TG_TENSOR_OWNED) && tg_tensor_same_shape(x, part) && tg_tensor_is_contiguous(part);
+}
+
+int tg_grad_accumulate_part(tg_node *node, tg_tensor *x, const tg_tensor *part)
+{
+    if (!node || !part || !may_borrow(node, x, part))
+        return tg_grad_accumulate(x, part);
+    tg_autograd_meta *m = tg_meta(x);
+    m->grad = tg_view_alias(part);
+    if (!m->grad)
+        return -1;
+    m->state = TG_GRAD_VALID;
+    m->borrowed = true;
+    tg_meta(node->out)->lent = true;
+    return 0;
+}
+
 /* ---- Backward --------------------------------------------------------------------------- */
 
 /* Gradients of intermediates from an earlier backward over the same graph
@@ -367,10 +392,11 @@ static void forget_intermediate_grads(void)
 {
     for (size_t i = 0; i < thread_tape.count; i++) {
         tg_autograd_meta *m = tg_meta(thread_tape.nodes[i]->out);
-        if (m->aliased) { /* aliased again, into a fresh input gradient, when needed */
+        if (m->aliased || m->borrowed) { /* aliased or borrowed again, when needed */
             m->grad = NULL;
-            m->aliased = false;
+            m->aliased = m->borrowed = false;
         }
+        m->lent = false;
         m->state = TG_GRAD_FRESH;
     }
 }
@@ -396,14 +422,15 @@ static int check_input_grads(const tg_node *node)
 }
 
 /* Once its op's backward has run, nothing reads an intermediate's gradient
- * again, unless it is retained or a postponed product still needs it: its
- * buffer goes back to the arena for the gradients still to come, which in
- * an unrolled recurrence have the same sizes step after step. Backward
- * then holds about one step's gradients at a time, not the whole
- * sequence's, as PyTorch frees them. */
+ * again, unless it is retained, lent to its inputs, or a postponed product
+ * still needs it: its buffer goes back to the arena for the gradients still
+ * to come, which in an unrolled recurrence have the same sizes step after
+ * step. Backward then holds about one step's gradients at a time, not the
+ * whole sequence's, as PyTorch frees them. */
 static void give_back_grad(tg_autograd_meta *m, uint64_t deferred_before)
 {
-    if (!m->grad || m->retain_grad || m->aliased || tg_deferred_reads(m->grad, deferred_before))
+    if (!m->grad || m->retain_grad || m->aliased || m->borrowed || m->lent ||
+        tg_deferred_reads(m->grad, deferred_before))
         return;
     if (tg_give_back(m->grad))
         m->grad = NULL;

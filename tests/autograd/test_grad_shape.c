@@ -196,6 +196,24 @@ static tg_tensor *stack_last_views(tg_tensor *x)
 {
     return tg_stack((tg_tensor *[]){ view_transposed(x), tg_square(view_transposed(x)), view_transposed(x) }, 3, -1);
 }
+/* u and v get their gradients as parts of the stacks' (no copy), and then
+ * more: from w, recorded before the stacks, and v from appearing twice;
+ * inner gets one from the outer stack and more through exp. */
+static tg_tensor *stack_parts_then_more(tg_tensor *x)
+{
+    tg_tensor *u = tg_sin(x), *v = tg_square(x);
+    tg_tensor *w = tg_mul(u, v);
+    tg_tensor *inner = tg_stack((tg_tensor *[]){ u, v, v }, 3, 0);
+    tg_tensor *outer = tg_stack((tg_tensor *[]){ inner, tg_exp(inner) }, 2, 0);
+    return tg_mul(outer, w);
+}
+static tg_tensor *concat_parts_then_more(tg_tensor *x)
+{
+    tg_tensor *u = tg_sin(x), *v = tg_square(x);
+    tg_tensor *w = tg_mul(u, v);
+    tg_tensor *first = tg_concat((tg_tensor *[]){ u, v, w, u }, 4, 0);
+    return tg_mul(first, tg_concat((tg_tensor *[]){ w, w, u, v }, 4, 0));
+}
 static tg_tensor *split_and_swap(tg_tensor *x)
 {
     tg_tensor *pieces[2];
@@ -228,6 +246,8 @@ Test(grad_shape, concat_stack_split_chunk)
         { "stack along 0", TG_SHAPE(3, 4), stack_first },
         { "stack along 1", TG_SHAPE(2, 3), stack_middle },
         { "stack of views along -1", TG_SHAPE(4, 3), stack_last_views },
+        { "stacked parts get more gradient", TG_SHAPE(4, 3), stack_parts_then_more },
+        { "concatenated parts get more gradient", TG_SHAPE(4, 3), concat_parts_then_more },
         { "split and swap", TG_SHAPE(5, 3), split_and_swap },
         { "split transposed, with an empty piece", TG_SHAPE(4, 3), split_transposed },
         { "chunk and weigh", TG_SHAPE(7, 2), chunk_and_weigh },
@@ -267,4 +287,40 @@ Test(grad_shape, stack_and_concat_values_by_hand)
     cr_assert_eq(tg_backward(tg_sum_all(tg_mul(c, w))), 0, "%s", tg_error_message());
     tg_assert_values(tg_grad(a), ((float[]){ 3, 4 }), 2, 0.0f);
     tg_assert_values(tg_grad(b), ((float[]){ 6, 8 }), 2, 0.0f);
+}
+
+/* A stacked intermediate's gradient is a part of the stack's gradient, to
+ * which w's backward (recorded earlier, run later) adds. The stack's own
+ * gradient, when retained, stays its own; a second backward over the same
+ * graph starts the intermediates over. */
+static tg_tensor *stack_of_u_and_w(tg_tensor *x, tg_tensor **u, tg_tensor **w)
+{
+    *u = tg_mul_scalar(x, 2);
+    *w = tg_mul(*u, *u);
+    return tg_stack((tg_tensor *[]){ *u, *w }, 2, 0);
+}
+
+Test(grad_shape, stacked_gradients_by_hand_retained_and_twice)
+{
+    tg_tensor *x = leaf_of(TG_SHAPE(2), (float[]){ 0.5f, -1 });
+    tg_tensor *c = tg_from_array(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
+    /* ds = c; du = c[0] + 2u c[1] = (1, 2) + 2 (1, -2)(3, 4); dx = 2 du */
+    const float du[] = { 7, -14 }, dx[] = { 14, -28 }, dx_twice[] = { 28, -56 };
+    tg_tensor *u, *w;
+    tg_tensor *s = stack_of_u_and_w(x, &u, &w);
+    cr_assert_eq(tg_retain_grad(s), 0);
+    cr_assert_eq(tg_backward(tg_sum_all(tg_mul(s, c))), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(s), ((float[]){ 1, 2, 3, 4 }), 4, 0.0f);
+    tg_assert_values(tg_grad(x), dx, 2, 0.0f);
+
+    tg_zero_grad(x);
+    s = stack_of_u_and_w(x, &u, &w);
+    cr_assert_eq(tg_retain_grad(u), 0);
+    tg_tensor *loss = tg_sum_all(tg_mul(s, c));
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(u), du, 2, 0.0f);
+    tg_assert_values(tg_grad(x), dx, 2, 0.0f);
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(u), du, 2, 0.0f);
+    tg_assert_values(tg_grad(x), dx_twice, 2, 0.0f);
 }

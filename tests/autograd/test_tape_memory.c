@@ -170,3 +170,50 @@ Test(tape_memory, postponed_weight_gradients_release_their_step_gradients_chunk_
     cr_assert_lt(bytes, 60 * one_step, "backward added %zu bytes: %.1f steps' gradients", bytes,
                  (double)bytes / (double)one_step);
 }
+
+/* h_t = tanh(h_{t-1} * w + x_t) over 200 steps of n values; the loss is
+ * the mean of all states, stacked (or summed step by step when not
+ * `stacked`). Returns w's gradient (owned) and the bytes backward added. */
+static tg_tensor *all_states_grad(bool stacked, size_t *backward_bytes)
+{
+    enum { steps = 200 };
+    const int64_t n = 4096;
+    tg_rng rng = tg_rng_new(13);
+    tg_tensor *w = tg_tensor_uniform(TG_SHAPE(n), 0.5f, 1.0f, &rng);
+    tg_tensor *xs = tg_tensor_randn(TG_SHAPE(steps, n), &rng);
+    tg_set_requires_grad(w, true);
+    tg_tensor *states[steps];
+    tg_tensor *h = tg_zeros(TG_SHAPE(n)), *sum = NULL;
+    for (int t = 0; t < steps; t++) {
+        h = states[t] = tg_tanh(tg_add(tg_mul(h, w), tg_select(xs, 0, t)));
+        sum = stacked ? NULL : sum ? tg_add(sum, tg_sum_all(h)) : tg_sum_all(h);
+    }
+    tg_tensor *loss = stacked ? tg_mean_all(tg_stack(states, steps, 0))
+                              : tg_mul_scalar(sum, 1.0f / (float)(steps * n));
+    size_t forward = tg_arena_used(tg_arena_thread());
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    *backward_bytes = tg_arena_used(tg_arena_thread()) - forward;
+    tg_tensor *grad = tg_tensor_clone(tg_grad(w));
+    tg_graph_reset();
+    tg_tensor_free(w);
+    tg_tensor_free(xs);
+    return grad;
+}
+
+/* The stacked states take their gradients as parts of the stack's:
+ * backward adds the stack's gradient and about one step's more, not a
+ * second copy of every step's. */
+Test(tape_memory, stacked_step_outputs_take_their_gradients_from_the_stack_gradient)
+{
+    const size_t one_step = sizeof(float) * 4096;
+    size_t stacked_bytes, summed_bytes;
+    tg_tensor *g_stacked = all_states_grad(true, &stacked_bytes);
+    tg_tensor *g_summed = all_states_grad(false, &summed_bytes);
+    cr_assert_lt(stacked_bytes, 212 * one_step, "backward added %.1f steps' gradients",
+                 (double)stacked_bytes / (double)one_step);
+    for (int64_t i = 0; i < g_stacked->numel; i++)
+        cr_assert_float_eq(g_stacked->data[i], g_summed->data[i], 1e-6f * (1 + fabsf(g_summed->data[i])),
+                           "element %lld", (long long)i);
+    tg_tensor_free(g_stacked);
+    tg_tensor_free(g_summed);
+}
