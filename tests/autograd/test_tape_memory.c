@@ -78,43 +78,64 @@ Test(tape_memory, the_counter_sees_the_library_allocate)
     tg_tensor_free(t);
 }
 
-/* h_t = tanh(h_{t-1} * w + x_t), elementwise, over `steps` steps of n
- * values; the loss is the mean of the last state. Every fifth state is
- * retained when `retain`. Returns w's gradient (owned) and the arena bytes
- * that backward added. */
-static tg_tensor *recurrence_grad(int64_t steps, int64_t n, bool retain, size_t *backward_bytes)
+/* The elementwise recurrence h_t = tanh(h_{t-1} * w + x_t) of the tests
+ * below, over STEPS steps of N values: w (requires a gradient) and the
+ * inputs xs are owned, the states graph tensors. */
+enum { STEPS = 200, N = 4096 };
+
+typedef struct recurrence {
+    tg_tensor *w, *xs;
+    tg_tensor *states[STEPS];
+} recurrence;
+
+static void recurrence_run(recurrence *r, uint64_t seed)
 {
-    tg_rng rng = tg_rng_new(11);
-    tg_tensor *w = tg_tensor_uniform(TG_SHAPE(n), 0.5f, 1.0f, &rng);
-    tg_tensor *xs = tg_tensor_randn(TG_SHAPE(steps, n), &rng);
-    tg_set_requires_grad(w, true);
-    tg_tensor *h = tg_zeros(TG_SHAPE(n));
-    tg_tensor *kept[64];
-    int n_kept = 0;
-    for (int64_t t = 0; t < steps; t++) {
-        h = tg_tanh(tg_add(tg_mul(h, w), tg_select(xs, 0, t)));
-        if (retain && t % 5 == 0 && n_kept < 64) {
-            cr_assert_eq(tg_retain_grad(h), 0);
-            kept[n_kept++] = h;
-        }
-    }
-    tg_tensor *loss = tg_mean_all(h);
+    tg_rng rng = tg_rng_new(seed);
+    r->w = tg_tensor_uniform(TG_SHAPE(N), 0.5f, 1.0f, &rng);
+    r->xs = tg_tensor_randn(TG_SHAPE(STEPS, N), &rng);
+    tg_set_requires_grad(r->w, true);
+    tg_tensor *h = tg_zeros(TG_SHAPE(N));
+    for (int t = 0; t < STEPS; t++)
+        h = r->states[t] = tg_tanh(tg_add(tg_mul(h, r->w), tg_select(r->xs, 0, t)));
+}
+
+/* Runs backward from loss; returns the arena bytes it added. */
+static size_t backward_bytes(tg_tensor *loss)
+{
     size_t forward = tg_arena_used(tg_arena_thread());
     cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
-    *backward_bytes = tg_arena_used(tg_arena_thread()) - forward;
+    return tg_arena_used(tg_arena_thread()) - forward;
+}
+
+/* w's gradient (owned); resets the graph and frees the recurrence. */
+static tg_tensor *recurrence_finish(recurrence *r)
+{
+    tg_tensor *grad = tg_tensor_clone(tg_grad(r->w));
+    tg_graph_reset();
+    tg_tensor_free(r->w);
+    tg_tensor_free(r->xs);
+    return grad;
+}
+
+/* The loss is the mean of the last state; every fifth state is retained
+ * when `retain`. Returns w's gradient and the bytes backward added. */
+static tg_tensor *last_state_grad(bool retain, size_t *bytes)
+{
+    recurrence r;
+    recurrence_run(&r, 11);
+    int n_kept = 0;
+    for (int t = 0; retain && t < STEPS; t += 5, n_kept++)
+        cr_assert_eq(tg_retain_grad(r.states[t]), 0);
+    *bytes = backward_bytes(tg_mean_all(r.states[STEPS - 1]));
     for (int i = 0; i < n_kept; i++) {
-        tg_tensor *g = tg_grad(kept[i]);
-        cr_assert_not_null(g, "retained state %d lost its gradient", i);
-        for (int64_t j = 0; j < n; j++)
-            cr_assert(isfinite(g->data[j]), "state %d element %lld", i, (long long)j);
+        tg_tensor *g = tg_grad(r.states[5 * i]);
+        cr_assert_not_null(g, "retained state %d lost its gradient", 5 * i);
+        for (int64_t j = 0; j < N; j++)
+            cr_assert(isfinite(g->data[j]), "state %d element %lld", 5 * i, (long long)j);
     }
     if (n_kept > 0) /* the earliest states' gradients vanish; the latest's cannot */
-        cr_assert_neq(tg_grad(kept[n_kept - 1])->data[0], 0.0f);
-    tg_tensor *grad = tg_tensor_clone(tg_grad(w));
-    tg_graph_reset();
-    tg_tensor_free(w);
-    tg_tensor_free(xs);
-    return grad;
+        cr_assert_neq(tg_grad(r.states[5 * (n_kept - 1)])->data[0], 0.0f);
+    return recurrence_finish(&r);
 }
 
 /* Backward gives each intermediate's gradient buffer back once its op is
@@ -123,11 +144,10 @@ static tg_tensor *recurrence_grad(int64_t steps, int64_t n, bool retain, size_t 
  * gradients are the same bits as with buffers that are kept (retained). */
 Test(tape_memory, backward_through_a_long_recurrence_reuses_one_step_of_gradient_memory)
 {
-    const int64_t steps = 200, n = 4096;
-    const size_t one_buffer = sizeof(float) * (size_t)n;
+    const size_t one_buffer = sizeof(float) * N;
     size_t lean, kept;
-    tg_tensor *g_lean = recurrence_grad(steps, n, false, &lean);
-    tg_tensor *g_kept = recurrence_grad(steps, n, true, &kept);
+    tg_tensor *g_lean = last_state_grad(false, &lean);
+    tg_tensor *g_kept = last_state_grad(true, &kept);
     cr_assert_lt(lean, 8 * one_buffer, "backward added %zu bytes: %.1f buffers of one step's size",
                  lean, (double)lean / (double)one_buffer);
     cr_assert_gt(kept, 40 * one_buffer, "retained gradients are kept: %zu bytes", kept);
@@ -171,33 +191,23 @@ Test(tape_memory, postponed_weight_gradients_release_their_step_gradients_chunk_
                  (double)bytes / (double)one_step);
 }
 
-/* h_t = tanh(h_{t-1} * w + x_t) over 200 steps of n values; the loss is
- * the mean of all states, stacked (or summed step by step when not
- * `stacked`). Returns w's gradient (owned) and the bytes backward added. */
-static tg_tensor *all_states_grad(bool stacked, size_t *backward_bytes)
+/* The loss is the mean of all states, stacked (or summed step by step
+ * when not `stacked`). Returns w's gradient and the bytes backward added. */
+static tg_tensor *all_states_grad(bool stacked, size_t *bytes)
 {
-    enum { steps = 200 };
-    const int64_t n = 4096;
-    tg_rng rng = tg_rng_new(13);
-    tg_tensor *w = tg_tensor_uniform(TG_SHAPE(n), 0.5f, 1.0f, &rng);
-    tg_tensor *xs = tg_tensor_randn(TG_SHAPE(steps, n), &rng);
-    tg_set_requires_grad(w, true);
-    tg_tensor *states[steps];
-    tg_tensor *h = tg_zeros(TG_SHAPE(n)), *sum = NULL;
-    for (int t = 0; t < steps; t++) {
-        h = states[t] = tg_tanh(tg_add(tg_mul(h, w), tg_select(xs, 0, t)));
-        sum = stacked ? NULL : sum ? tg_add(sum, tg_sum_all(h)) : tg_sum_all(h);
+    recurrence r;
+    recurrence_run(&r, 13);
+    tg_tensor *loss;
+    if (stacked) {
+        loss = tg_mean_all(tg_stack(r.states, STEPS, 0));
+    } else {
+        tg_tensor *sum = tg_sum_all(r.states[0]);
+        for (int t = 1; t < STEPS; t++)
+            sum = tg_add(sum, tg_sum_all(r.states[t]));
+        loss = tg_mul_scalar(sum, 1.0f / (float)(STEPS * N));
     }
-    tg_tensor *loss = stacked ? tg_mean_all(tg_stack(states, steps, 0))
-                              : tg_mul_scalar(sum, 1.0f / (float)(steps * n));
-    size_t forward = tg_arena_used(tg_arena_thread());
-    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
-    *backward_bytes = tg_arena_used(tg_arena_thread()) - forward;
-    tg_tensor *grad = tg_tensor_clone(tg_grad(w));
-    tg_graph_reset();
-    tg_tensor_free(w);
-    tg_tensor_free(xs);
-    return grad;
+    *bytes = backward_bytes(loss);
+    return recurrence_finish(&r);
 }
 
 /* The stacked states take their gradients as parts of the stack's:
@@ -205,7 +215,7 @@ static tg_tensor *all_states_grad(bool stacked, size_t *backward_bytes)
  * second copy of every step's. */
 Test(tape_memory, stacked_step_outputs_take_their_gradients_from_the_stack_gradient)
 {
-    const size_t one_step = sizeof(float) * 4096;
+    const size_t one_step = sizeof(float) * N;
     size_t stacked_bytes, summed_bytes;
     tg_tensor *g_stacked = all_states_grad(true, &stacked_bytes);
     tg_tensor *g_summed = all_states_grad(false, &summed_bytes);
