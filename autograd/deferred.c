@@ -124,11 +124,8 @@ static bool still_read(const tg_storage *storage)
 static void give_back_read_grad(const product *p)
 {
     tg_autograd_meta *m = tg_meta(p->node->out);
-    if (!m || !m->grad || m->retain_grad || m->aliased || m->borrowed || m->grad->storage != p->a->storage ||
-        still_read(p->a->storage))
-        return;
-    if (tg_give_back(m->grad))
-        m->grad = NULL;
+    if (m && m->grad && m->grad->storage == p->a->storage && !still_read(p->a->storage))
+        tg_meta_give_back_grad(m);
 }
 
 /* Drops x's products in [first, end), keeping the others in order, and gives

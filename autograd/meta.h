@@ -28,6 +28,11 @@ typedef struct tg_autograd_meta {
 } tg_autograd_meta;
 
 tg_autograd_meta *tg_meta(const tg_tensor *t);
+/* Gives m's gradient buffer back to the arena, unless it is not the
+ * tensor's own to give: retained, a view inside another gradient (aliased
+ * or borrowed), or lent to the inputs of the tensor's op. The caller knows
+ * that nothing reads it any more. */
+void tg_meta_give_back_grad(tg_autograd_meta *m);
 
 struct tg_node;
 /* Anomaly mode's check of the gradient of one of node's inputs: 0, or -1

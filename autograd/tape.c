@@ -421,6 +421,12 @@ static int check_input_grads(const tg_node *node)
     return 0;
 }
 
+void tg_meta_give_back_grad(tg_autograd_meta *m)
+{
+    if (m->grad && !m->retain_grad && !m->aliased && !m->borrowed && !m->lent && tg_give_back(m->grad))
+        m->grad = NULL;
+}
+
 /* Once its op's backward has run, nothing reads an intermediate's gradient
  * again, unless it is retained, lent to its inputs, or a postponed product
  * still needs it: its buffer goes back to the arena for the gradients still
@@ -429,11 +435,8 @@ static int check_input_grads(const tg_node *node)
  * whole sequence's, as PyTorch frees them. */
 static void give_back_grad(tg_autograd_meta *m, uint64_t deferred_before)
 {
-    if (!m->grad || m->retain_grad || m->aliased || m->borrowed || m->lent ||
-        tg_deferred_reads(m->grad, deferred_before))
-        return;
-    if (tg_give_back(m->grad))
-        m->grad = NULL;
+    if (m->grad && !tg_deferred_reads(m->grad, deferred_before))
+        tg_meta_give_back_grad(m);
 }
 
 static int run_backward(tg_tensor *out, const tg_tensor *grad)
