@@ -32,7 +32,7 @@ static void create_pending_key(void) { tss_create(&pending_key, free_at_thread_e
 /* Rows gathered for one product, at most: for the largest recurrent layers
  * a chunk of steps then needs a few tens of MB, not the whole sequence's
  * copy, and each product is still deep enough (K = the rows) to run near
- * the machine's peak. */
+ * the machine's peak. A single product with more rows is added alone. */
 #define GATHER_ROWS_MAX 1024
 
 static tg_tensor transposed(const tg_tensor *t)
@@ -53,11 +53,10 @@ static int add_product(tg_tensor *target, const tg_tensor *a, const tg_tensor *b
 }
 
 /* x's first chunk: its oldest products, in order, as many as fit in
- * chunk_rows rows (at least one). They lie in the list from *first to
+ * GATHER_ROWS_MAX rows (at least one). They lie in the list from *first to
  * *end (one past the last), among other weights' products; *count and
  * *rows say what the chunk holds. */
-static void first_chunk(const tg_tensor *x, int64_t chunk_rows, size_t *first, size_t *end,
-                        int *count, int64_t *rows)
+static void first_chunk(const tg_tensor *x, size_t *first, size_t *end, int *count, int64_t *rows)
 {
     *count = 0;
     *rows = 0;
@@ -66,7 +65,7 @@ static void first_chunk(const tg_tensor *x, int64_t chunk_rows, size_t *first, s
         if (pending[i].x != x)
             continue;
         int64_t r = pending[i].a->shape[0];
-        if (*count > 0 && *rows + r > chunk_rows)
+        if (*count > 0 && *rows + r > GATHER_ROWS_MAX)
             break;
         if (*count == 0)
             *first = i;
@@ -109,22 +108,31 @@ static bool product_reads(const product *p, const tg_storage *storage)
     return p->a->storage == storage || p->b->storage == storage;
 }
 
-/* Whether a product not being dropped (x NULL) reads the storage. */
-static bool still_read(const tg_storage *storage)
+/* Whether a product not being dropped (x NULL) still reads the output
+ * gradient that pending[i] read. Only the op whose backward handed
+ * pending[i] over postpones products reading that gradient (as
+ * tg_deferred_reads assumes), all in that one call: they are its
+ * neighbours in the list, and no other product needs looking at. */
+static bool still_read(size_t i)
 {
-    for (size_t i = 0; i < n_pending; i++)
-        if (pending[i].x && product_reads(&pending[i], storage))
+    const tg_node *node = pending[i].node;
+    const tg_storage *storage = pending[i].a->storage;
+    for (size_t j = i; j-- > 0 && pending[j].node == node;)
+        if (pending[j].x && product_reads(&pending[j], storage))
+            return true;
+    for (size_t j = i + 1; j < n_pending && pending[j].node == node; j++)
+        if (pending[j].x && product_reads(&pending[j], storage))
             return true;
     return false;
 }
 
-/* The output gradient a product read, once no product reads it any more,
+/* The output gradient pending[i] read, once no product reads it any more,
  * goes back to the arena: backward skipped it while the product waited
  * (tape.c, give_back_grad). */
-static void give_back_read_grad(const product *p)
+static void give_back_read_grad(size_t i)
 {
-    tg_autograd_meta *m = tg_meta(p->node->out);
-    if (m && m->grad && m->grad->storage == p->a->storage && !still_read(p->a->storage))
+    tg_autograd_meta *m = tg_meta(pending[i].node->out);
+    if (m && m->grad && m->grad->storage == pending[i].a->storage && !still_read(i))
         tg_meta_give_back_grad(m);
 }
 
@@ -137,7 +145,7 @@ static void drop_products(const tg_tensor *x, size_t first, size_t end)
             pending[i].x = NULL; /* being dropped */
     for (size_t i = first; i < end; i++)
         if (!pending[i].x)
-            give_back_read_grad(&pending[i]);
+            give_back_read_grad(i);
     size_t kept = 0;
     for (size_t i = 0; i < n_pending; i++)
         if (pending[i].x)
@@ -146,12 +154,12 @@ static void drop_products(const tg_tensor *x, size_t first, size_t end)
 }
 
 /* Adds x's first chunk of products to its gradient, then drops them. */
-static int add_first_chunk(tg_tensor *x, int64_t chunk_rows)
+static int add_first_chunk(tg_tensor *x)
 {
     size_t first, end;
     int count;
     int64_t rows;
-    first_chunk(x, chunk_rows, &first, &end, &count, &rows);
+    first_chunk(x, &first, &end, &count, &rows);
     bool accumulate;
     tg_tensor *target = tg_grad_target(x, &accumulate);
     if (!target)
@@ -173,24 +181,8 @@ static int add_first_chunk(tg_tensor *x, int64_t chunk_rows)
     if (rc == 0 && tg_anomaly_mode())
         rc = tg_anomaly_check_input_grad(oldest->node, oldest->input);
     drop_products(x, first, end);
+    tg_meta(x)->deferred_rows -= rows;
     return rc;
-}
-
-/* Rows in x's postponed products, and the most in one of them. */
-static void pending_rows(const tg_tensor *x, int64_t *rows, int64_t *largest)
-{
-    *rows = *largest = 0;
-    for (size_t i = 0; i < n_pending; i++)
-        if (pending[i].x == x) {
-            int64_t r = pending[i].a->shape[0];
-            *rows += r;
-            *largest = r > *largest ? r : *largest;
-        }
-}
-
-static int64_t chunk_capacity(int64_t largest)
-{
-    return largest > GATHER_ROWS_MAX ? largest : GATHER_ROWS_MAX;
 }
 
 int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b)
@@ -207,27 +199,24 @@ int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const t
         capacity = grown;
     }
     pending[n_pending++] = (product){ x, a, b, node, input, handed_over++ };
-    tg_meta(x)->deferred = true;
-    /* A full chunk is added now, while its rows are still in cache, and
-     * the gradients it read go back to the arena. */
-    int64_t rows, largest;
-    pending_rows(x, &rows, &largest);
-    return rows > chunk_capacity(largest) ? add_first_chunk(x, chunk_capacity(largest)) : 0;
+    tg_autograd_meta *m = tg_meta(x);
+    m->deferred_rows += a->shape[0];
+    /* A full chunk of earlier products is added now, while its rows are
+     * still in cache, and the gradients it read go back to the arena. The
+     * chunk never holds this product, whose gradient the calling rule
+     * still uses: before it, x's products held at most GATHER_ROWS_MAX
+     * rows or were a single product, and a chunk stops at that many rows
+     * or at one product. */
+    bool full = m->deferred_rows > GATHER_ROWS_MAX && m->deferred_rows > a->shape[0];
+    return full ? add_first_chunk(x) : 0;
 }
 
 int tg_deferred_flush(tg_tensor *x)
 {
     tg_autograd_meta *m = tg_meta(x);
-    if (!m || !m->deferred)
-        return 0;
-    m->deferred = false;
-    int64_t rows, largest;
-    pending_rows(x, &rows, &largest);
-    while (rows > 0) {
-        if (add_first_chunk(x, chunk_capacity(largest)) != 0)
+    while (m && m->deferred_rows > 0)
+        if (add_first_chunk(x) != 0)
             return -1;
-        pending_rows(x, &rows, &largest);
-    }
     return 0;
 }
 
@@ -254,6 +243,6 @@ int tg_deferred_flush_all(void)
 void tg_deferred_discard(void)
 {
     for (size_t i = 0; i < n_pending; i++)
-        tg_meta(pending[i].x)->deferred = false;
+        tg_meta(pending[i].x)->deferred_rows = 0;
     n_pending = 0;
 }

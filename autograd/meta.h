@@ -18,10 +18,10 @@ typedef struct tg_autograd_meta {
     tg_tensor_ext ext; /* first: tensor/ sees only this */
     tg_tensor *grad;   /* the tensor's shape, contiguous; owned for owned tensors */
     int64_t node;      /* tape index of the op that made the tensor; -1 for a leaf */
+    int64_t deferred_rows; /* rows of products waiting to be added to grad (autograd/deferred.h) */
     tg_grad_state state;
     bool requires_grad;
     bool retain_grad;
-    bool deferred;     /* products wait to be added to grad (autograd/deferred.h) */
     bool aliased;      /* grad is a view inside the gradient of the op's input */
     bool borrowed;     /* grad is a part of a consumer's output gradient (tg_grad_accumulate_part) */
     bool lent;         /* parts of grad are inputs' gradients: it stays until the reset */

@@ -450,7 +450,7 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
         tg_node *node = thread_tape.nodes[i];
         tg_autograd_meta *nm = tg_meta(node->out);
         /* Products postponed for this tensor complete its gradient first. */
-        if (nm->deferred && tg_deferred_flush(node->out) != 0)
+        if (nm->deferred_rows > 0 && tg_deferred_flush(node->out) != 0)
             return -1;
         if (nm->state != TG_GRAD_VALID || nm->aliased)
             continue; /* no gradient flows through this op, or it is already in place */
