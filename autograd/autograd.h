@@ -91,6 +91,21 @@ int tg_backward(tg_tensor *loss);
  * respect to it (same shape as out). */
 int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad);
 
+/* A notice that a leaf's gradient is final, for starting work on it while
+ * backward goes on (dist/dist.h starts each bucket's allreduce this way).
+ * With a notice set, every backward on this thread calls fn(leaf, ctx)
+ * once for each leaf requiring a gradient that a node before the starting
+ * point reads, as soon as backward has run that leaf's last reader (the
+ * first node of the tape that reads it): nothing is added to its gradient
+ * after that in this backward, postponed products included. tg_grad(leaf)
+ * is then final for this backward; it is NULL when no gradient flowed to
+ * the leaf. Leaves are announced in the order backward finishes them. fn
+ * runs with grad mode off and must not record ops or change leaf
+ * gradients other than the one it was given. fn NULL (the default) turns
+ * the notice off; it costs nothing then. Per thread. */
+typedef void (*tg_grad_ready_fn)(tg_tensor *leaf, void *ctx);
+void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx);
+
 /* ---- The graph ---------------------------------------------------------------- */
 
 /* Forgets everything recorded on this thread and frees every graph tensor

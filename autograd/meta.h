@@ -19,6 +19,7 @@ typedef struct tg_autograd_meta {
     tg_tensor *grad;   /* the tensor's shape, contiguous; owned for owned tensors */
     int64_t node;      /* tape index of the op that made the tensor; -1 for a leaf */
     int64_t deferred_rows; /* rows of products waiting to be added to grad (autograd/deferred.h) */
+    uint64_t ready_pass; /* the backward pass that listed this leaf for its notice (grad_ready.c) */
     tg_grad_state state;
     bool requires_grad;
     bool retain_grad;

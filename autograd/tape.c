@@ -7,6 +7,7 @@
 
 #include "autograd/autograd.h"
 #include "autograd/deferred.h"
+#include "autograd/grad_ready.h"
 #include "autograd/meta.h"
 #include "tensor/gemm_small.h"
 #include "tensor/reduce.h"
@@ -439,31 +440,37 @@ static void give_back_grad(tg_autograd_meta *m, uint64_t deferred_before)
         tg_meta_give_back_grad(m);
 }
 
+/* Runs node's backward rule, when a gradient reached its output. */
+static int backward_node(tg_node *node, bool anomaly)
+{
+    tg_autograd_meta *nm = tg_meta(node->out);
+    /* Products postponed for this tensor complete its gradient first. */
+    if (nm->deferred_rows > 0 && tg_deferred_flush(node->out) != 0)
+        return -1;
+    if (nm->state != TG_GRAD_VALID || nm->aliased)
+        return 0; /* no gradient flows through this op, or it is already in place */
+    uint64_t deferred_before = tg_deferred_handed_over();
+    if (node->op->backward(node, nm->grad) != 0) {
+        if (!tg_error_occurred())
+            tg_error_set("backward of '%s' failed", node->op->name);
+        return -1;
+    }
+    if (anomaly && check_input_grads(node) != 0)
+        return -1;
+    give_back_grad(nm, deferred_before);
+    return 0;
+}
+
 static int run_backward(tg_tensor *out, const tg_tensor *grad)
 {
     tg_autograd_meta *m = tg_meta(out);
     forget_intermediate_grads();
-    if (tg_grad_accumulate(out, grad) != 0)
+    if (tg_grad_accumulate(out, grad) != 0 || tg_grad_ready_begin(thread_tape.nodes, m->node) != 0)
         return -1;
     bool anomaly = tg_anomaly_mode();
-    for (int64_t i = m->node; i >= 0; i--) {
-        tg_node *node = thread_tape.nodes[i];
-        tg_autograd_meta *nm = tg_meta(node->out);
-        /* Products postponed for this tensor complete its gradient first. */
-        if (nm->deferred_rows > 0 && tg_deferred_flush(node->out) != 0)
+    for (int64_t i = m->node; i >= 0; i--)
+        if (backward_node(thread_tape.nodes[i], anomaly) != 0 || tg_grad_ready_passed(i) != 0)
             return -1;
-        if (nm->state != TG_GRAD_VALID || nm->aliased)
-            continue; /* no gradient flows through this op, or it is already in place */
-        uint64_t deferred_before = tg_deferred_handed_over();
-        if (node->op->backward(node, nm->grad) != 0) {
-            if (!tg_error_occurred())
-                tg_error_set("backward of '%s' failed", node->op->name);
-            return -1;
-        }
-        if (anomaly && check_input_grads(node) != 0)
-            return -1;
-        give_back_grad(nm, deferred_before);
-    }
     return tg_deferred_flush_all();
 }
 
@@ -481,6 +488,7 @@ int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
     }
     bool previous = tg_set_grad_enabled(false);
     int rc = run_backward(out, grad);
+    tg_grad_ready_end();
     if (rc != 0)
         tg_deferred_discard();
     tg_set_grad_enabled(previous);

@@ -1,0 +1,79 @@
+#include "autograd/grad_ready.h"
+
+#include <stdlib.h>
+#include <threads.h>
+
+#include "autograd/deferred.h"
+#include "autograd/meta.h"
+
+typedef struct ready {
+    int64_t node; /* the leaf's first reader on the tape */
+    tg_tensor *leaf;
+} ready;
+
+/* This thread's notice, and the leaves of the running backward in the
+ * order of their first readers (the array is kept for the next pass). */
+static _Thread_local tg_grad_ready_fn notice;
+static _Thread_local void *notice_ctx;
+static _Thread_local ready *listed;
+static _Thread_local size_t n_listed, capacity;
+static _Thread_local uint64_t pass; /* numbers backward passes, to list a leaf once */
+static tss_t listed_key;
+static once_flag listed_key_once = ONCE_FLAG_INIT;
+
+static void free_at_thread_exit(void *p) { free(p); }
+static void create_listed_key(void) { tss_create(&listed_key, free_at_thread_exit); }
+
+void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx)
+{
+    notice = fn;
+    notice_ctx = ctx;
+}
+
+static int list_leaf(int64_t node, tg_tensor *leaf)
+{
+    if (n_listed == capacity) {
+        size_t grown = capacity ? capacity * 2 : 64;
+        ready *r = realloc(listed, grown * sizeof *r);
+        if (!r)
+            return tg_error_set("backward: out of memory listing leaves for the gradient notice");
+        call_once(&listed_key_once, create_listed_key);
+        tss_set(listed_key, r);
+        listed = r;
+        capacity = grown;
+    }
+    listed[n_listed++] = (ready){ node, leaf };
+    return 0;
+}
+
+int tg_grad_ready_begin(tg_node *const *nodes, int64_t last)
+{
+    n_listed = 0;
+    if (!notice)
+        return 0;
+    pass++;
+    for (int64_t i = 0; i <= last; i++)
+        for (int k = 0; k < nodes[i]->n_in; k++) {
+            tg_autograd_meta *m = tg_meta(nodes[i]->in[k]);
+            if (!m || m->node >= 0 || !m->requires_grad || m->ready_pass == pass)
+                continue;
+            m->ready_pass = pass;
+            if (list_leaf(i, nodes[i]->in[k]) != 0)
+                return -1;
+        }
+    return 0;
+}
+
+int tg_grad_ready_passed(int64_t index)
+{
+    /* Listed in increasing order of first reader; backward walks down. */
+    while (n_listed > 0 && listed[n_listed - 1].node == index) {
+        tg_tensor *leaf = listed[--n_listed].leaf;
+        if (tg_meta(leaf)->deferred_rows > 0 && tg_deferred_flush(leaf) != 0)
+            return -1;
+        notice(leaf, notice_ctx);
+    }
+    return 0;
+}
+
+void tg_grad_ready_end(void) { n_listed = 0; }
