@@ -44,6 +44,21 @@ static void init_params(tg_model *model, tg_cell_kind kind, const tg_rnn_config 
     }
 }
 
+const char *tg_gru_formulation_name(tg_gru_formulation formulation)
+{
+    return formulation == TG_GRU_PYTORCH ? "pytorch" : "seed";
+}
+
+/* The model's metadata says which equations the GRU at prefix uses, so that
+ * its checkpoints carry it (layers/model_io.c checks it on load). */
+static int record_gru_formulation(tg_model *model, const char *prefix,
+                                  tg_gru_formulation formulation)
+{
+    char key[TG_NAME_MAX + 32];
+    snprintf(key, sizeof key, "%s%s", TG_GRU_METADATA_PREFIX, prefix ? prefix : "");
+    return tg_model_set_metadata(model, key, tg_gru_formulation_name(formulation));
+}
+
 int tg_cell_add_parameters(tg_model *model, const char *op, const char *prefix, tg_cell_kind kind,
                            const tg_rnn_config *config, int n, const char *const *suffixes,
                            const int64_t *inputs, tg_cell_params *out)
@@ -70,6 +85,8 @@ int tg_cell_add_parameters(tg_model *model, const char *op, const char *prefix, 
     }
     if (rc == 0)
         rc = tg_layer_add_parameters(model, op, prefix, total, name_list, shapes, params);
+    if (rc == 0 && kind == TG_CELL_GRU)
+        rc = record_gru_formulation(model, prefix, config->gru);
     for (int k = 0; rc == 0 && k < n; k++) {
         tg_tensor **set = params + k * per_set;
         out[k] = (tg_cell_params){ set[0], set[1], per_set > 2 ? set[2] : NULL,

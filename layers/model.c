@@ -10,6 +10,14 @@ typedef struct parameter {
     tg_tensor *tensor;
 } parameter;
 
+#define METADATA_KEY_MAX (TG_NAME_MAX + 32)
+#define METADATA_VALUE_MAX 32
+
+typedef struct metadata_entry {
+    char key[METADATA_KEY_MAX];
+    char value[METADATA_VALUE_MAX];
+} metadata_entry;
+
 typedef struct owned_object {
     void *object;
     void (*free_fn)(void *);
@@ -20,6 +28,8 @@ struct tg_model {
     int n_params, params_capacity;
     owned_object *objects;
     int n_objects, objects_capacity;
+    metadata_entry *metadata;
+    int n_metadata, metadata_capacity;
     bool training;
     tg_rng rng;
 };
@@ -46,6 +56,7 @@ void tg_model_free(tg_model *model)
     for (int i = 0; i < model->n_params; i++)
         tg_tensor_free(model->params[i].tensor);
     free(model->objects);
+    free(model->metadata);
     free(model->params);
     free(model);
 }
@@ -158,3 +169,38 @@ void tg_model_set_training(tg_model *model, bool training)
 bool tg_model_training(const tg_model *model) { return model && model->training; }
 
 tg_rng *tg_model_rng(tg_model *model) { return model ? &model->rng : NULL; }
+
+int tg_model_set_metadata(tg_model *model, const char *key, const char *value)
+{
+    if (!model || !key || !value)
+        return -1;
+    size_t key_length = strlen(key), value_length = strlen(value);
+    if (key_length == 0 || key_length >= METADATA_KEY_MAX || value_length >= METADATA_VALUE_MAX)
+        return tg_error_set("model_set_metadata: the key \"%s\" must have 1 to %d characters and "
+                            "its value at most %d", key, METADATA_KEY_MAX - 1,
+                            METADATA_VALUE_MAX - 1);
+    int at = 0;
+    while (at < model->n_metadata && strcmp(model->metadata[at].key, key) != 0)
+        at++;
+    if (at == model->n_metadata) {
+        if (reserve_one((void **)&model->metadata, model->n_metadata, &model->metadata_capacity,
+                        sizeof(metadata_entry), "model_set_metadata") != 0)
+            return -1;
+        memcpy(model->metadata[at].key, key, key_length + 1);
+        model->n_metadata++;
+    }
+    memcpy(model->metadata[at].value, value, value_length + 1);
+    return 0;
+}
+
+int tg_model_metadata_count(const tg_model *model) { return model ? model->n_metadata : 0; }
+
+const char *tg_model_metadata_key(const tg_model *model, int index)
+{
+    return model && index >= 0 && index < model->n_metadata ? model->metadata[index].key : NULL;
+}
+
+const char *tg_model_metadata_value(const tg_model *model, int index)
+{
+    return model && index >= 0 && index < model->n_metadata ? model->metadata[index].value : NULL;
+}

@@ -66,6 +66,17 @@ tg_rng *tg_model_rng(tg_model *model);
 /* Longest parameter name, including the terminating NUL. */
 #define TG_NAME_MAX 128
 
+/* Facts about the model that its checkpoints carry in their metadata,
+ * beside the parameters (layers/model_io.h writes them and checks them on
+ * load): a GRU records its formulation under "tapegrad.gru.<prefix>". A
+ * key has 1 to TG_NAME_MAX + 31 characters, a value at most 31; setting a
+ * key again replaces its value. 0, or -1 with an error. */
+int tg_model_set_metadata(tg_model *model, const char *key, const char *value);
+/* The entries in the order first set; key and value NULL out of range. */
+int tg_model_metadata_count(const tg_model *model);
+const char *tg_model_metadata_key(const tg_model *model, int index);
+const char *tg_model_metadata_value(const tg_model *model, int index);
+
 /* Writes "prefix.name" (or just name when prefix is empty or NULL) into
  * out; -1 with an error when it does not fit in TG_NAME_MAX. */
 int tg_model_join_name(char *out, const char *prefix, const char *name);

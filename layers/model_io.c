@@ -7,23 +7,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/rnn.h"
+
 int tg_model_save_with(const tg_model *model, const char *path, const tg_named_tensor *extra,
                        int n_extra, const tg_string_pair *metadata, int n_metadata)
 {
-    if (!model || !path || (n_extra > 0 && !extra))
+    if (!model || !path || (n_extra > 0 && !extra) || (n_metadata > 0 && !metadata))
         return -1;
-    if (n_extra < 0)
-        return tg_error_set("model_save: %s: negative count of extra tensors (%d)", path, n_extra);
+    if (n_extra < 0 || n_metadata < 0)
+        return tg_error_set("model_save: %s: negative count of extra tensors (%d) or metadata (%d)",
+                            path, n_extra, n_metadata);
+    int n_own = tg_model_metadata_count(model);
+    for (int i = 0; i < n_metadata; i++)
+        for (int j = 0; j < n_own; j++)
+            if (metadata[i].key && strcmp(metadata[i].key, tg_model_metadata_key(model, j)) == 0)
+                return tg_error_set("model_save: %s: the metadata key \"%s\" is the model's own",
+                                    path, metadata[i].key);
     int n_params = tg_model_parameter_count(model), n = n_params + n_extra;
+    int n_pairs = n_own + n_metadata;
     tg_named_tensor *all = malloc((size_t)(n > 0 ? n : 1) * sizeof *all);
-    if (!all)
+    tg_string_pair *pairs = malloc((size_t)(n_pairs > 0 ? n_pairs : 1) * sizeof *pairs);
+    if (!all || !pairs) {
+        free(all);
+        free(pairs);
         return tg_error_set("model_save: %s: out of memory", path);
+    }
     for (int i = 0; i < n_params; i++)
         all[i] = (tg_named_tensor){ tg_model_parameter_name(model, i), tg_model_parameter(model, i) };
     for (int i = 0; i < n_extra; i++)
         all[n_params + i] = extra[i];
-    int status = tg_safetensors_save(path, all, n, metadata, n_metadata);
+    for (int i = 0; i < n_own; i++)
+        pairs[i] = (tg_string_pair){ tg_model_metadata_key(model, i), tg_model_metadata_value(model, i) };
+    for (int i = 0; i < n_metadata; i++)
+        pairs[n_own + i] = metadata[i];
+    int status = tg_safetensors_save(path, all, n, pairs, n_pairs);
     free(all);
+    free(pairs);
     return status;
 }
 
@@ -100,6 +119,60 @@ static void compare(const tg_model *model, const tg_safetensors *file, const cha
     }
 }
 
+/* True when the file holds a tensor of the layer at prefix ("prefix." + name). */
+static bool holds_layer(const tg_safetensors *file, const char *prefix)
+{
+    size_t length = strlen(prefix);
+    for (int i = 0; i < tg_safetensors_count(file); i++) {
+        const char *name = tg_safetensors_name(file, i);
+        if (length == 0 || (strncmp(name, prefix, length) == 0 && name[length] == '.'))
+            return true;
+    }
+    return false;
+}
+
+static const char *gru_setting(const char *name)
+{
+    return strcmp(name, tg_gru_formulation_name(TG_GRU_PYTORCH)) == 0 ? "TG_GRU_PYTORCH"
+                                                                      : "TG_GRU_SEED";
+}
+
+/* Each GRU of the model against the formulation the file records for it
+ * (see TG_LOAD_ANY_GRU in layers/model_io.h). */
+static int check_gru_formulations(const tg_model *model, const tg_safetensors *file)
+{
+    const char *pytorch = tg_gru_formulation_name(TG_GRU_PYTORCH);
+    size_t key_prefix = strlen(TG_GRU_METADATA_PREFIX);
+    for (int i = 0; i < tg_model_metadata_count(model); i++) {
+        const char *key = tg_model_metadata_key(model, i);
+        if (strncmp(key, TG_GRU_METADATA_PREFIX, key_prefix) != 0)
+            continue;
+        const char *gru = key + key_prefix, *want = tg_model_metadata_value(model, i);
+        const char *have = tg_safetensors_metadata(file, key);
+        if (have && strcmp(have, want) == 0)
+            continue;
+        if (!have && (strcmp(want, pytorch) == 0 || !holds_layer(file, gru)))
+            continue;
+        if (!have)
+            return tg_error_set(
+                "model_load: %s: the file does not record the formulation of the GRU \"%s\", as "
+                "a torch.nn.GRU checkpoint does not, but the model's has .gru = %s: for "
+                "torch.nn.GRU weights create it with .gru = TG_GRU_PYTORCH (or load with "
+                "TG_LOAD_ANY_GRU to take the weights as they are)",
+                tg_safetensors_path(file), gru, gru_setting(want));
+        if (strcmp(have, pytorch) != 0 && strcmp(have, tg_gru_formulation_name(TG_GRU_SEED)) != 0)
+            return tg_error_set("model_load: %s: the GRU \"%s\" has the formulation \"%s\" in "
+                                "the file, which is neither \"seed\" nor \"pytorch\"",
+                                tg_safetensors_path(file), gru, have);
+        return tg_error_set("model_load: %s: the GRU \"%s\" was saved with .gru = %s, but the "
+                            "model's has .gru = %s: create it with .gru = %s (or load with "
+                            "TG_LOAD_ANY_GRU to take the weights as they are)",
+                            tg_safetensors_path(file), gru, gru_setting(have), gru_setting(want),
+                            gru_setting(have));
+    }
+    return 0;
+}
+
 int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode mode,
                        const char *extra_prefix, tg_load_report *report)
 {
@@ -110,9 +183,11 @@ int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode
         report = &local;
     *report = (tg_load_report){ 0 };
     compare(model, file, extra_prefix, report);
-    if (mode == TG_LOAD_STRICT && (report->missing || report->unexpected || report->mismatched))
+    if (!(mode & TG_LOAD_RELAXED) && (report->missing || report->unexpected || report->mismatched))
         return tg_error_set("model_load: %s: the checkpoint does not match the model: %s",
                             tg_safetensors_path(file), report->details);
+    if (!(mode & TG_LOAD_ANY_GRU) && check_gru_formulations(model, file) != 0)
+        return -1;
     /* Everything is checked: the copies below cannot fail. */
     for (int i = 0; i < tg_model_parameter_count(model); i++) {
         tg_tensor *param = tg_model_parameter(model, i);

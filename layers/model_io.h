@@ -35,12 +35,14 @@
 extern "C" {
 #endif
 
-/* Writes every parameter of model, by name, to path. 0, or -1 with an
- * error naming the file and the reason. */
+/* Writes every parameter of model, by name, and the model's metadata (each
+ * GRU's formulation) to path. 0, or -1 with an error naming the file and
+ * the reason. */
 int tg_model_save(const tg_model *model, const char *path);
 
 /* As tg_model_save, plus n_extra extra named tensors (their names must
- * differ from every parameter's) and n_metadata string pairs, in one file.
+ * differ from every parameter's) and n_metadata string pairs, in one file
+ * beside the model's own metadata (their keys must differ from it).
  * extra and metadata may be NULL when their count is 0. */
 int tg_model_save_with(const tg_model *model, const char *path, const tg_named_tensor *extra,
                        int n_extra, const tg_string_pair *metadata, int n_metadata);
@@ -50,8 +52,31 @@ int tg_model_save_with(const tg_model *model, const char *path, const tg_named_t
  *                   unexpected name; anything else is an error.
  *   TG_LOAD_RELAXED: loads each parameter found with its shape; missing,
  *                    unexpected and mismatched names are counted and
- *                    listed in the report, not errors. */
-typedef enum tg_load_mode { TG_LOAD_STRICT, TG_LOAD_RELAXED } tg_load_mode;
+ *                    listed in the report, not errors.
+ * Either may be combined with | with
+ *   TG_LOAD_ANY_GRU: load a GRU's weights whatever formulation the file
+ *                    records (see below).
+ *
+ * A GRU's formulation (layers/rnn.h: TG_GRU_SEED or TG_GRU_PYTORCH) is not
+ * in its weights' names or shapes, yet the same weights give other outputs
+ * in the other one. So every save records each GRU's formulation in the
+ * file's metadata ("tapegrad.gru.<prefix>": "seed" or "pytorch", from the
+ * model's metadata, layers/model.h), and a load, in either mode, refuses
+ *   - a file whose GRU has the other formulation than the model's, and
+ *   - a file without the key, holding weights of a GRU that is TG_GRU_SEED
+ *     in the model: torch.nn.GRU checkpoints have no key and hold
+ *     PyTorch's formulation, which a TG_GRU_PYTORCH GRU loads as it is;
+ * with an error naming the GRU and the .gru setting the file needs, e.g.
+ *   model_load: gru.ckpt: the GRU "enc" was saved with .gru = TG_GRU_PYTORCH,
+ *   but the model's has .gru = TG_GRU_SEED: create it with .gru =
+ *   TG_GRU_PYTORCH (or load with TG_LOAD_ANY_GRU to take the weights as they are)
+ * TG_LOAD_ANY_GRU turns these checks off, e.g. for tapegrad files written
+ * before the key existed (they hold the seed's formulation). */
+typedef enum tg_load_mode {
+    TG_LOAD_STRICT = 0,
+    TG_LOAD_RELAXED = 1,
+    TG_LOAD_ANY_GRU = 2,
+} tg_load_mode;
 
 /* What a load did. details lists the names not loaded, e.g.
  * "missing: head.bias; unexpected: fc.weight; mismatched: head.weight

@@ -37,6 +37,11 @@
  * product, or on the product after it) and in which of the two terms z
  * weights, so the same weights give different results: load weights from
  * torch.nn.GRU into a TG_GRU_PYTORCH layer to get torch's outputs.
+ * A GRU (layer or cell) records its formulation in the model's metadata,
+ * key TG_GRU_METADATA_PREFIX + its prefix, value "seed" or "pytorch", so
+ * its checkpoints say which they hold; tg_model_load refuses a file of the
+ * other formulation, or a file without the key (such as a torch.nn.GRU
+ * checkpoint) into a TG_GRU_SEED GRU (see layers/model_io.h).
  *
  * ---- Parameters --------------------------------------------------------------
  *
@@ -121,6 +126,11 @@ typedef enum tg_gru_formulation {
     TG_GRU_SEED = 0, /* default: reset before the recurrent product; z weights the candidate */
     TG_GRU_PYTORCH,  /* torch.nn.GRU: reset after the recurrent product; z weights h_{t-1} */
 } tg_gru_formulation;
+
+/* The metadata key of a GRU's formulation is this followed by its prefix. */
+#define TG_GRU_METADATA_PREFIX "tapegrad.gru."
+/* The metadata value of each formulation: "seed" or "pytorch". */
+const char *tg_gru_formulation_name(tg_gru_formulation formulation);
 
 /* Configuration of a layer or cell; zero fields mean the default. */
 typedef struct tg_rnn_config {

@@ -3,6 +3,7 @@
 #include "io/io_support.h"
 
 #include <layers/model_io.h>
+#include <layers/rnn.h>
 
 TestSuite(model_io, .init = io_setup, .fini = io_teardown);
 
@@ -363,5 +364,159 @@ Test(model_io, an_extra_tensor_named_like_a_parameter_is_refused)
     tg_assert_error("clash.safetensors: the name \"b\" is given twice");
     cr_assert_eq(dir_entries(io_dir), 0);
     tg_tensor_free(x);
+    tg_model_free(model);
+}
+
+/* ---- A GRU's formulation travels with its weights -------------------------------------- */
+
+/* A model of one GRU "enc" (input 2, hidden 3) and a linear "head", its
+ * weights drawn from seed. */
+static tg_model *new_gru_model(tg_gru_formulation formulation, uint64_t seed)
+{
+    tg_model *model = tg_model_new(seed);
+    cr_assert_not_null(tg_gru_new(model, "enc", (tg_rnn_config){ .input = 2, .hidden = 3,
+                                                                 .gru = formulation }),
+                       "%s", tg_error_message());
+    cr_assert_not_null(tg_model_add_parameter(model, "head", TG_SHAPE(3)), "%s", tg_error_message());
+    return model;
+}
+
+/* True when every parameter of a equals b's. */
+static bool same_parameters(const tg_model *a, const tg_model *b)
+{
+    for (int i = 0; i < tg_model_parameter_count(a); i++) {
+        const tg_tensor *p = tg_model_parameter(a, i), *q = tg_model_parameter(b, i);
+        if (memcmp(p->data, q->data, (size_t)p->numel * sizeof(float)) != 0)
+            return false;
+    }
+    return true;
+}
+
+Test(model_io, a_saved_gru_records_its_formulation_and_loads_only_into_the_same_one)
+{
+    const char *path = io_path("gru.safetensors");
+    tg_model *seed = new_gru_model(TG_GRU_SEED, 1);
+    cr_assert_eq(tg_model_metadata_count(seed), 1);
+    cr_assert_str_eq(tg_model_metadata_key(seed, 0), "tapegrad.gru.enc");
+    cr_assert_str_eq(tg_model_metadata_value(seed, 0), "seed");
+    cr_assert_eq(tg_model_save(seed, path), 0, "%s", tg_error_message());
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_str_eq(tg_safetensors_metadata(file, "tapegrad.gru.enc"), "seed");
+    tg_safetensors_free(file);
+
+    tg_model *same = new_gru_model(TG_GRU_SEED, 2);
+    cr_assert_eq(tg_model_load(same, path, TG_LOAD_STRICT, NULL), 0, "%s", tg_error_message());
+    cr_assert(same_parameters(seed, same));
+
+    /* Into a PyTorch-formulation GRU: refused in both modes, nothing changes. */
+    tg_model *other = new_gru_model(TG_GRU_PYTORCH, 3), *untouched = new_gru_model(TG_GRU_PYTORCH, 3);
+    cr_assert_eq(tg_model_load(other, path, TG_LOAD_STRICT, NULL), -1);
+    tg_assert_error("gru.safetensors: the GRU \"enc\" was saved with .gru = TG_GRU_SEED, but the "
+                    "model's has .gru = TG_GRU_PYTORCH: create it with .gru = TG_GRU_SEED (or load "
+                    "with TG_LOAD_ANY_GRU to take the weights as they are)");
+    tg_error_clear();
+    cr_assert_eq(tg_model_load(other, path, TG_LOAD_RELAXED, NULL), -1);
+    tg_assert_error("was saved with .gru = TG_GRU_SEED");
+    tg_error_clear();
+    cr_assert(same_parameters(other, untouched));
+    cr_assert(!same_parameters(other, seed));
+    /* The override takes the weights as they are. */
+    cr_assert_eq(tg_model_load(other, path, TG_LOAD_STRICT | TG_LOAD_ANY_GRU, NULL), 0, "%s",
+                 tg_error_message());
+    cr_assert(same_parameters(other, seed));
+    tg_model_free(seed);
+    tg_model_free(same);
+    tg_model_free(other);
+    tg_model_free(untouched);
+}
+
+Test(model_io, a_pytorch_formulation_file_is_refused_by_a_seed_gru)
+{
+    const char *path = io_path("torchlike.safetensors");
+    tg_model *pytorch = new_gru_model(TG_GRU_PYTORCH, 1);
+    cr_assert_eq(tg_model_save(pytorch, path), 0, "%s", tg_error_message());
+    tg_model *seed = new_gru_model(TG_GRU_SEED, 2);
+    cr_assert_eq(tg_model_load(seed, path, TG_LOAD_STRICT, NULL), -1);
+    tg_assert_error("the GRU \"enc\" was saved with .gru = TG_GRU_PYTORCH, but the model's has "
+                    ".gru = TG_GRU_SEED: create it with .gru = TG_GRU_PYTORCH");
+    tg_model_free(pytorch);
+    tg_model_free(seed);
+}
+
+/* A checkpoint as torch.nn.GRU writes it: the weights, no formulation key. */
+static void save_without_marker(const tg_model *model, const char *path)
+{
+    tg_named_tensor tensors[8];
+    int n = tg_model_parameter_count(model);
+    cr_assert_leq(n, 8);
+    for (int i = 0; i < n; i++)
+        tensors[i] = (tg_named_tensor){ tg_model_parameter_name(model, i), tg_model_parameter(model, i) };
+    save_tensors(path, tensors, n);
+}
+
+Test(model_io, a_file_without_the_formulation_loads_into_a_pytorch_gru_only)
+{
+    const char *path = io_path("torch_gru.safetensors");
+    tg_model *torch = new_gru_model(TG_GRU_PYTORCH, 1);
+    save_without_marker(torch, path);
+
+    tg_model *pytorch = new_gru_model(TG_GRU_PYTORCH, 2);
+    cr_assert_eq(tg_model_load(pytorch, path, TG_LOAD_STRICT, NULL), 0, "%s", tg_error_message());
+    cr_assert(same_parameters(pytorch, torch));
+
+    tg_model *seed = new_gru_model(TG_GRU_SEED, 3), *untouched = new_gru_model(TG_GRU_SEED, 3);
+    cr_assert_eq(tg_model_load(seed, path, TG_LOAD_RELAXED, NULL), -1);
+    tg_assert_error("torch_gru.safetensors: the file does not record the formulation of the GRU "
+                    "\"enc\", as a torch.nn.GRU checkpoint does not, but the model's has .gru = "
+                    "TG_GRU_SEED: for torch.nn.GRU weights create it with .gru = TG_GRU_PYTORCH (or "
+                    "load with TG_LOAD_ANY_GRU to take the weights as they are)");
+    tg_error_clear();
+    cr_assert(same_parameters(seed, untouched));
+    cr_assert_eq(tg_model_load(seed, path, TG_LOAD_RELAXED | TG_LOAD_ANY_GRU, NULL), 0, "%s",
+                 tg_error_message());
+    cr_assert(same_parameters(seed, torch));
+    tg_model_free(torch);
+    tg_model_free(pytorch);
+    tg_model_free(seed);
+    tg_model_free(untouched);
+}
+
+Test(model_io, a_file_without_the_grus_weights_needs_no_formulation)
+{
+    const char *path = io_path("head.safetensors");
+    tg_model *head = tg_model_new(1);
+    tg_tensor *bias = tg_model_add_parameter(head, "head", TG_SHAPE(3));
+    bias->data[1] = 5.0f;
+    cr_assert_eq(tg_model_save(head, path), 0, "%s", tg_error_message());
+    tg_model *seed = new_gru_model(TG_GRU_SEED, 2);
+    tg_load_report report;
+    cr_assert_eq(tg_model_load(seed, path, TG_LOAD_RELAXED, &report), 0, "%s", tg_error_message());
+    cr_assert_eq(report.loaded, 1);
+    cr_assert_eq(tg_model_find(seed, "head")->data[1], 5.0f);
+    tg_model_free(head);
+    tg_model_free(seed);
+}
+
+Test(model_io, a_gru_cell_records_its_formulation_too)
+{
+    const char *path = io_path("cell.safetensors");
+    tg_model *model = tg_model_new(1), *other = tg_model_new(2);
+    cr_assert_not_null(tg_gru_cell_new(model, "cell", (tg_rnn_config){ .input = 2, .hidden = 2 }));
+    cr_assert_not_null(tg_gru_cell_new(other, "cell", (tg_rnn_config){ .input = 2, .hidden = 2,
+                                                                       .gru = TG_GRU_PYTORCH }));
+    cr_assert_eq(tg_model_save(model, path), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_model_load(other, path, TG_LOAD_STRICT, NULL), -1);
+    tg_assert_error("the GRU \"cell\" was saved with .gru = TG_GRU_SEED");
+    tg_model_free(model);
+    tg_model_free(other);
+}
+
+Test(model_io, metadata_may_not_repeat_the_models_own_keys)
+{
+    tg_model *model = new_gru_model(TG_GRU_SEED, 1);
+    tg_string_pair meta[] = { { "tapegrad.gru.enc", "pytorch" } };
+    cr_assert_eq(tg_model_save_with(model, io_path("own.safetensors"), NULL, 0, meta, 1), -1);
+    tg_assert_error("own.safetensors: the metadata key \"tapegrad.gru.enc\" is the model's own");
+    cr_assert_eq(dir_entries(io_dir), 0);
     tg_model_free(model);
 }
