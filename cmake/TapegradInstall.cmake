@@ -5,7 +5,10 @@
 #   lib/cmake/tapegrad/                          the CMake package: find_package(tapegrad)
 #                                                gives tapegrad::tapegrad (shared) and
 #                                                tapegrad::tapegrad_static
-#   lib/pkgconfig/tapegrad.pc                    pkg-config (--static for the static library)
+#   lib/pkgconfig/tapegrad.pc                    pkg-config: the shared library with an rpath
+#                                                to lib/, so programs run from any prefix;
+#                                                --static links the whole program statically
+#                                                (-static: libtapegrad.a and every dependency's .a)
 #
 # Users compile with -I<prefix>/include/tapegrad (the package and the .pc
 # file say so) and write #include <tapegrad.h>.
@@ -61,7 +64,12 @@ install(FILES
 
 # ---- pkg-config ----------------------------------------------------------------
 # The prefix is found from the .pc file's own place, so the file stays right
-# when installed with `cmake --install --prefix`.
+# when installed with `cmake --install --prefix`. Libs gives an rpath to the
+# library's directory, so a program finds libtapegrad.so without
+# LD_LIBRARY_PATH wherever the prefix is. pkg-config --static can only add
+# flags after Libs' -ltapegrad, which the linker resolves to the shared
+# library; Libs.private's -static (which gcc hands the linker before any
+# library) makes it take libtapegrad.a, and the dependencies' .a files.
 
 file(RELATIVE_PATH TAPEGRAD_PC_PREFIX ${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig
      ${CMAKE_INSTALL_PREFIX})
