@@ -85,7 +85,7 @@ endif()
 configure_file(cmake/tapegrad.pc.in ${PROJECT_BINARY_DIR}/tapegrad.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tapegrad.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-# ---- The test: install into a temporary prefix and build a program against it --
+# ---- The tests: install into a temporary prefix and build programs against it --
 
 if(TAPEGRAD_BUILD_TESTS)
   set(consumer_flags "")
@@ -96,4 +96,8 @@ if(TAPEGRAD_BUILD_TESTS)
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/install/check_install.sh
             ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR}/tests/install "${consumer_flags}")
   set_tests_properties(install_and_use PROPERTIES TIMEOUT 120)
+  add_test(NAME readme_first_program
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/install/check_first_program.sh
+            ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${consumer_flags}")
+  set_tests_properties(readme_first_program PROPERTIES TIMEOUT 60)
 endif()
