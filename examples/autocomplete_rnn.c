@@ -9,11 +9,12 @@
  * through time with the state carried from batch to batch. It is measured
  * on the last tenth of the text, which it never trains on, then completes
  * "I am going to the" and any --prompt by sampling with a temperature and
- * a top-k cut.
+ * a top-k cut. With --load and --eval it trains nothing: the loaded network
+ * is measured on --data's held-out tail and completes the prompts.
  *
  *     autocomplete_rnn [--quick] [--words] [--prompt TEXT] [--temperature T] [--top-k K]
  *                      [--steps N] [--hidden H] [--layers L] [--data PATH] [--out DIR]
- *                      [--save PATH] [--load PATH]
+ *                      [--save PATH] [--load PATH [--eval]]
  *
  * Writes to DIR: autocomplete_rnn_history.csv (training loss, learning
  * rate and gradient norm per step, validation loss every few steps) and
@@ -572,7 +573,12 @@ static int section_training(trainer *tr)
              "streams, no gradients).",
              s->batch, (long long)tr->train.stride, s->bptt, s->bptt, s->batch, s->bptt, s->steps,
              (double)s->steps / tr->train.windows, s->lr, s->clip, s->warmup, s->eval_every, s->batch);
-    nb_section(3, "Training", text);
+    if (tr->common->eval)
+        snprintf(text, sizeof text,
+                 "--eval: the network's weights come from --load, and nothing is trained. The "
+                 "validation loss is measured over the held-out tail of the text as after "
+                 "training (%d streams, no gradients).", s->batch);
+    nb_section(3, tr->common->eval ? "Evaluation only" : "Training", text);
     tr->opt = tg_adam_new(tr->n.model, (tg_adam_config){ .lr = s->lr });
     tr->sched = tg_schedule_new(tr->opt, (tg_schedule_config){ .kind = TG_SCHEDULE_COSINE,
         .warmup_steps = s->warmup, .t_max = s->steps - s->warmup, .eta_min = s->lr / 20 });
@@ -589,6 +595,8 @@ static int section_training(trainer *tr)
     }
     if (record_validation(tr, tr->ck.step) != 0)
         return fail("cannot compute the validation loss");
+    if (tr->common->eval)
+        return 0;
     double before = tg_history_last(tr->history, "val_loss");
     printf("    validation loss before training: %.3f nats per token (uniform guessing: ln %d = %.3f)\n",
            before, tr->c.vocab_size, log(tr->c.vocab_size));
@@ -609,7 +617,6 @@ static void section_results(const trainer *tr)
                "Perplexity, exp(loss), is the number of equally likely tokens the model is as "
                "unsure as; bits are the loss over ln 2.");
     double loss = tg_history_last(tr->history, "val_loss");
-    double first = tg_history_value(tr->history, 0, "train_loss");
     if (tr->c.words) {
         double per_char = loss * (double)(tr->c.n - tr->c.n_train) / (double)tr->c.validation_chars;
         printf("    validation loss after training: %.3f nats per word, perplexity %.1f\n", loss, exp(loss));
@@ -619,7 +626,9 @@ static void section_results(const trainer *tr)
     } else
         printf("    validation loss after training: %.3f nats per character, perplexity %.2f, %.3f bits per character\n",
                loss, exp(loss), loss / log(2.0));
-    printf("    first training loss %.3f, last %.3f\n", first, tg_history_last(tr->history, "train_loss"));
+    if (!tr->common->eval)
+        printf("    first training loss %.3f, last %.3f\n", tg_history_value(tr->history, 0, "train_loss"),
+               tg_history_last(tr->history, "train_loss"));
 }
 
 static int section_completion(const trainer *tr)
@@ -645,6 +654,10 @@ static int section_files(trainer *tr)
 {
     nb_section(6, "Files", "");
     const nb_common *common = tr->common;
+    if (common->eval) {
+        printf("    none: --eval trains nothing, so there are no curves to draw\n");
+        return 0;
+    }
     char csv[1024], png[1024];
     nb_out_path(common, "autocomplete_rnn_history.csv", csv, sizeof csv);
     nb_out_path(common, "autocomplete_rnn_loss.png", png, sizeof png);

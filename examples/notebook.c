@@ -83,7 +83,7 @@ int nb_parse(int argc, char **argv, const char *program, const char *summary, nb
     *common = (nb_common){ .seed = 1 };
     snprintf(default_out, sizeof default_out, "out/%s", program);
     common->out = default_out;
-    enum { COMMON = 9, MAX_OPTIONS = 48 };
+    enum { COMMON = 10, MAX_OPTIONS = 48 };
     nb_option all[MAX_OPTIONS] = {
         { "quick", NB_FLAG, &common->quick, "run for a few seconds (used by the tests)" },
         { "seed", NB_INT, &seed, "random seed (default 1)" },
@@ -94,6 +94,7 @@ int nb_parse(int argc, char **argv, const char *program, const char *summary, nb
         { "out", NB_STRING, &common->out, "directory for PNG and CSV outputs (default out/<example>)" },
         { "save", NB_STRING, &common->save, "write a checkpoint here at the end" },
         { "load", NB_STRING, &common->load, "start from this checkpoint" },
+        { "eval", NB_FLAG, &common->eval, "with --load: evaluate that model on --data, without training" },
     };
     int n = COMMON;
     for (int i = 0; i < n_own && n < MAX_OPTIONS; i++)
@@ -124,6 +125,14 @@ int nb_parse(int argc, char **argv, const char *program, const char *summary, nb
         }
     }
     common->seed = (uint64_t)seed;
+    if (common->eval && !common->load) {
+        fprintf(stderr, "%s: --eval evaluates a saved model: give it with --load PATH\n", program);
+        return 2;
+    }
+    if (common->eval && common->save) {
+        fprintf(stderr, "%s: --eval trains nothing, so there is nothing to --save\n", program);
+        return 2;
+    }
     if (common->threads > 0)
         tg_set_num_threads(common->threads);
     if (make_directories(common->out) != 0) {

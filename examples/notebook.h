@@ -33,6 +33,7 @@ typedef struct nb_common {
     const char *out;     /* --out DIR (default out/<example>); created if missing */
     const char *save;    /* --save PATH: write a checkpoint at the end */
     const char *load;    /* --load PATH: start from a checkpoint */
+    bool eval;           /* --eval: with --load, evaluate the loaded model on --data, no training */
 } nb_common;
 
 typedef enum nb_kind { NB_FLAG, NB_INT, NB_FLOAT, NB_STRING } nb_kind;
@@ -47,8 +48,8 @@ typedef struct nb_option {
 
 /* Parses argv into common (after filling its defaults) and the example's
  * own options. Returns 0 to run, 1 after printing --help (exit 0), or 2
- * after printing what was wrong (exit 2). Sets the thread count and
- * creates the output directory. */
+ * after printing what was wrong (exit 2: also --eval without --load, or
+ * with --save). Sets the thread count and creates the output directory. */
 int nb_parse(int argc, char **argv, const char *program, const char *summary, nb_common *common,
              const nb_option *options, int n_options);
 

@@ -9,12 +9,13 @@
  * matrix, and classifies the seed's review and any --review.
  *
  *     sentiment_lstm [--quick] [--bidirectional] [--review TEXT] [--data FILE]
- *                    [--epochs N] [--seed S] [--out DIR] [--save PATH] [--load PATH]
+ *                    [--epochs N] [--seed S] [--out DIR] [--save PATH] [--load PATH [--eval]]
  *
  * Writes to --out: sentiment_lstm_history.csv (one row per epoch),
  * sentiment_lstm_curves.png (loss and accuracy) and
  * sentiment_lstm_confusion.png. --save writes a checkpoint and the
- * vocabulary beside it (PATH.vocab); --load reads both.
+ * vocabulary beside it (PATH.vocab); --load reads both. With --eval too,
+ * nothing is trained: the loaded model is tested on --data's test part.
  */
 #include <math.h>
 #include <stdio.h>
@@ -663,6 +664,12 @@ int main(int argc, char **argv)
         goto done;
     }
 
+    if (common.eval) {
+        nb_section(4, "Evaluation only",
+                   "--eval: the weights and the vocabulary come from --load, and nothing is "
+                   "trained; the test below measures them on --data's test part.");
+        goto test;
+    }
     nb_section(4, "Training",
                "Batches of 16 sentences in a new random order each epoch; the loss is binary "
                "cross-entropy computed from the logit (stable however large it grows), and "
@@ -679,6 +686,7 @@ int main(int argc, char **argv)
     printf("\n    kept the weights of epoch %d (validation accuracy %.1f%%); %.0f s in all\n",
            best_epoch, 100 * best_valid.accuracy, nb_seconds() - start);
 
+test:
     nb_section(5, "Test",
                "The kept weights classify the test sentences, never seen until now. The "
                "confusion matrix shows which way the mistakes go.");
@@ -698,14 +706,18 @@ int main(int argc, char **argv)
                        confusion) < 0)
         goto done;
     nb_wrote(path, "confusion matrix as bars");
-    if (plot_curves(nb_out_path(&common, "sentiment_lstm_curves.png", path, sizeof path),
+    if (common.eval)
+        printf("    (--eval trains nothing, so there are no learning curves)\n");
+    else if (plot_curves(nb_out_path(&common, "sentiment_lstm_curves.png", path, sizeof path),
                     history) != 0)
         goto done;
-    nb_wrote(path, "loss and accuracy per epoch, training and validation");
-    if (tg_history_write_csv(history, nb_out_path(&common, "sentiment_lstm_history.csv", path,
-                                                  sizeof path)) != 0)
-        goto done;
-    nb_wrote(path, "one row per epoch: losses and accuracies");
+    else {
+        nb_wrote(path, "loss and accuracy per epoch, training and validation");
+        if (tg_history_write_csv(history, nb_out_path(&common, "sentiment_lstm_history.csv", path,
+                                                      sizeof path)) != 0)
+            goto done;
+        nb_wrote(path, "one row per epoch: losses and accuracies");
+    }
 
     nb_section(6, "The seed's review",
                "The seed's example: interesting at first, boring later. The verdict is "

@@ -10,13 +10,16 @@
  * average of the window: MAE, RMSE, MAPE and direction accuracy in dollars.
  *
  *     stock_gru [--quick] [--data FILE.csv] [--column NAME] [--window N]
- *               [--epochs N] [--seed S] [--out DIR] [--save PATH] [--load PATH]
+ *               [--epochs N] [--seed S] [--out DIR] [--save PATH] [--load PATH [--eval]]
  *
  * The CSV needs a header and a price column (--column, default "Adj. Close").
  * With a "Date" column (YYYY-MM-DD) rows may come in any order and are
  * sorted by date; without one the file's order is kept, oldest first.
  * Writes to --out: stock_gru_history.csv, stock_gru_loss.png,
  * stock_gru_test.png and stock_gru_best.safetensors (the kept weights).
+ * With --load and --eval nothing is trained: the loaded model forecasts
+ * --data's test period (its returns standardised with --data's training
+ * period) and the seed's example; only stock_gru_test.png is written.
  */
 #include <math.h>
 #include <stdio.h>
@@ -688,13 +691,19 @@ int main(int argc, char **argv)
         goto done;
     }
 
+    char best_path[1024], out_path[1024];
+    if (common.eval) {
+        nb_section(4, "Evaluation only",
+                   "--eval: the weights come from --load, and nothing is trained; the test "
+                   "period below is --data's.");
+        goto test;
+    }
     nb_section(4, "Training",
                "Batches of 64 windows in a random order; the loss is the Huber loss (squared "
                "for small errors, linear for large ones), because a few crash days lie ten "
                "deviations out and would dominate a squared error. After each epoch the "
                "validation period is forecast in dollars, and the weights of the epoch with "
                "the lowest validation MAE are saved to a file and loaded back at the end.");
-    char best_path[1024], out_path[1024];
     nb_out_path(&common, "stock_gru_best.safetensors", best_path, sizeof best_path);
     double start = nb_seconds();
     int best_epoch = fit(&net, opt, &r, &data, train, valid, &s, trained_epochs + 1, &data_rng,
@@ -704,6 +713,7 @@ int main(int argc, char **argv)
     printf("\n    kept epoch %d; %.0f s in all\n", best_epoch, nb_seconds() - start);
     nb_wrote(best_path, "the kept weights");
 
+test:
     nb_section(5, "The test period, against the naive forecasts",
                "Two forecasts need no learning: tomorrow = today, and the mean price of the "
                "window. A model of prices is only worth something if it beats them. Errors "
@@ -734,16 +744,20 @@ int main(int argc, char **argv)
            (seed_prices[0] + seed_prices[1] + seed_prices[2]) / 3);
 
     nb_section(7, "Charts", "The learning curves, and the test period's forecasts.");
-    if (tg_history_write_csv(history, nb_out_path(&common, "stock_gru_history.csv", out_path,
+    if (common.eval)
+        printf("    (--eval trains nothing, so there are no learning curves)\n");
+    else if (tg_history_write_csv(history, nb_out_path(&common, "stock_gru_history.csv", out_path,
                                                   sizeof out_path)) != 0)
         goto done;
-    nb_wrote(out_path, "one row per epoch: train_loss, valid_loss, valid_mae");
-    if (tg_history_plot(history, nb_out_path(&common, "stock_gru_loss.png", out_path, sizeof out_path),
-                        (const char *[]){ "train_loss", "valid_loss" }, 2,
-                        &(tg_plot_options){ .title = "stock_gru: Huber loss (standardised returns)",
-                                            .ylabel = "loss" }) < 0)
-        goto done;
-    nb_wrote(out_path, "training and validation loss per epoch");
+    else {
+        nb_wrote(out_path, "one row per epoch: train_loss, valid_loss, valid_mae");
+        if (tg_history_plot(history, nb_out_path(&common, "stock_gru_loss.png", out_path, sizeof out_path),
+                            (const char *[]){ "train_loss", "valid_loss" }, 2,
+                            &(tg_plot_options){ .title = "stock_gru: Huber loss (standardised returns)",
+                                                .ylabel = "loss" }) < 0)
+            goto done;
+        nb_wrote(out_path, "training and validation loss per epoch");
+    }
     if (plot_test(nb_out_path(&common, "stock_gru_test.png", out_path, sizeof out_path), &data, test,
                   model, same, column) != 0)
         goto done;

@@ -175,6 +175,36 @@ Test(autocomplete_rnn, a_loaded_checkpoint_goes_on_training)
     assert_refused(EXAMPLE, args, "was trained on another vocabulary");
 }
 
+Test(autocomplete_rnn, eval_measures_a_loaded_model_without_training)
+{
+    char saved[512], evaluated[512], checkpoint[600], path[600];
+    example_out_dir("autocomplete_rnn_eval_save", saved, sizeof saved);
+    example_out_dir("autocomplete_rnn_eval", evaluated, sizeof evaluated);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    example_run a = run_quick(saved, (const char *[]){ "--save", checkpoint, NULL });
+    example_run b = run_quick(evaluated, (const char *[]){ "--load", checkpoint, "--eval", NULL });
+    cr_assert(strstr(b.output, "## 3. Evaluation only"), "%s", b.output);
+    cr_assert(strstr(b.output, "120 steps of training so far"), "%s", b.output);
+    cr_assert_null(strstr(b.output, "steps per second"), "it trained:\n%s", b.output);
+    /* The very loss and completion the saved run ended with. */
+    cr_assert_eq(number_after(b.output, "validation loss after training: "),
+                 number_after(a.output, "validation loss after training: "));
+    char greedy_a[256], greedy_b[256];
+    quoted_after(a.output, "greedy completion: ", greedy_a, sizeof greedy_a);
+    quoted_after(b.output, "greedy completion: ", greedy_b, sizeof greedy_b);
+    cr_assert_str_eq(greedy_b, greedy_a);
+    out_file(path, sizeof path, evaluated, "autocomplete_rnn_history.csv");
+    cr_assert_neq(access(path, F_OK), 0, "--eval wrote %s", path);
+    example_run_free(&a);
+    example_run_free(&b);
+
+    assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
+                   "--eval evaluates a saved model: give it with --load PATH");
+    assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", "--load", checkpoint, "--save",
+                                              checkpoint, NULL },
+                   "--eval trains nothing, so there is nothing to --save");
+}
+
 Test(autocomplete_rnn, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];

@@ -164,6 +164,44 @@ Test(sentiment_lstm, a_loaded_checkpoint_brings_its_weights_and_vocabulary)
     assert_resumed_epochs(saved, loaded, "sentiment_lstm_history.csv", 4);
 }
 
+/* The line of output that starts with `label`, into out. */
+static void line_of(const char *output, const char *label, char *out, size_t n)
+{
+    const char *p = strstr(output, label);
+    cr_assert_not_null(p, "no \"%s\" in:\n%s", label, output);
+    size_t length = strcspn(p, "\n");
+    cr_assert_lt(length, n);
+    memcpy(out, p, length);
+    out[length] = '\0';
+}
+
+Test(sentiment_lstm, eval_tests_a_loaded_model_without_training)
+{
+    char saved[512], evaluated[512], checkpoint[600], path[600];
+    example_out_dir("sentiment_lstm_eval_save", saved, sizeof saved);
+    example_out_dir("sentiment_lstm_eval", evaluated, sizeof evaluated);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    example_run a = run_quick(saved, "--save", checkpoint, NULL, NULL);
+    example_run b = run_quick(evaluated, "--load", checkpoint, "--eval", NULL);
+    cr_assert(strstr(b.output, "## 4. Evaluation only"), "%s", b.output);
+    cr_assert_null(strstr(b.output, "train loss"), "it trained:\n%s", b.output);
+    /* The kept weights give the saved run's very test scores and verdict. */
+    char line_a[256], line_b[256];
+    line_of(a.output, "    test accuracy ", line_a, sizeof line_a);
+    line_of(b.output, "    test accuracy ", line_b, sizeof line_b);
+    cr_assert_str_eq(line_b, line_a);
+    const char *seed_line = "review:      \"The movie was interesting at first, but later became boring.\"";
+    cr_assert_eq(verdict_of(b.output, seed_line), verdict_of(a.output, seed_line));
+    out_file(path, sizeof path, evaluated, "sentiment_lstm_confusion.png");
+    assert_png(path, 600, 400);
+    out_file(path, sizeof path, evaluated, "sentiment_lstm_history.csv");
+    cr_assert_neq(access(path, F_OK), 0, "--eval wrote %s", path);
+    example_run_free(&a);
+    example_run_free(&b);
+    assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
+                   "--eval evaluates a saved model: give it with --load PATH");
+}
+
 Test(sentiment_lstm, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];

@@ -203,6 +203,48 @@ Test(stock_gru, a_loaded_checkpoint_continues_the_saved_training)
     assert_resumed_epochs(saved, loaded, "stock_gru_history.csv", 3);
 }
 
+/* The line of output that starts with `label`, into out. */
+static void line_of(const char *output, const char *label, char *out, size_t n)
+{
+    const char *p = strstr(output, label);
+    cr_assert_not_null(p, "no \"%s\" in:\n%s", label, output);
+    size_t length = strcspn(p, "\n");
+    cr_assert_lt(length, n);
+    memcpy(out, p, length);
+    out[length] = '\0';
+}
+
+Test(stock_gru, eval_forecasts_with_a_loaded_model_without_training)
+{
+    char saved[512], evaluated[512], checkpoint[600], path[600];
+    example_out_dir("stock_gru_eval_save", saved, sizeof saved);
+    example_out_dir("stock_gru_eval", evaluated, sizeof evaluated);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    example_run a = run_quick(saved, "--save", checkpoint, NULL, NULL);
+    example_run b = run_quick(evaluated, "--load", checkpoint, "--eval", NULL);
+    cr_assert(strstr(b.output, "## 4. Evaluation only"), "%s", b.output);
+    cr_assert_null(strstr(b.output, "train loss"), "it trained:\n%s", b.output);
+    /* The kept weights give the saved run's very forecasts. */
+    const char *labels[] = { "    GRU   ", "    Predicted Next Day Price: " };
+    for (int k = 0; k < 2; k++) {
+        char line_a[256], line_b[256];
+        line_of(a.output, labels[k], line_a, sizeof line_a);
+        line_of(b.output, labels[k], line_b, sizeof line_b);
+        cr_assert_str_eq(line_b, line_a);
+    }
+    out_file(path, sizeof path, evaluated, "stock_gru_test.png");
+    assert_png(path, 1000, 800);
+    const char *not_written[] = { "stock_gru_history.csv", "stock_gru_loss.png", "stock_gru_best.safetensors" };
+    for (int k = 0; k < 3; k++) {
+        out_file(path, sizeof path, evaluated, not_written[k]);
+        cr_assert_neq(access(path, F_OK), 0, "--eval wrote %s", path);
+    }
+    example_run_free(&a);
+    example_run_free(&b);
+    assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
+                   "--eval evaluates a saved model: give it with --load PATH");
+}
+
 /* A small price file of `rows` rows whose row `bad` (from 0) holds `field`
  * in place of the price (or the date, when bad_date). */
 static void write_prices(const char *path, int rows, int bad, const char *field, bool bad_date)
