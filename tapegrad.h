@@ -12,6 +12,7 @@
 #define TAPEGRAD_H
 
 #include "tensor/arena.h"
+#include "tensor/conv.h"
 #include "tensor/elementwise.h"
 #include "tensor/error.h"
 #include "tensor/index.h"

@@ -170,6 +170,79 @@ tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *sr
 /* index's shape plus a last axis of `classes`; no gradient. */
 tg_tensor *tg_one_hot(tg_tensor *index, int64_t classes);
 
+/* ---- Padding, windows and convolution ------------------------------------------ *
+ * Kernels in tensor/conv.h. Bad sizes (a negative padding, a window longer
+ * than its padded input, channels that do not divide into groups) are
+ * errors naming the op and the shapes. */
+
+typedef enum tg_pad_mode {
+    TG_PAD_CONSTANT,  /* `value` around x */
+    TG_PAD_REFLECT,   /* mirrored without the edge: [1,2,3] -> 3,2,[1,2,3],2,1; pad < size */
+    TG_PAD_REPLICATE, /* the edge repeated: 1,1,[1,2,3],3,3 */
+    TG_PAD_CIRCULAR,  /* wrapped around: 2,3,[1,2,3],1,2; pad <= size */
+} tg_pad_mode;
+
+/* x padded as torch.nn.functional.pad: pad holds n_pad / 2 pairs (before,
+ * after), the first pair for the last axis, the next for the axis before
+ * it, and so on (n_pad even, at most 2 * ndim entries, none negative).
+ * `value` is used by TG_PAD_CONSTANT only. The gradient of a constant pad
+ * is the narrow of the output's gradient; the other modes are index
+ * selections, whose gradients add the copies back into their source. */
+tg_tensor *tg_pad(tg_tensor *x, const int64_t *pad, int n_pad, tg_pad_mode mode, float value);
+
+/* The windows of `size` elements, `step` apart, along dim, as
+ * torch.Tensor.unfold: a view (no copy) with dim's size replaced by the
+ * number of windows, (size_dim - size) / step + 1, and a new last axis of
+ * size. Windows may overlap; the gradient adds up over them (tg_fold). */
+tg_tensor *tg_unfold(tg_tensor *x, int dim, int64_t size, int64_t step);
+/* The adjoint of tg_unfold: x [..., windows (at dim), ..., size] becomes
+ * [..., length (at dim), ...] with every window's entries added at the
+ * positions tg_unfold read them from (zeros elsewhere). The windows must fit:
+ * (windows - 1) * step + size <= length. Its gradient is tg_unfold. */
+tg_tensor *tg_fold(tg_tensor *x, int dim, int64_t length, int64_t step);
+
+/* Settings of tg_conv1d; a field left 0 takes the default in brackets. */
+typedef struct tg_conv1d_options {
+    int64_t stride;   /* [1] */
+    int64_t padding;  /* [0] zeros on both ends of the length axis */
+    int64_t dilation; /* [1] spacing of the kernel's taps */
+    int64_t groups;   /* [1] channels split into groups convolved apart */
+} tg_conv1d_options;
+
+/* torch.nn.functional.conv1d: x [N, C_in, L] (or [C_in, L], unbatched),
+ * weight [C_out, C_in / groups, K], bias [C_out] or NULL; the result is
+ * [N, C_out, L_out] with L_out = (L + 2 padding - dilation (K - 1) - 1) /
+ * stride + 1. Computed as im2col (one copy of the unfolded input) and BLIS
+ * products, one per group (batched over N when groups > 1), composed of
+ * differentiable ops (pad, unfold, reshape, matmul), so the gradients of
+ * input, weight and bias are those ops' own rules: the input's is the fold
+ * (the transposed unfold) of the product of the output gradient and the
+ * weight. Negative settings, channels that do not divide into the groups
+ * and kernels longer than the padded input are errors. */
+tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, tg_conv1d_options options);
+
+/* Settings of the 1-d pools; a field left 0 takes the default in brackets. */
+typedef struct tg_pool1d_options {
+    int64_t kernel;  /* window length, required (>= 1) */
+    int64_t stride;  /* [kernel] */
+    int64_t padding; /* [0] on both ends, at most kernel / 2 */
+} tg_pool1d_options;
+
+/* Max and mean over windows of the last axis of x [N, C, L] or [C, L], as
+ * torch.nn.functional.max_pool1d / avg_pool1d (floor mode). max_pool1d pads
+ * with the lowest float, so padding is never chosen; where a window's
+ * maximum is tied, the gradient is shared evenly (torch gives it to one).
+ * avg_pool1d counts padding zeros in the mean (count_include_pad). */
+tg_tensor *tg_max_pool1d(tg_tensor *x, tg_pool1d_options options);
+tg_tensor *tg_avg_pool1d(tg_tensor *x, tg_pool1d_options options);
+
+/* ---- Masks --------------------------------------------------------------------------- */
+
+/* x with `value` where mask != 0 (torch.Tensor.masked_fill, not in place):
+ * mask broadcasts to x's shape, and the result has x's shape. The gradient
+ * reaches x where mask is 0; mask gets none. */
+tg_tensor *tg_masked_fill(tg_tensor *x, tg_tensor *mask, float value);
+
 /* ---- Softmax ------------------------------------------------------------------- */
 
 tg_tensor *tg_softmax(tg_tensor *x, int dim);
