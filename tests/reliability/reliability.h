@@ -36,17 +36,16 @@ static inline void rel_teardown(void)
 /* A path in the scratch directory (see scratch_path). */
 static inline const char *rel_path(const char *name) { return scratch_path(rel_dir, name); }
 
-/* Removes the temporaries "<name>.tmp-*" that an interrupted atomic write
- * left in dir; returns how many there were. */
-static inline int rel_remove_temporaries(const char *dir, const char *name)
+/* Removes the temporaries (".tapegrad-<pid>-<hex>", io/file.h) that an
+ * interrupted atomic write left in dir; returns how many there were. */
+static inline int rel_remove_temporaries(const char *dir)
 {
-    char prefix[256], path[1024];
-    snprintf(prefix, sizeof prefix, "%s.tmp-", name);
+    char path[1024];
     DIR *d = opendir(dir);
     cr_assert_not_null(d, "cannot open %s", dir);
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+        if (strncmp(e->d_name, ".tapegrad-", 10) == 0) {
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             cr_assert_eq(unlink(path), 0, "cannot remove %s", path);
             n++;

@@ -108,7 +108,7 @@ Test(bad_input, a_file_that_cannot_be_read)
     cr_assert_eq(chdir(rel_dir), 0);
     assert_refused(!tg_safetensors_load("run.ckpt"),
                    "safetensors_load: run.ckpt: cannot open: No such file or directory");
-    assert_refused(!tg_csv_read(".", (tg_csv_config){ 0 }), "csv_read: .: not a regular file");
+    assert_refused(!tg_csv_read(".", (tg_csv_config){ 0 }), "csv_read: .: not a regular file but a directory");
     FILE *f = fopen("big.txt", "wb");
     fputs("0123456789", f);
     fclose(f);

@@ -106,7 +106,7 @@ Test(crash_save, a_run_killed_at_50_random_moments_always_leaves_a_saved_state)
         cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
                   "kill %d: the child ended by itself (status 0x%x)", kill_number, status);
         /* A kill between the temporary's creation and the rename leaves it. */
-        mid_write += rel_remove_temporaries(rel_dir, "run.ckpt") > 0;
+        mid_write += rel_remove_temporaries(rel_dir) > 0;
         if (access(path, F_OK) != 0) {
             cr_assert_eq(reached, 0, "kill %d: the checkpoint disappeared", kill_number);
             continue;
@@ -232,7 +232,7 @@ static void full_and_read_only_disk(rel_report *report, void *arg)
         setrlimit(RLIMIT_FSIZE, &(struct rlimit){ .rlim_cur = 1024, .rlim_max = RLIM_INFINITY });
     }
     save_must_fail(report, &r, path, "full");
-    int left = rel_remove_temporaries(dir, "run.ckpt");
+    int left = rel_remove_temporaries(dir);
     rel_note(report, "full: %d temporaries left", left);
     if (tmpfs) {
         mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL);
