@@ -17,17 +17,33 @@
  * become infinite). A round trip of F32 data is bit-identical, NaN payloads
  * included.
  *
- * Every byte of a file is untrusted. The reader checks the header length
- * against the file size (and a 100 MB limit), that the JSON is well formed
- * and has the expected structure (objects, strings, non-negative integers),
- * each tensor's dtype, its shape (rank at most 8, element count without
- * overflow), its data_offsets (inside the data section, the size that dtype
- * and shape need, no two tensors overlapping), and that no name appears
- * twice. An error names the function, the file, the tensor or field, and
- * why, e.g.
+ * Every byte of a file is untrusted. The reader opens the file as every
+ * reader does (io/file.h: a FIFO or directory is refused at once) and
+ * reads it in pieces, checking limits before the part they bound is read:
+ * the header length against the file size and TG_SAFETENSORS_MAX_HEADER
+ * (100 MB, the reference implementation's limit), the number of entries
+ * against TG_SAFETENSORS_MAX_TENSORS before the JSON is parsed, then that
+ * the JSON is well formed and has the expected structure (objects,
+ * strings, non-negative integers), names (at most TG_SAFETENSORS_MAX_NAME
+ * bytes) and metadata (at most TG_SAFETENSORS_MAX_METADATA entries), each
+ * tensor's dtype, its shape (rank at most 8, element count without
+ * overflow), its data_offsets (inside the data section, the size that
+ * dtype and shape need), and that no name appears twice. As in the
+ * reference implementation, the tensors must cover the data section
+ * exactly: no byte belongs to two tensors, none to no tensor (a gap), and
+ * nothing follows the last tensor's data (an empty tensor holds no byte;
+ * its offsets only have to lie inside the section). Only then is the data
+ * read, a megabyte at a time, into the tensors: loading needs about the
+ * tensors' size and the header's parse, never a copy of the whole file.
+ * An error names the function, the file, the tensor or field, and why, e.g.
  *     safetensors_load: ckpt.safetensors: tensor "head.weight": data_offsets
  *     [0, 48] end past the 40-byte data section
- * Gaps between tensors' data are allowed.
+ * Lookups by name (tensors and metadata) are hashed: loading a model of N
+ * parameters costs O(N), not O(N^2).
+ *
+ * The writer refuses, before writing anything, what the reader would
+ * refuse: more tensors or metadata entries than the limits, a name or key
+ * longer than TG_SAFETENSORS_MAX_NAME, a header over the limit.
  */
 #ifndef TG_IO_SAFETENSORS_H
 #define TG_IO_SAFETENSORS_H
@@ -39,6 +55,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Limits of the reader (and the writer). */
+#define TG_SAFETENSORS_MAX_HEADER 100000000 /* bytes of JSON header */
+#define TG_SAFETENSORS_MAX_TENSORS 262144   /* 2^18: a 16,000-layer LSTM with Adam has 192,000 */
+#define TG_SAFETENSORS_MAX_METADATA 65536   /* entries of __metadata__ */
+#define TG_SAFETENSORS_MAX_NAME 1024        /* bytes of a tensor name or metadata key */
 
 /* A tensor and the name it is stored under. */
 typedef struct tg_named_tensor {

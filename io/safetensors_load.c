@@ -3,15 +3,18 @@
 #include "io/safetensors.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/file.h"
 
 #define OP "safetensors_load"
-/* The safetensors library's own limit on the JSON header. */
-#define HEADER_MAX 100000000u
+/* Data is read and decoded this many bytes at a time (a multiple of every
+ * dtype's size), so loading needs little memory beyond the tensors'. */
+#define CHUNK ((size_t)1 << 20)
 
 static uint64_t load_le(const unsigned char *p, int bytes)
 {
@@ -97,13 +100,83 @@ typedef struct entry {
     tg_tensor *tensor;
 } entry;
 
+/* Open-addressing hash index from a name to its position in a list. */
+typedef struct name_index {
+    int *slots; /* a position, or -1 for an empty slot */
+    size_t mask; /* slots - 1, a power of two minus one */
+} name_index;
+
 struct tg_safetensors {
     char *path;
     entry *tensors;
     int count;
     char **keys, **values;
     int n_metadata;
+    name_index tensor_index, metadata_index;
 };
+
+/* Where the file's bytes come from: memory, or a file read piece by piece. */
+typedef struct source {
+    const unsigned char *bytes; /* the whole file, or NULL: read from fd */
+    int fd;
+    uint64_t size;
+    const char *label;
+} source;
+
+static int source_read(const source *src, uint64_t offset, void *out, size_t n)
+{
+    if (src->bytes) {
+        memcpy(out, src->bytes + offset, n);
+        return 0;
+    }
+    return tg_file_read_at(src->fd, out, n, offset, OP, src->label);
+}
+
+/* ---- Name lookups ----------------------------------------------------------------- */
+
+/* FNV-1a. */
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* Indexes the n names of list[0..n) (no two equal). -1 when out of memory. */
+static int index_build(name_index *index, char *const *list, size_t stride, int n)
+{
+    size_t size = 16;
+    while (size <= 2 * (size_t)n)
+        size *= 2;
+    if (!(index->slots = malloc(size * sizeof *index->slots)))
+        return -1;
+    memset(index->slots, 0xff, size * sizeof *index->slots); /* every slot -1 */
+    index->mask = size - 1;
+    for (int i = 0; i < n; i++) {
+        const char *name = *(char *const *)((const char *)list + (size_t)i * stride);
+        size_t slot = hash_name(name) & index->mask;
+        while (index->slots[slot] >= 0)
+            slot = (slot + 1) & index->mask;
+        index->slots[slot] = i;
+    }
+    return 0;
+}
+
+/* The position of name in list, or -1. */
+static int index_find(const name_index *index, char *const *list, size_t stride,
+                      const char *name)
+{
+    if (!index->slots || !name)
+        return -1;
+    for (size_t slot = hash_name(name) & index->mask; index->slots[slot] >= 0;
+         slot = (slot + 1) & index->mask) {
+        int i = index->slots[slot];
+        if (strcmp(*(char *const *)((const char *)list + (size_t)i * stride), name) == 0)
+            return i;
+    }
+    return -1;
+}
 
 /* Reads a JSON integer in [0, INT64_MAX] into *out. */
 static bool get_count(const json_t *value, int64_t *out)
@@ -205,8 +278,10 @@ static int compare_offsets(const void *pa, const void *pb)
     return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* specs sorted by offset: no byte may belong to two tensors. */
-static int check_overlaps(const spec *specs, int n, const char *label)
+/* specs sorted by offset: the non-empty tensors cover the data section
+ * exactly, no byte belonging to two tensors or to none (an empty tensor
+ * holds no byte; its offsets only have to lie inside the section). */
+static int check_cover(const spec *specs, int n, int64_t data_size, const char *label)
 {
     const spec *reach = NULL; /* the non-empty tensor ending last so far */
     for (int i = 0; i < n; i++) {
@@ -218,9 +293,18 @@ static int check_overlaps(const spec *specs, int n, const char *label)
                                 "%lld] overlap in the data section", label, reach->name,
                                 (long long)reach->begin, (long long)reach->end, s->name,
                                 (long long)s->begin, (long long)s->end);
-        if (!reach || s->end > reach->end)
-            reach = s;
+        int64_t covered = reach ? reach->end : 0;
+        if (s->begin > covered)
+            return tg_error_set(OP ": %s: bytes [%lld, %lld) of the data section belong to no "
+                                "tensor", label, (long long)covered, (long long)s->begin);
+        reach = s;
     }
+    int64_t covered = reach ? reach->end : 0;
+    if (covered != data_size)
+        return tg_error_set(OP ": %s: %lld bytes after the last tensor's data (the data "
+                            "section has %lld bytes, the tensors cover %lld)", label,
+                            (long long)(data_size - covered), (long long)data_size,
+                            (long long)covered);
     return 0;
 }
 
@@ -229,6 +313,9 @@ static int read_metadata(tg_safetensors *file, json_t *object, const char *label
     if (!json_is_object(object))
         return tg_error_set(OP ": %s: __metadata__ is not an object", label);
     size_t n = json_object_size(object);
+    if (n > TG_SAFETENSORS_MAX_METADATA)
+        return tg_error_set(OP ": %s: __metadata__ has %zu entries, more than the limit of %d",
+                            label, n, TG_SAFETENSORS_MAX_METADATA);
     file->keys = calloc(n ? n : 1, sizeof *file->keys);
     file->values = calloc(n ? n : 1, sizeof *file->values);
     if (!file->keys || !file->values)
@@ -239,6 +326,9 @@ static int read_metadata(tg_safetensors *file, json_t *object, const char *label
         if (!json_is_string(value))
             return tg_error_set(OP ": %s: __metadata__ \"%.128s\": the value is not a string",
                                 label, key);
+        if (strlen(key) > TG_SAFETENSORS_MAX_NAME)
+            return tg_error_set(OP ": %s: a __metadata__ key of %zu bytes, more than the limit "
+                                "of %d", label, strlen(key), TG_SAFETENSORS_MAX_NAME);
         int i = file->n_metadata;
         file->keys[i] = strdup(key);
         file->values[i] = strdup(json_string_value(value));
@@ -246,31 +336,63 @@ static int read_metadata(tg_safetensors *file, json_t *object, const char *label
         if (!file->keys[i] || !file->values[i])
             return tg_error_set(OP ": %s: out of memory", label);
     }
+    if (index_build(&file->metadata_index, file->keys, sizeof *file->keys, file->n_metadata))
+        return tg_error_set(OP ": %s: out of memory", label);
     return 0;
 }
 
-static int make_tensors(tg_safetensors *file, const spec *specs, int n, const unsigned char *data,
-                        const char *label)
+/* Decodes the tensor of s from the data section (at `base` in src). */
+static int read_tensor(float *out, const spec *s, const source *src, uint64_t base,
+                       unsigned char *chunk)
+{
+    uint64_t offset = base + (uint64_t)s->begin;
+    if (src->bytes) {
+        s->dtype->decode(out, src->bytes + offset, s->numel);
+        return 0;
+    }
+    int64_t per_chunk = (int64_t)(CHUNK / (size_t)s->dtype->size);
+    for (int64_t done = 0; done < s->numel; done += per_chunk) {
+        int64_t n = s->numel - done < per_chunk ? s->numel - done : per_chunk;
+        if (source_read(src, offset + (uint64_t)(done * s->dtype->size), chunk,
+                        (size_t)n * (size_t)s->dtype->size) != 0)
+            return -1;
+        s->dtype->decode(out + done, chunk, n);
+    }
+    return 0;
+}
+
+static int make_tensors(tg_safetensors *file, const spec *specs, int n, const source *src,
+                        uint64_t base, const char *label)
 {
     file->tensors = calloc(n ? (size_t)n : 1, sizeof *file->tensors);
-    if (!file->tensors)
+    unsigned char *chunk = src->bytes ? NULL : malloc(CHUNK);
+    if (!file->tensors || (!src->bytes && !chunk)) {
+        free(chunk);
         return tg_error_set(OP ": %s: out of memory", label);
-    for (int i = 0; i < n; i++) {
+    }
+    int status = 0;
+    for (int i = 0; i < n && status == 0; i++) {
         entry *e = &file->tensors[i];
         e->name = strdup(specs[i].name);
         e->tensor = tg_tensor_empty(specs[i].shape);
         file->count++;
         if (!e->name || !e->tensor)
-            return tg_error_set(OP ": %s: out of memory for tensor \"%.128s\"", label,
-                                specs[i].name);
-        specs[i].dtype->decode(e->tensor->data, data + specs[i].begin, specs[i].numel);
+            status = tg_error_set(OP ": %s: out of memory for tensor \"%.128s\"", label,
+                                  specs[i].name);
+        else
+            status = read_tensor(e->tensor->data, &specs[i], src, base, chunk);
     }
-    return 0;
+    free(chunk);
+    if (status == 0 && index_build(&file->tensor_index, &file->tensors[0].name,
+                                   sizeof *file->tensors, file->count) != 0)
+        status = tg_error_set(OP ": %s: out of memory", label);
+    return status;
 }
 
-/* Checks the header's entries and makes the tensors from the data section. */
-static tg_safetensors *build(json_t *header, const unsigned char *data, int64_t data_size,
-                             const char *label)
+/* Checks the header's entries and makes the tensors from the data section
+ * (data_size bytes at `base` in src). */
+static tg_safetensors *build(json_t *header, const source *src, uint64_t base,
+                             int64_t data_size, const char *label)
 {
     size_t n = json_object_size(header);
     spec *specs = calloc(n ? n : 1, sizeof *specs);
@@ -287,6 +409,10 @@ static tg_safetensors *build(json_t *header, const unsigned char *data, int64_t 
             break;
         if (strcmp(key, "__metadata__") == 0) {
             status = read_metadata(file, value, label);
+        } else if (strlen(key) > TG_SAFETENSORS_MAX_NAME) {
+            status = tg_error_set(OP ": %s: a tensor name of %zu bytes (\"%.64s...\"), more "
+                                  "than the limit of %d", label, strlen(key), key,
+                                  TG_SAFETENSORS_MAX_NAME);
         } else {
             specs[count] = (spec){ .name = key, .order = count };
             status = check_spec(&specs[count++], value, data_size, label);
@@ -294,10 +420,10 @@ static tg_safetensors *build(json_t *header, const unsigned char *data, int64_t 
     }
     if (status == 0) {
         qsort(specs, (size_t)count, sizeof *specs, compare_offsets);
-        status = check_overlaps(specs, count, label);
+        status = check_cover(specs, count, data_size, label);
     }
     if (status == 0)
-        status = make_tensors(file, specs, count, data, label);
+        status = make_tensors(file, specs, count, src, base, label);
     free(specs);
     if (status != 0) {
         tg_safetensors_free(file);
@@ -306,49 +432,99 @@ static tg_safetensors *build(json_t *header, const unsigned char *data, int64_t 
     return file;
 }
 
-static tg_safetensors *parse(const unsigned char *bytes, size_t size, const char *label)
+/* The number of members of the JSON object in text (its top level), or
+ * of whatever text holds: counted without parsing, to refuse a header of
+ * too many tensors before building it. Malformed JSON gives some count;
+ * the parser then refuses it. */
+static size_t count_members(const char *text, size_t n)
 {
-    if (size < 8) {
-        tg_error_set(OP ": %s: the file has %zu bytes, too few for the 8-byte header length",
-                     label, size);
+    size_t members = 0;
+    int depth = 0;
+    bool in_string = false, empty = true;
+    for (size_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            empty &= depth != 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ',' && depth == 1) {
+            members++;
+        }
+    }
+    return empty ? 0 : members + 1;
+}
+
+static tg_safetensors *parse(const source *src)
+{
+    const char *label = src->label;
+    unsigned char prefix[8];
+    if (src->size < 8) {
+        tg_error_set(OP ": %s: the file has %llu bytes, too few for the 8-byte header length",
+                     label, (unsigned long long)src->size);
         return NULL;
     }
-    uint64_t length = load_le(bytes, 8);
-    if (length > size - 8) {
-        tg_error_set(OP ": %s: the header length %llu is past the end of the file (%zu bytes)",
-                     label, (unsigned long long)length, size);
+    if (source_read(src, 0, prefix, 8) != 0)
+        return NULL;
+    uint64_t length = load_le(prefix, 8);
+    if (length > src->size - 8) {
+        tg_error_set(OP ": %s: the header length %llu is past the end of the file (%llu bytes)",
+                     label, (unsigned long long)length, (unsigned long long)src->size);
         return NULL;
     }
-    if (length > HEADER_MAX) {
-        tg_error_set(OP ": %s: the header length %llu is more than the limit of %u bytes", label,
-                     (unsigned long long)length, HEADER_MAX);
+    if (length > TG_SAFETENSORS_MAX_HEADER) {
+        tg_error_set(OP ": %s: the header length %llu is more than the limit of %d bytes", label,
+                     (unsigned long long)length, TG_SAFETENSORS_MAX_HEADER);
         return NULL;
     }
+    char *text = src->bytes ? NULL : malloc(length ? (size_t)length : 1);
+    if (!src->bytes && !text) {
+        tg_error_set(OP ": %s: out of memory for the %llu-byte header", label,
+                     (unsigned long long)length);
+        return NULL;
+    }
+    if (text && source_read(src, 8, text, (size_t)length) != 0) {
+        free(text);
+        return NULL;
+    }
+    const char *json = text ? text : (const char *)src->bytes + 8;
+    size_t members = count_members(json, (size_t)length);
+    tg_safetensors *file = NULL;
+    json_t *header = NULL;
     json_error_t error;
-    json_t *header = json_loadb((const char *)bytes + 8, (size_t)length, JSON_REJECT_DUPLICATES,
-                                &error);
-    if (!header) {
+    if (members > TG_SAFETENSORS_MAX_TENSORS + 1) {
+        tg_error_set(OP ": %s: the header has %zu entries, more than the limit of %d tensors",
+                     label, members, TG_SAFETENSORS_MAX_TENSORS);
+    } else if (!(header = json_loadb(json, (size_t)length, JSON_REJECT_DUPLICATES, &error))) {
         tg_error_set(OP ": %s: the JSON header is malformed at byte %d: %s", label,
                      error.position, error.text);
-        return NULL;
-    }
-    tg_safetensors *file = NULL;
-    if (!json_is_object(header))
+    } else if (!json_is_object(header)) {
         tg_error_set(OP ": %s: the JSON header is not an object", label);
-    else
-        file = build(header, bytes + 8 + length, (int64_t)(size - 8 - length), label);
+    } else {
+        file = build(header, src, 8 + length, (int64_t)(src->size - 8 - length), label);
+    }
     json_decref(header);
+    free(text);
     return file;
 }
 
 tg_safetensors *tg_safetensors_load(const char *path)
 {
-    size_t size = 0;
-    char *bytes = tg_file_read(path, SIZE_MAX, &size, OP);
-    if (!bytes)
+    uint64_t size;
+    int fd = tg_file_open_regular(path, OP, &size);
+    if (fd < 0)
         return NULL;
-    tg_safetensors *file = parse((const unsigned char *)bytes, size, path);
-    free(bytes);
+    tg_safetensors *file = parse(&(source){ .fd = fd, .size = size, .label = path });
+    close(fd);
     return file;
 }
 
@@ -356,7 +532,8 @@ tg_safetensors *tg_safetensors_load_memory(const void *bytes, size_t size, const
 {
     if (!bytes && size > 0)
         return NULL;
-    return parse(bytes ? bytes : "", size, label ? label : "<memory>");
+    return parse(&(source){ .bytes = bytes ? bytes : (const void *)"", .size = size,
+                            .label = label ? label : "<memory>" });
 }
 
 void tg_safetensors_free(tg_safetensors *file)
@@ -372,6 +549,8 @@ void tg_safetensors_free(tg_safetensors *file)
         free(file->values[i]);
     }
     free(file->path);
+    free(file->tensor_index.slots);
+    free(file->metadata_index.slots);
     free(file->tensors);
     free(file->keys);
     free(file->values);
@@ -394,10 +573,10 @@ const tg_tensor *tg_safetensors_tensor(const tg_safetensors *file, int index)
 
 const tg_tensor *tg_safetensors_get(const tg_safetensors *file, const char *name)
 {
-    for (int i = 0; file && name && i < file->count; i++)
-        if (strcmp(file->tensors[i].name, name) == 0)
-            return file->tensors[i].tensor;
-    return NULL;
+    int i = file && file->count > 0 ? index_find(&file->tensor_index, &file->tensors[0].name,
+                                                 sizeof *file->tensors, name)
+                                    : -1;
+    return i >= 0 ? file->tensors[i].tensor : NULL;
 }
 
 int tg_safetensors_metadata_count(const tg_safetensors *file) { return file ? file->n_metadata : 0; }
@@ -414,8 +593,8 @@ const char *tg_safetensors_metadata_value(const tg_safetensors *file, int index)
 
 const char *tg_safetensors_metadata(const tg_safetensors *file, const char *key)
 {
-    for (int i = 0; file && key && i < file->n_metadata; i++)
-        if (strcmp(file->keys[i], key) == 0)
-            return file->values[i];
-    return NULL;
+    int i = file && file->n_metadata > 0
+                ? index_find(&file->metadata_index, file->keys, sizeof *file->keys, key)
+                : -1;
+    return i >= 0 ? file->values[i] : NULL;
 }

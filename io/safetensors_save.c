@@ -23,6 +23,9 @@ static int add_metadata(json_t *header, const char *path, const tg_string_pair *
             return tg_error_set(OP ": %s: metadata entry %d has a NULL key or value", path, i);
         if (json_object_get(object, key))
             return tg_error_set(OP ": %s: metadata key \"%s\" is given twice", path, key);
+        if (strlen(key) > TG_SAFETENSORS_MAX_NAME)
+            return tg_error_set(OP ": %s: a metadata key of %zu bytes, more than the limit of %d",
+                                path, strlen(key), TG_SAFETENSORS_MAX_NAME);
         json_t *string = json_string(value);
         if (!string)
             return tg_error_set(OP ": %s: metadata \"%s\": the value is not valid UTF-8", path, key);
@@ -55,6 +58,9 @@ static int add_tensor(json_t *header, const char *path, const char *name, const 
         return tg_error_set(OP ": %s: tensor \"%s\" is NULL", path, name);
     if (json_object_get(header, name))
         return tg_error_set(OP ": %s: the name \"%s\" is given twice", path, name);
+    if (strlen(name) > TG_SAFETENSORS_MAX_NAME)
+        return tg_error_set(OP ": %s: a tensor name of %zu bytes, more than the limit of %d",
+                            path, strlen(name), TG_SAFETENSORS_MAX_NAME);
     int64_t begin = *offset, end = begin + t->numel * (int64_t)sizeof(float);
     json_t *shape = shape_array(t);
     json_t *entry = shape ? json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape,
@@ -89,6 +95,12 @@ static char *build_header(const char *path, const tg_named_tensor *tensors, int 
     if (!text)
         return NULL;
     size_t used = strlen(text), padded = (used + 7) / 8 * 8;
+    if (padded > TG_SAFETENSORS_MAX_HEADER) {
+        free(text);
+        tg_error_set(OP ": %s: a header of %zu bytes, more than the limit of %d", path, padded,
+                     TG_SAFETENSORS_MAX_HEADER);
+        return NULL;
+    }
     char *grown = realloc(text, padded + 1);
     if (!grown) {
         free(text);
@@ -139,6 +151,11 @@ int tg_safetensors_save(const char *path, const tg_named_tensor *tensors, int n,
     if (n < 0 || n_metadata < 0)
         return tg_error_set(OP ": %s: negative count (%d tensors, %d metadata)", path, n,
                             n_metadata);
+    /* What the reader would refuse is not written. */
+    if (n > TG_SAFETENSORS_MAX_TENSORS || n_metadata > TG_SAFETENSORS_MAX_METADATA)
+        return tg_error_set(OP ": %s: %d tensors and %d metadata entries, more than the limits "
+                            "of %d and %d", path, n, n_metadata, TG_SAFETENSORS_MAX_TENSORS,
+                            TG_SAFETENSORS_MAX_METADATA);
     size_t length = 0;
     char *header = build_header(path, tensors, n, metadata, n_metadata, &length);
     tg_atomic_file *file = header ? tg_atomic_file_open(path, OP) : NULL;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <time.h>
 
 TestSuite(safetensors, .init = io_setup, .fini = io_teardown);
 
@@ -203,7 +204,7 @@ Test(safetensors, f64_f16_and_bf16_are_converted_to_float)
 Test(safetensors, tensors_are_listed_in_the_order_of_their_data)
 {
     const char *path = craft("order.safetensors",
-                             "{\"late\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]},"
+                             "{\"late\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
                              "\"early\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  ",
                              four_floats, 16);
     tg_safetensors *file = tg_safetensors_load(path);
@@ -211,7 +212,7 @@ Test(safetensors, tensors_are_listed_in_the_order_of_their_data)
     cr_assert_str_eq(tg_safetensors_name(file, 0), "early");
     cr_assert_str_eq(tg_safetensors_name(file, 1), "late");
     cr_assert_null(tg_safetensors_name(file, 2));
-    tg_assert_values(tg_safetensors_tensor(file, 1), ((float[]){ 4 }), 1, 0);
+    tg_assert_values(tg_safetensors_tensor(file, 1), ((float[]){ 3, 4 }), 2, 0);
     tg_safetensors_free(file);
 }
 
@@ -467,4 +468,110 @@ Test(safetensors, random_corruption_never_breaks_the_reader)
     free(valid);
     tg_tensor_free(a);
     tg_tensor_free(b);
+}
+
+Test(safetensors, the_tensors_must_cover_the_data_section_exactly)
+{
+    /* Bytes after the last tensor, as the reference implementation refuses. */
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", four_floats,
+                   12, "4 bytes after the last tensor's data (the data section has 12 bytes, the "
+                   "tensors cover 8)");
+    assert_refused("{\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", four_floats,
+                   1, "1 bytes after the last tensor's data");
+    /* A gap between two tensors. */
+    assert_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                   "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+                   four_floats, 16, "bytes [4, 8) of the data section belong to no tensor");
+    /* A gap before the first. */
+    assert_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[4,16]}}",
+                   four_floats, 16, "bytes [0, 4) of the data section belong to no tensor");
+    /* What tapegrad writes is covered exactly. */
+    tg_tensor *x = tg_tensor_ones(TG_SHAPE(3)), *e = tg_tensor_zeros(TG_SHAPE(0, 2));
+    const char *path = io_path("exact.safetensors");
+    cr_assert_eq(tg_safetensors_save(path, (tg_named_tensor[]){ { "e", e }, { "x", x } }, 2, NULL, 0), 0);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    tg_safetensors_free(file);
+    tg_tensor_free(x);
+    tg_tensor_free(e);
+}
+
+/* A header of n empty tensors "t<i>" (each at [0, 0]), as text. */
+static char *empty_tensors_header(int n, size_t *length)
+{
+    size_t size = (size_t)n * 64 + 16, used = 0;
+    char *text = malloc(size);
+    cr_assert_not_null(text);
+    text[used++] = '{';
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(text + used, size - used,
+                                 "%s\"t%d\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}",
+                                 i ? "," : "", i);
+    text[used++] = '}';
+    text[used] = '\0';
+    *length = used;
+    return text;
+}
+
+/* CPU seconds of this process: unlike the wall clock, not inflated by
+ * other programs keeping the cores busy. */
+static double seconds_now(void) { return (double)clock() / CLOCKS_PER_SEC; }
+
+Test(safetensors, limits_are_checked_before_the_part_they_bound_is_read)
+{
+    /* 10^6 empty tensors (59 MB): refused by the count before any parsing. */
+    size_t length;
+    char *header = empty_tensors_header(1000000, &length);
+    const char *path = craft("million.safetensors", header, NULL, 0);
+    free(header);
+    double start = seconds_now();
+    cr_assert_null(tg_safetensors_load(path));
+    double elapsed = seconds_now() - start;
+    tg_assert_error("million.safetensors: the header has 1000000 entries, more than the limit of "
+                    "262144 tensors");
+    tg_error_clear();
+    fprintf(stderr, "safetensors: 10^6 empty tensors refused in %.3f s of CPU\n", elapsed);
+    cr_assert_lt(elapsed, 1.0, "%.2f s to refuse 10^6 tensors", elapsed);
+    /* Names longer than the limit, of a tensor or a metadata key. */
+    char name[1100];
+    memset(name, 'n', 1025);
+    name[1025] = '\0';
+    char text[1300];
+    snprintf(text, sizeof text, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}",
+             name);
+    assert_refused(text, NULL, 0, "a tensor name of 1025 bytes");
+    snprintf(text, sizeof text, "{\"__metadata__\":{\"%s\":\"v\"}}", name);
+    assert_refused(text, NULL, 0, "a __metadata__ key of 1025 bytes, more than the limit of 1024");
+    /* The writer refuses them too. */
+    tg_tensor *x = tg_tensor_zeros(TG_SHAPE(1));
+    cr_assert_neq(tg_safetensors_save(io_path("long.safetensors"),
+                                      (tg_named_tensor[]){ { name, x } }, 1, NULL, 0), 0);
+    tg_assert_error("a tensor name of 1025 bytes, more than the limit of 1024");
+    tg_error_clear();
+    tg_tensor_free(x);
+}
+
+Test(safetensors, the_most_tensors_allowed_load_with_hashed_lookups)
+{
+    /* 2^18 empty tensors: at the limit, and found by name without a scan
+     * per lookup. */
+    size_t length;
+    char *header = empty_tensors_header(TG_SAFETENSORS_MAX_TENSORS, &length);
+    const char *path = craft("many.safetensors", header, NULL, 0);
+    free(header);
+    double start = seconds_now();
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    int found = 0;
+    char name[32];
+    for (int i = 0; i < TG_SAFETENSORS_MAX_TENSORS; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        found += tg_safetensors_get(file, name) != NULL;
+    }
+    double elapsed = seconds_now() - start;
+    cr_assert_eq(found, TG_SAFETENSORS_MAX_TENSORS);
+    cr_assert_null(tg_safetensors_get(file, "t262144"));
+    tg_safetensors_free(file);
+    fprintf(stderr, "safetensors: 2^18 empty tensors loaded and looked up in %.3f s of CPU\n", elapsed);
+    cr_assert_lt(elapsed, 5.0, "%.2f s", elapsed);
 }
