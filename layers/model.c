@@ -26,6 +26,10 @@ typedef struct owned_object {
 struct tg_model {
     parameter *params;
     int n_params, params_capacity;
+    /* Hash index of the names: a parameter's position, or -1 for an empty
+     * slot; n_slots is a power of two, more than twice params_capacity. */
+    int *slots;
+    size_t n_slots;
     owned_object *objects;
     int n_objects, objects_capacity;
     metadata_entry *metadata;
@@ -58,6 +62,7 @@ void tg_model_free(tg_model *model)
     free(model->objects);
     free(model->metadata);
     free(model->params);
+    free(model->slots);
     free(model);
 }
 
@@ -72,6 +77,49 @@ static int reserve_one(void **items, int count, int *capacity, size_t size, cons
         return tg_error_set("%s: out of memory", op);
     *items = p;
     *capacity = grown;
+    return 0;
+}
+
+/* FNV-1a. */
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The slot of name: where its parameter's position is, or the empty slot
+ * it would take. */
+static size_t find_slot(const tg_model *model, const char *name)
+{
+    size_t mask = model->n_slots - 1, i = hash_name(name) & mask;
+    while (model->slots[i] >= 0 && strcmp(model->params[model->slots[i]].name, name) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Makes room for one more parameter, in the array and in the index. */
+static int reserve_parameter(tg_model *model)
+{
+    int capacity = model->params_capacity;
+    if (reserve_one((void **)&model->params, model->n_params, &model->params_capacity,
+                    sizeof(parameter), "model_add_parameter") != 0)
+        return -1;
+    if (model->slots && capacity == model->params_capacity)
+        return 0;
+    size_t n_slots = 16;
+    while (n_slots <= 2 * (size_t)model->params_capacity)
+        n_slots *= 2;
+    int *slots = malloc(n_slots * sizeof *slots);
+    if (!slots)
+        return tg_error_set("model_add_parameter: out of memory");
+    memset(slots, 0xff, n_slots * sizeof *slots); /* every slot -1 */
+    free(model->slots);
+    model->slots = slots;
+    model->n_slots = n_slots;
+    for (int i = 0; i < model->n_params; i++)
+        slots[find_slot(model, model->params[i].name)] = i;
     return 0;
 }
 
@@ -99,17 +147,17 @@ tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape sh
         tg_error_set("model_add_parameter: a parameter named \"%s\" already exists", name);
         return NULL;
     }
-    if (reserve_one((void **)&model->params, model->n_params, &model->params_capacity,
-                    sizeof(parameter), "model_add_parameter") != 0)
+    if (reserve_parameter(model) != 0)
         return NULL;
     tg_tensor *t = tg_tensor_zeros(shape);
     if (!t || tg_set_requires_grad(t, true) != 0) {
         tg_tensor_free(t);
         return NULL;
     }
-    parameter *p = &model->params[model->n_params++];
+    parameter *p = &model->params[model->n_params];
     memcpy(p->name, name, length + 1);
     p->tensor = t;
+    model->slots[find_slot(model, name)] = model->n_params++;
     return t;
 }
 
@@ -138,12 +186,10 @@ tg_tensor *tg_model_parameter(const tg_model *model, int index)
 
 tg_tensor *tg_model_find(const tg_model *model, const char *name)
 {
-    if (!model || !name)
+    if (!model || !name || !model->slots)
         return NULL;
-    for (int i = 0; i < model->n_params; i++)
-        if (strcmp(model->params[i].name, name) == 0)
-            return model->params[i].tensor;
-    return NULL;
+    int i = model->slots[find_slot(model, name)];
+    return i >= 0 ? model->params[i].tensor : NULL;
 }
 
 int64_t tg_model_numel(const tg_model *model)
