@@ -3,8 +3,8 @@
  *
  *   tensor/    tensors, views, kernels (no gradients)
  *   autograd/  the tape, differentiable ops, the gradient checker
- *   layers/    models (named parameters) and layers
- *   optim/     optimizers, clipping, schedules, checkpoints, training utilities
+ *   layers/    models (named parameters), layers, sampling from logits
+ *   optim/     optimizers, clipping, schedules, checkpoints, early stopping, training utilities
  *   io/        safetensors checkpoints, CSV files, text corpora
  *   plot/      charts written to PNG
  */
@@ -34,9 +34,11 @@
 #include "layers/model.h"
 #include "layers/model_io.h"
 #include "layers/rnn.h"
+#include "layers/sample.h"
 
 #include "optim/checkpoint.h"
 #include "optim/clip.h"
+#include "optim/early_stop.h"
 #include "optim/finite.h"
 #include "optim/history.h"
 #include "optim/optimizer.h"

@@ -337,48 +337,6 @@ static int train(trainer *tr)
 
 /* ---- Completion ------------------------------------------------------------------------ */
 
-static int descending(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
-}
-
-/* exp((logit - best) / temperature) for the logits the top-k cut keeps, 0
- * for the others: softmax's numerators, shifted for safety from overflow. */
-static double sampling_weight(float logit, float best, float threshold, float temperature)
-{
-    return logit >= threshold ? exp((logit - best) / temperature) : 0.0;
-}
-
-/* Draws a token from softmax(logits / temperature) over the top_k likeliest
- * (all when top_k >= vocab_size); temperature 0 takes the likeliest
- * (greedy). -1 when out of memory. */
-static int sample_token(const float *logits, int vocab_size, float temperature, int top_k, tg_rng *rng)
-{
-    int best = 0;
-    for (int i = 1; i < vocab_size; i++)
-        best = logits[i] > logits[best] ? i : best;
-    if (temperature == 0.0f)
-        return best;
-    float *sorted = malloc(sizeof(float) * (size_t)vocab_size);
-    if (!sorted)
-        return -1;
-    memcpy(sorted, logits, sizeof(float) * (size_t)vocab_size);
-    qsort(sorted, (size_t)vocab_size, sizeof(float), descending);
-    float threshold = sorted[(top_k < vocab_size ? top_k : vocab_size) - 1];
-    free(sorted);
-    double total = 0.0;
-    for (int i = 0; i < vocab_size; i++)
-        total += sampling_weight(logits[i], logits[best], threshold, temperature);
-    double u = tg_rng_uniform(rng) * total;
-    for (int i = 0; i < vocab_size; i++) {
-        u -= sampling_weight(logits[i], logits[best], threshold, temperature);
-        if (u < 0.0)
-            return i;
-    }
-    return best; /* rounding left u at 0 */
-}
-
 /* The prompt as ids (at most MAX_PROMPT); -1 after a message when it has a
  * character the vocabulary lacks or no token at all. */
 static int encode_prompt(const corpus *c, const char *prompt, int *ids)
@@ -416,7 +374,8 @@ static int complete(const trainer *tr, const int *prompt, int n_prompt, float te
     tg_no_grad_begin();
     tg_tensor *logits = status == 0 ? net_forward(&tr->n, tg_from_array(TG_SHAPE(n_prompt, 1), tokens), h) : NULL;
     for (int i = 0; logits && i < tr->s.length; i++) {
-        int next = sample_token(logits->data + (logits->numel - V), V, temperature, tr->s.top_k, rng);
+        /* temperature 0: greedy; otherwise softmax(y / T) over the top-k (layers/sample.h) */
+        int next = (int)tg_sample_logits(logits->data + (logits->numel - V), V, temperature, tr->s.top_k, rng);
         if (next < 0) {
             logits = NULL;
             break;
