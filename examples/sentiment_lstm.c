@@ -318,37 +318,6 @@ static int evaluate(classifier *c, const review *r, int n, float *probability, s
 
 /* ---- 4. Training ------------------------------------------------------------------ */
 
-/* The parameters' values, to keep the best epoch's weights aside. */
-typedef struct snapshot {
-    tg_tensor **values;
-    int count;
-} snapshot;
-
-static snapshot snapshot_new(const tg_model *model)
-{
-    snapshot s = { .count = tg_model_parameter_count(model) };
-    s.values = calloc((size_t)s.count, sizeof *s.values);
-    for (int i = 0; s.values && i < s.count; i++)
-        s.values[i] = tg_tensor_clone(tg_model_parameter(model, i));
-    return s;
-}
-
-/* Copies the model's parameters into the snapshot (to_model false) or back. */
-static void snapshot_copy(snapshot *s, tg_model *model, bool to_model)
-{
-    for (int i = 0; i < s->count; i++) {
-        tg_tensor *p = tg_model_parameter(model, i);
-        tg_tensor_copy_(to_model ? p : s->values[i], to_model ? s->values[i] : p);
-    }
-}
-
-static void snapshot_free(snapshot *s)
-{
-    for (int i = 0; s->values && i < s->count; i++)
-        tg_tensor_free(s->values[i]);
-    free(s->values);
-}
-
 /* One pass over the training sentences in a new random order. */
 static int train_epoch(classifier *c, tg_optimizer *opt, const corpus *data, int n_train,
                        int batch_size, tg_rng *data_rng, scores *out)
@@ -387,46 +356,46 @@ static int train_epoch(classifier *c, tg_optimizer *opt, const corpus *data, int
 }
 
 /* Trains for epochs first_epoch, first_epoch + 1, ... with early stopping on
- * validation accuracy, and leaves the best epoch's weights in the model.
- * Returns the best epoch (its validation scores in *best_valid), or -1. */
+ * validation accuracy (ties: the lower loss), and leaves the best epoch's
+ * weights in the model (optim/early_stop.h). Returns the best epoch (its
+ * validation scores in *best_valid), or -1. */
 static int train(classifier *c, tg_optimizer *opt, const corpus *data, const settings *s,
                  int first_epoch, tg_rng *data_rng, tg_history *history, scores *best_valid)
 {
-    snapshot best = snapshot_new(c->model);
-    if (!best.values)
-        return -1;
+    tg_early_stop *stop = tg_early_stop_new(c->model, (tg_early_stop_config){
+        .goal = TG_GOAL_MAX, .tie_goal = TG_GOAL_MIN, .patience = s->patience });
     *best_valid = (scores){ .loss = INFINITY, .accuracy = -1 };
-    int best_epoch = -1, n_train = data->n_train < s->train_limit ? data->n_train : s->train_limit;
+    if (!stop)
+        return -1;
+    int status = 0, n_train = data->n_train < s->train_limit ? data->n_train : s->train_limit;
     printf("    epoch   train loss  train acc   valid loss  valid acc   seconds\n");
     for (int epoch = first_epoch; epoch < first_epoch + s->epochs; epoch++) {
         double start = nb_seconds();
         scores train_scores, valid;
         if (train_epoch(c, opt, data, n_train, s->batch, data_rng, &train_scores) != 0 ||
             evaluate(c, data->valid, data->n_valid, NULL, &valid) != 0) {
-            best_epoch = -1;
+            status = -1;
             break;
         }
         tg_history_add(history, epoch, "train_loss", train_scores.loss);
         tg_history_add(history, epoch, "valid_loss", valid.loss);
         tg_history_add(history, epoch, "train_accuracy", train_scores.accuracy);
         tg_history_add(history, epoch, "valid_accuracy", valid.accuracy);
-        bool better = valid.accuracy > best_valid->accuracy ||
-                      (valid.accuracy == best_valid->accuracy && valid.loss < best_valid->loss);
-        if (better) {
-            *best_valid = valid;
-            best_epoch = epoch;
-            snapshot_copy(&best, c->model, false);
-        }
+        bool better = tg_early_stop_update(stop, epoch, valid.accuracy, valid.loss);
         printf("    %5d   %10.4f  %8.1f%%   %10.4f  %8.1f%%   %7.1f %s\n", epoch, train_scores.loss,
                100 * train_scores.accuracy, valid.loss, 100 * valid.accuracy,
                nb_seconds() - start, better ? "*" : "");
         fflush(stdout);
-        if (epoch - best_epoch >= s->patience)
+        if (tg_early_stop_should_stop(stop))
             break;
     }
+    int best_epoch = status == 0 ? (int)tg_early_stop_best_epoch(stop) : -1;
+    if (best_epoch >= 0 && tg_early_stop_restore(stop) != 0)
+        best_epoch = -1;
     if (best_epoch >= 0)
-        snapshot_copy(&best, c->model, true);
-    snapshot_free(&best);
+        *best_valid = (scores){ .loss = tg_early_stop_best_tie(stop),
+                                .accuracy = tg_early_stop_best_score(stop) };
+    tg_early_stop_free(stop);
     return best_epoch;
 }
 
@@ -529,55 +498,23 @@ static int save_all(const char *path, classifier *c, tg_optimizer *opt, const tg
 
 /* ---- The notebook ---------------------------------------------------------------------------- */
 
-static settings default_settings(const nb_common *common)
+/* Everything the sections share. */
+typedef struct notebook {
+    settings s;
+    const nb_common *common;
+    const char *extra_review; /* --review, or NULL */
+    tg_rng data_rng;          /* the split and the batches' order */
+    corpus data;
+    tg_tokens **tokens;       /* every sentence's tokens, in data.all's order */
+    tg_vocab *vocab;
+    classifier net;
+    tg_optimizer *opt;
+    tg_history *history;
+    int trained_epochs;       /* by the checkpoint of --load */
+} notebook;
+
+static int section_data(notebook *nb)
 {
-    settings s = { .embedding = 64, .hidden = 64, .dropout = 0.5f, .lr = 1e-3,
-                   .weight_decay = 1e-2, .batch = 16, .epochs = 30, .patience = 6,
-                   .min_count = 2, .train_limit = 1 << 30 };
-    if (common->quick)
-        s = (settings){ .embedding = 16, .hidden = 16, .dropout = 0.2f, .lr = 1e-2,
-                        .weight_decay = 1e-2, .batch = 16, .epochs = 4, .patience = 4,
-                        .min_count = 2, .train_limit = 320 };
-    if (common->epochs)
-        s.epochs = common->epochs;
-    return s;
-}
-
-int main(int argc, char **argv)
-{
-    nb_common common;
-    const char *extra_review = NULL;
-    bool bidirectional = false;
-    nb_option options[] = {
-        { "bidirectional", NB_FLAG, &bidirectional, "read each sentence in both directions" },
-        { "review", NB_STRING, &extra_review, "a review of your own to classify" },
-    };
-    int parsed = nb_parse(argc, argv, PROGRAM,
-                          "sentiment analysis of short reviews with an LSTM", &common, options, 2);
-    if (parsed != 0)
-        return parsed == 1 ? 0 : 2;
-    if (common.steps) {
-        fprintf(stderr, "%s: --steps: this example counts epochs (--epochs N)\n", PROGRAM);
-        return 2;
-    }
-    /* The matrices here are small (a step is [16, 64] x [64, 256]): one
-     * thread computes them faster than two that wait for each other at every
-     * step, so one thread unless --threads says otherwise. */
-    if (!common.threads)
-        tg_set_num_threads(1);
-    settings s = default_settings(&common);
-    s.bidirectional = bidirectional;
-
-    int status = 1;
-    corpus data = { 0 };
-    classifier net = { 0 };
-    tg_vocab *vocab = NULL;
-    tg_optimizer *opt = NULL;
-    tg_history *history = tg_history_new("epoch");
-    tg_tokens **tokens = NULL;
-    float *test_probability = NULL;
-    tg_rng data_rng = tg_rng_new(common.seed);
-
     nb_section(1, "The data",
                "Each line of the files is a sentence and its label: 1 positive, 0 negative. "
                "There are 1,000 short IMDb movie reviews and 1,000 Amazon phone-accessory "
@@ -585,19 +522,24 @@ int main(int argc, char **argv)
                "the seed and split 70/15/15: the network learns from the training part, the "
                "validation part decides which epoch's weights to keep, and the test part is "
                "used once, at the end, so its accuracy is an honest estimate.");
-    if ((status = load_corpus(&data, common.data, &data_rng)) != 0)
-        goto done;
-    status = 1;
+    const corpus *data = &nb->data;
+    int status = load_corpus(&nb->data, nb->common->data, &nb->data_rng);
+    if (status != 0)
+        return status;
     printf("    %-10s %6s %9s\n", "part", "count", "positive");
-    printf("    %-10s %6d %8.1f%%\n", "train", data.n_train,
-           100.0 * count_positive(data.train, data.n_train) / data.n_train);
-    printf("    %-10s %6d %8.1f%%\n", "validation", data.n_valid,
-           100.0 * count_positive(data.valid, data.n_valid) / data.n_valid);
-    printf("    %-10s %6d %8.1f%%\n", "test", data.n_test,
-           100.0 * count_positive(data.test, data.n_test) / data.n_test);
-    printf("\n    e.g. [%d] %s\n         [%d] %s\n", data.train[0].label, data.train[0].text,
-           data.train[1].label, data.train[1].text);
+    printf("    %-10s %6d %8.1f%%\n", "train", data->n_train,
+           100.0 * count_positive(data->train, data->n_train) / data->n_train);
+    printf("    %-10s %6d %8.1f%%\n", "validation", data->n_valid,
+           100.0 * count_positive(data->valid, data->n_valid) / data->n_valid);
+    printf("    %-10s %6d %8.1f%%\n", "test", data->n_test,
+           100.0 * count_positive(data->test, data->n_test) / data->n_test);
+    printf("\n    e.g. [%d] %s\n         [%d] %s\n", data->train[0].label, data->train[0].text,
+           data->train[1].label, data->train[1].text);
+    return 0;
+}
 
+static int section_words(notebook *nb)
+{
     nb_section(2, "Words to numbers",
                "The tokenizer lower-cases words and splits off punctuation, so \"Boring.\" and "
                "\"boring\" are the same word. The vocabulary counts the training sentences only "
@@ -605,34 +547,40 @@ int main(int argc, char **argv)
                "can be used again, and sending rare words to <unk> lets the <unk> vector learn "
                "what an unfamiliar word usually means. Id 0 is <pad>: it fills the short "
                "sentences of a batch, and the Embedding keeps its vector at zero.");
-    tokens = tokenize_all(&data);
-    if (!tokens)
-        goto done;
-    if (common.load) {
+    corpus *data = &nb->data;
+    const char *load = nb->common->load;
+    nb->tokens = tokenize_all(data);
+    if (!nb->tokens)
+        return 1;
+    if (load) {
         char vocab_file[1024];
-        vocab_path(common.load, vocab_file, sizeof vocab_file);
-        vocab = tg_vocab_load(vocab_file);
+        vocab_path(load, vocab_file, sizeof vocab_file);
+        nb->vocab = tg_vocab_load(vocab_file);
     } else {
-        vocab = tg_vocab_build((const tg_tokens *const *)tokens, data.n_train,
-                               (tg_vocab_config){ .min_count = s.min_count });
+        nb->vocab = tg_vocab_build((const tg_tokens *const *)nb->tokens, data->n_train,
+                                   (tg_vocab_config){ .min_count = nb->s.min_count });
     }
-    if (!vocab) {
+    if (!nb->vocab) {
         fprintf(stderr, "%s: %s\n", PROGRAM, tg_error_message());
-        status = common.load ? 2 : 1;
-        goto done;
+        return load ? 2 : 1;
     }
-    for (int i = 0; i < data.count; i++)
-        if (encode_review(vocab, tokens[i], &data.all[i]) != 0)
-            goto done;
-    printf("    %d ids (%d words seen at least %d times, <pad> and <unk>)%s\n", tg_vocab_size(vocab),
-           tg_vocab_size(vocab) - 2, s.min_count, common.load ? ", loaded" : "");
+    for (int i = 0; i < data->count; i++)
+        if (encode_review(nb->vocab, nb->tokens[i], &data->all[i]) != 0)
+            return 1;
+    printf("    %d ids (%d words seen at least %d times, <pad> and <unk>)%s\n",
+           tg_vocab_size(nb->vocab), tg_vocab_size(nb->vocab) - 2, nb->s.min_count,
+           load ? ", loaded" : "");
     printf("    most frequent: ");
-    for (int id = 2; id < 12 && id < tg_vocab_size(vocab); id++)
-        printf("%s ", tg_vocab_token(vocab, id));
+    for (int id = 2; id < 12 && id < tg_vocab_size(nb->vocab); id++)
+        printf("%s ", tg_vocab_token(nb->vocab, id));
     printf("\n    unknown tokens: %.1f%% of the training text, %.1f%% of the validation text\n",
-           100 * unknown_share(data.train, data.n_train),
-           100 * unknown_share(data.valid, data.n_valid));
+           100 * unknown_share(data->train, data->n_train),
+           100 * unknown_share(data->valid, data->n_valid));
+    return 0;
+}
 
+static int section_model(notebook *nb)
+{
     nb_section(3, "The model",
                "Embedding -> LSTM -> pooling over time -> Linear -> one logit, and "
                "P(positive) = sigmoid(logit). A batch is padded to its longest sentence and "
@@ -648,27 +596,27 @@ int main(int argc, char **argv)
                "rarely seen word never loses: this alone is worth about two points of test "
                "accuracy here); dropout 0.5 on the word vectors and on the pooled features "
                "while training; and AdamW's weight decay.");
-    if (make_classifier(&net, common.seed, tg_vocab_size(vocab), &s) != 0)
-        goto done;
-    nb_print_parameters(net.model, 22);
+    const settings *s = &nb->s;
+    if (make_classifier(&nb->net, nb->common->seed, tg_vocab_size(nb->vocab), s) != 0)
+        return 1;
+    nb_print_parameters(nb->net.model, 22);
     printf("    %lld parameters; LSTM %s, %lld units per direction\n",
-           (long long)tg_model_numel(net.model), s.bidirectional ? "bidirectional" : "one direction",
-           (long long)s.hidden);
+           (long long)tg_model_numel(nb->net.model), s->bidirectional ? "bidirectional" : "one direction",
+           (long long)s->hidden);
     printf("    computing on %d thread(s) (--threads N to change)\n", tg_get_num_threads());
-    opt = tg_adamw_new(net.model, (tg_adam_config){ .lr = s.lr, .weight_decay = s.weight_decay });
-    if (!opt || !history)
-        goto done;
-    int trained_epochs;
-    if (nb_resume_epochs(PROGRAM, &common, net.model, opt, &trained_epochs) != 0) {
-        status = 2;
-        goto done;
-    }
+    nb->opt = tg_adamw_new(nb->net.model, (tg_adam_config){ .lr = s->lr, .weight_decay = s->weight_decay });
+    if (!nb->opt || !nb->history)
+        return 1;
+    return nb_resume_epochs(PROGRAM, nb->common, nb->net.model, nb->opt, &nb->trained_epochs);
+}
 
-    if (common.eval) {
+static int section_training(notebook *nb)
+{
+    if (nb->common->eval) {
         nb_section(4, "Evaluation only",
                    "--eval: the weights and the vocabulary come from --load, and nothing is "
                    "trained; the test below measures them on --data's test part.");
-        goto test;
+        return 0;
     }
     nb_section(4, "Training",
                "Batches of 16 sentences in a new random order each epoch; the loss is binary "
@@ -680,77 +628,150 @@ int main(int argc, char **argv)
                "validation accuracy levels off: that gap is overfitting.");
     double start = nb_seconds();
     scores best_valid;
-    int best_epoch = train(&net, opt, &data, &s, trained_epochs + 1, &data_rng, history, &best_valid);
+    int best_epoch = train(&nb->net, nb->opt, &nb->data, &nb->s, nb->trained_epochs + 1,
+                           &nb->data_rng, nb->history, &best_valid);
     if (best_epoch < 0)
-        goto done;
+        return 1;
     printf("\n    kept the weights of epoch %d (validation accuracy %.1f%%); %.0f s in all\n",
            best_epoch, 100 * best_valid.accuracy, nb_seconds() - start);
+    return 0;
+}
 
-test:
+static int section_test(notebook *nb)
+{
     nb_section(5, "Test",
                "The kept weights classify the test sentences, never seen until now. The "
                "confusion matrix shows which way the mistakes go.");
-    test_probability = malloc((size_t)data.n_test * sizeof *test_probability);
+    const corpus *data = &nb->data;
+    const nb_common *common = nb->common;
+    float *probability = malloc((size_t)data->n_test * sizeof *probability);
     scores test;
-    if (!test_probability || evaluate(&net, data.test, data.n_test, test_probability, &test) != 0)
-        goto done;
+    if (!probability || evaluate(&nb->net, data->test, data->n_test, probability, &test) != 0) {
+        free(probability);
+        return 1;
+    }
     int confusion[2][2];
-    confusion_matrix(&data, test_probability, confusion);
+    confusion_matrix(data, probability, confusion);
+    free(probability);
     printf("    test accuracy %.1f%% (%d of %d), test loss %.4f\n\n", 100 * test.accuracy,
-           confusion[0][0] + confusion[1][1], data.n_test, test.loss);
+           confusion[0][0] + confusion[1][1], data->n_test, test.loss);
     printf("                        predicted negative   predicted positive\n");
     printf("    actually negative   %18d   %18d\n", confusion[0][0], confusion[0][1]);
     printf("    actually positive   %18d   %18d\n\n", confusion[1][0], confusion[1][1]);
     char path[1024];
-    if (plot_confusion(nb_out_path(&common, "sentiment_lstm_confusion.png", path, sizeof path),
+    if (plot_confusion(nb_out_path(common, "sentiment_lstm_confusion.png", path, sizeof path),
                        confusion) < 0)
-        goto done;
+        return 1;
     nb_wrote(path, "confusion matrix as bars");
-    if (common.eval)
+    if (common->eval) {
         printf("    (--eval trains nothing, so there are no learning curves)\n");
-    else if (plot_curves(nb_out_path(&common, "sentiment_lstm_curves.png", path, sizeof path),
-                    history) != 0)
-        goto done;
-    else {
-        nb_wrote(path, "loss and accuracy per epoch, training and validation");
-        if (tg_history_write_csv(history, nb_out_path(&common, "sentiment_lstm_history.csv", path,
-                                                      sizeof path)) != 0)
-            goto done;
-        nb_wrote(path, "one row per epoch: losses and accuracies");
+        return 0;
     }
+    if (plot_curves(nb_out_path(common, "sentiment_lstm_curves.png", path, sizeof path),
+                    nb->history) != 0)
+        return 1;
+    nb_wrote(path, "loss and accuracy per epoch, training and validation");
+    if (tg_history_write_csv(nb->history, nb_out_path(common, "sentiment_lstm_history.csv", path,
+                                                      sizeof path)) != 0)
+        return 1;
+    nb_wrote(path, "one row per epoch: losses and accuracies");
+    return 0;
+}
 
+static int section_new_reviews(notebook *nb)
+{
     nb_section(6, "The seed's review",
                "The seed's example: interesting at first, boring later. The verdict is "
                "Positive when P(positive) is at least 0.5. Words the vocabulary does not know "
                "show as <unk>.");
-    if (classify_text(&net, vocab, SEED_REVIEW) != 0 ||
-        (extra_review && classify_text(&net, vocab, extra_review) != 0))
-        goto done;
+    if (classify_text(&nb->net, nb->vocab, SEED_REVIEW) != 0 ||
+        (nb->extra_review && classify_text(&nb->net, nb->vocab, nb->extra_review) != 0))
+        return 1;
+    const char *save = nb->common->save;
+    if (!save)
+        return 0;
+    /* The epochs continue from the last one run, with the kept weights. */
+    int last_epoch = (int)tg_history_x(nb->history, tg_history_rows(nb->history) - 1);
+    if (save_all(save, &nb->net, nb->opt, nb->vocab, last_epoch) != 0)
+        return 1;
+    nb_wrote(save, "checkpoint: the kept weights and the optimizer state");
+    char vocab_file[1024];
+    vocab_path(save, vocab_file, sizeof vocab_file);
+    nb_wrote(vocab_file, "the vocabulary, one token per line");
+    return 0;
+}
 
-    if (common.save) {
-        /* The epochs continue from the last one run, with the kept weights. */
-        int last_epoch = (int)tg_history_x(history, tg_history_rows(history) - 1);
-        if (save_all(common.save, &net, opt, vocab, last_epoch) != 0)
-            goto done;
-        nb_wrote(common.save, "checkpoint: the kept weights and the optimizer state");
-        char vocab_file[1024];
-        vocab_path(common.save, vocab_file, sizeof vocab_file);
-        nb_wrote(vocab_file, "the vocabulary, one token per line");
+/* ---- Setting up ------------------------------------------------------------------------------ */
+
+/* Parses the flags into common and nb's settings; returns as nb_parse. */
+static int parse(int argc, char **argv, nb_common *common, notebook *nb)
+{
+    bool bidirectional = false;
+    nb_option options[] = {
+        { "bidirectional", NB_FLAG, &bidirectional, "read each sentence in both directions" },
+        { "review", NB_STRING, &nb->extra_review, "a review of your own to classify" },
+    };
+    int parsed = nb_parse(argc, argv, PROGRAM,
+                          "sentiment analysis of short reviews with an LSTM", common, options, 2);
+    if (parsed != 0)
+        return parsed;
+    if (common->steps) {
+        fprintf(stderr, "%s: --steps: this example counts epochs (--epochs N)\n", PROGRAM);
+        return 2;
     }
-    status = 0;
+    /* The matrices here are small (a step is [16, 64] x [64, 256]): one
+     * thread computes them faster than two that wait for each other at every
+     * step, so one thread unless --threads says otherwise. */
+    if (!common->threads)
+        tg_set_num_threads(1);
+    nb->s = (settings){ .embedding = 64, .hidden = 64, .dropout = 0.5f, .lr = 1e-3,
+                        .weight_decay = 1e-2, .batch = 16, .epochs = 30, .patience = 6,
+                        .min_count = 2, .train_limit = 1 << 30 };
+    if (common->quick)
+        nb->s = (settings){ .embedding = 16, .hidden = 16, .dropout = 0.2f, .lr = 1e-2,
+                            .weight_decay = 1e-2, .batch = 16, .epochs = 4, .patience = 4,
+                            .min_count = 2, .train_limit = 320 };
+    if (common->epochs)
+        nb->s.epochs = common->epochs;
+    nb->s.bidirectional = bidirectional;
+    nb->data_rng = tg_rng_new(common->seed);
+    nb->history = tg_history_new("epoch");
+    return 0;
+}
 
-done:
+static void release(notebook *nb)
+{
+    for (int i = 0; nb->tokens && i < nb->data.count; i++)
+        tg_tokens_free(nb->tokens[i]);
+    free(nb->tokens);
+    tg_history_free(nb->history);
+    tg_optimizer_free(nb->opt);
+    tg_model_free(nb->net.model);
+    tg_vocab_free(nb->vocab);
+    free_corpus(&nb->data);
+    tg_graph_release();
+}
+
+int main(int argc, char **argv)
+{
+    nb_common common;
+    notebook nb = { .common = &common };
+    int parsed = parse(argc, argv, &common, &nb);
+    if (parsed != 0)
+        return parsed == 1 ? 0 : 2;
+    int status = section_data(&nb);
+    if (status == 0)
+        status = section_words(&nb);
+    if (status == 0)
+        status = section_model(&nb);
+    if (status == 0)
+        status = section_training(&nb);
+    if (status == 0)
+        status = section_test(&nb);
+    if (status == 0)
+        status = section_new_reviews(&nb);
     if (status == 1)
         nb_fail(PROGRAM, "failed");
-    for (int i = 0; tokens && i < data.count; i++)
-        tg_tokens_free(tokens[i]);
-    free(tokens);
-    free(test_probability);
-    tg_history_free(history);
-    tg_optimizer_free(opt);
-    tg_model_free(net.model);
-    tg_vocab_free(vocab);
-    free_corpus(&data);
-    tg_graph_release();
+    release(&nb);
     return status;
 }
