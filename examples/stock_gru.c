@@ -358,47 +358,41 @@ static double train_epoch(forecaster *f, tg_optimizer *opt, const returns *r, pe
     return total / train.count;
 }
 
-/* Trains for epochs first_epoch, first_epoch + 1, ..., saving the weights
- * of the epoch with the lowest validation MAE to best_path, and loads them
- * back at the end. Returns that epoch, or -1. */
+/* Trains for epochs first_epoch, first_epoch + 1, ..., keeping the weights
+ * of the epoch with the lowest validation MAE (optim/early_stop.h), which
+ * are back in the model at the end and written to best_path. Returns that
+ * epoch, or -1. */
 static int fit(forecaster *f, tg_optimizer *opt, const returns *r, const series *data,
                period train_period, period valid, const settings *s, int first_epoch,
                tg_rng *data_rng, tg_history *history, const char *best_path)
 {
     double *predicted = malloc((size_t)valid.count * sizeof *predicted);
-    if (!predicted)
-        return -1;
-    double best_mae = INFINITY;
-    int best_epoch = -1;
-    printf("    epoch   train loss   valid loss   valid MAE ($)   seconds\n");
-    for (int epoch = first_epoch; epoch < first_epoch + s->epochs; epoch++) {
+    tg_early_stop *stop = tg_early_stop_new(f->model, (tg_early_stop_config){ .goal = TG_GOAL_MIN });
+    int status = predicted && stop ? 0 : -1;
+    if (status == 0)
+        printf("    epoch   train loss   valid loss   valid MAE ($)   seconds\n");
+    for (int epoch = first_epoch; status == 0 && epoch < first_epoch + s->epochs; epoch++) {
         double start = nb_seconds(), valid_loss;
         double train_loss = train_epoch(f, opt, r, train_period, s, data_rng);
         if (isnan(train_loss) ||
             predict_period(f, r, data, valid, s->window, predicted, &valid_loss) != 0) {
-            best_epoch = -1;
+            status = -1;
             break;
         }
         double mae = measure(predicted, data, valid).mae;
         tg_history_add(history, epoch, "train_loss", train_loss);
         tg_history_add(history, epoch, "valid_loss", valid_loss);
         tg_history_add(history, epoch, "valid_mae", mae);
-        bool better = mae < best_mae;
-        if (better) {
-            best_mae = mae;
-            best_epoch = epoch;
-            if (tg_model_save(f->model, best_path) != 0) {
-                best_epoch = -1;
-                break;
-            }
-        }
+        bool better = tg_early_stop_update(stop, epoch, mae, 0);
         printf("    %5d   %10.4f   %10.4f   %13.4f   %7.1f %s\n", epoch, train_loss, valid_loss, mae,
                nb_seconds() - start, better ? "*" : "");
         fflush(stdout);
     }
+    int best_epoch = status == 0 ? (int)tg_early_stop_best_epoch(stop) : -1;
+    if (best_epoch > 0 && (tg_early_stop_restore(stop) != 0 || tg_model_save(f->model, best_path) != 0))
+        best_epoch = -1;
+    tg_early_stop_free(stop);
     free(predicted);
-    if (best_epoch > 0 && tg_model_load(f->model, best_path, TG_LOAD_STRICT, NULL) != 0)
-        return -1;
     return best_epoch;
 }
 
@@ -569,32 +563,217 @@ static int plot_test(const char *path, const series *s, period test, const doubl
 
 /* ---- The notebook ---------------------------------------------------------------------------- */
 
-static settings default_settings(const nb_common *common, int window)
+/* ---- The notebook ------------------------------------------------------------------------- */
+
+/* Everything the sections share. */
+typedef struct notebook {
+    settings s;
+    const nb_common *common;
+    const char *path, *column; /* the CSV file and its price column */
+    tg_rng data_rng;           /* the batches' order */
+    series data;
+    period train, valid, test;
+    returns r;
+    forecaster net;
+    tg_optimizer *opt;
+    tg_history *history;
+    int trained_epochs;              /* by the checkpoint of --load */
+    double *model, *same, *average; /* the test period's forecasts */
+} notebook;
+
+static int section_data(notebook *nb)
 {
-    settings s = { .window = window, .hidden = 32, .lr = 1e-3, .batch = 64, .epochs = 12,
-                   .train_limit = 1 << 30 };
-    if (common->quick)
-        s = (settings){ .window = window, .hidden = 16, .lr = 3e-3, .batch = 64, .epochs = 3,
-                        .train_limit = 1000 };
-    if (common->epochs)
-        s.epochs = common->epochs;
-    return s;
+    nb_section(1, "The data",
+               "One price per trading day. Each example is a window of past days and the day "
+               "after it; the windows are split by time, never shuffled across the split: the "
+               "first 70% train the network, the next 15% choose which epoch's weights to "
+               "keep, and the last 15% are the test, the future that nothing before has seen.");
+    series *data = &nb->data;
+    /* window + 1 prices make a window's returns, one more its target; and
+     * each of the three periods needs a few windows. */
+    data->unit = nb->common->data ? "" : "$";
+    if (load_series(data, nb->path, nb->column, nb->s.window + 40) != 0)
+        return 2;
+    char a[32], b[32];
+    printf("    %s: column \"%s\", %d days, %s .. %s\n", nb->path, nb->column, data->n,
+           day_name(data, 0, a, sizeof a), day_name(data, data->n - 1, b, sizeof b));
+    printf("    %s\n", data->date ? "sorted by the Date column"
+                                  : "no Date column: the file's row order is kept, taken as oldest first");
+    double low = INFINITY, high = 0;
+    for (int t = 0; t < data->n; t++) {
+        low = fmin(low, data->price[t]);
+        high = fmax(high, data->price[t]);
+    }
+    printf("    prices from %s%.2f to %s%.2f\n\n", data->unit, low, data->unit, high);
+    int windows = data->n - 1 - nb->s.window;
+    nb->train = (period){ .first = nb->s.window, .count = windows * 70 / 100 };
+    nb->valid = (period){ .first = nb->train.first + nb->train.count, .count = windows * 15 / 100 };
+    nb->test = (period){ .first = nb->valid.first + nb->valid.count,
+                         .count = windows - nb->train.count - nb->valid.count };
+    print_period(data, "train", nb->train);
+    print_period(data, "validation", nb->valid);
+    print_period(data, "test", nb->test);
+    if (nb->train.count > nb->s.train_limit) {
+        nb->train.first += nb->train.count - nb->s.train_limit;
+        nb->train.count = nb->s.train_limit;
+        printf("    (--quick: training on the last %d training windows only)\n", nb->train.count);
+    }
+    return 0;
 }
 
-int main(int argc, char **argv)
+static int section_returns(notebook *nb)
 {
-    nb_common common;
-    const char *column = "Adj. Close";
+    nb_section(2, "What the network predicts: tomorrow's return",
+               "Prices span a huge range over the years, and a network fitted on the early, "
+               "cheap years has never seen the prices of the test period: predicting raw "
+               "prices fails exactly where it matters. The daily log return "
+               "r = ln(price today / price yesterday) is on the same scale in every year, so "
+               "the GRU reads the last days' returns and predicts the next one; the price "
+               "forecast is today's price times exp(r). Returns are standardised with the mean "
+               "and deviation of the training period only: the validation and test periods "
+               "must not leak into anything the model is fitted with.");
+    if (make_returns(&nb->r, &nb->data, nb->train) != 0)
+        return 1;
+    printf("    training period: mean daily return %+.3f%%, deviation %.3f%%\n",
+           100 * nb->r.mean, 100 * nb->r.std);
+    return 0;
+}
+
+static int section_model(notebook *nb)
+{
+    nb_section(3, "The model",
+               "A GRU reads the standardised returns of the window, one day per step; its last "
+               "state goes through a Linear layer to the next day's standardised return. The "
+               "GRU's update gate decides at each step how much of its state to replace "
+               "(h = (1 - z) h_prev + z h~), which is what lets it keep what mattered days "
+               "ago.");
+    if (make_forecaster(&nb->net, nb->common->seed, &nb->s) != 0)
+        return 1;
+    nb_print_parameters(nb->net.model, 18);
+    printf("    %lld parameters; window of %d days\n", (long long)tg_model_numel(nb->net.model),
+           nb->s.window);
+    printf("    computing on %d thread(s) (--threads N to change)\n", tg_get_num_threads());
+    nb->opt = tg_adam_new(nb->net.model, (tg_adam_config){ .lr = nb->s.lr });
+    if (!nb->opt || !nb->history)
+        return 1;
+    return nb_resume_epochs(PROGRAM, nb->common, nb->net.model, nb->opt, &nb->trained_epochs);
+}
+
+static int section_training(notebook *nb)
+{
+    if (nb->common->eval) {
+        nb_section(4, "Evaluation only",
+                   "--eval: the weights come from --load, and nothing is trained; the test "
+                   "period below is --data's.");
+        return 0;
+    }
+    nb_section(4, "Training",
+               "Batches of 64 windows in a random order; the loss is the Huber loss (squared "
+               "for small errors, linear for large ones), because a few crash days lie ten "
+               "deviations out and would dominate a squared error. After each epoch the "
+               "validation period is forecast in dollars, and the weights of the epoch with "
+               "the lowest validation MAE are kept aside, put back at the end and saved to a "
+               "file.");
+    char best_path[1024];
+    nb_out_path(nb->common, "stock_gru_best.safetensors", best_path, sizeof best_path);
+    double start = nb_seconds();
+    int best_epoch = fit(&nb->net, nb->opt, &nb->r, &nb->data, nb->train, nb->valid, &nb->s,
+                         nb->trained_epochs + 1, &nb->data_rng, nb->history, best_path);
+    if (best_epoch < 0)
+        return 1;
+    printf("\n    kept epoch %d; %.0f s in all\n", best_epoch, nb_seconds() - start);
+    nb_wrote(best_path, "the kept weights");
+    return 0;
+}
+
+static int section_test(notebook *nb)
+{
+    nb_section(5, "The test period, against the naive forecasts",
+               "Two forecasts need no learning: tomorrow = today, and the mean price of the "
+               "window. A model of prices is only worth something if it beats them. Errors "
+               "are in the units of the price (dollars for Apple; MAPE in percent of the actual "
+               "price); direction is how often the forecast's move up or down from today came "
+               "true.");
+    period test = nb->test;
+    nb->model = malloc((size_t)test.count * sizeof *nb->model);
+    nb->same = malloc((size_t)test.count * sizeof *nb->same);
+    nb->average = malloc((size_t)test.count * sizeof *nb->average);
+    double test_loss;
+    if (!nb->model || !nb->same || !nb->average ||
+        predict_period(&nb->net, &nb->r, &nb->data, test, nb->s.window, nb->model, &test_loss) != 0)
+        return 1;
+    naive_forecasts(&nb->data, test, nb->s.window, nb->same, nb->average);
+    compare_forecasts(&nb->data, test, nb->s.window, nb->model, nb->same, nb->average);
+    return 0;
+}
+
+static int section_seed_example(notebook *nb)
+{
+    nb_section(6, "The seed's example",
+               "Three days of prices, as in the seed. The GRU reads any number of steps, so "
+               "the two returns of these three days are a window too (a short one: it was "
+               "trained on longer windows).");
+    const double seed_prices[3] = { 120, 123, 125 };
+    double next;
+    if (predict_after(&nb->net, &nb->r, seed_prices, 3, &next) != 0)
+        return 1;
+    printf("    Input Prices: [$120, $123, $125]\n");
+    printf("    Predicted Next Day Price: $%.2f\n", next);
+    printf("    (tomorrow = today says $%.2f, the mean of the three $%.2f)\n", seed_prices[2],
+           (seed_prices[0] + seed_prices[1] + seed_prices[2]) / 3);
+    return 0;
+}
+
+static int section_charts(notebook *nb)
+{
+    nb_section(7, "Charts", "The learning curves, and the test period's forecasts.");
+    const nb_common *common = nb->common;
+    char path[1024];
+    if (common->eval) {
+        printf("    (--eval trains nothing, so there are no learning curves)\n");
+    } else {
+        if (tg_history_write_csv(nb->history, nb_out_path(common, "stock_gru_history.csv", path,
+                                                          sizeof path)) != 0)
+            return 1;
+        nb_wrote(path, "one row per epoch: train_loss, valid_loss, valid_mae");
+        if (tg_history_plot(nb->history, nb_out_path(common, "stock_gru_loss.png", path, sizeof path),
+                            (const char *[]){ "train_loss", "valid_loss" }, 2,
+                            &(tg_plot_options){ .title = "stock_gru: Huber loss (standardised returns)",
+                                                .ylabel = "loss" }) < 0)
+            return 1;
+        nb_wrote(path, "training and validation loss per epoch");
+    }
+    if (plot_test(nb_out_path(common, "stock_gru_test.png", path, sizeof path), &nb->data, nb->test,
+                  nb->model, nb->same, nb->column) != 0)
+        return 1;
+    nb_wrote(path, "actual, GRU and tomorrow = today over the test period");
+    if (!common->save)
+        return 0;
+    /* The epochs continue from the last one run, with the kept weights. */
+    tg_checkpoint ck = { .model = nb->net.model, .optimizer = nb->opt,
+                         .epoch = tg_history_x(nb->history, tg_history_rows(nb->history) - 1) };
+    if (tg_checkpoint_save(common->save, &ck) != 0)
+        return 1;
+    nb_wrote(common->save, "checkpoint: the kept weights and the optimizer state");
+    return 0;
+}
+
+/* ---- Setting up ------------------------------------------------------------------------------ */
+
+/* Parses the flags into common and nb's settings; returns as nb_parse. */
+static int parse(int argc, char **argv, nb_common *common, notebook *nb)
+{
     int window = 20;
+    nb->column = "Adj. Close";
     nb_option options[] = {
-        { "column", NB_STRING, &column, "the price column (default \"Adj. Close\")" },
+        { "column", NB_STRING, &nb->column, "the price column (default \"Adj. Close\")" },
         { "window", NB_INT, &window, "past days the GRU reads (default 20)" },
     };
-    int parsed = nb_parse(argc, argv, PROGRAM, "next-day price prediction with a GRU", &common,
+    int parsed = nb_parse(argc, argv, PROGRAM, "next-day price prediction with a GRU", common,
                           options, 2);
     if (parsed != 0)
-        return parsed == 1 ? 0 : 2;
-    if (common.steps) {
+        return parsed;
+    if (common->steps) {
         fprintf(stderr, "%s: --steps: this example counts epochs (--epochs N)\n", PROGRAM);
         return 2;
     }
@@ -605,185 +784,55 @@ int main(int argc, char **argv)
     /* The matrices here are small (a step is [64, 32] x [32, 96]): one
      * thread computes them faster than two that wait for each other at every
      * step, so one thread unless --threads says otherwise. */
-    if (!common.threads)
+    if (!common->threads)
         tg_set_num_threads(1);
-    settings s = default_settings(&common, window);
-    const char *path = common.data ? common.data : TAPEGRAD_EXAMPLES_DATA "/stocks/WIKI-AAPL.csv";
+    nb->s = common->quick ? (settings){ .window = window, .hidden = 16, .lr = 3e-3, .batch = 64,
+                                        .epochs = 3, .train_limit = 1000 }
+                          : (settings){ .window = window, .hidden = 32, .lr = 1e-3, .batch = 64,
+                                        .epochs = 12, .train_limit = 1 << 30 };
+    if (common->epochs)
+        nb->s.epochs = common->epochs;
+    nb->path = common->data ? common->data : TAPEGRAD_EXAMPLES_DATA "/stocks/WIKI-AAPL.csv";
+    nb->data_rng = tg_rng_new(common->seed);
+    nb->history = tg_history_new("epoch");
+    return 0;
+}
 
-    int status = 1;
-    series data = { 0 };
-    returns r = { 0 };
-    forecaster net = { 0 };
-    tg_optimizer *opt = NULL;
-    tg_history *history = tg_history_new("epoch");
-    double *model = NULL, *same = NULL, *average = NULL;
-    tg_rng data_rng = tg_rng_new(common.seed);
+static void release(notebook *nb)
+{
+    free(nb->model);
+    free(nb->same);
+    free(nb->average);
+    free(nb->r.z);
+    tg_history_free(nb->history);
+    tg_optimizer_free(nb->opt);
+    tg_model_free(nb->net.model);
+    free_series(&nb->data);
+    tg_graph_release();
+}
 
-    nb_section(1, "The data",
-               "One price per trading day. Each example is a window of past days and the day "
-               "after it; the windows are split by time, never shuffled across the split: the "
-               "first 70% train the network, the next 15% choose which epoch's weights to "
-               "keep, and the last 15% are the test, the future that nothing before has seen.");
-    /* window + 1 prices make a window's returns, one more its target; and
-     * each of the three periods needs a few windows. */
-    data.unit = common.data ? "" : "$";
-    if (load_series(&data, path, column, s.window + 40) != 0) {
-        status = 2;
-        goto done;
-    }
-    char a[32], b[32];
-    printf("    %s: column \"%s\", %d days, %s .. %s\n", path, column, data.n,
-           day_name(&data, 0, a, sizeof a), day_name(&data, data.n - 1, b, sizeof b));
-    printf("    %s\n", data.date ? "sorted by the Date column"
-                                 : "no Date column: the file's row order is kept, taken as oldest first");
-    double low = INFINITY, high = 0;
-    for (int t = 0; t < data.n; t++) {
-        low = fmin(low, data.price[t]);
-        high = fmax(high, data.price[t]);
-    }
-    printf("    prices from %s%.2f to %s%.2f\n\n", data.unit, low, data.unit, high);
-    int windows = data.n - 1 - s.window;
-    period train = { .first = s.window, .count = windows * 70 / 100 };
-    period valid = { .first = train.first + train.count, .count = windows * 15 / 100 };
-    period test = { .first = valid.first + valid.count,
-                    .count = windows - train.count - valid.count };
-    print_period(&data, "train", train);
-    print_period(&data, "validation", valid);
-    print_period(&data, "test", test);
-    if (train.count > s.train_limit) {
-        train.first += train.count - s.train_limit;
-        train.count = s.train_limit;
-        printf("    (--quick: training on the last %d training windows only)\n", train.count);
-    }
-
-    nb_section(2, "What the network predicts: tomorrow's return",
-               "Prices span a huge range over the years, and a network fitted on the early, "
-               "cheap years has never seen the prices of the test period: predicting raw "
-               "prices fails exactly where it matters. The daily log return "
-               "r = ln(price today / price yesterday) is on the same scale in every year, so "
-               "the GRU reads the last days' returns and predicts the next one; the price "
-               "forecast is today's price times exp(r). Returns are standardised with the mean "
-               "and deviation of the training period only: the validation and test periods "
-               "must not leak into anything the model is fitted with.");
-    if (make_returns(&r, &data, train) != 0)
-        goto done;
-    printf("    training period: mean daily return %+.3f%%, deviation %.3f%%\n",
-           100 * r.mean, 100 * r.std);
-
-    nb_section(3, "The model",
-               "A GRU reads the standardised returns of the window, one day per step; its last "
-               "state goes through a Linear layer to the next day's standardised return. The "
-               "GRU's update gate decides at each step how much of its state to replace "
-               "(h = (1 - z) h_prev + z h~), which is what lets it keep what mattered days "
-               "ago.");
-    if (make_forecaster(&net, common.seed, &s) != 0)
-        goto done;
-    nb_print_parameters(net.model, 18);
-    printf("    %lld parameters; window of %d days\n", (long long)tg_model_numel(net.model),
-           s.window);
-    printf("    computing on %d thread(s) (--threads N to change)\n", tg_get_num_threads());
-    opt = tg_adam_new(net.model, (tg_adam_config){ .lr = s.lr });
-    if (!opt || !history)
-        goto done;
-    int trained_epochs;
-    if (nb_resume_epochs(PROGRAM, &common, net.model, opt, &trained_epochs) != 0) {
-        status = 2;
-        goto done;
-    }
-
-    char best_path[1024], out_path[1024];
-    if (common.eval) {
-        nb_section(4, "Evaluation only",
-                   "--eval: the weights come from --load, and nothing is trained; the test "
-                   "period below is --data's.");
-        goto test;
-    }
-    nb_section(4, "Training",
-               "Batches of 64 windows in a random order; the loss is the Huber loss (squared "
-               "for small errors, linear for large ones), because a few crash days lie ten "
-               "deviations out and would dominate a squared error. After each epoch the "
-               "validation period is forecast in dollars, and the weights of the epoch with "
-               "the lowest validation MAE are saved to a file and loaded back at the end.");
-    nb_out_path(&common, "stock_gru_best.safetensors", best_path, sizeof best_path);
-    double start = nb_seconds();
-    int best_epoch = fit(&net, opt, &r, &data, train, valid, &s, trained_epochs + 1, &data_rng,
-                         history, best_path);
-    if (best_epoch < 0)
-        goto done;
-    printf("\n    kept epoch %d; %.0f s in all\n", best_epoch, nb_seconds() - start);
-    nb_wrote(best_path, "the kept weights");
-
-test:
-    nb_section(5, "The test period, against the naive forecasts",
-               "Two forecasts need no learning: tomorrow = today, and the mean price of the "
-               "window. A model of prices is only worth something if it beats them. Errors "
-               "are in the units of the price (dollars for Apple; MAPE in percent of the actual "
-               "price); direction is how often the forecast's move up or down from today came "
-               "true.");
-    model = malloc((size_t)test.count * sizeof *model);
-    same = malloc((size_t)test.count * sizeof *same);
-    average = malloc((size_t)test.count * sizeof *average);
-    double test_loss;
-    if (!model || !same || !average ||
-        predict_period(&net, &r, &data, test, s.window, model, &test_loss) != 0)
-        goto done;
-    naive_forecasts(&data, test, s.window, same, average);
-    compare_forecasts(&data, test, s.window, model, same, average);
-
-    nb_section(6, "The seed's example",
-               "Three days of prices, as in the seed. The GRU reads any number of steps, so "
-               "the two returns of these three days are a window too (a short one: it was "
-               "trained on longer windows).");
-    const double seed_prices[3] = { 120, 123, 125 };
-    double next;
-    if (predict_after(&net, &r, seed_prices, 3, &next) != 0)
-        goto done;
-    printf("    Input Prices: [$120, $123, $125]\n");
-    printf("    Predicted Next Day Price: $%.2f\n", next);
-    printf("    (tomorrow = today says $%.2f, the mean of the three $%.2f)\n", seed_prices[2],
-           (seed_prices[0] + seed_prices[1] + seed_prices[2]) / 3);
-
-    nb_section(7, "Charts", "The learning curves, and the test period's forecasts.");
-    if (common.eval)
-        printf("    (--eval trains nothing, so there are no learning curves)\n");
-    else if (tg_history_write_csv(history, nb_out_path(&common, "stock_gru_history.csv", out_path,
-                                                  sizeof out_path)) != 0)
-        goto done;
-    else {
-        nb_wrote(out_path, "one row per epoch: train_loss, valid_loss, valid_mae");
-        if (tg_history_plot(history, nb_out_path(&common, "stock_gru_loss.png", out_path, sizeof out_path),
-                            (const char *[]){ "train_loss", "valid_loss" }, 2,
-                            &(tg_plot_options){ .title = "stock_gru: Huber loss (standardised returns)",
-                                                .ylabel = "loss" }) < 0)
-            goto done;
-        nb_wrote(out_path, "training and validation loss per epoch");
-    }
-    if (plot_test(nb_out_path(&common, "stock_gru_test.png", out_path, sizeof out_path), &data, test,
-                  model, same, column) != 0)
-        goto done;
-    nb_wrote(out_path, "actual, GRU and tomorrow = today over the test period");
-
-    if (common.save) {
-        /* The epochs continue from the last one run, with the kept weights. */
-        tg_checkpoint ck = { .model = net.model, .optimizer = opt,
-                             .epoch = tg_history_x(history, tg_history_rows(history) - 1) };
-        if (tg_checkpoint_save(common.save, &ck) != 0)
-            goto done;
-        nb_wrote(common.save, "checkpoint: the kept weights and the optimizer state");
-    }
-    status = 0;
-
-done:
+int main(int argc, char **argv)
+{
+    nb_common common;
+    notebook nb = { .common = &common };
+    int parsed = parse(argc, argv, &common, &nb);
+    if (parsed != 0)
+        return parsed == 1 ? 0 : 2;
+    int status = section_data(&nb);
+    if (status == 0)
+        status = section_returns(&nb);
+    if (status == 0)
+        status = section_model(&nb);
+    if (status == 0)
+        status = section_training(&nb);
+    if (status == 0)
+        status = section_test(&nb);
+    if (status == 0)
+        status = section_seed_example(&nb);
+    if (status == 0)
+        status = section_charts(&nb);
     if (status == 1)
         nb_fail(PROGRAM, "failed");
-    free(model);
-    free(same);
-    free(average);
-    free(r.z);
-    tg_history_free(history);
-    tg_optimizer_free(opt);
-    tg_model_free(net.model);
-    free_series(&data);
-    tg_graph_release();
+    release(&nb);
     return status;
 }
