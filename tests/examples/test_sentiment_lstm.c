@@ -198,6 +198,17 @@ Test(sentiment_lstm, eval_tests_a_loaded_model_without_training)
     cr_assert_neq(access(path, F_OK), 0, "--eval wrote %s", path);
     example_run_free(&a);
     example_run_free(&b);
+
+    /* New data: the test part of another file, read with the saved vocabulary. */
+    out_file(path, sizeof path, evaluated, "easy.txt");
+    write_easy_sentences(path, 200);
+    example_run c = run_example_expecting(0, EXAMPLE, (const char *[]){ "--quick", "--out", evaluated,
+        "--load", checkpoint, "--eval", "--data", path, NULL });
+    cr_assert(strstr(c.output, ", loaded"), "%s", c.output);
+    double test[3];
+    cr_assert_eq(numbers_after(c.output, "    test accuracy ", test, 3), 3);
+    cr_assert_eq(test[2], 30, "%s", c.output); /* 15% of 200 sentences, as the split gives */
+    example_run_free(&c);
     assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
                    "--eval evaluates a saved model: give it with --load PATH");
 }
