@@ -11,11 +11,14 @@
  * LSTM and GRU of the same size.
  *
  *     custom_layer [--quick] [--steps N] [--length T] [--hidden H] [--lr LR] [--out DIR]
+ *                  [--save PATH] [--load PATH [--eval]]
  *
  * Writes to DIR: custom_layer_history.csv (training loss of each cell per
  * step, test MSE every few steps) and custom_layer_loss.png (the learning
  * curves of test MSE). The default run (T = 50, 64 units, 2000 steps of
  * batches of 32) takes about 30 s of CPU time; --quick about a second.
+ * With --load and --eval nothing is trained: the loaded cells are measured
+ * on the test sequences and nothing is written.
  */
 #include <math.h>
 #include <stdio.h>
@@ -435,8 +438,9 @@ static int64_t count_parameters(const tg_model *model, const char *name)
     return count;
 }
 
-/* The table of the three cells, then where the MGU stands, in words. */
-static void print_results(const race *r)
+/* The table of the three cells, then where the MGU stands, in words.
+ * Without training (--eval) there is no time per step to show. */
+static void print_results(const race *r, bool trained)
 {
     double mse[CELLS], baseline = adding_problem_answer_one_mse(r->test_y);
     int rank = 1;
@@ -444,8 +448,11 @@ static void print_results(const race *r)
     for (int k = 0; k < CELLS; k++) {
         mse[k] = test_mse(r, k);
         rank += mse[k] < mse[0];
-        printf("    %-5s %10lld %12.2f %10.4f\n", r->c[k].name, (long long)count_parameters(r->model, r->c[k].name),
-               1e3 * r->c[k].seconds / r->s.steps, mse[k]);
+        char ms[32] = "-";
+        if (trained)
+            snprintf(ms, sizeof ms, "%.2f", 1e3 * r->c[k].seconds / r->s.steps);
+        printf("    %-5s %10lld %12s %10.4f\n", r->c[k].name, (long long)count_parameters(r->model, r->c[k].name),
+               ms, mse[k]);
     }
     printf("    %-30s%10.4f\n\n", "always answering 1", baseline);
     char text[400];
@@ -484,15 +491,21 @@ static int section_race(race *r, const nb_common *common)
     }
     tg_rng test_rng = tg_rng_new(common->seed + 1);
     adding_problem_batch(&test_rng, r->test_x, r->test_y);
-    if (train(r) != 0)
+    if (common->eval)
+        printf("    --eval: no training; the loaded cells are measured on the test sequences\n");
+    else if (train(r) != 0)
         return fail("training failed");
-    print_results(r);
+    print_results(r, !common->eval);
     return 0;
 }
 
 static int section_files(race *r, const nb_common *common)
 {
     nb_section(5, "Files", "");
+    if (common->eval) {
+        printf("    none: --eval trains nothing, so there are no curves to draw\n");
+        return 0;
+    }
     char csv[1024], png[1024];
     if (write_history(r, nb_out_path(common, "custom_layer_history.csv", csv, sizeof csv),
                       nb_out_path(common, "custom_layer_loss.png", png, sizeof png)) != 0)

@@ -9,12 +9,15 @@
  * before and after training.
  *
  *     vanishing_gradient [--quick] [--steps N] [--length T] [--hidden H] [--lr LR] [--out DIR]
+ *                        [--save PATH] [--load PATH [--eval]]
  *
  * Writes to DIR: vanishing_gradient_norms.csv and .png (the norms over t,
  * six curves on a log scale), vanishing_gradient_history.csv and
  * vanishing_gradient_loss.png (the training losses). The default run
  * (T = 50, 64 units, 2000 steps of batches of 32) takes about 25 s of CPU
- * time; --quick (T = 16, 16 units, 150 steps) about a second.
+ * time; --quick (T = 16, 16 units, 150 steps) about a second. With --load
+ * and --eval nothing is trained: the loaded cells' gradients and probe MSE
+ * are measured, and nothing is written.
  */
 #include <math.h>
 #include <stdio.h>
@@ -381,6 +384,26 @@ static int section_before(experiment *e)
     return 0;
 }
 
+/* --eval in place of sections 4 to 9: the loaded cells measured as they are. */
+static int section_loaded(experiment *e)
+{
+    nb_section(4, "Gradients of the loaded cells",
+               "--eval: the cells come from --load, and nothing is trained. The measurement of "
+               "section 6 of a training run, on the same probe batch: for each cell one forward "
+               "pass, tg_retain_grad(run.h[t]) for every t, one tg_backward, then the norm of "
+               "tg_grad(run.h[t]).");
+    if (measure(e, 1) != 0)
+        return fail("cannot measure the gradients");
+    print_table_header(e->s.length);
+    for (int k = 0; k < CELLS; k++)
+        print_table_row(KINDS[k].name, "loaded", e->norms[1][k], e->s.length);
+    printf("\n");
+    for (int k = 0; k < CELLS; k++)
+        printf("    %-5s probe MSE %.4f   (always answering 1: 0.167)\n", KINDS[k].name,
+               e->probe_loss[1][k]);
+    return 0;
+}
+
 static int section_training(experiment *e)
 {
     char text[400];
@@ -612,15 +635,17 @@ int main(int argc, char **argv)
         section_task(&e);
         status = section_cells(&e);
     }
-    if (status == 0)
+    if (status == 0 && common.eval)
+        status = section_loaded(&e);
+    else if (status == 0)
         status = section_before(&e);
-    if (status == 0)
+    if (status == 0 && !common.eval)
         status = section_training(&e);
-    if (status == 0)
+    if (status == 0 && !common.eval)
         status = section_after(&e);
-    if (status == 0)
+    if (status == 0 && !common.eval)
         status = section_forget_bias(&e);
-    if (status == 0) {
+    if (status == 0 && !common.eval) {
         section_conclusion(&e);
         status = section_files(&e);
     }

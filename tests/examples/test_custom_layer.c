@@ -115,6 +115,34 @@ Test(custom_layer, the_checkpoint_holds_the_custom_cell_and_resumes)
     assert_resumed_steps(saved, loaded, "custom_layer_history.csv", "mgu_loss", 150);
 }
 
+Test(custom_layer, eval_measures_the_loaded_cells_without_training)
+{
+    char saved[512], evaluated[512], checkpoint[600], path[600];
+    example_out_dir("custom_layer_eval_save", saved, sizeof saved);
+    example_out_dir("custom_layer_eval", evaluated, sizeof evaluated);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    example_run a = run_quick(saved, "--save", checkpoint);
+    example_run b = run_example_expecting(0, EXAMPLE, (const char *[]){ "--quick", "--threads", "1", "--out",
+        evaluated, "--load", checkpoint, "--eval", NULL });
+    cr_assert(strstr(b.output, "--eval: no training"), "%s", b.output);
+    /* Each cell's test MSE is the one the saved run ended with; no time per step. */
+    for (int k = 0; k < 3; k++) {
+        char start[16];
+        snprintf(start, sizeof start, "\n    %-5s ", CELLS[k]);
+        double trained[3], loaded[3];
+        cr_assert_eq(numbers_after(a.output, start, trained, 3), 3);
+        cr_assert_eq(numbers_after(b.output, start, loaded, 3), 2, "%s", b.output);
+        cr_assert_eq(loaded[0], trained[0]);
+        cr_assert_eq(loaded[1], trained[2], "%s: test MSE %g, saved %g", CELLS[k], loaded[1], trained[2]);
+    }
+    out_file(path, sizeof path, evaluated, "custom_layer_history.csv");
+    cr_assert_neq(access(path, F_OK), 0, "--eval wrote %s", path);
+    example_run_free(&a);
+    example_run_free(&b);
+    assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
+                   "--eval evaluates a saved model: give it with --load PATH");
+}
+
 Test(custom_layer, the_same_seed_gives_the_same_history)
 {
     char first[512], second[512];

@@ -147,6 +147,41 @@ Test(vanishing_gradient, a_loaded_checkpoint_starts_where_the_saved_run_ended)
     tg_csv_free(history);
 }
 
+Test(vanishing_gradient, eval_measures_the_loaded_cells_without_training)
+{
+    char saved[512], evaluated[512], checkpoint[600], path[600];
+    example_out_dir("vanishing_gradient_eval_save", saved, sizeof saved);
+    example_out_dir("vanishing_gradient_eval", evaluated, sizeof evaluated);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    example_run a = run_quick(saved, "--save", checkpoint, NULL, NULL);
+    example_run b = run_quick(evaluated, "--load", checkpoint, "--eval", NULL);
+    cr_assert(strstr(b.output, "## 4. Gradients of the loaded cells"), "%s", b.output);
+    cr_assert_null(strstr(b.output, "## 5. Training"), "it trained:\n%s", b.output);
+    /* The loaded cells measure as the saved run's cells did after training. */
+    const char *cells[] = { "rnn", "lstm", "gru" };
+    for (int k = 0; k < 3; k++) {
+        char label[32];
+        snprintf(label, sizeof label, "    %-5s probe MSE ", cells[k]);
+        double trained[2], loaded;
+        cr_assert_eq(numbers_after(a.output, label, trained, 2), 2);
+        cr_assert_eq(numbers_after(b.output, label, &loaded, 1), 1);
+        cr_assert_eq(loaded, trained[1], "%s: %g loaded, %g after training", cells[k], loaded, trained[1]);
+        snprintf(label, sizeof label, "    %-5s after ", cells[k]);
+        double after[7], from_file[7];
+        cr_assert_eq(numbers_after(a.output, label, after, 7), 7);
+        snprintf(label, sizeof label, "    %-5s loaded ", cells[k]);
+        cr_assert_eq(numbers_after(b.output, label, from_file, 7), 7);
+        for (int i = 0; i < 7; i++)
+            cr_assert_eq(from_file[i], after[i], "%s: column %d", cells[k], i);
+    }
+    out_file(path, sizeof path, evaluated, "vanishing_gradient_norms.csv");
+    cr_assert_neq(access(path, F_OK), 0, "--eval wrote %s", path);
+    example_run_free(&a);
+    example_run_free(&b);
+    assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
+                   "--eval evaluates a saved model: give it with --load PATH");
+}
+
 Test(vanishing_gradient, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
