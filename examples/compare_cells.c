@@ -10,11 +10,13 @@
  * against the 0.167 of always answering 1.
  *
  *     compare_cells [--quick] [--steps N] [--lengths 25,50,100] [--hidden H] [--lr LR]
- *                   [--lstm-default-init] [--out DIR] [--save PATH] [--load PATH]
+ *                   [--lstm-default-init] [--out DIR] [--save PATH] [--load PATH [--eval]]
  *
  * Writes to DIR: compare_cells_history.csv (each cell's training loss at
  * each length per step, test MSE every few steps) and compare_cells_curves.png
- * (one panel per length: the three cells' test MSE).
+ * (one panel per length: the three cells' test MSE). With --load and --eval
+ * nothing is trained: the table measures the loaded cells (parameters,
+ * memory, test MSE) and nothing is written.
  */
 #include <math.h>
 #include <stdio.h>
@@ -340,7 +342,12 @@ static int section_training(experiment *e)
              "of its length is recorded. The progress line shows the LSTM's loss at the longest "
              "length.",
              lengths, e->s.batch, e->s.lr, e->s.eval_every, TEST);
-    nb_section(3, "Training on the adding problem", text);
+    if (e->common->eval)
+        snprintf(text, sizeof text,
+                 "--eval: the cells come from --load, and nothing is trained. The table below "
+                 "measures them on the test sequences of each length (T = %s); a time per step "
+                 "needs training, so the table has none.", lengths);
+    nb_section(3, e->common->eval ? "Evaluation only" : "Training on the adding problem", text);
     e->opt = tg_adam_new(e->model, (tg_adam_config){ .lr = e->s.lr });
     if (!e->opt)
         return fail("cannot make the optimizer");
@@ -352,6 +359,8 @@ static int section_training(experiment *e)
         }
         printf("    loaded %s: %lld steps of training so far\n", e->common->load, (long long)e->ck.step);
     }
+    if (e->common->eval)
+        return 0;
     double started = nb_seconds();
     if (train(e) != 0)
         return fail("training failed");
@@ -384,8 +393,11 @@ static int section_table(experiment *e)
     for (int k = 0; k < CELLS; k++) {
         const contestant *c = &longest->c[k];
         snprintf(cells[0][k], 64, "%lld", (long long)c->parameters);
-        snprintf(cells[1][k], 64, "%.2f ms (%.2fx RNN)", median_ms(c, e->s.steps),
-                 median_ms(c, e->s.steps) / median_ms(&longest->c[0], e->s.steps));
+        if (e->common->eval)
+            snprintf(cells[1][k], 64, "- (--eval)");
+        else
+            snprintf(cells[1][k], 64, "%.2f ms (%.2fx RNN)", median_ms(c, e->s.steps),
+                     median_ms(c, e->s.steps) / median_ms(&longest->c[0], e->s.steps));
         snprintf(cells[2][k], 64, "%.2f MiB", mib((double)c->graph_bytes + state_bytes(c)));
         cells[3][k][0] = '\0';
         for (int l = 0; l < e->s.n_lengths; l++)
@@ -565,7 +577,7 @@ int main(int argc, char **argv)
         status = section_training(&e);
     if (status == 0)
         status = section_table(&e);
-    if (status == 0) {
+    if (status == 0 && !common.eval) { /* --eval: no times to weigh, no curves to draw */
         section_verdict(&e);
         status = section_files(&e);
     }

@@ -166,6 +166,48 @@ Test(compare_cells, a_loaded_checkpoint_resumes_the_training)
     assert_resumed_steps(saved, loaded, "compare_cells_history.csv", "gru_T16_loss", 150);
 }
 
+/* The `|`-separated cells of the table row whose first cell starts with factor. */
+static void row_text(const char *output, const char *factor, char *out, size_t n)
+{
+    char start[64];
+    snprintf(start, sizeof start, "| %s", factor);
+    const char *row = strstr(output, start);
+    cr_assert_not_null(row, "no row \"%s\" in:\n%s", factor, output);
+    size_t length = strcspn(row, "\n");
+    cr_assert_lt(length, n);
+    memcpy(out, row, length);
+    out[length] = '\0';
+}
+
+Test(compare_cells, eval_measures_the_loaded_cells_without_training)
+{
+    char saved[512], evaluated[512], checkpoint[600], path[600];
+    example_out_dir("compare_cells_eval_save", saved, sizeof saved);
+    example_out_dir("compare_cells_eval", evaluated, sizeof evaluated);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    example_run a = run_quick(saved, "--save", checkpoint);
+    example_run b = run_example_expecting(0, EXAMPLE, (const char *[]){ "--quick", "--threads", "1", "--out",
+        evaluated, "--load", checkpoint, "--eval", NULL });
+    cr_assert(strstr(b.output, "## 3. Evaluation only"), "%s", b.output);
+    /* The same parameters, memory and test MSE as the saved run; no times. */
+    const char *rows[] = { "  parameters", "MSE at T = 8/16", "  memory of a step" };
+    for (int k = 0; k < 3; k++) {
+        char trained[512], loaded[512];
+        row_text(a.output, rows[k], trained, sizeof trained);
+        row_text(b.output, rows[k], loaded, sizeof loaded);
+        cr_assert_str_eq(loaded, trained);
+    }
+    char times[512];
+    row_text(b.output, "  time per step", times, sizeof times);
+    cr_assert(strstr(times, "- (--eval)"), "%s", times);
+    out_file(path, sizeof path, evaluated, "compare_cells_history.csv");
+    cr_assert_neq(access(path, F_OK), 0, "--eval wrote %s", path);
+    example_run_free(&a);
+    example_run_free(&b);
+    assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
+                   "--eval evaluates a saved model: give it with --load PATH");
+}
+
 Test(compare_cells, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];
