@@ -563,8 +563,6 @@ static int plot_test(const char *path, const series *s, period test, const doubl
 
 /* ---- The notebook ---------------------------------------------------------------------------- */
 
-/* ---- The notebook ------------------------------------------------------------------------- */
-
 /* Everything the sections share. */
 typedef struct notebook {
     settings s;
