@@ -44,6 +44,7 @@
 #include "optim/optimizer.h"
 #include "optim/progress.h"
 #include "optim/schedule.h"
+#include "dist/dist.h"
 
 #include "io/csv.h"
 #include "io/file.h"

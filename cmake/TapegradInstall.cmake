@@ -82,6 +82,10 @@ set(TAPEGRAD_PC_BLIS "-l${blis_name}")
 if(NOT blis_dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
   set(TAPEGRAD_PC_BLIS "-L${blis_dir} ${TAPEGRAD_PC_BLIS}")
 endif()
+# dist/ (with MPI) is left out of the .pc file: a static program links
+# dist's objects only when it calls tg_dist_, and then adds Open MPI's own
+# flags (pkg-config ompi-c); Debian has no static libmpi to link fully
+# static programs with.
 configure_file(cmake/tapegrad.pc.in ${PROJECT_BINARY_DIR}/tapegrad.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tapegrad.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 source tests/deps.sh
 # clang builds the fuzz targets; libclang-rt-dev holds libFuzzer and
 # clang's sanitizer runtimes (only recommended by clang, so not installed
-# with it here).
-tapegrad_install_deps clang libclang-rt-dev valgrind
+# with it here). Open MPI runs the distributed tests; iproute2 gives the
+# network namespaces of tests/dist/netns.sh.
+tapegrad_install_deps clang libclang-rt-dev valgrind openmpi-bin libopenmpi-dev iproute2
 
 jobs=$(nproc)
 # Each step's heading says when it starts, to keep CI's budget in sight.
