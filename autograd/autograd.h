@@ -62,7 +62,9 @@ bool tg_is_leaf(const tg_tensor *t);
 int tg_retain_grad(tg_tensor *t);
 /* The gradient accumulated in t by backward: for a leaf, or a tensor whose
  * gradient is retained. NULL when no gradient reached it since the last
- * zero-grad (as PyTorch's None). Owned by t; do not free. */
+ * zero-grad (as PyTorch's None): nothing, not an error, so no message is
+ * recorded; an op given that NULL records "<op>: an input is NULL, and no
+ * error was recorded before it (...)". Owned by t; do not free. */
 tg_tensor *tg_grad(const tg_tensor *t);
 /* Forgets t's gradient (tg_grad gives NULL until the next backward); the
  * memory is kept for reuse. */

@@ -74,12 +74,14 @@ int tg_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, int n
         return tg_error_set("gradcheck: needs a function, at least one input and a result");
     if (check_inputs(inputs, n) != 0)
         return -1;
-    tg_gradcheck_config cfg = { .eps = 1e-3, .atol = 1e-3, .rtol = 1e-2, .seed = 0 };
-    if (config) {
-        cfg = *config;
-        if (cfg.eps <= 0)
-            cfg.eps = 1e-3;
-    }
+    tg_gradcheck_config cfg = config ? *config : (tg_gradcheck_config){ 0 };
+    cfg.eps = tg_setting(cfg.eps, 1e-3);
+    cfg.atol = tg_setting(cfg.atol, 1e-3);
+    cfg.rtol = tg_setting(cfg.rtol, 1e-2);
+    if (!(cfg.eps > 0 && isfinite(cfg.eps)) || !(cfg.atol >= 0) || !(cfg.rtol >= 0))
+        return tg_error_set("gradcheck: eps = %g, atol = %g, rtol = %g: eps must be positive and "
+                            "the tolerances not negative (0 means the default)", cfg.eps,
+                            cfg.atol, cfg.rtol);
     memset(result, 0, sizeof *result);
     result->passed = true;
 

@@ -27,8 +27,10 @@ extern "C" {
 
 typedef tg_tensor *(*tg_gradcheck_fn)(tg_tensor *const *inputs, void *user);
 
+/* Each field by the settings rule (tensor/error.h): 0 is its default,
+ * TG_ZERO zero (atol and rtol only), negative or NaN an error. */
 typedef struct tg_gradcheck_config {
-    double eps;   /* step; default 1e-3 */
+    double eps;   /* step, > 0; default 1e-3 */
     double atol;  /* pass when |analytic - numeric| <= atol + rtol * |numeric|; default 1e-3 */
     double rtol;  /* default 1e-2 */
     uint64_t seed;/* for the output weights; default 0 */

@@ -7,8 +7,10 @@
  * them. Inputs broadcast with NumPy's rules wherever shapes may differ.
  *
  * On bad input an op returns NULL and records an error naming itself and
- * the shapes; given a NULL input it returns NULL silently, so one check
- * after a whole forward pass is enough:
+ * the shapes; given a NULL input it returns NULL and keeps the message
+ * already recorded (or, when there is none, records that the input was
+ * NULL: see tensor/error.h), so one check after a whole forward pass is
+ * enough:
  *
  *     tg_tensor *y = tg_tanh(tg_add(tg_matmul(x, w), b));
  *     if (!y) fprintf(stderr, "%s\n", tg_error_message());

@@ -103,7 +103,7 @@ static const tg_op *unary_op(tg_unary_op op)
 static tg_tensor *unary(tg_unary_op op, tg_tensor *x, float p0, float p1)
 {
     if (!x)
-        return NULL;
+        return tg_null_input(tg_unary_name(op));
     const float param[2] = { p0, p1 };
     tg_tensor *out = tg_empty(tg_tensor_shape(x));
     if (!out || tg_kernel_unary(op, out, x, param, false) != 0)
@@ -177,7 +177,7 @@ TG_MAP_ROW_3(back_lesser_share, b < c ? a : (b == c ? 0.5f * a : 0.0f))
 static tg_tensor *binary_forward(tg_binary_op op, tg_tensor *a, tg_tensor *b)
 {
     if (!a || !b)
-        return NULL;
+        return tg_null_input(tg_binary_name(op));
     tg_shape shape;
     if (!tg_broadcast_shapes(tg_tensor_shape(a), tg_tensor_shape(b), &shape, tg_binary_name(op)))
         return NULL;
@@ -290,7 +290,7 @@ static const tg_op where_op = { "where", where_backward };
 tg_tensor *tg_where(tg_tensor *mask, tg_tensor *a, tg_tensor *b)
 {
     if (!mask || !a || !b)
-        return NULL;
+        return tg_null_input("where");
     tg_shape ab, shape;
     if (!tg_broadcast_shapes(tg_tensor_shape(a), tg_tensor_shape(b), &ab, "where") ||
         !tg_broadcast_shapes(tg_tensor_shape(mask), ab, &shape, "where"))

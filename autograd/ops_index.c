@@ -20,7 +20,7 @@ static const tg_op index_select_op = { "index_select", index_select_backward };
 tg_tensor *tg_index_select(tg_tensor *x, int dim, tg_tensor *index)
 {
     if (!x || !index)
-        return NULL;
+        return tg_null_input("index_select");
     int d = tg_normalize_dim(dim, x->ndim, "index_select");
     if (d < 0)
         return NULL;
@@ -58,7 +58,7 @@ static const tg_op gather_op = { "gather", gather_backward };
 tg_tensor *tg_gather(tg_tensor *x, int dim, tg_tensor *index)
 {
     if (!x || !index)
-        return NULL;
+        return tg_null_input("gather");
     tg_tensor *out = tg_empty(tg_tensor_shape(index));
     if (!out || tg_kernel_gather(out, x, dim, index) != 0)
         return NULL;
@@ -90,7 +90,7 @@ static const tg_op scatter_add_op = { "scatter_add", scatter_add_backward };
 tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *src)
 {
     if (!x || !index || !src)
-        return NULL;
+        return tg_null_input("scatter_add");
     tg_tensor *out = tg_copy_to_graph(x);
     if (!out || tg_kernel_scatter_add(out, dim, index, src) != 0)
         return NULL;
@@ -106,7 +106,7 @@ tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *sr
 tg_tensor *tg_one_hot(tg_tensor *index, int64_t classes)
 {
     if (!index)
-        return NULL;
+        return tg_null_input("one_hot");
     if (index->ndim >= TG_MAX_DIMS || classes < 1) {
         tg_error_set("one_hot: %lld classes for an index of %d dimensions: need at least one class "
                      "and fewer than %d dimensions", (long long)classes, index->ndim, TG_MAX_DIMS);

@@ -109,7 +109,7 @@ static tg_tensor *matmul2(tg_tensor *a, tg_tensor *b)
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
 {
     if (!a || !b)
-        return NULL;
+        return tg_null_input("matmul");
     char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
     if (a->ndim == 0 || b->ndim == 0) {
         tg_error_set("matmul: %s x %s: operands need at least 1 dimension",
@@ -169,7 +169,7 @@ static const tg_op addmm_op = { "addmm", addmm_backward };
 tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
 {
     if (!c || !a || !b)
-        return NULL;
+        return tg_null_input("addmm");
     tg_shape shape;
     if (tg_matmul_shape(a, b, &shape, "addmm") != 0 || check_addend(c, shape, "addmm", "c") != 0)
         return NULL;
@@ -226,7 +226,7 @@ static const tg_op affine_op = { "affine", affine_backward };
 tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
 {
     if (!x || !weight)
-        return NULL;
+        return tg_null_input("affine");
     char sx[TG_SHAPE_STR_MAX], sw[TG_SHAPE_STR_MAX];
     if (x->ndim < 1 || weight->ndim != 2 || x->shape[x->ndim - 1] != weight->shape[1]) {
         tg_error_set("affine: input %s and weight %s: the weight must be [out, in] with in = the "

@@ -51,7 +51,7 @@ static tg_tensor *reduce_op(const tg_op *op, tg_tensor *x, tg_axes axes, bool ke
                             reduce_kernel kernel, float param)
 {
     if (!x)
-        return NULL;
+        return tg_null_input(op->name);
     tg_shape kept, result;
     if (tg_reduce_shapes(x, axes, keepdim, &kept, &result, op->name) != 0)
         return NULL;
@@ -272,7 +272,7 @@ static tg_tensor *indexed_extreme(const tg_op *op, tg_tensor *x, int dim, bool k
     if (indices)
         *indices = NULL;
     if (!x)
-        return NULL;
+        return tg_null_input(op->name);
     int d = tg_normalize_dim(dim, x->ndim, op->name);
     if (d < 0)
         return NULL;

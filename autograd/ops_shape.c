@@ -69,7 +69,7 @@ static const tg_op clone_op = { "clone", reshape_backward };
 tg_tensor *tg_reshape(tg_tensor *x, tg_shape shape)
 {
     if (!x)
-        return NULL;
+        return tg_null_input("reshape");
     /* Try a view first without leaving an error behind. */
     bool viewable = tg_tensor_is_contiguous(x);
     tg_tensor *out = viewable ? tg_view_reshape(x, shape) : NULL;
@@ -83,7 +83,7 @@ tg_tensor *tg_reshape(tg_tensor *x, tg_shape shape)
 tg_tensor *tg_flatten(tg_tensor *x, int start_dim, int end_dim)
 {
     if (!x)
-        return NULL;
+        return tg_null_input("flatten");
     if (x->ndim == 0)
         return tg_reshape(x, TG_SHAPE(1));
     int s = tg_normalize_dim(start_dim, x->ndim, "flatten");
@@ -158,7 +158,7 @@ tg_tensor *tg_permute(tg_tensor *x, const int *order)
 tg_tensor *tg_transpose(tg_tensor *x, int dim0, int dim1)
 {
     if (!x)
-        return NULL;
+        return tg_null_input("transpose");
     int a = tg_normalize_dim(dim0, x->ndim, "transpose");
     int b = a < 0 ? -1 : tg_normalize_dim(dim1, x->ndim, "transpose");
     if (b < 0)
@@ -249,7 +249,7 @@ tg_tensor *tg_narrow(tg_tensor *x, int dim, int64_t start, int64_t length)
 tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index)
 {
     if (!x)
-        return NULL;
+        return tg_null_input("select");
     /* A negative index counts from the end, as in Python. */
     int d = tg_normalize_dim(dim, x->ndim, "select");
     if (d < 0)
@@ -317,7 +317,7 @@ static int check_list(tg_tensor *const *xs, int n, const char *op)
         return tg_error_set("%s: needs at least one tensor, got %d", op, n);
     for (int i = 0; i < n; i++)
         if (!xs[i])
-            return -1;
+            return tg_error_null_input(op);
     return 0;
 }
 
@@ -395,7 +395,7 @@ tg_tensor *tg_stack(tg_tensor *const *xs, int n, int dim)
 int tg_split(tg_tensor *x, int dim, const int64_t *sizes, int n, tg_tensor **out)
 {
     if (!x)
-        return -1;
+        return tg_error_null_input("split");
     if (!sizes || !out || n < 1)
         return tg_error_set("split: needs sizes and room for at least one output");
     int d = tg_normalize_dim(dim, x->ndim, "split");
@@ -424,7 +424,7 @@ int tg_split(tg_tensor *x, int dim, const int64_t *sizes, int n, tg_tensor **out
 int tg_chunk(tg_tensor *x, int chunks, int dim, tg_tensor **out)
 {
     if (!x)
-        return -1;
+        return tg_error_null_input("chunk");
     if (chunks < 1 || !out)
         return tg_error_set("chunk: needs at least one chunk (got %d) and room for them", chunks);
     int d = tg_normalize_dim(dim, x->ndim, "chunk");

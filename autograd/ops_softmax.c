@@ -52,7 +52,7 @@ static const tg_op log_softmax_op = { "log_softmax", log_softmax_backward };
 static tg_tensor *softmax(const tg_op *op, tg_tensor *x, int dim, bool log)
 {
     if (!x)
-        return NULL;
+        return tg_null_input(op->name);
     int d = tg_normalize_dim(dim, x->ndim, op->name);
     if (d < 0)
         return NULL;

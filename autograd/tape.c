@@ -87,7 +87,7 @@ static tg_autograd_meta *meta_for(tg_tensor *t)
 int tg_set_requires_grad(tg_tensor *t, bool requires_grad)
 {
     if (!t)
-        return -1;
+        return tg_error_null_input("set_requires_grad");
     tg_autograd_meta *m = tg_meta(t);
     if (m && m->node >= 0)
         return tg_error_set("set_requires_grad: the tensor is the output of '%s', not a leaf; "
@@ -116,7 +116,7 @@ bool tg_is_leaf(const tg_tensor *t)
 int tg_retain_grad(tg_tensor *t)
 {
     if (!t)
-        return -1;
+        return tg_error_null_input("retain_grad");
     tg_autograd_meta *m = tg_meta(t);
     if (!m || !m->requires_grad)
         return tg_error_set("retain_grad: the tensor does not require a gradient");
@@ -265,7 +265,7 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
 void *tg_node_save(tg_node *node, size_t bytes)
 {
     if (!node)
-        return NULL;
+        return tg_null_input("node_save");
     node->saved = tg_arena_calloc(tg_arena_thread(), bytes);
     return node->saved;
 }
@@ -477,7 +477,7 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
 int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
 {
     if (!out || !grad)
-        return -1;
+        return tg_error_null_input("backward_with_grad");
     if (!tg_requires_grad(out))
         return tg_error_set("backward: the tensor does not require a gradient (no leaf that "
                             "requires one went into it, or it was computed with grad mode off)");
@@ -498,7 +498,7 @@ int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
 int tg_backward(tg_tensor *loss)
 {
     if (!loss)
-        return -1;
+        return tg_error_null_input("backward");
     if (loss->numel != 1) {
         char shape[TG_SHAPE_STR_MAX];
         return tg_error_set("backward: the loss %s has %lld elements; give a one-element tensor, or "

@@ -195,11 +195,22 @@ struct tg_recurrent_cell {
     tg_cell_params params;
 };
 
+int tg_cell_check_kinds(const tg_rnn_config *config, const char *op)
+{
+    if ((unsigned)config->nonlinearity > TG_RNN_RELU)
+        return tg_error_set("%s: nonlinearity %d is neither TG_RNN_TANH (0) nor TG_RNN_RELU (1)", op,
+                            (int)config->nonlinearity);
+    if ((unsigned)config->gru > TG_GRU_PYTORCH)
+        return tg_error_set("%s: gru %d is neither TG_GRU_SEED (0) nor TG_GRU_PYTORCH (1)", op,
+                            (int)config->gru);
+    return 0;
+}
+
 static struct tg_recurrent_cell *cell_new(tg_model *model, const char *prefix, tg_rnn_config config,
                                           tg_cell_kind kind)
 {
     if (!model)
-        return NULL;
+        return tg_null_input(tg_cell_name(kind));
     const char *name = tg_cell_name(kind);
     if (config.input < 1 || config.hidden < 1 || config.layers > 1 || config.bidirectional ||
         config.dropout != 0.0f || config.batch_first) {
@@ -208,6 +219,10 @@ static struct tg_recurrent_cell *cell_new(tg_model *model, const char *prefix, t
                      (long long)config.input, (long long)config.hidden);
         return NULL;
     }
+    char op[32];
+    snprintf(op, sizeof op, "%s_cell_new", name);
+    if (tg_cell_check_kinds(&config, op) != 0)
+        return NULL;
     struct tg_recurrent_cell *cell = calloc(1, sizeof *cell);
     if (!cell) {
         tg_error_set("%s_cell_new: out of memory", name);
@@ -215,8 +230,6 @@ static struct tg_recurrent_cell *cell_new(tg_model *model, const char *prefix, t
     }
     *cell = (struct tg_recurrent_cell){ .kind = kind, .config = config };
     cell->config.layers = 1;
-    char op[32];
-    snprintf(op, sizeof op, "%s_cell_new", name);
     if (tg_cell_add_parameters(model, op, prefix, kind, &config, 1, (const char *const[]){ "" },
                                &config.input, &cell->params) != 0 ||
         tg_model_own(model, cell, free) != 0) {

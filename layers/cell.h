@@ -16,6 +16,10 @@ typedef enum tg_cell_kind {
 /* "rnn", "lstm" or "gru", for error messages. */
 const char *tg_cell_name(tg_cell_kind kind);
 
+/* -1 with an error naming op when the config's nonlinearity or GRU
+ * formulation is not one of its enum's values. */
+int tg_cell_check_kinds(const tg_rnn_config *config, const char *op);
+
 /* The parameters of one layer and direction, in PyTorch's layout. */
 typedef struct tg_cell_params {
     tg_tensor *weight_ih; /* [G*hidden, in] */

@@ -5,7 +5,7 @@
 tg_tensor *tg_dropout(tg_model *model, tg_tensor *x, float p)
 {
     if (!model || !x)
-        return NULL;
+        return tg_null_input("dropout");
     if (!(p >= 0.0f && p <= 1.0f)) {
         tg_error_set("dropout: probability %g is outside [0, 1]", (double)p);
         return NULL;

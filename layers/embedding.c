@@ -10,7 +10,7 @@
 tg_embedding *tg_embedding_new(tg_model *model, const char *prefix, tg_embedding_config config)
 {
     if (!model)
-        return NULL;
+        return tg_null_input("embedding_new");
     if (config.count < 1 || config.dim < 1) {
         tg_error_set("embedding_new: count %lld and dim %lld must both be positive",
                      (long long)config.count, (long long)config.dim);
@@ -50,7 +50,7 @@ tg_embedding *tg_embedding_new(tg_model *model, const char *prefix, tg_embedding
 tg_tensor *tg_embedding_forward(const tg_embedding *embedding, tg_tensor *indices)
 {
     if (!embedding || !indices)
-        return NULL;
+        return tg_null_input("embedding_forward");
     const tg_embedding_config *config = &embedding->config;
     if (indices->ndim >= TG_MAX_DIMS) {
         tg_error_set("embedding: indices of %d dimensions: at most %d", indices->ndim,

@@ -8,7 +8,7 @@
 tg_layernorm *tg_layernorm_new(tg_model *model, const char *prefix, tg_layernorm_config config)
 {
     if (!model)
-        return NULL;
+        return tg_null_input("layernorm_new");
     if (config.eps == 0.0f)
         config.eps = 1e-5f;
     if (config.dim < 1 || !(config.eps > 0.0f)) {
@@ -41,7 +41,7 @@ tg_layernorm *tg_layernorm_new(tg_model *model, const char *prefix, tg_layernorm
 tg_tensor *tg_layernorm_forward(const tg_layernorm *norm, tg_tensor *x)
 {
     if (!norm || !x)
-        return NULL;
+        return tg_null_input("layernorm_forward");
     if (x->ndim < 1 || x->shape[x->ndim - 1] != norm->config.dim) {
         char shape[TG_SHAPE_STR_MAX];
         tg_error_set("layernorm: input %s: the last dimension must be %lld",

@@ -9,7 +9,7 @@
 tg_linear *tg_linear_new(tg_model *model, const char *prefix, tg_linear_config config)
 {
     if (!model)
-        return NULL;
+        return tg_null_input("linear_new");
     if (config.input < 1 || config.output < 1) {
         tg_error_set("linear_new: input %lld and output %lld must both be positive",
                      (long long)config.input, (long long)config.output);
@@ -42,7 +42,7 @@ tg_linear *tg_linear_new(tg_model *model, const char *prefix, tg_linear_config c
 tg_tensor *tg_linear_forward(const tg_linear *linear, tg_tensor *x)
 {
     if (!linear || !x)
-        return NULL;
+        return tg_null_input("linear_forward");
     if (x->ndim < 1 || x->shape[x->ndim - 1] != linear->config.input) {
         char shape[TG_SHAPE_STR_MAX];
         tg_error_set("linear: input %s: the last dimension must be %lld",

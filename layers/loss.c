@@ -31,7 +31,9 @@ static int check_same_shape(const tg_tensor *input, const tg_tensor *target, con
 
 tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction reduction)
 {
-    if (!input || !target || check_same_shape(input, target, "mse_loss") != 0 ||
+    if (!input || !target)
+        return tg_null_input("mse_loss");
+    if (check_same_shape(input, target, "mse_loss") != 0 ||
         check_reduction(reduction, "mse_loss") != 0)
         return NULL;
     return reduce(tg_square(tg_sub(input, target)), reduction);
@@ -39,7 +41,9 @@ tg_tensor *tg_mse_loss(tg_tensor *input, tg_tensor *target, tg_reduction reducti
 
 tg_tensor *tg_l1_loss(tg_tensor *input, tg_tensor *target, tg_reduction reduction)
 {
-    if (!input || !target || check_same_shape(input, target, "l1_loss") != 0 ||
+    if (!input || !target)
+        return tg_null_input("l1_loss");
+    if (check_same_shape(input, target, "l1_loss") != 0 ||
         check_reduction(reduction, "l1_loss") != 0)
         return NULL;
     return reduce(tg_abs(tg_sub(input, target)), reduction);
@@ -47,7 +51,9 @@ tg_tensor *tg_l1_loss(tg_tensor *input, tg_tensor *target, tg_reduction reductio
 
 tg_tensor *tg_huber_loss(tg_tensor *input, tg_tensor *target, float delta, tg_reduction reduction)
 {
-    if (!input || !target || check_same_shape(input, target, "huber_loss") != 0 ||
+    if (!input || !target)
+        return tg_null_input("huber_loss");
+    if (check_same_shape(input, target, "huber_loss") != 0 ||
         check_reduction(reduction, "huber_loss") != 0)
         return NULL;
     if (!(delta > 0.0f)) {
@@ -128,7 +134,7 @@ static tg_tensor *class_loss(tg_tensor *log_probs, tg_tensor *target, const tg_c
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, const tg_class_loss_config *config)
 {
     if (!logits || !target)
-        return NULL;
+        return tg_null_input("cross_entropy");
     if (logits->ndim < 1) {
         tg_error_set("cross_entropy: logits must have a class axis, got a scalar");
         return NULL;
@@ -139,7 +145,7 @@ tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, const tg_class
 tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *target, const tg_class_loss_config *config)
 {
     if (!log_probs || !target)
-        return NULL;
+        return tg_null_input("nll_loss");
     if (config && config->label_smoothing != 0.0f) {
         tg_error_set("nll_loss: label smoothing applies to cross_entropy only");
         return NULL;
@@ -154,7 +160,9 @@ tg_tensor *tg_bce_with_logits(tg_tensor *logits, tg_tensor *target, const tg_bce
     const tg_bce_config defaults = { 0 };
     const tg_bce_config *c = config ? config : &defaults;
     const char *op = "bce_with_logits";
-    if (!logits || !target || check_same_shape(logits, target, op) != 0 ||
+    if (!logits || !target)
+        return tg_null_input(op);
+    if (check_same_shape(logits, target, op) != 0 ||
         check_reduction(c->reduction, op) != 0)
         return NULL;
     tg_tensor *pos = c->pos_weight;

@@ -125,6 +125,8 @@ static int reserve_parameter(tg_model *model)
 
 int tg_model_join_name(char *out, const char *prefix, const char *name)
 {
+    if (!out || !name)
+        return tg_error_null_input("model_join_name");
     int n = prefix && prefix[0] ? snprintf(out, TG_NAME_MAX, "%s.%s", prefix, name)
                                 : snprintf(out, TG_NAME_MAX, "%s", name);
     if (n < 0 || n >= TG_NAME_MAX)
@@ -136,7 +138,7 @@ int tg_model_join_name(char *out, const char *prefix, const char *name)
 tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape shape)
 {
     if (!model || !name)
-        return NULL;
+        return tg_null_input("model_add_parameter");
     size_t length = strlen(name);
     if (length == 0 || length >= TG_NAME_MAX) {
         tg_error_set("model_add_parameter: the name \"%s\" must have 1 to %d characters", name,
@@ -186,7 +188,9 @@ tg_tensor *tg_model_parameter(const tg_model *model, int index)
 
 tg_tensor *tg_model_find(const tg_model *model, const char *name)
 {
-    if (!model || !name || !model->slots)
+    if (!model || !name)
+        return tg_null_input("model_find");
+    if (!model->slots)
         return NULL;
     int i = model->slots[find_slot(model, name)];
     return i >= 0 ? model->params[i].tensor : NULL;

@@ -46,7 +46,7 @@ int tg_model_own(tg_model *model, void *object, void (*free_fn)(void *));
 int tg_model_parameter_count(const tg_model *model);
 const char *tg_model_parameter_name(const tg_model *model, int index);
 tg_tensor *tg_model_parameter(const tg_model *model, int index);
-/* The parameter called name, or NULL (no error). */
+/* The parameter called name, or NULL (no error) when there is none. */
 tg_tensor *tg_model_find(const tg_model *model, const char *name);
 /* Total number of scalars in all parameters. */
 int64_t tg_model_numel(const tg_model *model);
@@ -78,7 +78,8 @@ const char *tg_model_metadata_key(const tg_model *model, int index);
 const char *tg_model_metadata_value(const tg_model *model, int index);
 
 /* Writes "prefix.name" (or just name when prefix is empty or NULL) into
- * out; -1 with an error when it does not fit in TG_NAME_MAX. */
+ * out; -1 with an error when it does not fit in TG_NAME_MAX, or when out or
+ * name is NULL. */
 int tg_model_join_name(char *out, const char *prefix, const char *name);
 
 #ifdef __cplusplus

@@ -13,7 +13,7 @@ int tg_model_save_with(const tg_model *model, const char *path, const tg_named_t
                        int n_extra, const tg_string_pair *metadata, int n_metadata)
 {
     if (!model || !path || (n_extra > 0 && !extra) || (n_metadata > 0 && !metadata))
-        return -1;
+        return tg_error_null_input("model_save");
     if (n_extra < 0 || n_metadata < 0)
         return tg_error_set("model_save: %s: negative count of extra tensors (%d) or metadata (%d)",
                             path, n_extra, n_metadata);
@@ -177,7 +177,7 @@ int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode
                        const char *extra_prefix, tg_load_report *report)
 {
     if (!model || !file)
-        return -1;
+        return tg_error_null_input("model_load_from");
     tg_load_report local;
     if (!report)
         report = &local;
@@ -203,7 +203,7 @@ int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode
 int tg_model_load(tg_model *model, const char *path, tg_load_mode mode, tg_load_report *report)
 {
     if (!model || !path)
-        return -1;
+        return tg_error_null_input("model_load");
     if (report)
         *report = (tg_load_report){ 0 };
     tg_safetensors *file = tg_safetensors_load(path);

@@ -51,7 +51,7 @@ static struct tg_recurrent *recurrent_new(tg_model *model, const char *prefix, t
                                           tg_cell_kind kind)
 {
     if (!model)
-        return NULL;
+        return tg_null_input(tg_cell_name(kind));
     char op[32];
     snprintf(op, sizeof op, "%s_new", tg_cell_name(kind));
     if (config.layers == 0)
@@ -63,6 +63,8 @@ static struct tg_recurrent *recurrent_new(tg_model *model, const char *prefix, t
                      config.layers, (double)config.dropout);
         return NULL;
     }
+    if (tg_cell_check_kinds(&config, op) != 0)
+        return NULL;
     int directions = config.bidirectional ? 2 : 1;
     struct tg_recurrent *r = calloc(1, sizeof *r);
     tg_cell_params *params = calloc((size_t)(config.layers * directions), sizeof *params);

@@ -40,7 +40,7 @@ tg_optimizer *tg_adagrad_new(tg_model *model, tg_adagrad_config config)
 {
     static const char op[] = "adagrad_new";
     if (!model)
-        return NULL;
+        return tg_null_input("adagrad_new");
     tg_adagrad_config c = config;
     c.lr = tg_optim_value(config.lr, 1e-2);
     c.lr_decay = tg_optim_value(config.lr_decay, 0);

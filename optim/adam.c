@@ -93,7 +93,7 @@ static tg_optimizer *create(tg_model *model, tg_adam_config config, bool decoupl
 {
     const char *op = decoupled ? "adamw_new" : "adam_new";
     if (!model)
-        return NULL;
+        return tg_null_input(op);
     tg_adam_config c = config;
     c.lr = tg_optim_value(config.lr, 1e-3);
     c.betas[0] = tg_optim_value(config.betas[0], 0.9);

@@ -116,7 +116,7 @@ static void fill_state(tg_named_tensor *state, char (*names)[TG_OPTIM_NAME_MAX +
 int tg_checkpoint_save(const char *path, const tg_checkpoint *ck)
 {
     if (!path || !ck || !ck->model)
-        return -1;
+        return tg_error_null_input("checkpoint_save");
     if (ck->n_user < 0 || (ck->n_user > 0 && !ck->user))
         return tg_error_set("checkpoint_save: %s: %d user entries at %p", path, ck->n_user,
                             (const void *)ck->user);
@@ -324,7 +324,7 @@ int tg_checkpoint_restore(const tg_safetensors *file, tg_checkpoint *ck)
 int tg_checkpoint_load(const char *path, tg_checkpoint *ck)
 {
     if (!path || !ck || !ck->model)
-        return -1;
+        return tg_error_null_input("checkpoint_load");
     tg_safetensors *file = tg_safetensors_load(path);
     if (!file)
         return -1;
@@ -336,7 +336,7 @@ int tg_checkpoint_load(const char *path, tg_checkpoint *ck)
 const char *tg_checkpoint_user(const tg_safetensors *file, const char *key)
 {
     if (!file || !key)
-        return NULL;
+        return tg_null_input("checkpoint_user");
     char full[KEY_MAX];
     int n = snprintf(full, sizeof full, "user.%s", key);
     return n > 0 && n < KEY_MAX ? tg_safetensors_metadata(file, full) : NULL;

@@ -77,7 +77,7 @@ float tg_clip_grad_norm(tg_model *model, float max_norm)
 int tg_clip_grad_value(tg_model *model, float clip_value)
 {
     if (!model)
-        return -1;
+        return tg_error_null_input("clip_grad_value");
     if (!(clip_value >= 0.0f))
         return tg_error_set("clip_grad_value: clip_value = %g: must be >= 0", clip_value);
     const float bounds[2] = { -clip_value, clip_value };

@@ -45,7 +45,7 @@ int tg_check_finite(const tg_model *model, const tg_tensor *loss, int64_t step)
     if (tg_error_occurred())
         return prefix_recorded_error(step);
     if (!model || !loss)
-        return -1;
+        return tg_error_null_input("check_finite");
     int64_t at;
     float value;
     if (find_non_finite(loss, &at, &value)) {

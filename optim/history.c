@@ -108,7 +108,7 @@ static int add_column(tg_history *h, const char *name)
 int tg_history_add(tg_history *h, int64_t x, const char *name, double value)
 {
     if (!h || !name)
-        return -1;
+        return tg_error_null_input("history_add");
     if (!name[0] || strcmp(name, h->x_name) == 0)
         return tg_error_set("history_add: \"%s\" cannot name a column", name);
     if (h->rows > 0 && x < h->x[h->rows - 1])
@@ -163,7 +163,7 @@ double tg_history_last(const tg_history *h, const char *name)
 int tg_history_write_csv(const tg_history *h, const char *path)
 {
     if (!h || !path)
-        return -1;
+        return tg_error_null_input("history_write_csv");
     int width = 1 + h->n_columns;
     const char **names = malloc(sizeof *names * (size_t)width);
     double *values = malloc(sizeof(double) * (size_t)width * (size_t)(h->rows ? h->rows : 1));
@@ -203,8 +203,10 @@ static tg_plot_series series_of(const tg_history *h, int column, double *xy)
 int tg_history_plot(const tg_history *h, const char *path, const char *const *names, int n,
                     const tg_plot_options *options)
 {
-    if (!h || !path || n < 0 || (n > 0 && !names))
-        return -1;
+    if (!h || !path || (n > 0 && !names))
+        return tg_error_null_input("history_plot");
+    if (n < 0)
+        return tg_error_set("history_plot: %s: %d series", path, n);
     int count = n ? n : h->n_columns;
     tg_plot_series *series = calloc((size_t)count + 1, sizeof *series);
     double *xy = malloc(sizeof(double) * 2 * (size_t)(h->rows ? h->rows : 1) * (size_t)(count + 1));

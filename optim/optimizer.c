@@ -47,7 +47,7 @@ tg_optimizer *tg_optimizer_create(size_t size, const char *name, const char *op,
                                   tg_map_fn row, tg_optim_hyper_fn hyper)
 {
     if (!model)
-        return NULL;
+        return tg_null_input("optimizer_create");
     if (!isfinite(lr) || lr < 0) {
         tg_error_set("%s: lr = %g: must be a finite value >= 0", op, lr);
         return NULL;
@@ -95,7 +95,7 @@ void tg_optimizer_free(tg_optimizer *opt)
 int tg_optimizer_step(tg_optimizer *opt)
 {
     if (!opt)
-        return -1;
+        return tg_error_null_input("optimizer_step");
     for (int i = 0; i < opt->n_params; i++) {
         tg_tensor *p = opt->params[i];
         tg_tensor *g = tg_grad(p);
@@ -131,7 +131,7 @@ double tg_optimizer_lr(const tg_optimizer *opt) { return opt ? opt->lr : NAN; }
 int tg_optimizer_set_lr(tg_optimizer *opt, double lr)
 {
     if (!opt)
-        return -1;
+        return tg_error_null_input("optimizer_set_lr");
     if (!isfinite(lr) || lr < 0)
         return tg_error_set("%s: lr = %g: must be a finite value >= 0", opt->name, lr);
     opt->lr = lr;
@@ -143,7 +143,7 @@ int64_t tg_optimizer_steps(const tg_optimizer *opt) { return opt ? opt->steps : 
 int tg_optimizer_set_steps(tg_optimizer *opt, int64_t steps)
 {
     if (!opt)
-        return -1;
+        return tg_error_null_input("optimizer_set_steps");
     if (steps < 0)
         return tg_error_set("%s: steps = %lld: must be >= 0", opt->name, (long long)steps);
     opt->steps = steps;
@@ -155,7 +155,7 @@ int tg_optimizer_parameter_count(const tg_optimizer *opt) { return opt ? opt->n_
 tg_tensor *tg_optimizer_parameter(const tg_optimizer *opt, int index)
 {
     if (!opt)
-        return NULL;
+        return tg_null_input("optimizer_parameter");
     if (index < 0 || index >= opt->n_params) {
         tg_error_set("%s: parameter %d: out of range [0, %d)", opt->name, index, opt->n_params);
         return NULL;
@@ -191,7 +191,7 @@ tg_tensor *tg_optimizer_state_tensor(const tg_optimizer *opt, int index)
 tg_tensor *tg_optimizer_state_find(const tg_optimizer *opt, const char *name)
 {
     if (!opt || !name)
-        return NULL;
+        return tg_null_input("optimizer_state_find");
     for (int i = 0; i < tg_optimizer_state_count(opt); i++)
         if (strcmp(opt->state_names[i], name) == 0)
             return opt->state[i];

@@ -26,12 +26,14 @@
  * Every state tensor is allocated when the optimizer is created, so a step
  * allocates nothing.
  *
- * Configuration: a struct with designated initialisers where a field left
- * at zero means the documented default (PyTorch's). Where PyTorch's default
- * is not zero but zero is a meaningful value (Adam's beta1 or eps, AdamW's
- * weight decay, RMSprop's alpha...), write TG_ZERO to ask for zero. Invalid
- * values (those PyTorch rejects) make the constructor return NULL with an
- * error such as "adam_new: betas[0] = 1: must be in [0, 1)".
+ * Configuration: a struct with designated initialisers, by tapegrad's one
+ * rule for settings (tensor/error.h): a field left at zero means the
+ * documented default (PyTorch's); where PyTorch's default is not zero but
+ * zero is a meaningful value (Adam's beta1 or eps, AdamW's weight decay,
+ * RMSprop's alpha...), write TG_ZERO to ask for zero; negative and NaN
+ * values, and others PyTorch rejects, make the constructor return NULL with
+ * an error such as "adam_new: betas[0] = 1: must be in [0, 1)" or
+ * "adam_new: lr = -1: must be a finite value >= 0".
  *
  * State: every optimizer keeps, per parameter, a step count named
  * "step.<parameter>" (a 0-d float tensor, as PyTorch's state["step"]; exact
@@ -57,10 +59,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* In a config, asks for zero where zero would otherwise mean the default.
- * Every such field rejects negative values, so -1 is free to mean this. */
-#define TG_ZERO (-1)
 
 typedef struct tg_optimizer tg_optimizer;
 
@@ -92,7 +90,8 @@ typedef struct tg_adam_config {
     double lr;           /* default 1e-3 */
     double betas[2];     /* default 0.9 and 0.999; TG_ZERO for 0 */
     double eps;          /* default 1e-8; TG_ZERO for 0 */
-    double weight_decay; /* default 0 for Adam, 1e-2 for AdamW (TG_ZERO for 0) */
+    double weight_decay; /* default 0 for Adam, 1e-2 for AdamW: there 0 means
+                            1e-2, as PyTorch's default; TG_ZERO for none */
     bool amsgrad;
     bool maximize;
 } tg_adam_config;

@@ -56,11 +56,10 @@ tg_optimizer *tg_optimizer_create(size_t size, const char *name, const char *op,
 /* The state slot `slot` (0-based, after the step count) of parameter i. */
 tg_tensor *tg_optimizer_slot(const tg_optimizer *opt, int i, int slot);
 
-/* A config field: 0 means `fallback`, TG_ZERO means 0, anything else is
- * itself. */
+/* A config field by the settings rule (tg_setting, tensor/error.h). */
 static inline double tg_optim_value(double value, double fallback)
 {
-    return value == 0 ? fallback : value == TG_ZERO ? 0 : value;
+    return tg_setting(value, fallback);
 }
 
 /* Checks that a resolved config value lies in [low, high] (high excluded

@@ -27,8 +27,10 @@ static double monotonic_seconds(void)
 
 tg_progress *tg_progress_new(tg_progress_config config)
 {
-    if (config.total < 0 || config.width < 0 || config.redraw_seconds < 0 || config.every < 0) {
-        tg_error_set("progress_new: total, width, redraw_seconds and every must be >= 0");
+    if (config.total < 0 || config.width < 0 || !(config.redraw_seconds >= 0) || config.every < 0 ||
+        (unsigned)config.mode > TG_PROGRESS_LINES) {
+        tg_error_set("progress_new: total, width, redraw_seconds and every must be >= 0, and mode "
+                     "one of tg_progress_mode's values");
         return NULL;
     }
     tg_progress *bar = calloc(1, sizeof *bar);

@@ -68,7 +68,7 @@ tg_optimizer *tg_rmsprop_new(tg_model *model, tg_rmsprop_config config)
 {
     static const char op[] = "rmsprop_new";
     if (!model)
-        return NULL;
+        return tg_null_input("rmsprop_new");
     tg_rmsprop_config c = config;
     c.lr = tg_optim_value(config.lr, 1e-2);
     c.alpha = tg_optim_value(config.alpha, 0.99);

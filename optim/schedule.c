@@ -100,7 +100,7 @@ static int plateau_update(tg_schedule *s, double metric)
 int tg_schedule_step_metric(tg_schedule *s, double metric)
 {
     if (!s)
-        return -1;
+        return tg_error_null_input("schedule_step_metric");
     s->epoch++;
     int64_t w = s->c.warmup_steps;
     if (s->epoch < w)
@@ -115,7 +115,7 @@ int tg_schedule_step_metric(tg_schedule *s, double metric)
 int tg_schedule_step(tg_schedule *s)
 {
     if (!s)
-        return -1;
+        return tg_error_null_input("schedule_step");
     if (s->c.kind == TG_SCHEDULE_PLATEAU)
         return tg_error_set("schedule_step: PLATEAU needs the metric it watches: call "
                             "tg_schedule_step_metric");
@@ -175,7 +175,7 @@ static int resolve(tg_schedule *s, tg_schedule_config config)
 tg_schedule *tg_schedule_new(tg_optimizer *opt, tg_schedule_config config)
 {
     if (!opt)
-        return NULL;
+        return tg_null_input("schedule_new");
     tg_schedule *s = calloc(1, sizeof *s);
     if (!s) {
         tg_error_set("schedule_new: out of memory");
@@ -209,7 +209,7 @@ int tg_schedule_state_count(const tg_schedule *s)
 const char *tg_schedule_state_name(const tg_schedule *s, int index)
 {
     if (!s)
-        return NULL;
+        return tg_null_input("schedule_state_name");
     if (index < 0 || index >= tg_schedule_state_count(s)) {
         tg_error_set("schedule: state %d: out of range [0, %d)", index,
                      tg_schedule_state_count(s));
@@ -234,7 +234,7 @@ static bool is_count(double v) { return v >= 0 && v <= 9007199254740992.0 && v =
 int tg_schedule_set_state(tg_schedule *s, const char *name, double value)
 {
     if (!s || !name)
-        return -1;
+        return tg_error_null_input("schedule_set_state");
     int index = -1;
     for (int i = 0; i < tg_schedule_state_count(s); i++)
         if (strcmp(name, state_names[i]) == 0)

@@ -57,7 +57,7 @@ tg_optimizer *tg_sgd_new(tg_model *model, tg_sgd_config config)
 {
     static const char op[] = "sgd_new";
     if (!model)
-        return NULL;
+        return tg_null_input(op);
     if (config.lr == 0) {
         tg_error_set("%s: lr is required (PyTorch has no default either)", op);
         return NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "plot/chart.h"
+#include "tensor/error.h"
 
 tg_plot_range tg_plot_auto_range(double lo, double hi, bool have, bool log, double pad)
 {
@@ -155,6 +156,10 @@ void tg_plot_value_label(char buf[TG_PLOT_LABEL_MAX], double value)
 
 void tg_plot_axes_pixel(const tg_plot_axes *axes, double x, double y, double *px, double *py)
 {
+    if (!axes || !px || !py) {
+        tg_error_null_input("plot_axes_pixel");
+        return;
+    }
     const tg_plot_rect *a = &axes->area;
     *px = a->x + (x - axes->x_min) / (axes->x_max - axes->x_min) * a->width;
     double t;

@@ -208,7 +208,7 @@ static void forget_given_back_above(tg_arena *arena, tg_arena_mark mark)
 void *tg_arena_alloc(tg_arena *arena, size_t bytes)
 {
     if (!arena)
-        return NULL;
+        return tg_null_input("arena_alloc");
     if (bytes > SIZE_MAX - ARENA_ALIGN) {
         tg_error_set("arena: cannot allocate %zu bytes", bytes);
         return NULL;

@@ -90,13 +90,16 @@ static void init_blas(void)
 
 void tg_blas_init(void) { call_once(&blas_once, init_blas); }
 
-void tg_set_num_threads(int threads)
+int tg_max_num_threads(void) { return TG_MAX_THREADS_PER_CORE * default_thread_count(); }
+
+int tg_set_num_threads(int threads)
 {
-    if (threads < 1)
-        threads = 1;
+    int most = tg_max_num_threads();
+    threads = threads < 1 ? 1 : (threads > most ? most : threads);
     atomic_store(&num_threads, threads);
     tg_blas_init();
     bli_thread_set_num_threads(threads);
+    return threads;
 }
 
 int tg_get_num_threads(void)

@@ -49,7 +49,7 @@ static int index_error(const char *op, const tg_tensor *index, int64_t position,
 int tg_check_indices(const tg_tensor *index, int64_t limit, const char *op)
 {
     if (!index)
-        return -1;
+        return tg_error_null_input("check_indices");
     int64_t stride[1][TG_MAX_DIMS];
     memcpy(stride[0], index->stride, sizeof(int64_t) * (size_t)index->ndim);
     float *base[1] = { index->data };
@@ -94,7 +94,7 @@ static int check_index_along(const char *op, const tg_tensor *indexed, int d, co
 int tg_kernel_index_select(tg_tensor *out, const tg_tensor *x, int dim, const tg_tensor *index)
 {
     if (!out || !x || !index)
-        return -1;
+        return tg_error_null_input("kernel_index_select");
     int d = tg_normalize_dim(dim, x->ndim, "index_select");
     if (d < 0 || check_index_along("index_select", x, d, index, out) != 0)
         return -1;
@@ -119,7 +119,7 @@ int tg_kernel_index_select(tg_tensor *out, const tg_tensor *x, int dim, const tg
 int tg_kernel_index_add(tg_tensor *out, int dim, const tg_tensor *index, const tg_tensor *src)
 {
     if (!out || !index || !src)
-        return -1;
+        return tg_error_null_input("kernel_index_add");
     int d = tg_normalize_dim(dim, out->ndim, "index_add");
     if (d < 0 || check_index_along("index_add", out, d, index, src) != 0)
         return -1;
@@ -185,21 +185,21 @@ static int gather_scatter(const char *op, tg_tensor *indexed, int dim, const tg_
 int tg_kernel_gather(tg_tensor *out, const tg_tensor *x, int dim, const tg_tensor *index)
 {
     if (!out || !x || !index)
-        return -1;
+        return tg_error_null_input("kernel_gather");
     return gather_scatter("gather", (tg_tensor *)x, dim, index, out, false);
 }
 
 int tg_kernel_scatter_add(tg_tensor *out, int dim, const tg_tensor *index, const tg_tensor *src)
 {
     if (!out || !index || !src)
-        return -1;
+        return tg_error_null_input("kernel_scatter_add");
     return gather_scatter("scatter_add", out, dim, index, (tg_tensor *)src, true);
 }
 
 int tg_kernel_one_hot(tg_tensor *out, const tg_tensor *index, int64_t classes)
 {
     if (!out || !index)
-        return -1;
+        return tg_error_null_input("kernel_one_hot");
     char a[TG_SHAPE_STR_MAX], b[TG_SHAPE_STR_MAX];
     bool fits = out->ndim == index->ndim + 1 && out->shape[index->ndim] == classes;
     for (int k = 0; fits && k < index->ndim; k++)
@@ -234,7 +234,7 @@ int tg_kernel_one_hot(tg_tensor *out, const tg_tensor *index, int64_t classes)
 int tg_kernel_concat(tg_tensor *out, const tg_tensor *const *inputs, int n, int dim)
 {
     if (!out || !inputs)
-        return -1;
+        return tg_error_null_input("kernel_concat");
     int d = tg_normalize_dim(dim, out->ndim, "concat");
     if (d < 0)
         return -1;

@@ -55,7 +55,7 @@ static int check_shapes(const tg_tensor *a, const tg_tensor *b, const char *op)
 int tg_matmul_shape(const tg_tensor *a, const tg_tensor *b, tg_shape *out, const char *op)
 {
     if (!a || !b)
-        return -1;
+        return tg_error_null_input("matmul_shape");
     if (check_shapes(a, b, op) != 0)
         return -1;
     tg_shape batch_a = { .ndim = a->ndim - 2 }, batch_b = { .ndim = b->ndim - 2 };
@@ -124,7 +124,7 @@ static bool fold_batch_into_rows(const tg_tensor *out, const tg_tensor *a, const
 int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, float alpha, float beta)
 {
     if (!out || !a || !b)
-        return -1;
+        return tg_error_null_input("kernel_matmul");
     tg_shape expected;
     if (tg_matmul_shape(a, b, &expected, "matmul") != 0)
         return -1;

@@ -453,9 +453,12 @@ int tg_reduce_shapes(const tg_tensor *x, tg_axes axes, bool keepdim, tg_shape *k
                      tg_shape *result, const char *op)
 {
     if (!x)
-        return -1;
+        return tg_error_null_input("reduce_shapes");
     bool reduced[TG_MAX_DIMS] = { false };
-    if (axes.n < 0) {
+    if (axes.n < -1)
+        return tg_error_set("%s: %d axes: give TG_ALL_AXES (n = -1) or 0 to %d axes", op, axes.n,
+                            TG_MAX_DIMS);
+    if (axes.n == -1) {
         for (int d = 0; d < x->ndim; d++)
             reduced[d] = true;
     } else {

@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "tensor/error.h"
+
 static uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
@@ -14,6 +16,10 @@ static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void tg_rng_seed(tg_rng *rng, uint64_t seed)
 {
+    if (!rng) {
+        tg_error_null_input("rng_seed");
+        return;
+    }
     uint64_t state = seed;
     for (int i = 0; i < 4; i++)
         rng->s[i] = splitmix64(&state);
@@ -26,8 +32,17 @@ tg_rng tg_rng_new(uint64_t seed)
     return rng;
 }
 
+bool tg_rng_state_valid(const tg_rng *rng)
+{
+    return rng && (rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) != 0;
+}
+
 uint64_t tg_rng_next_u64(tg_rng *rng)
 {
+    if (!rng) {
+        tg_error_null_input("rng_next_u64");
+        return 0;
+    }
     uint64_t *s = rng->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -40,7 +55,10 @@ uint64_t tg_rng_next_u64(tg_rng *rng)
     return result;
 }
 
-double tg_rng_uniform(tg_rng *rng) { return (double)(tg_rng_next_u64(rng) >> 11) * 0x1.0p-53; }
+double tg_rng_uniform(tg_rng *rng)
+{
+    return (double)(tg_rng_next_u64(rng) >> 11) * 0x1.0p-53;
+}
 
 /* One Box-Muller pair. u1 is kept away from 0 so log() stays finite. */
 static void normal_pair(tg_rng *rng, double *a, double *b)
@@ -55,6 +73,10 @@ static void normal_pair(tg_rng *rng, double *a, double *b)
 
 double tg_rng_normal(tg_rng *rng)
 {
+    if (!rng) {
+        tg_error_null_input("rng_normal");
+        return 0;
+    }
     double a, b;
     normal_pair(rng, &a, &b);
     return a;
@@ -62,6 +84,10 @@ double tg_rng_normal(tg_rng *rng)
 
 int64_t tg_rng_below(tg_rng *rng, int64_t n)
 {
+    if (!rng) {
+        tg_error_null_input("rng_below");
+        return 0;
+    }
     if (n <= 0)
         return 0;
     uint64_t range = (uint64_t)n;
@@ -75,6 +101,10 @@ int64_t tg_rng_below(tg_rng *rng, int64_t n)
 
 void tg_rng_shuffle(tg_rng *rng, int64_t *values, int64_t n)
 {
+    if (!rng || (!values && n > 0)) {
+        tg_error_null_input("rng_shuffle");
+        return;
+    }
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = tg_rng_below(rng, i + 1);
         int64_t t = values[i];
@@ -85,6 +115,10 @@ void tg_rng_shuffle(tg_rng *rng, int64_t *values, int64_t n)
 
 void tg_rng_fill_uniform(tg_rng *rng, float *out, int64_t n, float low, float high)
 {
+    if (!rng || (!out && n > 0)) {
+        tg_error_null_input("rng_fill_uniform");
+        return;
+    }
     double width = (double)high - (double)low;
     for (int64_t i = 0; i < n; i++)
         out[i] = (float)(low + width * tg_rng_uniform(rng));
@@ -92,6 +126,10 @@ void tg_rng_fill_uniform(tg_rng *rng, float *out, int64_t n, float low, float hi
 
 void tg_rng_fill_normal(tg_rng *rng, float *out, int64_t n, float mean, float std)
 {
+    if (!rng || (!out && n > 0)) {
+        tg_error_null_input("rng_fill_normal");
+        return;
+    }
     for (int64_t i = 0; i < n; i += 2) {
         double a, b;
         normal_pair(rng, &a, &b);
@@ -103,6 +141,10 @@ void tg_rng_fill_normal(tg_rng *rng, float *out, int64_t n, float mean, float st
 
 void tg_rng_fill_bernoulli(tg_rng *rng, float *out, int64_t n, float p)
 {
+    if (!rng || (!out && n > 0)) {
+        tg_error_null_input("rng_fill_bernoulli");
+        return;
+    }
     for (int64_t i = 0; i < n; i++)
         out[i] = tg_rng_uniform(rng) < (double)p ? 1.0f : 0.0f;
 }

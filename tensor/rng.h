@@ -8,10 +8,14 @@
  * Generators are explicit values; each thread also has a default one,
  * seeded with tg_manual_seed (like torch.manual_seed), for code that does not
  * pass its own.
+ *
+ * A NULL generator (or a NULL array with n > 0) records an error naming the
+ * function and does nothing: the number functions then return 0.
  */
 #ifndef TG_RNG_H
 #define TG_RNG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -25,6 +29,9 @@ typedef struct tg_rng {
 tg_rng tg_rng_new(uint64_t seed);
 void tg_rng_seed(tg_rng *rng, uint64_t seed);
 uint64_t tg_rng_next_u64(tg_rng *rng);
+/* False for NULL and for the all-zero state, which xoshiro never leaves
+ * (it would return 0 forever); tg_rng_seed never makes it. */
+bool tg_rng_state_valid(const tg_rng *rng);
 /* Uniform in [0, 1). */
 double tg_rng_uniform(tg_rng *rng);
 /* Standard normal. */

@@ -49,6 +49,10 @@ int64_t tg_shape_numel(tg_shape shape, const char *op)
 
 void tg_contiguous_strides(const tg_shape *shape, int64_t *stride)
 {
+    if (!shape || !stride) {
+        tg_error_null_input("contiguous_strides");
+        return;
+    }
     int64_t s = 1;
     for (int d = shape->ndim - 1; d >= 0; d--) {
         stride[d] = s;
@@ -115,6 +119,10 @@ char *tg_shape_format(char *buf, size_t size, const tg_tensor *t)
 
 bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op)
 {
+    if (!out)
+        return tg_error_null_input("broadcast_shapes"), false;
+    if (!op)
+        op = "broadcast_shapes";
     int ndim = a.ndim > b.ndim ? a.ndim : b.ndim;
     tg_shape r = { .ndim = ndim };
     for (int d = 0; d < ndim; d++) {
@@ -346,7 +354,7 @@ tg_tensor *tg_tensor_eye(int64_t n)
 tg_tensor *tg_tensor_clone(const tg_tensor *t)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("tensor_clone");
     tg_tensor *c = new_owned(tg_tensor_shape(t), "tensor_clone");
     if (c && tg_kernel_copy(c, t, false) != 0) {
         tg_tensor_free(c);
@@ -414,7 +422,10 @@ tg_tensor *tg_full(tg_shape shape, float value)
 tg_tensor *tg_zeros(tg_shape shape) { return tg_full(shape, 0.0f); }
 tg_tensor *tg_ones(tg_shape shape) { return tg_full(shape, 1.0f); }
 
-tg_tensor *tg_zeros_like(const tg_tensor *t) { return t ? tg_zeros(tg_tensor_shape(t)) : NULL; }
+tg_tensor *tg_zeros_like(const tg_tensor *t)
+{
+    return t ? tg_zeros(tg_tensor_shape(t)) : tg_null_input("zeros_like");
+}
 
 tg_tensor *tg_from_array(tg_shape shape, const float *values)
 {
@@ -461,7 +472,7 @@ tg_tensor *tg_bernoulli(tg_shape shape, float p, tg_rng *rng)
 tg_tensor *tg_copy_to_graph(const tg_tensor *t)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("copy_to_graph");
     tg_tensor *c = new_graph(tg_tensor_shape(t), "copy_to_graph");
     if (c && tg_kernel_copy(c, t, false) != 0)
         return NULL;
@@ -470,12 +481,15 @@ tg_tensor *tg_copy_to_graph(const tg_tensor *t)
 
 /* ---- In-place writes -------------------------------------------------------- */
 
-int tg_tensor_fill_(tg_tensor *t, float value) { return t ? tg_kernel_fill(t, value) : -1; }
+int tg_tensor_fill_(tg_tensor *t, float value)
+{
+    return t ? tg_kernel_fill(t, value) : tg_error_null_input("tensor_fill_");
+}
 
 int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src)
 {
     if (!dst || !src)
-        return -1;
+        return tg_error_null_input("tensor_copy_");
     return tg_kernel_copy(dst, src, false);
 }
 
@@ -485,7 +499,7 @@ static int fill_random(tg_tensor *t, const char *op, void (*fill)(tg_rng *, floa
                        float a, float b, tg_rng *rng)
 {
     if (!t)
-        return -1;
+        return tg_error_null_input(op);
     if (check_rng(rng, op))
         return -1;
     if (tg_tensor_is_contiguous(t)) {
@@ -567,7 +581,7 @@ float tg_tensor_item(const tg_tensor *t)
 int tg_tensor_to_array(const tg_tensor *t, float *out)
 {
     if (!t)
-        return -1;
+        return tg_error_null_input("tensor_to_array");
     if (!out)
         return tg_error_set("tensor_to_array: output array is NULL");
     tg_tensor dst;
@@ -615,7 +629,7 @@ static bool view_strides(const tg_tensor *t, const tg_shape *shape, int64_t *str
 tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_reshape");
     char from[TG_SHAPE_STR_MAX], to[TG_SHAPE_STR_MAX];
     if (shape.ndim < 0 || shape.ndim > TG_MAX_DIMS) {
         tg_error_set("reshape: %d dimensions; tapegrad supports 0 to %d", shape.ndim, TG_MAX_DIMS);
@@ -678,7 +692,7 @@ tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape)
 tg_tensor *tg_view_permute(const tg_tensor *t, const int *order)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_permute");
     if (!order) {
         tg_error_set("permute: order is NULL");
         return NULL;
@@ -709,7 +723,7 @@ tg_tensor *tg_view_permute(const tg_tensor *t, const int *order)
 tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_transpose");
     int a = tg_normalize_dim(dim0, t->ndim, "transpose");
     int b = a < 0 ? -1 : tg_normalize_dim(dim1, t->ndim, "transpose");
     if (b < 0)
@@ -725,7 +739,7 @@ tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1)
 tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t stop, int64_t step)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_slice");
     int d = tg_normalize_dim(dim, t->ndim, "slice");
     if (d < 0)
         return NULL;
@@ -744,8 +758,9 @@ tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t sto
     tg_tensor *v = new_view(t);
     if (!v)
         return NULL;
-    v->shape[d] = (stop - start + step - 1) / step;
-    v->stride[d] = t->stride[d] * step;
+    /* Written so that no step, however large, overflows: */
+    v->shape[d] = stop == start ? 0 : (stop - start - 1) / step + 1;
+    v->stride[d] = v->shape[d] > 1 ? t->stride[d] * step : t->stride[d];
     v->data = t->data + start * t->stride[d];
     v->numel = tg_shape_numel(tg_tensor_shape(v), "slice");
     return v;
@@ -754,7 +769,7 @@ tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t sto
 tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t length)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_narrow");
     int d = tg_normalize_dim(dim, t->ndim, "narrow");
     if (d < 0)
         return NULL;
@@ -771,7 +786,7 @@ tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t le
 tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_select");
     int d = tg_normalize_dim(dim, t->ndim, "select");
     if (d < 0)
         return NULL;
@@ -798,7 +813,7 @@ tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index)
 tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_expand");
     char from[TG_SHAPE_STR_MAX], to[TG_SHAPE_STR_MAX];
     if (shape.ndim < t->ndim || shape.ndim > TG_MAX_DIMS) {
         format_dims(to, sizeof to, shape.ndim, shape.dim);
@@ -837,7 +852,7 @@ tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape)
 tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_squeeze");
     int d = tg_normalize_dim(dim, t->ndim, "squeeze");
     if (d < 0)
         return NULL;
@@ -853,7 +868,7 @@ tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim)
 tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_unsqueeze");
     if (t->ndim >= TG_MAX_DIMS) {
         tg_error_set("unsqueeze: the tensor already has %d dimensions", TG_MAX_DIMS);
         return NULL;
@@ -874,12 +889,12 @@ tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim)
     return v;
 }
 
-tg_tensor *tg_view_alias(const tg_tensor *t) { return t ? new_view(t) : NULL; }
+tg_tensor *tg_view_alias(const tg_tensor *t) { return t ? new_view(t) : tg_null_input("view_alias"); }
 
 tg_tensor *tg_view_contiguous(const tg_tensor *t)
 {
     if (!t)
-        return NULL;
+        return tg_null_input("view_contiguous");
     if (tg_tensor_is_contiguous(t))
         return (tg_tensor *)t;
     return tg_copy_to_graph(t);

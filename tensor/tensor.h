@@ -51,7 +51,7 @@ typedef struct tg_shape {
 /* A set of axes for reductions; negative axes count from the end.
  * TG_AXES(0, 2) names axes 0 and 2; TG_ALL_AXES names every axis. */
 typedef struct tg_axes {
-    int n; /* -1 means every axis */
+    int n; /* -1 means every axis; below -1 is an error */
     int axis[TG_MAX_DIMS];
 } tg_axes;
 

@@ -12,8 +12,17 @@
 extern "C" {
 #endif
 
-/* Sets the thread count for this process; values below 1 mean 1. */
-void tg_set_num_threads(int threads);
+/* At most this many threads per core the process may run on: past it,
+ * threads only wait for each other at every product's barrier (64 threads on
+ * two cores made a 256x256 product take seconds). */
+#define TG_MAX_THREADS_PER_CORE 4
+
+/* Sets the thread count for this process; values below 1 mean 1, values
+ * above TG_MAX_THREADS_PER_CORE times the cores are capped there. Returns
+ * the count now in force, so a caller can see (and say) that it capped. */
+int tg_set_num_threads(int threads);
+/* The most tg_set_num_threads accepts on this machine. */
+int tg_max_num_threads(void);
 int tg_get_num_threads(void);
 
 #ifdef __cplusplus

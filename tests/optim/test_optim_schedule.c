@@ -269,7 +269,7 @@ Test(optim_schedule, bad_configs_are_errors)
     tg_error_clear();
     cr_assert_null(tg_schedule_new(NULL, (tg_schedule_config){ 0 }));
     cr_assert_eq(tg_schedule_step(NULL), -1);
-    cr_assert_not(tg_error_occurred());
+    tg_assert_error("schedule_new: an input is NULL");
     cr_assert_eq(tg_optimizer_lr(f.opt), 1.0); /* failed creations left it alone */
     done(f, plateau);
 }
