@@ -367,6 +367,32 @@ Test(null_inputs, every_public_function_survives_null_pointers)
     CALL_VALUE(tg_vocab_save(NULL, NULL));
     CALL_PTR(tg_vocab_load(NULL));
     CALL_PTR(tg_vocab_parse(NULL, (size_t)0, NULL));
+    CALL_PTR(tg_avg_pool1d(NULL, (tg_pool1d_options){0}));
+    CALL_PTR(tg_conv1d(NULL, NULL, NULL, (tg_conv1d_options){0}));
+    CALL_PTR(tg_early_stop_new(NULL, (tg_early_stop_config){0}));
+    CALL_PTR(tg_fold(NULL, (int)0, (int64_t)0, (int64_t)0));
+    CALL_PTR(tg_masked_fill(NULL, NULL, (float)0));
+    CALL_PTR(tg_max_pool1d(NULL, (tg_pool1d_options){0}));
+    CALL_PTR(tg_model_metadata_key(NULL, (int)0));
+    CALL_PTR(tg_model_metadata_value(NULL, (int)0));
+    CALL_PTR(tg_pad(NULL, NULL, (int)0, (tg_pad_mode)0, (float)0));
+    CALL_PTR(tg_unfold(NULL, (int)0, (int64_t)0, (int64_t)0));
+    CALL_PTR(tg_view_unfold(NULL, (int)0, (int64_t)0, (int64_t)0, NULL));
+    CALL_VALUE(tg_early_stop_best_epoch(NULL));
+    CALL_VALUE(tg_early_stop_best_score(NULL));
+    CALL_VALUE(tg_early_stop_best_tie(NULL));
+    CALL_VALUE(tg_early_stop_restore(NULL));
+    CALL_VALUE(tg_early_stop_should_stop(NULL));
+    CALL_VALUE(tg_early_stop_update(NULL, (int64_t)0, (double)0, (double)0));
+    CALL_VALUE(tg_file_open_regular(NULL, NULL, NULL));
+    CALL_VALUE(tg_file_read_at((int)-1, NULL, (size_t)0, (uint64_t)0, NULL, NULL));
+    CALL_VALUE(tg_kernel_fold(NULL, NULL, (int)0, (int64_t)0));
+    CALL_VALUE(tg_kernel_pad_constant(NULL, NULL, NULL, (float)0));
+    CALL_VALUE(tg_model_metadata_count(NULL));
+    CALL_VALUE(tg_model_set_metadata(NULL, NULL, NULL));
+    CALL_VALUE(tg_sample_logits(NULL, (int64_t)0, (float)0, (int)0, NULL));
+    CALL_VOID(tg_early_stop_free(NULL));
+    CALL_VOID(tg_set_grad_ready_notice(NULL, NULL));
     tg_error_clear();
 }
 
