@@ -14,8 +14,10 @@
  * Writes to --out: sentiment_lstm_history.csv (one row per epoch),
  * sentiment_lstm_curves.png (loss and accuracy) and
  * sentiment_lstm_confusion.png. --save writes a checkpoint and the
- * vocabulary beside it (PATH.vocab); --load reads both. With --eval too,
- * nothing is trained: the loaded model is tested on --data's test part.
+ * vocabulary beside it (PATH.vocab), and records the vocabulary's hash in
+ * the checkpoint; --load reads both and refuses a pair whose hashes
+ * differ. With --eval too, nothing is trained: the loaded model is tested
+ * on --data's test part.
  */
 #include <math.h>
 #include <stdio.h>
@@ -482,18 +484,58 @@ static int classify_text(classifier *c, const tg_vocab *vocab, const char *text)
 
 /* ---- Checkpoints: the weights, and the vocabulary beside them ------------------------------ */
 
+/* The checkpoint and its vocabulary are two files, each saved atomically,
+ * but not together: a run killed between the two saves leaves a new one
+ * beside an old one. So the checkpoint records the vocabulary's hash
+ * ("user.vocab_hash"), and --load refuses a pair that does not match,
+ * rather than map words to the ids of another vocabulary. */
+
 static void vocab_path(const char *checkpoint, char *out, size_t n)
 {
     snprintf(out, n, "%s.vocab", checkpoint);
 }
 
+static void vocab_hash_text(const tg_vocab *vocab, char out[17])
+{
+    snprintf(out, 17, "%016llx", (unsigned long long)tg_vocab_hash(vocab));
+}
+
 static int save_all(const char *path, classifier *c, tg_optimizer *opt, const tg_vocab *vocab,
                     int epoch)
 {
-    char vocab_file[1024];
+    char vocab_file[1024], hash[17];
     vocab_path(path, vocab_file, sizeof vocab_file);
-    tg_checkpoint ck = { .model = c->model, .optimizer = opt, .epoch = epoch };
-    return tg_checkpoint_save(path, &ck) == 0 && tg_vocab_save(vocab, vocab_file) == 0 ? 0 : -1;
+    vocab_hash_text(vocab, hash);
+    tg_checkpoint ck = { .model = c->model, .optimizer = opt, .epoch = epoch,
+                         .user = (const tg_string_pair[]){ { "vocab_hash", hash } }, .n_user = 1 };
+    return tg_vocab_save(vocab, vocab_file) == 0 && tg_checkpoint_save(path, &ck) == 0 ? 0 : -1;
+}
+
+/* 0 when the checkpoint at path was saved with vocab (loaded from
+ * vocab_file); else, after a message, 2. */
+static int check_pair(const char *path, const char *vocab_file, const tg_vocab *vocab)
+{
+    tg_safetensors *file = tg_safetensors_load(path);
+    if (!file) {
+        fprintf(stderr, "%s: --load: %s\n", PROGRAM, tg_error_message());
+        return 2;
+    }
+    char expected[17];
+    vocab_hash_text(vocab, expected);
+    const char *saved = tg_checkpoint_user(file, "vocab_hash");
+    int status = 0;
+    if (!saved) {
+        fprintf(stderr, "%s: --load: %s records no vocabulary hash, so %s cannot be checked "
+                "against it\n", PROGRAM, path, vocab_file);
+        status = 2;
+    } else if (strcmp(saved, expected) != 0) {
+        fprintf(stderr, "%s: --load: %s was saved with another vocabulary than %s (hash %s in "
+                "the checkpoint, %s of the file): the pair is not from the same save\n",
+                PROGRAM, path, vocab_file, saved, expected);
+        status = 2;
+    }
+    tg_safetensors_free(file);
+    return status;
 }
 
 /* ---- The notebook ---------------------------------------------------------------------------- */
@@ -556,6 +598,8 @@ static int section_words(notebook *nb)
         char vocab_file[1024];
         vocab_path(load, vocab_file, sizeof vocab_file);
         nb->vocab = tg_vocab_load(vocab_file);
+        if (nb->vocab && check_pair(load, vocab_file, nb->vocab) != 0)
+            return 2;
     } else {
         nb->vocab = tg_vocab_build((const tg_tokens *const *)nb->tokens, data->n_train,
                                    (tg_vocab_config){ .min_count = nb->s.min_count });
@@ -694,10 +738,10 @@ static int section_new_reviews(notebook *nb)
     int last_epoch = (int)tg_history_x(nb->history, tg_history_rows(nb->history) - 1);
     if (save_all(save, &nb->net, nb->opt, nb->vocab, last_epoch) != 0)
         return 1;
-    nb_wrote(save, "checkpoint: the kept weights and the optimizer state");
     char vocab_file[1024];
     vocab_path(save, vocab_file, sizeof vocab_file);
     nb_wrote(vocab_file, "the vocabulary, one token per line");
+    nb_wrote(save, "checkpoint: the kept weights, the optimizer state, the vocabulary's hash");
     return 0;
 }
 

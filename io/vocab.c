@@ -224,6 +224,19 @@ int tg_vocab_id(const tg_vocab *v, const char *token)
     return id >= 0 ? id : TG_VOCAB_UNK;
 }
 
+uint64_t tg_vocab_hash(const tg_vocab *v)
+{
+    if (!v)
+        return 0;
+    uint64_t h = 14695981039346656037u;
+    for (int id = 0; id < v->size; id++) {
+        for (const char *s = v->tokens[id]; *s; s++)
+            h = (h ^ (unsigned char)*s) * 1099511628211u;
+        h *= 1099511628211u; /* the NUL after the token: h ^ 0 is h */
+    }
+    return h;
+}
+
 int tg_vocab_encode(const tg_vocab *v, const tg_tokens *tokens, int *ids)
 {
     if (!v || !tokens || (tokens->count > 0 && !ids))

@@ -59,6 +59,13 @@ int64_t tg_vocab_frequency(const tg_vocab *vocab, int id);
 /* The id of token; TG_VOCAB_UNK when it is not in the vocabulary. */
 int tg_vocab_id(const tg_vocab *vocab, const char *token);
 
+/* A fingerprint of the vocabulary's content: 64-bit FNV-1a over its
+ * tokens in id order, each followed by a NUL byte. Equal vocabularies (the
+ * same tokens with the same ids) have equal hashes; record it beside
+ * anything that depends on the ids (a checkpoint: see sentiment_lstm) and
+ * compare on load. 0 for NULL. */
+uint64_t tg_vocab_hash(const tg_vocab *vocab);
+
 /* ids[i] = id of tokens->token[i] (unknown tokens give TG_VOCAB_UNK). */
 int tg_vocab_encode(const tg_vocab *vocab, const tg_tokens *tokens, int *ids);
 /* The tokens of n ids joined by single spaces, in a new string (free it

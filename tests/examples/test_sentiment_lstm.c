@@ -245,3 +245,36 @@ Test(sentiment_lstm, bad_input_exits_2_with_a_message)
     write_text_file(path, "not a checkpoint");
     assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", path, NULL }, "bad.ckpt:");
 }
+
+/* A checkpoint and a vocabulary from different saves (as a run killed
+ * between its two saves leaves them) are refused, not mapped to wrong ids. */
+Test(sentiment_lstm, a_checkpoint_beside_another_vocabulary_is_refused)
+{
+    char dir[512], checkpoint[600], vocab_file[600];
+    example_out_dir("sentiment_lstm_pair", dir, sizeof dir);
+    out_file(checkpoint, sizeof checkpoint, dir, "run.ckpt");
+    example_run a = run_quick(dir, "--save", checkpoint, "--epochs", "1");
+    example_run_free(&a);
+    /* The checkpoint records the hash of the vocabulary saved beside it. */
+    out_file(vocab_file, sizeof vocab_file, dir, "run.ckpt.vocab");
+    tg_vocab *vocab = tg_vocab_load(vocab_file);
+    tg_safetensors *file = tg_safetensors_load(checkpoint);
+    cr_assert(vocab && file, "%s", tg_error_message());
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)tg_vocab_hash(vocab));
+    cr_assert_str_eq(tg_checkpoint_user(file, "vocab_hash"), hash);
+    tg_safetensors_free(file);
+    /* Another vocabulary of the same size: two ids swapped. */
+    FILE *f = fopen(vocab_file, "wb");
+    cr_assert_not_null(f);
+    fprintf(f, "<pad>\n<unk>\n%s\n%s\n", tg_vocab_token(vocab, 3), tg_vocab_token(vocab, 2));
+    for (int id = 4; id < tg_vocab_size(vocab); id++)
+        fprintf(f, "%s\n", tg_vocab_token(vocab, id));
+    fclose(f);
+    tg_vocab_free(vocab);
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", checkpoint, NULL },
+                   "run.ckpt was saved with another vocabulary than ");
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--load", checkpoint,
+                                              "--eval", NULL },
+                   "the pair is not from the same save");
+}

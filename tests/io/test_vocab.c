@@ -242,3 +242,21 @@ Test(vocab, random_input_never_breaks_the_loader)
     }
     cr_assert_gt(parsed, 100);
 }
+
+Test(vocab, the_hash_tells_vocabularies_apart_by_tokens_and_ids)
+{
+    const char *a = "<pad>\n<unk>\nab\nc\n", *same = "<pad>\r\n<unk>\r\nab\r\nc\r\n",
+               *swapped = "<pad>\n<unk>\nc\nab\n", *split = "<pad>\n<unk>\na\nbc\n";
+    tg_vocab *va = tg_vocab_parse(a, strlen(a), "a"), *vs = tg_vocab_parse(same, strlen(same), "s"),
+             *vw = tg_vocab_parse(swapped, strlen(swapped), "w"),
+             *vp = tg_vocab_parse(split, strlen(split), "p");
+    cr_assert(va && vs && vw && vp, "%s", tg_error_message());
+    cr_assert_eq(tg_vocab_hash(va), tg_vocab_hash(vs));
+    cr_assert_neq(tg_vocab_hash(va), tg_vocab_hash(vw));
+    cr_assert_neq(tg_vocab_hash(va), tg_vocab_hash(vp));
+    cr_assert_eq(tg_vocab_hash(NULL), 0);
+    tg_vocab_free(va);
+    tg_vocab_free(vs);
+    tg_vocab_free(vw);
+    tg_vocab_free(vp);
+}
