@@ -1,9 +1,14 @@
 /* Layers and losses against PyTorch: outputs and every gradient, from the
  * fixtures written by tests/fixtures/generate_layers.py (whose docstring
  * describes them), to 1e-4 relative to max(1, |value|). */
+#define _XOPEN_SOURCE 700 /* mkstemp */
+
 #include "layer_check.h"
 
 #include <io/safetensors.h>
+#include <layers/model_io.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 TestSuite(pytorch_layers, .init = tg_test_setup, .fini = tg_test_teardown);
 
@@ -130,6 +135,86 @@ static void check_recurrent(const char *fixture, kind k, tg_rnn_config config)
     tg_tensor_free(c0);
     tg_model_free(model);
     tg_safetensors_free(file);
+}
+
+/* torch.nn.GRU's weights as its state_dict saves them ("gru.weight_ih_l0",
+ * ..., metadata {"format": "pt"} and nothing about the formulation), from
+ * the gru fixture, in a temporary file whose path goes into path. */
+static void save_torch_gru_checkpoint(const tg_safetensors *fixture, char *path)
+{
+    tg_named_tensor tensors[16];
+    char names[16][64];
+    int n = 0;
+    for (int i = 0; i < tg_safetensors_count(fixture); i++) {
+        const char *name = tg_safetensors_name(fixture, i);
+        if (strncmp(name, "param/", 6) != 0)
+            continue;
+        cr_assert_lt(n, 16);
+        snprintf(names[n], sizeof names[n], "gru.%s", name + 6);
+        tensors[n] = (tg_named_tensor){ names[n], (tg_tensor *)get(fixture, name) };
+        n++;
+    }
+    strcpy(path, "/tmp/tg_torch_gru_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(tg_safetensors_save(path, tensors, n, (tg_string_pair[]){ { "format", "pt" } }, 1), 0,
+                 "%s", tg_error_message());
+}
+
+/* The largest |output - torch's output| of a GRU given the fixture's input. */
+static float gru_output_error(tg_gru *gru, const tg_safetensors *fixture)
+{
+    const tg_tensor *lengths_f = get(fixture, "lengths");
+    int64_t lengths[8];
+    for (int64_t b = 0; b < lengths_f->numel; b++)
+        lengths[b] = (int64_t)lengths_f->data[b];
+    tg_rnn_result r = tg_gru_forward(gru, tg_copy_to_graph(get(fixture, "x")),
+                                     &(tg_rnn_options){ .h0 = tg_copy_to_graph(get(fixture, "h0")),
+                                                        .lengths = lengths });
+    const tg_tensor *expected = get(fixture, "output");
+    cr_assert(r.output && tg_tensor_same_shape(r.output, expected), "%s", tg_error_message());
+    float got[expected->numel], error = 0.0f;
+    tg_tensor_to_array(r.output, got);
+    for (int64_t i = 0; i < expected->numel; i++)
+        error = fmaxf(error, fabsf(got[i] - expected->data[i]));
+    tg_graph_reset();
+    return error;
+}
+
+Test(pytorch_layers, a_torch_gru_checkpoint_loads_into_the_pytorch_formulation_and_no_other)
+{
+    tg_safetensors *fixture = load_fixture("gru");
+    char path[64];
+    save_torch_gru_checkpoint(fixture, path);
+    tg_rnn_config config = { .input = 4, .hidden = 3, .layers = 2, .bidirectional = true };
+
+    /* Into the default (seed) formulation: refused, with the setting to use. */
+    tg_model *seed_model = tg_model_new(1);
+    tg_gru *seed = tg_gru_new(seed_model, "gru", config);
+    cr_assert_eq(tg_model_load(seed_model, path, TG_LOAD_STRICT, NULL), -1);
+    tg_assert_error("the file does not record the formulation of the GRU \"gru\", as a "
+                    "torch.nn.GRU checkpoint does not, but the model's has .gru = TG_GRU_SEED: "
+                    "for torch.nn.GRU weights create it with .gru = TG_GRU_PYTORCH");
+    tg_error_clear();
+    /* Forced in, the weights compute something else than torch. */
+    cr_assert_eq(tg_model_load(seed_model, path, TG_LOAD_STRICT | TG_LOAD_ANY_GRU, NULL), 0, "%s",
+                 tg_error_message());
+    float seed_error = gru_output_error(seed, fixture);
+    cr_assert_gt(seed_error, 0.05f, "the seed formulation gave torch's output (%g)", seed_error);
+
+    /* Into .gru = TG_GRU_PYTORCH: loaded, and torch's outputs. */
+    config.gru = TG_GRU_PYTORCH;
+    tg_model *torch_model = tg_model_new(1);
+    tg_gru *torch_gru = tg_gru_new(torch_model, "gru", config);
+    cr_assert_eq(tg_model_load(torch_model, path, TG_LOAD_STRICT, NULL), 0, "%s", tg_error_message());
+    float torch_error = gru_output_error(torch_gru, fixture);
+    cr_assert_leq(torch_error, 1e-4f, "max error %g", torch_error);
+
+    unlink(path);
+    tg_model_free(seed_model);
+    tg_model_free(torch_model);
+    tg_safetensors_free(fixture);
 }
 
 Test(pytorch_layers, rnn_tanh_two_layers_bidirectional_unequal_lengths)
