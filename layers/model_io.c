@@ -79,10 +79,12 @@ static void append(text *t, const char *fmt, ...)
 /* Appends name to the list `kind`, opening the list at its first name. */
 static void list_name(text *t, int *count, const char *kind, const char *name)
 {
+    char quoted[TG_ESCAPE_MAX];
+    tg_escape(quoted, sizeof quoted, name);
     if ((*count)++ == 0)
-        append(t, "%s%s: %s", t->used ? "; " : "", kind, name);
+        append(t, "%s%s: %s", t->used ? "; " : "", kind, quoted);
     else
-        append(t, ", %s", name);
+        append(t, ", %s", quoted);
 }
 
 static bool is_extra(const char *name, const char *extra_prefix)
@@ -160,16 +162,36 @@ static int check_gru_formulations(const tg_model *model, const tg_safetensors *f
                 "torch.nn.GRU weights create it with .gru = TG_GRU_PYTORCH (or load with "
                 "TG_LOAD_ANY_GRU to take the weights as they are)",
                 tg_safetensors_path(file), gru, gru_setting(want));
-        if (strcmp(have, pytorch) != 0 && strcmp(have, tg_gru_formulation_name(TG_GRU_SEED)) != 0)
+        if (strcmp(have, pytorch) != 0 && strcmp(have, tg_gru_formulation_name(TG_GRU_SEED)) != 0) {
+            char quoted[TG_ESCAPE_MAX];
             return tg_error_set("model_load: %s: the GRU \"%s\" has the formulation \"%s\" in "
                                 "the file, which is neither \"seed\" nor \"pytorch\"",
-                                tg_safetensors_path(file), gru, have);
+                                tg_safetensors_path(file), gru, tg_escape(quoted, sizeof quoted, have));
+        }
         return tg_error_set("model_load: %s: the GRU \"%s\" was saved with .gru = %s, but the "
                             "model's has .gru = %s: create it with .gru = %s (or load with "
                             "TG_LOAD_ANY_GRU to take the weights as they are)",
                             tg_safetensors_path(file), gru, gru_setting(have), gru_setting(want),
                             gru_setting(have));
     }
+    return 0;
+}
+
+int tg_model_check_file(const tg_model *model, const tg_safetensors *file, tg_load_mode mode,
+                        const char *extra_prefix, tg_load_report *report)
+{
+    if (!model || !file)
+        return tg_error_null_input("model_check_file");
+    tg_load_report local;
+    if (!report)
+        report = &local;
+    *report = (tg_load_report){ 0 };
+    compare(model, file, extra_prefix, report);
+    if (!(mode & TG_LOAD_RELAXED) && (report->missing || report->unexpected || report->mismatched))
+        return tg_error_set("model_load: %s: the checkpoint does not match the model: %s",
+                            tg_safetensors_path(file), report->details);
+    if (!(mode & TG_LOAD_ANY_GRU) && check_gru_formulations(model, file) != 0)
+        return -1;
     return 0;
 }
 
@@ -181,12 +203,7 @@ int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode
     tg_load_report local;
     if (!report)
         report = &local;
-    *report = (tg_load_report){ 0 };
-    compare(model, file, extra_prefix, report);
-    if (!(mode & TG_LOAD_RELAXED) && (report->missing || report->unexpected || report->mismatched))
-        return tg_error_set("model_load: %s: the checkpoint does not match the model: %s",
-                            tg_safetensors_path(file), report->details);
-    if (!(mode & TG_LOAD_ANY_GRU) && check_gru_formulations(model, file) != 0)
+    if (tg_model_check_file(model, file, mode, extra_prefix, report) != 0)
         return -1;
     /* Everything is checked: the copies below cannot fail. */
     for (int i = 0; i < tg_model_parameter_count(model); i++) {

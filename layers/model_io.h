@@ -103,6 +103,15 @@ int tg_model_load(tg_model *model, const char *path, tg_load_mode mode, tg_load_
  * neither loaded nor counted as unexpected. */
 int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode mode,
                        const char *extra_prefix, tg_load_report *report);
+/* The checks of tg_model_load_from alone: 0 when the file would load, else
+ * -1 with the same error; changes nothing. For callers that check several
+ * things before changing any (optim/checkpoint.h checks the model first, as
+ * the most useful thing to report about another model's file). */
+int tg_model_check_file(const tg_model *model, const tg_safetensors *file, tg_load_mode mode,
+                        const char *extra_prefix, tg_load_report *report);
+
+/* Names in the messages are quoted with tg_escape (tensor/error.h): a name
+ * holding a line break or an escape sequence is shown as \n or \x1b. */
 
 #ifdef __cplusplus
 }

@@ -1,19 +1,38 @@
 #include "layers/params.h"
 
+#include <stdio.h>
+
 int tg_layer_add_parameters(tg_model *model, const char *op, const char *prefix, int n,
                             const char *const *names, const tg_shape *shapes, tg_tensor **out)
 {
     char name[TG_NAME_MAX];
+    double floats = 0;
     for (int i = 0; i < n; i++) {
         if (tg_model_join_name(name, prefix, names[i]) != 0)
             return -1;
         if (tg_model_find(model, name))
             return tg_error_set("%s: a parameter named \"%s\" already exists", op, name);
+        double numel = 1;
+        for (int d = 0; d < shapes[i].ndim; d++)
+            numel *= (double)shapes[i].dim[d];
+        floats += numel;
     }
+    /* Each parameter gets a gradient of its size at the first backward. */
+    if (tg_memory_check(op, "the parameters and their gradients",
+                        2.0 * floats * (double)sizeof(float)) != 0)
+        return -1;
     for (int i = 0; i < n; i++) {
         tg_model_join_name(name, prefix, names[i]);
-        if (!(out[i] = tg_model_add_parameter(model, name, shapes[i])))
-            return -1;
+        bool earlier = tg_error_occurred();
+        if (!(out[i] = tg_model_add_parameter(model, name, shapes[i]))) {
+            if (earlier)
+                return -1;
+            /* Name the layer and parameter first, then what failed below. */
+            char below[TG_ERROR_MAX];
+            snprintf(below, sizeof below, "%s", tg_error_message());
+            tg_error_clear();
+            return tg_error_set("%s: parameter \"%s\": %s", op, name, below);
+        }
     }
     return 0;
 }

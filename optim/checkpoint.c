@@ -1,5 +1,6 @@
 #include "optim/checkpoint.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -88,8 +89,9 @@ static int fill_metadata(meta_list *m, const tg_checkpoint *ck)
     if (ck->optimizer) {
         if (!meta_add(m, "", "optimizer", tg_optimizer_name(ck->optimizer)) ||
             meta_number(m, "optimizer.", "lr", tg_optimizer_lr(ck->optimizer)) ||
-            meta_number(m, "optimizer.", "steps", (double)tg_optimizer_steps(ck->optimizer)))
+            !(v = meta_add(m, "optimizer.", "steps", NULL)))
             return -1;
+        snprintf(v, VALUE_MAX, "%" PRId64, tg_optimizer_steps(ck->optimizer));
     }
     for (int i = 0; i < tg_schedule_state_count(ck->schedule); i++)
         if (meta_number(m, "schedule.", tg_schedule_state_name(ck->schedule, i),
@@ -117,6 +119,11 @@ int tg_checkpoint_save(const char *path, const tg_checkpoint *ck)
 {
     if (!path || !ck || !ck->model)
         return tg_error_null_input("checkpoint_save");
+    if (ck->step < 0 || ck->step > TG_CHECKPOINT_MAX_COUNT || ck->epoch < 0 ||
+        ck->epoch > TG_CHECKPOINT_MAX_COUNT)
+        return tg_error_set("checkpoint_save: %s: step %" PRId64 " and epoch %" PRId64 " must be in "
+                            "[0, %" PRId64 "]", path, ck->step, ck->epoch,
+                            (int64_t)TG_CHECKPOINT_MAX_COUNT);
     if (ck->n_user < 0 || (ck->n_user > 0 && !ck->user))
         return tg_error_set("checkpoint_save: %s: %d user entries at %p", path, ck->n_user,
                             (const void *)ck->user);
@@ -163,6 +170,8 @@ static const char *require(const tg_safetensors *file, const char *label, const 
     return value;
 }
 
+/* A number as %.17g writes it: decimal, no leading space, no hexadecimal
+ * form, not NaN (infinity is allowed: a schedule's best value starts there). */
 static int parse_double(const tg_safetensors *file, const char *label, const char *prefix,
                         const char *key, double *out)
 {
@@ -171,41 +180,73 @@ static int parse_double(const tg_safetensors *file, const char *label, const cha
         return -1;
     char *end;
     *out = strtod(text, &end);
-    if (end == text || *end)
+    if (end == text || *end || isspace((unsigned char)text[0]) || strpbrk(text, "xX") ||
+        isnan(*out)) {
+        char quoted[TG_ESCAPE_MAX];
         return tg_error_set("checkpoint_load: %s: \"%s%s\" = \"%s\" is not a number", label,
-                            prefix, key, text);
+                            prefix, key, tg_escape(quoted, sizeof quoted, text));
+    }
     return 0;
 }
 
+/* A count as written: decimal digits only (no sign, space, exponent or
+ * hexadecimal), no leading zero, at most TG_CHECKPOINT_MAX_COUNT, read
+ * exactly with checked arithmetic. */
 static int parse_count(const tg_safetensors *file, const char *label, const char *key,
                        int64_t *out)
 {
-    double value;
-    if (parse_double(file, label, "", key, &value) != 0)
+    const char *text = require(file, label, "", key);
+    if (!text)
         return -1;
-    if (!(value >= 0 && value <= 9007199254740992.0 && value == floor(value)))
-        return tg_error_set("checkpoint_load: %s: \"%s\" = %g is not a count", label, key, value);
-    *out = (int64_t)value;
+    int64_t value = 0;
+    bool ok = text[0] && !(text[0] == '0' && text[1]);
+    for (const char *p = text; ok && *p; p++) {
+        ok = *p >= '0' && *p <= '9' && value <= (TG_CHECKPOINT_MAX_COUNT - (*p - '0')) / 10;
+        if (ok)
+            value = value * 10 + (*p - '0');
+    }
+    if (!ok) {
+        char quoted[TG_ESCAPE_MAX];
+        return tg_error_set("checkpoint_load: %s: \"%s\" = \"%s\" is not a count (decimal "
+                            "digits, at most %" PRId64 ")", label, key,
+                            tg_escape(quoted, sizeof quoted, text), (int64_t)TG_CHECKPOINT_MAX_COUNT);
+    }
+    *out = value;
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Four words of exactly 16 hexadecimal digits, one space apart, as saved;
+ * the all-zero state, from which xoshiro never moves, is refused. */
 static int parse_rng(const tg_safetensors *file, const char *label, const char *key, tg_rng *out)
 {
     const char *text = require(file, label, "rng.", key);
     if (!text)
         return -1;
-    const char *p = text;
-    for (int k = 0; k < 4; k++) {
-        char *end;
-        out->s[k] = strtoull(p, &end, 16);
-        if (end - p < 1 || end - p > 17 || (k < 3 && *end != ' '))
-            break;
-        p = end;
-        if (k == 3 && !*end)
-            return 0;
+    bool ok = strlen(text) == 4 * 16 + 3;
+    for (int k = 0; ok && k < 4; k++) {
+        const char *word = text + k * 17;
+        out->s[k] = 0;
+        for (int i = 0; ok && i < 16; i++) {
+            int d = hex_digit(word[i]);
+            ok = d >= 0;
+            out->s[k] = out->s[k] << 4 | (uint64_t)(d & 15);
+        }
+        ok = ok && (k == 3 || word[16] == ' ');
     }
-    return tg_error_set("checkpoint_load: %s: \"rng.%s\" = \"%s\" is not four hexadecimal words",
-                        label, key, text);
+    char quoted[TG_ESCAPE_MAX];
+    if (!ok)
+        return tg_error_set("checkpoint_load: %s: \"rng.%s\" = \"%s\" is not four words of 16 "
+                            "hexadecimal digits", label, key, tg_escape(quoted, sizeof quoted, text));
+    if (!tg_rng_state_valid(out))
+        return tg_error_set("checkpoint_load: %s: \"rng.%s\" is the all-zero state, which a "
+                            "generator never leaves", label, key);
+    return 0;
 }
 
 /* The file holds every state tensor of opt with its shape. */
@@ -233,9 +274,11 @@ static int parse_optimizer(const tg_safetensors *file, const char *label, const 
     const char *kind = require(file, label, "", "optimizer");
     if (!kind)
         return -1;
-    if (strcmp(kind, tg_optimizer_name(opt)) != 0)
+    if (strcmp(kind, tg_optimizer_name(opt)) != 0) {
+        char quoted[TG_ESCAPE_MAX];
         return tg_error_set("checkpoint_load: %s: the optimizer state is %s's, not %s's", label,
-                            kind, tg_optimizer_name(opt));
+                            tg_escape(quoted, sizeof quoted, kind), tg_optimizer_name(opt));
+    }
     if (parse_double(file, label, "optimizer.", "lr", &p->lr) != 0 ||
         parse_count(file, label, "optimizer.steps", &p->optimizer_steps) != 0)
         return -1;
@@ -246,6 +289,10 @@ static int parse_optimizer(const tg_safetensors *file, const char *label, const 
 
 static int parse(const tg_safetensors *file, const char *label, const tg_checkpoint *ck, parsed *p)
 {
+    /* Another model's file is the likeliest cause of a failed load and the
+     * most useful thing to say: check the model before the metadata. */
+    if (tg_model_check_file(ck->model, file, TG_LOAD_STRICT, STATE_PREFIX, NULL) != 0)
+        return -1;
     if (parse_count(file, label, "step", &p->step) || parse_count(file, label, "epoch", &p->epoch) ||
         parse_rng(file, label, "model", &p->model_rng) ||
         parse_rng(file, label, "default", &p->default_rng))

@@ -15,7 +15,15 @@
  *     your own key-values as "user.<key>".
  * Numbers are written so that they read back exactly (%.17g, integers,
  * hexadecimal), so a run resumed from a checkpoint with the same seed and
- * thread count ends with bit-identical parameters.
+ * thread count ends with bit-identical parameters. They are read back
+ * strictly: a count (step, epoch, optimizer.steps) is decimal digits only,
+ * at most TG_CHECKPOINT_MAX_COUNT (2^53, so a step is also exact as a
+ * double in a history), with no sign, exponent or "0x"; a generator is four
+ * words of exactly 16 hexadecimal digits, not all zero (xoshiro's one
+ * forbidden state); lr and schedule values are decimal numbers, not NaN.
+ * Anything else is refused with an error quoting the value (control
+ * characters escaped). The model is checked against the file before the
+ * metadata, so another model's checkpoint is reported as such.
  *
  *     tg_rng data_rng = tg_rng_new(seed);               // batch order
  *     tg_checkpoint ck = { .model = model, .optimizer = opt, .schedule = sched,
@@ -49,6 +57,8 @@ extern "C" {
 #endif
 
 #define TG_CHECKPOINT_MAX_RNGS 8
+/* The largest step or epoch a checkpoint holds: 2^53. */
+#define TG_CHECKPOINT_MAX_COUNT 9007199254740992LL
 
 /* A generator saved under "rng.<name>". */
 typedef struct tg_checkpoint_rng {

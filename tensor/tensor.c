@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
@@ -58,6 +59,21 @@ void tg_contiguous_strides(const tg_shape *shape, int64_t *stride)
         stride[d] = s;
         s *= shape->dim[d] > 1 ? shape->dim[d] : 1; /* as PyTorch: no stride 0 before an empty axis */
     }
+}
+
+uint64_t tg_memory_physical(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+}
+
+int tg_memory_check(const char *op, const char *what, double bytes)
+{
+    double physical = (double)tg_memory_physical();
+    if (physical == 0 || bytes <= physical)
+        return 0;
+    return tg_error_set("%s: %s need about %.1f GB, more than this machine's %.1f GB of memory",
+                        op ? op : "?", what ? what : "the tensors", bytes / 1e9, physical / 1e9);
 }
 
 int tg_normalize_dim(int dim, int ndim, const char *op)

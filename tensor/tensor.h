@@ -201,6 +201,16 @@ tg_tensor *tg_view_contiguous(const tg_tensor *t);
 /* Product of dims; -1 (with an error naming `op`) on a negative size or
  * int64 overflow. */
 int64_t tg_shape_numel(tg_shape shape, const char *op);
+
+/* The machine's physical memory in bytes (sysconf: pages times page size),
+ * or 0 when unknown. */
+uint64_t tg_memory_physical(void);
+/* 0 when `bytes` fits in the machine's physical memory (or that is
+ * unknown); otherwise -1 with "<op>: <what> need about X GB, more than this
+ * machine's Y GB of memory". Layers call it with their estimate before
+ * allocating, so an absurd size is refused at once instead of after
+ * gigabytes have been filled. */
+int tg_memory_check(const char *op, const char *what, double bytes);
 /* Normalises a possibly negative dim against ndim; -1 with an error naming
  * `op` when out of range. */
 int tg_normalize_dim(int dim, int ndim, const char *op);
