@@ -299,13 +299,17 @@ static FILE *open_temp(tg_atomic_file *file, const struct stat *old, bool exists
 {
     char *dir = directory_of(file->target);
     size_t size = dir ? strlen(dir) + TEMP_NAME_MAX : 0;
-    if (!dir || !(file->temp = malloc(size))) {
+    /* A local copy of the name's buffer: GCC's -Wformat-truncation cannot
+     * see that file->temp is still set after the calls below. */
+    char *temp = dir ? malloc(size) : NULL;
+    if (!temp) {
         free(dir);
         tg_error_set("%s: %s: out of memory", file->op, file->path);
         return NULL;
     }
+    file->temp = temp;
     remove_stale_temporaries(dir);
-    int fd = create_temp(file->temp, size, dir);
+    int fd = create_temp(temp, size, dir);
     free(dir);
     if (fd < 0) {
         set_errno_error(file->op, file->path, "cannot create a temporary file in its directory",
