@@ -1,5 +1,6 @@
 #include "tensor/arena.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,7 +35,26 @@ struct tg_arena {
     free_list free[FREE_SIZES];
     size_t free_blocks;
     unsigned long long given_back; /* blocks given back so far, numbering them */
+    unsigned generation;
 };
+
+/* Generations come from one counter: a tensor from a released arena, or
+ * from another thread's, never matches this one's. 0 is never handed out. */
+static atomic_uint last_generation;
+
+static unsigned new_generation(void)
+{
+    unsigned g = atomic_fetch_add(&last_generation, 1) + 1;
+    return g ? g : atomic_fetch_add(&last_generation, 1) + 1;
+}
+
+unsigned tg_arena_generation(const tg_arena *arena) { return arena ? arena->generation : 0; }
+
+/* Where the first chunk's blocks start: every other generation one
+ * alignment step further in, so that a step that allocates what the last
+ * one did does not put a new tensor exactly where a stale pointer to the
+ * last one's still points. */
+static size_t first_offset(const tg_arena *arena) { return (arena->generation & 1) ? ARENA_ALIGN : 0; }
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -43,6 +63,8 @@ tg_arena *tg_arena_new(void)
     tg_arena *arena = calloc(1, sizeof *arena);
     if (!arena)
         tg_error_set("arena: out of memory");
+    else
+        arena->generation = new_generation();
     return arena;
 }
 
@@ -65,8 +87,8 @@ void tg_arena_free(tg_arena *arena)
 static chunk *insert_chunk(tg_arena *arena, size_t bytes)
 {
     size_t size = arena->reserved > ARENA_FIRST_CHUNK ? arena->reserved : ARENA_FIRST_CHUNK;
-    if (size < bytes)
-        size = bytes;
+    if (size < bytes + ARENA_ALIGN) /* room for the first chunk's offset too */
+        size = bytes + ARENA_ALIGN;
     size = round_up(size, ARENA_ALIGN);
     size_t header = round_up(sizeof(chunk), ARENA_ALIGN);
     if (size > SIZE_MAX - header - TG_BLAS_READ_SLACK) {
@@ -80,7 +102,7 @@ static chunk *insert_chunk(tg_arena *arena, size_t bytes)
         return NULL;
     }
     c->size = size;
-    c->used = 0;
+    c->used = arena->first ? 0 : first_offset(arena);
     c->mem = (unsigned char *)c + header;
     if (arena->current) {
         c->next = arena->current->next;
@@ -222,7 +244,7 @@ void *tg_arena_alloc(tg_arena *arena, size_t bytes)
     chunk *c = arena->current;
     if (!c && arena->first) {
         c = arena->current = arena->first;
-        c->used = 0;
+        c->used = first_offset(arena);
     }
     if (!c || c->size - c->used < bytes) {
         chunk *next = c ? c->next : NULL;
@@ -253,9 +275,10 @@ void tg_arena_reset(tg_arena *arena)
 {
     if (!arena)
         return;
+    arena->generation = new_generation();
     arena->current = arena->first;
     if (arena->first)
-        arena->first->used = 0;
+        arena->first->used = first_offset(arena);
     forget_given_back(arena);
 }
 

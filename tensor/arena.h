@@ -41,8 +41,12 @@ void *tg_arena_calloc(tg_arena *arena, size_t bytes);
  * a few block sizes at a time; a block of another size stays unused until
  * the reset. */
 void tg_arena_give_back(tg_arena *arena, void *block, size_t bytes);
-/* Makes every block free again; keeps the memory for reuse. */
+/* Makes every block free again; keeps the memory for reuse. The arena
+ * starts a new generation. */
 void tg_arena_reset(tg_arena *arena);
+/* The arena's generation: a number no other arena or generation of this
+ * process shares, changed by every reset (graph tensors record it). */
+unsigned tg_arena_generation(const tg_arena *arena);
 tg_arena_mark tg_arena_get_mark(const tg_arena *arena);
 /* Frees everything allocated after the mark was taken. A block that was
  * given back and handed out again in between stays in use until the

@@ -1,5 +1,9 @@
 #include "tensor/tensor.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -243,7 +247,8 @@ static tg_tensor *new_graph(tg_shape shape, const char *op)
     int64_t numel = tg_shape_numel(shape, op);
     if (numel < 0)
         return NULL;
-    unsigned char *mem = tg_arena_alloc(tg_arena_thread(), graph_block_bytes(numel));
+    tg_arena *arena = tg_arena_thread();
+    unsigned char *mem = tg_arena_alloc(arena, graph_block_bytes(numel));
     if (!mem)
         return NULL;
     tg_tensor *t = (tg_tensor *)mem;
@@ -252,6 +257,7 @@ static tg_tensor *new_graph(tg_shape shape, const char *op)
                                                                            : GRAPH_HEADER)),
                              .size = numel, .owned = false, .version = next_version() };
     init_contiguous(t, shape, numel, storage);
+    t->generation = tg_arena_generation(arena);
     return t;
 }
 
@@ -268,13 +274,37 @@ bool tg_give_back(tg_tensor *t)
 /* A new graph tensor struct describing the same memory as t; views edit it. */
 static tg_tensor *new_view(const tg_tensor *t)
 {
-    tg_tensor *v = tg_arena_alloc(tg_arena_thread(), sizeof *v);
+    tg_arena *arena = tg_arena_thread();
+    tg_tensor *v = tg_arena_alloc(arena, sizeof *v);
     if (!v)
         return NULL;
     *v = *t;
     v->flags = 0;
     v->ext = NULL;
+    v->generation = tg_arena_generation(arena);
     return v;
+}
+
+bool tg_tensor_is_stale(const tg_tensor *t)
+{
+    if (!t)
+        return false;
+#if defined(__SANITIZE_ADDRESS__)
+    /* Memory given back to the arena is poisoned: reading it is the very
+     * mistake being looked for, not a new one. */
+    if (__asan_region_is_poisoned((void *)t, sizeof *t))
+        return true;
+#endif
+    return t->generation != 0 && t->generation != tg_arena_generation(tg_arena_thread());
+}
+
+int tg_tensor_check_live(const tg_tensor *t, const char *op, const char *what)
+{
+    if (!tg_tensor_is_stale(t))
+        return 0;
+    return tg_error_set("%s: %s is a graph tensor from before tg_graph_reset (or from another "
+                        "thread): graph tensors die at the reset; keep values across steps in "
+                        "owned tensors (tg_tensor_clone, tg_tensor_copy_)", op, what);
 }
 
 void tg_tensor_free(tg_tensor *t)
@@ -371,6 +401,8 @@ tg_tensor *tg_tensor_clone(const tg_tensor *t)
 {
     if (!t)
         return tg_null_input("tensor_clone");
+    if (tg_tensor_check_live(t, "tensor_clone", "the tensor") != 0)
+        return NULL;
     tg_tensor *c = new_owned(tg_tensor_shape(t), "tensor_clone");
     if (c && tg_kernel_copy(c, t, false) != 0) {
         tg_tensor_free(c);
@@ -489,6 +521,8 @@ tg_tensor *tg_copy_to_graph(const tg_tensor *t)
 {
     if (!t)
         return tg_null_input("copy_to_graph");
+    if (tg_tensor_check_live(t, "copy_to_graph", "the tensor") != 0)
+        return NULL;
     tg_tensor *c = new_graph(tg_tensor_shape(t), "copy_to_graph");
     if (c && tg_kernel_copy(c, t, false) != 0)
         return NULL;
@@ -506,6 +540,9 @@ int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src)
 {
     if (!dst || !src)
         return tg_error_null_input("tensor_copy_");
+    if (tg_tensor_check_live(dst, "tensor_copy_", "the destination") != 0 ||
+        tg_tensor_check_live(src, "tensor_copy_", "the source") != 0)
+        return -1;
     return tg_kernel_copy(dst, src, false);
 }
 
@@ -583,7 +620,7 @@ float tg_tensor_get(const tg_tensor *t, const int64_t *index)
 
 float tg_tensor_item(const tg_tensor *t)
 {
-    if (!t)
+    if (!t || tg_tensor_check_live(t, "tensor_item", "the tensor") != 0)
         return NAN;
     if (t->numel != 1) {
         char shape[TG_SHAPE_STR_MAX];
@@ -598,6 +635,8 @@ int tg_tensor_to_array(const tg_tensor *t, float *out)
 {
     if (!t)
         return tg_error_null_input("tensor_to_array");
+    if (tg_tensor_check_live(t, "tensor_to_array", "the tensor") != 0)
+        return -1;
     if (!out)
         return tg_error_set("tensor_to_array: output array is NULL");
     tg_tensor dst;
@@ -646,6 +685,8 @@ tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape)
 {
     if (!t)
         return tg_null_input("view_reshape");
+    if (tg_tensor_check_live(t, "view_reshape", "the tensor") != 0)
+        return NULL;
     char from[TG_SHAPE_STR_MAX], to[TG_SHAPE_STR_MAX];
     if (shape.ndim < 0 || shape.ndim > TG_MAX_DIMS) {
         tg_error_set("reshape: %d dimensions; tapegrad supports 0 to %d", shape.ndim, TG_MAX_DIMS);
@@ -709,6 +750,8 @@ tg_tensor *tg_view_permute(const tg_tensor *t, const int *order)
 {
     if (!t)
         return tg_null_input("view_permute");
+    if (tg_tensor_check_live(t, "view_permute", "the tensor") != 0)
+        return NULL;
     if (!order) {
         tg_error_set("permute: order is NULL");
         return NULL;
@@ -740,6 +783,8 @@ tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1)
 {
     if (!t)
         return tg_null_input("view_transpose");
+    if (tg_tensor_check_live(t, "view_transpose", "the tensor") != 0)
+        return NULL;
     int a = tg_normalize_dim(dim0, t->ndim, "transpose");
     int b = a < 0 ? -1 : tg_normalize_dim(dim1, t->ndim, "transpose");
     if (b < 0)
@@ -756,6 +801,8 @@ tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t sto
 {
     if (!t)
         return tg_null_input("view_slice");
+    if (tg_tensor_check_live(t, "view_slice", "the tensor") != 0)
+        return NULL;
     int d = tg_normalize_dim(dim, t->ndim, "slice");
     if (d < 0)
         return NULL;
@@ -786,6 +833,8 @@ tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t le
 {
     if (!t)
         return tg_null_input("view_narrow");
+    if (tg_tensor_check_live(t, "view_narrow", "the tensor") != 0)
+        return NULL;
     int d = tg_normalize_dim(dim, t->ndim, "narrow");
     if (d < 0)
         return NULL;
@@ -803,6 +852,8 @@ tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index)
 {
     if (!t)
         return tg_null_input("view_select");
+    if (tg_tensor_check_live(t, "view_select", "the tensor") != 0)
+        return NULL;
     int d = tg_normalize_dim(dim, t->ndim, "select");
     if (d < 0)
         return NULL;
@@ -830,6 +881,8 @@ tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape)
 {
     if (!t)
         return tg_null_input("view_expand");
+    if (tg_tensor_check_live(t, "view_expand", "the tensor") != 0)
+        return NULL;
     char from[TG_SHAPE_STR_MAX], to[TG_SHAPE_STR_MAX];
     if (shape.ndim < t->ndim || shape.ndim > TG_MAX_DIMS) {
         format_dims(to, sizeof to, shape.ndim, shape.dim);
@@ -869,6 +922,8 @@ tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim)
 {
     if (!t)
         return tg_null_input("view_squeeze");
+    if (tg_tensor_check_live(t, "view_squeeze", "the tensor") != 0)
+        return NULL;
     int d = tg_normalize_dim(dim, t->ndim, "squeeze");
     if (d < 0)
         return NULL;
@@ -885,6 +940,8 @@ tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim)
 {
     if (!t)
         return tg_null_input("view_unsqueeze");
+    if (tg_tensor_check_live(t, "view_unsqueeze", "the tensor") != 0)
+        return NULL;
     if (t->ndim >= TG_MAX_DIMS) {
         tg_error_set("unsqueeze: the tensor already has %d dimensions", TG_MAX_DIMS);
         return NULL;
@@ -905,12 +962,19 @@ tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim)
     return v;
 }
 
-tg_tensor *tg_view_alias(const tg_tensor *t) { return t ? new_view(t) : tg_null_input("view_alias"); }
+tg_tensor *tg_view_alias(const tg_tensor *t)
+{
+    if (!t)
+        return tg_null_input("view_alias");
+    return tg_tensor_check_live(t, "view_alias", "the tensor") == 0 ? new_view(t) : NULL;
+}
 
 tg_tensor *tg_view_contiguous(const tg_tensor *t)
 {
     if (!t)
         return tg_null_input("view_contiguous");
+    if (tg_tensor_check_live(t, "view_contiguous", "the tensor") != 0)
+        return NULL;
     if (tg_tensor_is_contiguous(t))
         return (tg_tensor *)t;
     return tg_copy_to_graph(t);

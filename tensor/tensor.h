@@ -83,6 +83,11 @@ typedef struct tg_tensor {
     int64_t numel;
     int ndim;
     unsigned flags;
+    /* For a graph tensor, the generation of the arena it was made in
+     * (tg_arena_generation): after a reset it no longer matches, and
+     * tg_tensor_is_stale says so. 0 for owned tensors and tensors built by
+     * hand, which are never stale. */
+    uint32_t generation;
     tg_storage *storage;
     tg_tensor_ext *ext;           /* owned by the floor above; NULL here */
 } tg_tensor;
@@ -149,6 +154,17 @@ int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src);
 void tg_tensor_mark_written(const tg_tensor *t);
 
 /* ---- Inspection ---------------------------------------------------------- */
+
+/* True for a graph tensor from before this thread's last tg_arena_reset
+ * (tg_graph_reset), or from another thread's arena: its memory may since
+ * hold other tensors. Checked by every op and by backward. The check reads
+ * only the tensor struct; it cannot tell a stale pointer from a new tensor
+ * made at the very same address, which the arena avoids by starting each
+ * generation at another offset. */
+bool tg_tensor_is_stale(const tg_tensor *t);
+/* 0, or -1 with the error "<op>: <what> is a graph tensor from before
+ * tg_graph_reset ..." when t is stale (a NULL t is not stale). */
+int tg_tensor_check_live(const tg_tensor *t, const char *op, const char *what);
 
 tg_shape tg_tensor_shape(const tg_tensor *t);
 /* True when the elements are in row-major order without gaps (size-1 axes

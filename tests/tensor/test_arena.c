@@ -27,11 +27,31 @@ Test(arena, reset_forgets_the_blocks_given_back)
     tg_arena *arena = tg_arena_new();
     void *a = tg_arena_alloc(arena, 512);
     tg_arena_give_back(arena, a, 512);
+    unsigned generation = tg_arena_generation(arena);
     tg_arena_reset(arena);
-    void *first = tg_arena_alloc(arena, 512), *second = tg_arena_alloc(arena, 512);
-    cr_assert_eq(first, a, "after the reset the arena fills from its start");
+    cr_assert_neq(tg_arena_generation(arena), generation, "a reset starts a new generation");
+    /* It fills from its start again, which every other generation lies one
+     * alignment step further in. */
+    unsigned char *first = tg_arena_alloc(arena, 512), *second = tg_arena_alloc(arena, 512);
+    ptrdiff_t moved = first - (unsigned char *)a;
+    cr_assert(moved == 64 || moved == -64, "the first block moved by %td bytes", moved);
     cr_assert_neq(second, first, "a is not also handed out from the given-back list");
+    cr_assert_neq((void *)second, a);
+    tg_arena_reset(arena);
+    cr_assert_eq(tg_arena_alloc(arena, 512), a, "two resets later it starts where it did");
     tg_arena_free(arena);
+}
+
+Test(arena, generations_are_never_shared)
+{
+    tg_arena *one = tg_arena_new(), *two = tg_arena_new();
+    cr_assert_neq(tg_arena_generation(one), 0u);
+    cr_assert_neq(tg_arena_generation(one), tg_arena_generation(two));
+    unsigned before = tg_arena_generation(two);
+    tg_arena_reset(one);
+    cr_assert_neq(tg_arena_generation(one), before);
+    tg_arena_free(one);
+    tg_arena_free(two);
 }
 
 Test(arena, rewind_forgets_blocks_above_its_mark_and_keeps_those_below)
