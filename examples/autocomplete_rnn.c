@@ -191,13 +191,15 @@ static int make_net(net *n, uint64_t seed, int vocab_size, const settings *s)
     return n->embed && n->rnn && n->head ? 0 : -1;
 }
 
-/* Logits [T, B, V] for tokens [T, B], starting from the state h [L, B, H],
- * which then receives the state after the last step (copied: detached). */
-static tg_tensor *net_forward(const net *n, tg_tensor *tokens, tg_tensor *h)
+/* Logits [T, B, V] for tokens [T, B], starting from the state h [L, B, H];
+ * *h_n receives the state after the last step. Copying it into h carries
+ * it to the next window (and detaches it), but only once backward is done:
+ * backward still reads h. */
+static tg_tensor *net_forward(const net *n, tg_tensor *tokens, tg_tensor *h, tg_tensor **h_n)
 {
     tg_rnn_result run = tg_rnn_forward(n->rnn, tg_embedding_forward(n->embed, tokens), &(tg_rnn_options){ .h0 = h });
-    tg_tensor *logits = tg_linear_forward(n->head, run.output);
-    return logits && tg_tensor_copy_(h, run.h_n) == 0 ? logits : NULL;
+    *h_n = run.h_n;
+    return tg_linear_forward(n->head, run.output);
 }
 
 /* ---- Batches for truncated backpropagation through time ------------------------------- */
@@ -261,12 +263,12 @@ static double validation_loss(trainer *tr)
     double total = 0.0;
     int64_t count = 0;
     for (int w = 0; w < tr->validation.windows; w++) {
-        tg_tensor *x, *y;
+        tg_tensor *x, *y, *h_n = NULL;
         tg_tensor *loss = window(&tr->c, &tr->validation, w, &x, &y) == 0
-                              ? tg_cross_entropy(net_forward(&tr->n, x, tr->h_val), y,
+                              ? tg_cross_entropy(net_forward(&tr->n, x, tr->h_val, &h_n), y,
                                                  &(tg_class_loss_config){ .reduction = TG_REDUCTION_SUM })
                               : NULL;
-        if (!loss) {
+        if (!loss || tg_tensor_copy_(tr->h_val, h_n) != 0) {
             total = NAN;
             break;
         }
@@ -297,8 +299,9 @@ static int train_step(trainer *tr, int64_t step)
     tg_tensor *x, *y;
     if (window(&tr->c, &tr->train, w, &x, &y) != 0)
         return -1;
-    tg_tensor *loss = tg_cross_entropy(net_forward(&tr->n, x, tr->h), y, NULL);
-    if (!loss || tg_backward(loss) != 0)
+    tg_tensor *h_n;
+    tg_tensor *loss = tg_cross_entropy(net_forward(&tr->n, x, tr->h, &h_n), y, NULL);
+    if (!loss || tg_backward(loss) != 0 || tg_tensor_copy_(tr->h, h_n) != 0)
         return -1;
     float norm = tg_clip_grad_norm(tr->n.model, tr->s.clip);
     double lr = tg_optimizer_lr(tr->opt);
@@ -372,18 +375,19 @@ static int complete(const trainer *tr, const int *prompt, int n_prompt, float te
     for (int i = 0; status == 0 && i < n_prompt; i++)
         tokens[i] = (float)prompt[i];
     tg_no_grad_begin();
-    tg_tensor *logits = status == 0 ? net_forward(&tr->n, tg_from_array(TG_SHAPE(n_prompt, 1), tokens), h) : NULL;
+    tg_tensor *h_n = NULL;
+    tg_tensor *logits = status == 0 ? net_forward(&tr->n, tg_from_array(TG_SHAPE(n_prompt, 1), tokens), h, &h_n) : NULL;
     for (int i = 0; logits && i < tr->s.length; i++) {
         /* temperature 0: greedy; otherwise softmax(y / T) over the top-k (layers/sample.h) */
         int next = (int)tg_sample_logits(logits->data + (logits->numel - V), V, temperature, tr->s.top_k, rng);
-        if (next < 0) {
+        if (next < 0 || tg_tensor_copy_(h, h_n) != 0) {
             logits = NULL;
             break;
         }
         append_token(&tr->c, next, out, size);
         tg_graph_reset();
         float token = (float)next;
-        logits = net_forward(&tr->n, tg_from_array(TG_SHAPE(1, 1), &token), h);
+        logits = net_forward(&tr->n, tg_from_array(TG_SHAPE(1, 1), &token), h, &h_n);
     }
     tg_no_grad_end();
     tg_graph_reset();
@@ -523,8 +527,8 @@ static int section_training(trainer *tr)
              "Truncated backpropagation through time. The training text is cut into %d streams of "
              "%lld tokens read side by side; each step reads the next %d tokens of every stream "
              "(a batch [%d, %d]), back-propagates through those %d steps only, and carries the "
-             "last state into the next window: tg_tensor_copy_ copies h_n into an owned tensor, "
-             "which also cuts it from the graph, so the state remembers across windows while the "
+             "last state into the next window: tg_tensor_copy_ copies h_n into an owned tensor after "
+             "backward (which still reads the old state), and so also cuts it from the graph, so the state remembers across windows while the "
              "gradient stops at the window's start. %d steps are %.1f passes over the text.\n\n"
              "Adam (lr %g), gradients clipped to norm %g (an RNN's gradient can explode), the "
              "learning rate warmed up over %d steps then annealed along a cosine to 1/20th. Every "
