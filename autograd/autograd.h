@@ -87,11 +87,31 @@ tg_tensor *tg_detach(tg_tensor *t);
 
 /* Back-propagates from a one-element tensor (a loss), accumulating into the
  * gradients of every leaf that requires one. Returns 0, or -1 with an
- * error (e.g. loss does not require grad, or anomaly mode found a NaN). */
+ * error (e.g. loss does not require grad, or anomaly mode found a NaN).
+ *
+ * A backward uses up the part of the graph it went through, as PyTorch's
+ * does: a second backward through the same ops is an error ("... was
+ * already used by a backward") unless the first kept the graph with
+ * retain_graph (tg_backward_with). Every op refuses to run backward when a
+ * tensor it saved was written in place since (tg_tensor_fill_,
+ * tg_tensor_copy_, an optimizer step), and backward refuses a tensor from
+ * before tg_graph_reset. */
 int tg_backward(tg_tensor *loss);
 /* Back-propagates from any tensor given the gradient of the objective with
  * respect to it (same shape as out). */
 int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad);
+
+typedef struct tg_backward_config {
+    /* The gradient of the objective with respect to out (out's shape); NULL
+     * for a one-element out, whose gradient is then 1. */
+    const tg_tensor *grad;
+    /* Keep the graph usable for another backward through it. */
+    bool retain_graph;
+} tg_backward_config;
+
+/* tg_backward with settings: tg_backward_with(loss, (tg_backward_config){
+ * .retain_graph = true }). */
+int tg_backward_with(tg_tensor *out, tg_backward_config config);
 
 /* A notice that a leaf's gradient is final, for starting work on it while
  * backward goes on (dist/dist.h starts each bucket's allreduce this way).
@@ -163,7 +183,7 @@ bool tg_anomaly_mode(void);
  *         return tg_grad_map(x, grad, 2, (const tg_tensor *[]){ grad, x },
  *                            row_three_g_x_squared, NULL);
  *     }
- *     static const tg_op cube_op = { "cube", cube_backward };
+ *     static const tg_op cube_op = { .name = "cube", .backward = cube_backward };
  *
  *     tg_tensor *cube(tg_tensor *x) {
  *         tg_tensor *out = tg_empty(tg_tensor_shape(x));
@@ -186,9 +206,20 @@ typedef int (*tg_backward_fn)(tg_node *node, const tg_tensor *grad);
  * view of input 0's gradient buffer, or NULL when there is none. */
 typedef tg_tensor *(*tg_grad_view_fn)(const tg_node *node, tg_tensor *input_grad);
 
+/* In tg_op.unread: the bit of the op's output, and every bit. */
+#define TG_OP_OUTPUT_UNREAD (1u << 31)
+#define TG_OP_UNREAD_ALL (~0u)
+
 typedef struct tg_op {
     const char *name;
     tg_backward_fn backward;
+    /* Bit i set: the backward rule never reads input i's values (only its
+     * shape; bit 30 stands for inputs 30 and up), and TG_OP_OUTPUT_UNREAD:
+     * nor the output's. Backward refuses to
+     * run the op when a tensor it does read was written in place (its
+     * storage version changed) since the op was recorded, as PyTorch does;
+     * 0, the default, checks every input and the output. */
+    unsigned unread;
 } tg_op;
 
 #define TG_NODE_PARAMS 4
@@ -206,6 +237,12 @@ struct tg_node {
      * buffer, no copy) and backward skips the op. */
     tg_grad_view_fn grad_view;
 };
+
+/* For an op's first lines: 0 when every one of the n inputs is usable;
+ * -1 when one is NULL (tg_error_null_input: the error that made it NULL
+ * stays first) or is a graph tensor from before tg_graph_reset (an error
+ * naming op and the input's position). */
+int tg_check_inputs(const char *op, int n, tg_tensor *const *inputs);
 
 /* Records op with output out and its inputs (NULL inputs are allowed and
  * skipped by backward), if grad mode is on and an input requires a gradient;

@@ -20,8 +20,13 @@ typedef struct tg_autograd_meta {
     int64_t node;      /* tape index of the op that made the tensor; -1 for a leaf */
     int64_t deferred_rows; /* rows of products waiting to be added to grad (autograd/deferred.h) */
     uint64_t ready_pass; /* the backward pass that listed this leaf for its notice (grad_ready.c) */
+    /* For an op's output: the storage versions of the op's inputs and of
+     * the output itself (last) when it was recorded; backward refuses to
+     * run the op if one it reads has been written since. */
+    const uint64_t *versions;
     tg_grad_state state;
     bool requires_grad;
+    bool consumed;     /* its op's backward ran, and the graph was not retained */
     bool retain_grad;
     bool aliased;      /* grad is a view inside the gradient of the op's input */
     bool borrowed;     /* grad is a part of a consumer's output gradient (tg_grad_accumulate_part) */

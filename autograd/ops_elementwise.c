@@ -77,6 +77,26 @@ static const tg_map_fn unary_backward_rows[TG_UNARY_COUNT] = {
     [TG_UNARY_RPOW_SCALAR] = back_rpow_scalar,
 };
 
+/* What each backward row does not read (tg_op.unread): x is input 0, y
+ * the output. */
+#define READS_X TG_OP_OUTPUT_UNREAD
+#define READS_Y 0x1u
+static const unsigned unary_unread[TG_UNARY_COUNT] = {
+    [TG_UNARY_NEG] = TG_OP_UNREAD_ALL,  [TG_UNARY_ABS] = READS_X,
+    [TG_UNARY_EXP] = READS_Y,           [TG_UNARY_LOG] = READS_X,
+    [TG_UNARY_LOG1P] = READS_X,         [TG_UNARY_SQRT] = READS_Y,
+    [TG_UNARY_RSQRT] = READS_Y,         [TG_UNARY_SQUARE] = READS_X,
+    [TG_UNARY_RECIPROCAL] = READS_Y,    [TG_UNARY_SIGN] = TG_OP_UNREAD_ALL,
+    [TG_UNARY_TANH] = READS_Y,          [TG_UNARY_SIGMOID] = READS_Y,
+    [TG_UNARY_RELU] = READS_X,          [TG_UNARY_LEAKY_RELU] = READS_X,
+    [TG_UNARY_GELU] = READS_X,          [TG_UNARY_SOFTPLUS] = READS_X,
+    [TG_UNARY_SIN] = READS_X,           [TG_UNARY_COS] = READS_X,
+    [TG_UNARY_POW_SCALAR] = READS_X,    [TG_UNARY_CLAMP] = READS_X,
+    [TG_UNARY_ADD_SCALAR] = TG_OP_UNREAD_ALL, [TG_UNARY_MUL_SCALAR] = TG_OP_UNREAD_ALL,
+    [TG_UNARY_RSUB_SCALAR] = TG_OP_UNREAD_ALL, [TG_UNARY_RDIV_SCALAR] = 0,
+    [TG_UNARY_RPOW_SCALAR] = READS_Y,
+};
+
 static int unary_backward(tg_node *node, const tg_tensor *grad)
 {
     tg_unary_op op = (tg_unary_op)node->iparam[0];
@@ -91,7 +111,7 @@ static once_flag unary_ops_once = ONCE_FLAG_INIT;
 static void init_unary_ops(void)
 {
     for (int op = 0; op < TG_UNARY_COUNT; op++)
-        unary_ops[op] = (tg_op){ tg_unary_name((tg_unary_op)op), unary_backward };
+        unary_ops[op] = (tg_op){ tg_unary_name((tg_unary_op)op), unary_backward, unary_unread[op] };
 }
 
 static const tg_op *unary_op(tg_unary_op op)
@@ -102,8 +122,8 @@ static const tg_op *unary_op(tg_unary_op op)
 
 static tg_tensor *unary(tg_unary_op op, tg_tensor *x, float p0, float p1)
 {
-    if (!x)
-        return tg_null_input(tg_unary_name(op));
+    if (tg_check_inputs(tg_unary_name(op), 1, &x) != 0)
+        return NULL;
     const float param[2] = { p0, p1 };
     tg_tensor *out = tg_empty(tg_tensor_shape(x));
     if (!out || tg_kernel_unary(op, out, x, param, false) != 0)
@@ -176,8 +196,8 @@ TG_MAP_ROW_3(back_lesser_share, b < c ? a : (b == c ? 0.5f * a : 0.0f))
 
 static tg_tensor *binary_forward(tg_binary_op op, tg_tensor *a, tg_tensor *b)
 {
-    if (!a || !b)
-        return tg_null_input(tg_binary_name(op));
+    if (tg_check_inputs(tg_binary_name(op), 2, (tg_tensor *[]){ a, b }) != 0)
+        return NULL;
     tg_shape shape;
     if (!tg_broadcast_shapes(tg_tensor_shape(a), tg_tensor_shape(b), &shape, tg_binary_name(op)))
         return NULL;
@@ -250,13 +270,13 @@ static int minimum_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_map(b, grad, 3, (const tg_tensor *[]){ grad, b, a }, back_lesser_share, NULL);
 }
 
-static const tg_op add_op = { "add", add_backward };
-static const tg_op sub_op = { "sub", sub_backward };
-static const tg_op mul_op = { "mul", mul_backward };
-static const tg_op div_op = { "div", div_backward };
-static const tg_op pow_op = { "pow", pow_backward };
-static const tg_op maximum_op = { "maximum", maximum_backward };
-static const tg_op minimum_op = { "minimum", minimum_backward };
+static const tg_op add_op = { "add", add_backward, TG_OP_UNREAD_ALL };
+static const tg_op sub_op = { "sub", sub_backward, TG_OP_UNREAD_ALL };
+static const tg_op mul_op = { "mul", mul_backward, TG_OP_OUTPUT_UNREAD };
+static const tg_op div_op = { "div", div_backward, TG_OP_OUTPUT_UNREAD };
+static const tg_op pow_op = { "pow", pow_backward, 0 };
+static const tg_op maximum_op = { "maximum", maximum_backward, TG_OP_OUTPUT_UNREAD };
+static const tg_op minimum_op = { "minimum", minimum_backward, TG_OP_OUTPUT_UNREAD };
 
 tg_tensor *tg_add(tg_tensor *a, tg_tensor *b) { return record2(&add_op, binary_forward(TG_BINARY_ADD, a, b), a, b); }
 tg_tensor *tg_sub(tg_tensor *a, tg_tensor *b) { return record2(&sub_op, binary_forward(TG_BINARY_SUB, a, b), a, b); }
@@ -285,12 +305,12 @@ static int where_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_map(node->in[2], grad, 2, (const tg_tensor *[]){ grad, mask }, back_where_false, NULL);
 }
 
-static const tg_op where_op = { "where", where_backward };
+static const tg_op where_op = { "where", where_backward, 0x6 | TG_OP_OUTPUT_UNREAD };
 
 tg_tensor *tg_where(tg_tensor *mask, tg_tensor *a, tg_tensor *b)
 {
-    if (!mask || !a || !b)
-        return tg_null_input("where");
+    if (tg_check_inputs("where", 3, (tg_tensor *[]){ mask, a, b }) != 0)
+        return NULL;
     tg_shape ab, shape;
     if (!tg_broadcast_shapes(tg_tensor_shape(a), tg_tensor_shape(b), &ab, "where") ||
         !tg_broadcast_shapes(tg_tensor_shape(mask), ab, &shape, "where"))

@@ -15,12 +15,12 @@ static int index_select_backward(tg_node *node, const tg_tensor *grad)
     return tg_kernel_index_add(target, (int)node->iparam[0], node->in[1], grad);
 }
 
-static const tg_op index_select_op = { "index_select", index_select_backward };
+static const tg_op index_select_op = { "index_select", index_select_backward, 0x1 | TG_OP_OUTPUT_UNREAD };
 
 tg_tensor *tg_index_select(tg_tensor *x, int dim, tg_tensor *index)
 {
-    if (!x || !index)
-        return tg_null_input("index_select");
+    if (tg_check_inputs("index_select", 2, (tg_tensor *[]){ x, index }) != 0)
+        return NULL;
     int d = tg_normalize_dim(dim, x->ndim, "index_select");
     if (d < 0)
         return NULL;
@@ -53,12 +53,12 @@ static int gather_backward(tg_node *node, const tg_tensor *grad)
     return tg_kernel_scatter_add(target, (int)node->iparam[0], node->in[1], grad);
 }
 
-static const tg_op gather_op = { "gather", gather_backward };
+static const tg_op gather_op = { "gather", gather_backward, 0x1 | TG_OP_OUTPUT_UNREAD };
 
 tg_tensor *tg_gather(tg_tensor *x, int dim, tg_tensor *index)
 {
-    if (!x || !index)
-        return tg_null_input("gather");
+    if (tg_check_inputs("gather", 2, (tg_tensor *[]){ x, index }) != 0)
+        return NULL;
     tg_tensor *out = tg_empty(tg_tensor_shape(index));
     if (!out || tg_kernel_gather(out, x, dim, index) != 0)
         return NULL;
@@ -85,12 +85,12 @@ static int scatter_add_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_accumulate(src, picked);
 }
 
-static const tg_op scatter_add_op = { "scatter_add", scatter_add_backward };
+static const tg_op scatter_add_op = { "scatter_add", scatter_add_backward, 0x5 | TG_OP_OUTPUT_UNREAD };
 
 tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *src)
 {
-    if (!x || !index || !src)
-        return tg_null_input("scatter_add");
+    if (tg_check_inputs("scatter_add", 3, (tg_tensor *[]){ x, index, src }) != 0)
+        return NULL;
     tg_tensor *out = tg_copy_to_graph(x);
     if (!out || tg_kernel_scatter_add(out, dim, index, src) != 0)
         return NULL;
@@ -105,8 +105,8 @@ tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *sr
 
 tg_tensor *tg_one_hot(tg_tensor *index, int64_t classes)
 {
-    if (!index)
-        return tg_null_input("one_hot");
+    if (tg_check_inputs("one_hot", 1, &index) != 0)
+        return NULL;
     if (index->ndim >= TG_MAX_DIMS || classes < 1) {
         tg_error_set("one_hot: %lld classes for an index of %d dimensions: need at least one class "
                      "and fewer than %d dimensions", (long long)classes, index->ndim, TG_MAX_DIMS);

@@ -92,7 +92,7 @@ static int matmul_backward(tg_node *node, const tg_tensor *grad)
     return product_backward(node->in[0], node->in[1], grad);
 }
 
-static const tg_op matmul_op = { "matmul", matmul_backward };
+static const tg_op matmul_op = { "matmul", matmul_backward, TG_OP_OUTPUT_UNREAD };
 
 static tg_tensor *matmul2(tg_tensor *a, tg_tensor *b)
 {
@@ -108,8 +108,8 @@ static tg_tensor *matmul2(tg_tensor *a, tg_tensor *b)
 
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b)
 {
-    if (!a || !b)
-        return tg_null_input("matmul");
+    if (tg_check_inputs("matmul", 2, (tg_tensor *[]){ a, b }) != 0)
+        return NULL;
     char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
     if (a->ndim == 0 || b->ndim == 0) {
         tg_error_set("matmul: %s x %s: operands need at least 1 dimension",
@@ -164,12 +164,12 @@ static int addmm_backward(tg_node *node, const tg_tensor *grad)
     return product_backward(node->in[1], node->in[2], grad);
 }
 
-static const tg_op addmm_op = { "addmm", addmm_backward };
+static const tg_op addmm_op = { "addmm", addmm_backward, 0x1 | TG_OP_OUTPUT_UNREAD };
 
 tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
 {
-    if (!c || !a || !b)
-        return tg_null_input("addmm");
+    if (tg_check_inputs("addmm", 3, (tg_tensor *[]){ c, a, b }) != 0)
+        return NULL;
     tg_shape shape;
     if (tg_matmul_shape(a, b, &shape, "addmm") != 0 || check_addend(c, shape, "addmm", "c") != 0)
         return NULL;
@@ -221,12 +221,13 @@ static int affine_backward(tg_node *node, const tg_tensor *grad)
     return bias ? tg_grad_accumulate(bias, grad) : 0;
 }
 
-static const tg_op affine_op = { "affine", affine_backward };
+static const tg_op affine_op = { "affine", affine_backward, 0x4 | TG_OP_OUTPUT_UNREAD };
 
 tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
 {
-    if (!x || !weight)
-        return tg_null_input("affine");
+    if (tg_check_inputs("affine", 2, (tg_tensor *[]){ x, weight }) != 0 ||
+        (bias && tg_check_inputs("affine", 1, &bias) != 0))
+        return NULL;
     char sx[TG_SHAPE_STR_MAX], sw[TG_SHAPE_STR_MAX];
     if (x->ndim < 1 || weight->ndim != 2 || x->shape[x->ndim - 1] != weight->shape[1]) {
         tg_error_set("affine: input %s and weight %s: the weight must be [out, in] with in = the "

@@ -50,8 +50,8 @@ typedef int (*reduce_kernel)(tg_tensor *out, const tg_tensor *x, float param);
 static tg_tensor *reduce_op(const tg_op *op, tg_tensor *x, tg_axes axes, bool keepdim,
                             reduce_kernel kernel, float param)
 {
-    if (!x)
-        return tg_null_input(op->name);
+    if (tg_check_inputs(op->name, 1, &x) != 0)
+        return NULL;
     tg_shape kept, result;
     if (tg_reduce_shapes(x, axes, keepdim, &kept, &result, op->name) != 0)
         return NULL;
@@ -105,8 +105,8 @@ static int mean_backward(tg_node *node, const tg_tensor *grad)
     return spread_backward(node, grad, (float)node->out->numel / (float)x->numel);
 }
 
-static const tg_op sum_op = { "sum", sum_backward };
-static const tg_op mean_op = { "mean", mean_backward };
+static const tg_op sum_op = { "sum", sum_backward, TG_OP_UNREAD_ALL };
+static const tg_op mean_op = { "mean", mean_backward, TG_OP_UNREAD_ALL };
 
 tg_tensor *tg_sum(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&sum_op, x, axes, keepdim, sum_kernel, 0); }
 tg_tensor *tg_mean(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&mean_op, x, axes, keepdim, mean_kernel, 0); }
@@ -155,8 +155,8 @@ static int extreme_backward(tg_node *node, const tg_tensor *grad)
     return share_backward(node, grad, mask, mask);
 }
 
-static const tg_op amax_op = { "amax", extreme_backward };
-static const tg_op amin_op = { "amin", extreme_backward };
+static const tg_op amax_op = { "amax", extreme_backward, 0 };
+static const tg_op amin_op = { "amin", extreme_backward, 0 };
 
 tg_tensor *tg_amax(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&amax_op, x, axes, keepdim, max_kernel, 0); }
 tg_tensor *tg_amin(tg_tensor *x, tg_axes axes, bool keepdim) { return reduce_op(&amin_op, x, axes, keepdim, min_kernel, 0); }
@@ -229,9 +229,9 @@ static int norm_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_map(x, x, 3, (const tg_tensor *[]){ &g, x, &y }, back_norm, &p);
 }
 
-static const tg_op var_op = { "var", var_backward };
-static const tg_op logsumexp_op = { "logsumexp", logsumexp_backward };
-static const tg_op norm_op = { "norm", norm_backward };
+static const tg_op var_op = { "var", var_backward, TG_OP_OUTPUT_UNREAD };
+static const tg_op logsumexp_op = { "logsumexp", logsumexp_backward, 0 };
+static const tg_op norm_op = { "norm", norm_backward, 0 };
 
 tg_tensor *tg_var(tg_tensor *x, tg_axes axes, float correction, bool keepdim)
 {
@@ -263,16 +263,16 @@ static int indexed_extreme_backward(tg_node *node, const tg_tensor *grad)
     return target ? tg_kernel_scatter_add(target, dim, &index, &g) : -1;
 }
 
-static const tg_op max_op = { "max", indexed_extreme_backward };
-static const tg_op min_op = { "min", indexed_extreme_backward };
+static const tg_op max_op = { "max", indexed_extreme_backward, TG_OP_UNREAD_ALL };
+static const tg_op min_op = { "min", indexed_extreme_backward, TG_OP_UNREAD_ALL };
 
 static tg_tensor *indexed_extreme(const tg_op *op, tg_tensor *x, int dim, bool keepdim,
                                   tg_tensor **indices, bool is_max)
 {
     if (indices)
         *indices = NULL;
-    if (!x)
-        return tg_null_input(op->name);
+    if (tg_check_inputs(op->name, 1, &x) != 0)
+        return NULL;
     int d = tg_normalize_dim(dim, x->ndim, op->name);
     if (d < 0)
         return NULL;

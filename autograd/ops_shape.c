@@ -60,16 +60,16 @@ static tg_tensor *record_reshaped(const tg_op *op, tg_tensor *out, tg_tensor *x)
     return out;
 }
 
-static const tg_op reshape_op = { "reshape", reshape_backward };
-static const tg_op squeeze_op = { "squeeze", reshape_backward };
-static const tg_op unsqueeze_op = { "unsqueeze", reshape_backward };
-static const tg_op contiguous_op = { "contiguous", reshape_backward };
-static const tg_op clone_op = { "clone", reshape_backward };
+static const tg_op reshape_op = { "reshape", reshape_backward, TG_OP_UNREAD_ALL };
+static const tg_op squeeze_op = { "squeeze", reshape_backward, TG_OP_UNREAD_ALL };
+static const tg_op unsqueeze_op = { "unsqueeze", reshape_backward, TG_OP_UNREAD_ALL };
+static const tg_op contiguous_op = { "contiguous", reshape_backward, TG_OP_UNREAD_ALL };
+static const tg_op clone_op = { "clone", reshape_backward, TG_OP_UNREAD_ALL };
 
 tg_tensor *tg_reshape(tg_tensor *x, tg_shape shape)
 {
-    if (!x)
-        return tg_null_input("reshape");
+    if (tg_check_inputs("reshape", 1, &x) != 0)
+        return NULL;
     /* Try a view first without leaving an error behind. */
     bool viewable = tg_tensor_is_contiguous(x);
     tg_tensor *out = viewable ? tg_view_reshape(x, shape) : NULL;
@@ -82,8 +82,8 @@ tg_tensor *tg_reshape(tg_tensor *x, tg_shape shape)
 
 tg_tensor *tg_flatten(tg_tensor *x, int start_dim, int end_dim)
 {
-    if (!x)
-        return tg_null_input("flatten");
+    if (tg_check_inputs("flatten", 1, &x) != 0)
+        return NULL;
     if (x->ndim == 0)
         return tg_reshape(x, TG_SHAPE(1));
     int s = tg_normalize_dim(start_dim, x->ndim, "flatten");
@@ -109,7 +109,9 @@ tg_tensor *tg_unsqueeze(tg_tensor *x, int dim) { return record_reshaped(&unsquee
 
 tg_tensor *tg_contiguous(tg_tensor *x)
 {
-    if (!x || tg_tensor_is_contiguous(x))
+    if (tg_check_inputs("contiguous", 1, &x) != 0)
+        return NULL;
+    if (tg_tensor_is_contiguous(x))
         return x;
     return record_reshaped(&contiguous_op, tg_copy_to_graph(x), x);
 }
@@ -141,7 +143,7 @@ static tg_tensor *permuted_grad(const tg_node *node, tg_tensor *input_grad)
     return tg_view_permute(input_grad, order);
 }
 
-static const tg_op permute_op = { "permute", permute_backward };
+static const tg_op permute_op = { "permute", permute_backward, TG_OP_UNREAD_ALL };
 
 tg_tensor *tg_permute(tg_tensor *x, const int *order)
 {
@@ -157,8 +159,8 @@ tg_tensor *tg_permute(tg_tensor *x, const int *order)
 
 tg_tensor *tg_transpose(tg_tensor *x, int dim0, int dim1)
 {
-    if (!x)
-        return tg_null_input("transpose");
+    if (tg_check_inputs("transpose", 1, &x) != 0)
+        return NULL;
     int a = tg_normalize_dim(dim0, x->ndim, "transpose");
     int b = a < 0 ? -1 : tg_normalize_dim(dim1, x->ndim, "transpose");
     if (b < 0)
@@ -211,8 +213,8 @@ static tg_tensor *sliced_grad(const tg_node *node, tg_tensor *input_grad)
     return tg_view_slice(input_grad, dim, start, length ? start + (length - 1) * step + 1 : start, step);
 }
 
-static const tg_op slice_op = { "slice", slice_backward };
-static const tg_op select_op = { "select", slice_backward };
+static const tg_op slice_op = { "slice", slice_backward, TG_OP_UNREAD_ALL };
+static const tg_op select_op = { "select", slice_backward, TG_OP_UNREAD_ALL };
 
 static tg_tensor *record_part(const tg_op *op, tg_tensor *out, tg_tensor *x, int dim, int64_t start,
                               int64_t step)
@@ -248,8 +250,8 @@ tg_tensor *tg_narrow(tg_tensor *x, int dim, int64_t start, int64_t length)
 
 tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index)
 {
-    if (!x)
-        return tg_null_input("select");
+    if (tg_check_inputs("select", 1, &x) != 0)
+        return NULL;
     /* A negative index counts from the end, as in Python. */
     int d = tg_normalize_dim(dim, x->ndim, "select");
     if (d < 0)
@@ -263,7 +265,7 @@ tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index)
 
 static int expand_backward(tg_node *node, const tg_tensor *grad) { return tg_grad_accumulate(node->in[0], grad); }
 
-static const tg_op expand_op = { "expand", expand_backward };
+static const tg_op expand_op = { "expand", expand_backward, TG_OP_UNREAD_ALL };
 
 tg_tensor *tg_expand(tg_tensor *x, tg_shape shape) { return record1(&expand_op, tg_view_expand(x, shape), x, NULL); }
 
@@ -306,8 +308,8 @@ static int stack_backward(tg_node *node, const tg_tensor *grad)
     return 0;
 }
 
-static const tg_op concat_op = { "concat", concat_backward };
-static const tg_op stack_op = { "stack", stack_backward };
+static const tg_op concat_op = { "concat", concat_backward, TG_OP_UNREAD_ALL };
+static const tg_op stack_op = { "stack", stack_backward, TG_OP_UNREAD_ALL };
 
 static int check_list(tg_tensor *const *xs, int n, const char *op)
 {
@@ -315,10 +317,7 @@ static int check_list(tg_tensor *const *xs, int n, const char *op)
         return tg_error_set("%s: the list of tensors is NULL", op);
     if (n < 1)
         return tg_error_set("%s: needs at least one tensor, got %d", op, n);
-    for (int i = 0; i < n; i++)
-        if (!xs[i])
-            return tg_error_null_input(op);
-    return 0;
+    return tg_check_inputs(op, n, xs);
 }
 
 static tg_tensor *join(const tg_op *op, tg_tensor *const *xs, int n, int dim, tg_shape shape, int kernel_dim,
@@ -394,8 +393,8 @@ tg_tensor *tg_stack(tg_tensor *const *xs, int n, int dim)
 
 int tg_split(tg_tensor *x, int dim, const int64_t *sizes, int n, tg_tensor **out)
 {
-    if (!x)
-        return tg_error_null_input("split");
+    if (tg_check_inputs("split", 1, &x) != 0)
+        return -1;
     if (!sizes || !out || n < 1)
         return tg_error_set("split: needs sizes and room for at least one output");
     int d = tg_normalize_dim(dim, x->ndim, "split");
@@ -423,8 +422,8 @@ int tg_split(tg_tensor *x, int dim, const int64_t *sizes, int n, tg_tensor **out
 
 int tg_chunk(tg_tensor *x, int chunks, int dim, tg_tensor **out)
 {
-    if (!x)
-        return tg_error_null_input("chunk");
+    if (tg_check_inputs("chunk", 1, &x) != 0)
+        return -1;
     if (chunks < 1 || !out)
         return tg_error_set("chunk: needs at least one chunk (got %d) and room for them", chunks);
     int d = tg_normalize_dim(dim, x->ndim, "chunk");

@@ -46,13 +46,13 @@ static int log_softmax_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_map(x, x, 3, (const tg_tensor *[]){ grad, total, y }, back_log_softmax, NULL);
 }
 
-static const tg_op softmax_op = { "softmax", softmax_backward };
-static const tg_op log_softmax_op = { "log_softmax", log_softmax_backward };
+static const tg_op softmax_op = { "softmax", softmax_backward, 0x1 };
+static const tg_op log_softmax_op = { "log_softmax", log_softmax_backward, 0x1 };
 
 static tg_tensor *softmax(const tg_op *op, tg_tensor *x, int dim, bool log)
 {
-    if (!x)
-        return tg_null_input(op->name);
+    if (tg_check_inputs(op->name, 1, &x) != 0)
+        return NULL;
     int d = tg_normalize_dim(dim, x->ndim, op->name);
     if (d < 0)
         return NULL;

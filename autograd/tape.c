@@ -214,11 +214,32 @@ static int report_anomaly(const char *op, tg_tensor *const *inputs, int n_in, in
 
 /* ---- Recording ---------------------------------------------------------------------- */
 
+int tg_check_inputs(const char *op, int n, tg_tensor *const *inputs)
+{
+    if (!inputs)
+        return tg_error_null_input(op);
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i])
+            return tg_error_null_input(op);
+        if (tg_tensor_is_stale(inputs[i])) {
+            char what[32];
+            snprintf(what, sizeof what, "input %d", i);
+            return tg_tensor_check_live(inputs[i], op, what);
+        }
+    }
+    return 0;
+}
+
 int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_in, tg_node **node_out)
 {
     if (node_out)
         *node_out = NULL;
     if (!out || !op)
+        return -1;
+    for (int i = 0; i < n_in; i++)
+        if (inputs[i] && tg_tensor_check_live(inputs[i], op->name, "an input") != 0)
+            return -1;
+    if (tg_tensor_check_live(out, op->name, "the output") != 0)
         return -1;
     if (tg_anomaly_mode()) {
         float value;
@@ -237,17 +258,24 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
         return tg_error_set("%s: the output must be a new graph tensor (from tg_empty or a view)",
                             op->name);
 
-    /* The node, the output's metadata and the list of inputs in one block:
-     * one arena allocation per recorded op. */
+    /* The node, the output's metadata, the storage versions of the inputs
+     * and the output, and the list of inputs in one block: one arena
+     * allocation per recorded op. */
     struct record {
         tg_node node;
         tg_autograd_meta meta;
         tg_tensor *in[];
-    } *r = tg_arena_calloc(tg_arena_thread(), sizeof *r + sizeof r->in[0] * (size_t)n_in);
+    } *r = tg_arena_calloc(tg_arena_thread(), sizeof *r + (sizeof r->in[0] + sizeof(uint64_t)) *
+                                                              (size_t)n_in + sizeof(uint64_t));
     if (!r)
         return -1;
     tg_node *node = &r->node;
     memcpy(r->in, inputs, sizeof r->in[0] * (size_t)n_in);
+    uint64_t *versions = (uint64_t *)(r->in + n_in);
+    for (int i = 0; i < n_in; i++)
+        versions[i] = inputs[i] ? inputs[i]->storage->version : 0;
+    versions[n_in] = out->storage->version;
+    r->meta.versions = versions;
     node->op = op;
     node->out = out;
     node->in = r->in;
@@ -440,8 +468,40 @@ static void give_back_grad(tg_autograd_meta *m, uint64_t deferred_before)
         tg_meta_give_back_grad(m);
 }
 
+/* 0 when node may run its backward: its graph was not used up by an
+ * earlier backward, and nothing it reads was written in place since it
+ * was recorded. -1 with an error naming the op otherwise. */
+static int check_node_usable(const tg_node *node, const tg_autograd_meta *m)
+{
+    char shapes[4 * TG_SHAPE_STR_MAX];
+    if (m->consumed)
+        return tg_error_set("backward: the graph through '%s' on %s was already used by a "
+                            "backward; pass .retain_graph = true (tg_backward_with) to the first "
+                            "to back-propagate through it again", node->op->name,
+                            format_input_shapes(shapes, sizeof shapes, node->in, node->n_in));
+    unsigned unread = node->op->unread;
+    for (int i = 0; i <= node->n_in; i++) {
+        bool output = i == node->n_in;
+        const tg_tensor *t = output ? node->out : node->in[i];
+        unsigned bit = output ? TG_OP_OUTPUT_UNREAD : 1u << (i < 30 ? i : 30);
+        if (!t || (unread & bit) || t->storage->version == m->versions[i])
+            continue;
+        char shape[TG_SHAPE_STR_MAX], what[32];
+        if (output)
+            snprintf(what, sizeof what, "its output");
+        else
+            snprintf(what, sizeof what, "its input %d", i);
+        return tg_error_set("backward of '%s' on %s: %s %s was written in place (tg_tensor_fill_, "
+                            "tg_tensor_copy_, an optimizer step, ...) after the op saved it, so its "
+                            "gradient would be wrong; write it after backward, or clone it first",
+                            node->op->name, format_input_shapes(shapes, sizeof shapes, node->in, node->n_in),
+                            what, tg_shape_format(shape, sizeof shape, t));
+    }
+    return 0;
+}
+
 /* Runs node's backward rule, when a gradient reached its output. */
-static int backward_node(tg_node *node, bool anomaly)
+static int backward_node(tg_node *node, bool anomaly, bool retain_graph)
 {
     tg_autograd_meta *nm = tg_meta(node->out);
     /* Products postponed for this tensor complete its gradient first. */
@@ -449,6 +509,9 @@ static int backward_node(tg_node *node, bool anomaly)
         return -1;
     if (nm->state != TG_GRAD_VALID || nm->aliased)
         return 0; /* no gradient flows through this op, or it is already in place */
+    if (check_node_usable(node, nm) != 0)
+        return -1;
+    nm->consumed = !retain_graph;
     uint64_t deferred_before = tg_deferred_handed_over();
     if (node->op->backward(node, nm->grad) != 0) {
         if (!tg_error_occurred())
@@ -461,7 +524,7 @@ static int backward_node(tg_node *node, bool anomaly)
     return 0;
 }
 
-static int run_backward(tg_tensor *out, const tg_tensor *grad)
+static int run_backward(tg_tensor *out, const tg_tensor *grad, bool retain_graph)
 {
     tg_autograd_meta *m = tg_meta(out);
     forget_intermediate_grads();
@@ -469,15 +532,21 @@ static int run_backward(tg_tensor *out, const tg_tensor *grad)
         return -1;
     bool anomaly = tg_anomaly_mode();
     for (int64_t i = m->node; i >= 0; i--)
-        if (backward_node(thread_tape.nodes[i], anomaly) != 0 || tg_grad_ready_passed(i) != 0)
+        if (backward_node(thread_tape.nodes[i], anomaly, retain_graph) != 0 || tg_grad_ready_passed(i) != 0)
             return -1;
     return tg_deferred_flush_all();
 }
 
-int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
+/* The backward of an op whose output is a view of its input (nm->aliased
+ * above) is skipped, so its node is not marked used: nothing it holds is
+ * given back. */
+static int backward(tg_tensor *out, const tg_tensor *grad, bool retain_graph)
 {
     if (!out || !grad)
         return tg_error_null_input("backward_with_grad");
+    if (tg_tensor_check_live(out, "backward", "the tensor") != 0 ||
+        tg_tensor_check_live(grad, "backward", "the gradient") != 0)
+        return -1;
     if (!tg_requires_grad(out))
         return tg_error_set("backward: the tensor does not require a gradient (no leaf that "
                             "requires one went into it, or it was computed with grad mode off)");
@@ -487,7 +556,7 @@ int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
                             tg_shape_format(b, sizeof b, grad), tg_shape_format(a, sizeof a, out));
     }
     bool previous = tg_set_grad_enabled(false);
-    int rc = run_backward(out, grad);
+    int rc = run_backward(out, grad, retain_graph);
     tg_grad_ready_end();
     if (rc != 0)
         tg_deferred_discard();
@@ -495,10 +564,13 @@ int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad)
     return rc;
 }
 
-int tg_backward(tg_tensor *loss)
+/* Backward from a one-element tensor, whose gradient is 1. */
+static int backward_from_loss(tg_tensor *loss, bool retain_graph)
 {
     if (!loss)
         return tg_error_null_input("backward");
+    if (tg_tensor_check_live(loss, "backward", "the loss") != 0)
+        return -1;
     if (loss->numel != 1) {
         char shape[TG_SHAPE_STR_MAX];
         return tg_error_set("backward: the loss %s has %lld elements; give a one-element tensor, or "
@@ -510,7 +582,18 @@ int tg_backward(tg_tensor *loss)
     memcpy(seed.shape, loss->shape, sizeof(int64_t) * (size_t)loss->ndim);
     tg_storage storage = { .base = &one, .size = 1 };
     seed.storage = &storage;
-    return tg_backward_with_grad(loss, &seed);
+    return backward(loss, &seed, retain_graph);
+}
+
+int tg_backward(tg_tensor *loss) { return backward_from_loss(loss, false); }
+
+int tg_backward_with_grad(tg_tensor *out, const tg_tensor *grad) { return backward(out, grad, false); }
+
+int tg_backward_with(tg_tensor *out, tg_backward_config config)
+{
+    if (!config.grad)
+        return backward_from_loss(out, config.retain_graph);
+    return backward(out, config.grad, config.retain_graph);
 }
 
 /* ---- The graph ---------------------------------------------------------------------------- */

@@ -70,8 +70,8 @@ static int scaled_tanh_backward_slip(tg_node *node, const tg_tensor *grad)
 }
 
 /* An op is its name and its backward rule. */
-static const tg_op scaled_tanh_op = { "scaled_tanh", scaled_tanh_backward };
-static const tg_op scaled_tanh_slip_op = { "scaled_tanh_slip", scaled_tanh_backward_slip };
+static const tg_op scaled_tanh_op = { .name = "scaled_tanh", .backward = scaled_tanh_backward };
+static const tg_op scaled_tanh_slip_op = { .name = "scaled_tanh_slip", .backward = scaled_tanh_backward_slip };
 
 /* The forward: a new graph tensor computed by tg_map, then a node of `op`
  * on the tape (tg_record adds none when no input needs a gradient). */

@@ -26,7 +26,7 @@ static int softclip_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_map(node->in[0], grad, 2, in, row_softclip_backward, &context->limit);
 }
 
-static const tg_op softclip_op = { "softclip", softclip_backward };
+static const tg_op softclip_op = { .name = "softclip", .backward = softclip_backward };
 
 static tg_tensor *softclip(tg_tensor *x, float limit)
 {
@@ -61,7 +61,7 @@ static int fma_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_accumulate(b, grad);
 }
 
-static const tg_op fma_op = { "fma", fma_backward };
+static const tg_op fma_op = { .name = "fma", .backward = fma_backward };
 
 static tg_tensor *fma3(tg_tensor *x, tg_tensor *w, tg_tensor *b)
 {
@@ -102,7 +102,7 @@ static int cumsum_backward(tg_node *node, const tg_tensor *grad)
     return tg_kernel_copy(target, dx, accumulate);
 }
 
-static const tg_op cumsum_op = { "cumsum", cumsum_backward };
+static const tg_op cumsum_op = { .name = "cumsum", .backward = cumsum_backward };
 
 static tg_tensor *cumsum(tg_tensor *x)
 {
@@ -215,7 +215,7 @@ static int wrong_cube_backward(tg_node *node, const tg_tensor *grad)
     return tg_grad_map(node->in[0], grad, 2, in, row_cube_wrong_backward, NULL);
 }
 
-static const tg_op wrong_cube_op = { "wrong_cube", wrong_cube_backward };
+static const tg_op wrong_cube_op = { .name = "wrong_cube", .backward = wrong_cube_backward };
 
 static tg_tensor *wrong_cube(tg_tensor *x)
 {

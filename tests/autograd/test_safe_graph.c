@@ -1,0 +1,201 @@
+/* Graph mistakes that must fail loudly, never give a wrong answer: a graph
+ * tensor used after tg_graph_reset, a saved tensor written in place before
+ * backward, and a second backward through a graph that was not retained. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include <tapegrad.h>
+
+#include "support.h"
+
+TestSuite(safe_graph, .init = tg_test_setup, .fini = tg_test_teardown);
+
+static tg_tensor *owned_leaf(tg_shape shape, const float *values)
+{
+    tg_tensor *t = tg_tensor_from_array(shape, values);
+    cr_assert_not_null(t);
+    cr_assert_eq(tg_set_requires_grad(t, true), 0, "%s", tg_error_message());
+    return t;
+}
+
+static void assert_error_starts(const char *prefix)
+{
+    cr_assert(strncmp(tg_error_message(), prefix, strlen(prefix)) == 0, "expected \"%s...\", got \"%s\"",
+              prefix, tg_error_message());
+    tg_error_clear();
+}
+
+/* ---- Graph tensors from before a reset ------------------------------------------- */
+
+Test(safe_graph, a_tensor_from_before_the_reset_is_refused_by_every_kind_of_op)
+{
+    tg_tensor *w = owned_leaf(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
+    tg_tensor *h = tg_tanh(w);
+    tg_tensor *loss = tg_sum_all(h);
+    cr_assert_not_null(loss);
+    tg_graph_reset();
+    /* The same steps again, so the arena hands out the same sizes. */
+    tg_tensor *fresh = tg_sum_all(tg_tanh(w));
+    cr_assert_not_null(fresh, "%s", tg_error_message());
+
+    cr_assert_null(tg_mul(h, w));
+    assert_error_starts("mul: input 0 is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_exp(h));
+    assert_error_starts("exp: input 0 is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_sum(h, TG_AXES(0), false));
+    assert_error_starts("sum: input 0 is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_matmul(w, h));
+    assert_error_starts("matmul: input 1 is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_transpose(h, 0, 1));
+    assert_error_starts("transpose: input 0 is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_view_reshape(h, TG_SHAPE(4)));
+    assert_error_starts("reshape: the tensor is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_softmax(h, 0));
+    assert_error_starts("softmax: input 0 is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_concat((tg_tensor *[]){ w, h }, 2, 0));
+    assert_error_starts("concat: input 1 is a graph tensor from before tg_graph_reset");
+    cr_assert(isnan(tg_tensor_item(loss)));
+    assert_error_starts("tensor_item: the tensor is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_tensor_clone(h));
+    assert_error_starts("tensor_clone: the tensor is a graph tensor from before tg_graph_reset");
+
+    cr_assert_eq(tg_backward(loss), -1);
+    assert_error_starts("backward: the loss is a graph tensor from before tg_graph_reset");
+    cr_assert_null(tg_grad(w), "nothing reached the leaf");
+    /* The new graph is untouched by the refusals. */
+    cr_assert_eq(tg_backward(fresh), 0, "%s", tg_error_message());
+    cr_assert_not_null(tg_grad(w));
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, owned_tensors_and_tensors_built_by_hand_never_go_stale)
+{
+    tg_tensor *w = tg_tensor_ones(TG_SHAPE(3));
+    float values[3] = { 1, 2, 3 };
+    tg_storage storage = { .base = values, .size = 3 };
+    tg_tensor by_hand = { .data = values, .shape = { 3 }, .stride = { 1 }, .numel = 3, .ndim = 1,
+                          .storage = &storage };
+    tg_graph_reset();
+    cr_assert(!tg_tensor_is_stale(w));
+    cr_assert(!tg_tensor_is_stale(&by_hand));
+    tg_tensor *sum = tg_add(w, &by_hand);
+    cr_assert_not_null(sum, "%s", tg_error_message());
+    cr_assert_float_eq(sum->data[2], 4.0f, 0.0f);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, a_graph_tensor_goes_stale_at_the_reset_and_only_then)
+{
+    tg_tensor *z = tg_zeros(TG_SHAPE(2));
+    tg_tensor *v = tg_view_reshape(z, TG_SHAPE(1, 2));
+    cr_assert(!tg_tensor_is_stale(z) && !tg_tensor_is_stale(v));
+    tg_graph_mark mark = tg_graph_get_mark();
+    cr_assert_not_null(tg_ones(TG_SHAPE(3)));
+    tg_graph_rewind(mark);
+    cr_assert(!tg_tensor_is_stale(z) && !tg_tensor_is_stale(v), "a rewind keeps what came before it");
+    tg_graph_reset();
+    cr_assert(tg_tensor_is_stale(z) && tg_tensor_is_stale(v));
+}
+
+/* ---- Saved tensors written in place ----------------------------------------------- */
+
+Test(safe_graph, a_leaf_written_in_place_before_backward_is_refused)
+{
+    /* loss = sum(w^2) at w = 2 has gradient 4; after fill_(w, 5) a silent
+     * backward would give 10. */
+    tg_tensor *w = owned_leaf(TG_SHAPE(1), (float[]){ 2 });
+    tg_tensor *loss = tg_sum_all(tg_square(w));
+    cr_assert_eq(tg_tensor_fill_(w, 5.0f), 0);
+    cr_assert_eq(tg_backward(loss), -1);
+    cr_assert_str_eq(tg_error_message(),
+                     "backward of 'square' on [1]: its input 0 [1] was written in place "
+                     "(tg_tensor_fill_, tg_tensor_copy_, an optimizer step, ...) after the op "
+                     "saved it, so its gradient would be wrong; write it after backward, or "
+                     "clone it first");
+    tg_error_clear();
+    cr_assert_null(tg_grad(w), "a refused backward leaves no gradient behind");
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, an_optimizer_step_between_forward_and_backward_is_refused)
+{
+    tg_model *model = tg_model_new(7);
+    tg_linear *layer = tg_linear_new(model, "fc", (tg_linear_config){ .input = 3, .output = 2 });
+    tg_optimizer *opt = tg_sgd_new(model, (tg_sgd_config){ .lr = 0.1f });
+    cr_assert(model && layer && opt, "%s", tg_error_message());
+    tg_tensor *x = tg_ones(TG_SHAPE(4, 3));
+    tg_tensor *loss = tg_sum_all(tg_square(tg_linear_forward(layer, x)));
+    cr_assert_eq(tg_backward_with(loss, (tg_backward_config){ .retain_graph = true }), 0, "%s",
+                 tg_error_message());
+    cr_assert_eq(tg_optimizer_step(opt), 0, "%s", tg_error_message());
+    /* The weight the product saved has changed: its input gradient is stale. */
+    cr_assert_eq(tg_backward(loss), -1);
+    assert_error_starts("backward of 'affine' on [4,3], [2,3], [2]: its input 1 [2,3] was written in place");
+    tg_optimizer_free(opt);
+    tg_model_free(model);
+}
+
+Test(safe_graph, writing_what_backward_does_not_read_is_allowed)
+{
+    /* add reads neither operand, and tanh reads only its output. */
+    tg_tensor *a = owned_leaf(TG_SHAPE(2), (float[]){ 1, 2 });
+    tg_tensor *b = owned_leaf(TG_SHAPE(2), (float[]){ 0.5f, -0.5f });
+    tg_tensor *loss = tg_sum_all(tg_tanh(tg_add(a, b)));
+    cr_assert_eq(tg_tensor_fill_(a, 9.0f), 0);
+    cr_assert_eq(tg_tensor_fill_(b, 9.0f), 0);
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    float t0 = tanhf(1.5f), t1 = tanhf(1.5f);
+    tg_assert_values(tg_grad(a), ((float[]){ 1 - t0 * t0, 1 - t1 * t1 }), 2, 1e-6f);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+}
+
+Test(safe_graph, an_op_output_written_in_place_is_refused_where_backward_reads_it)
+{
+    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 0.1f, 0.2f });
+    tg_tensor *y = tg_sigmoid(x); /* backward reads y */
+    tg_tensor *loss = tg_sum_all(y);
+    cr_assert_eq(tg_tensor_fill_(y, 0.0f), 0);
+    cr_assert_eq(tg_backward(loss), -1);
+    assert_error_starts("backward of 'sigmoid' on [2]: its output [2] was written in place");
+    tg_tensor_free(x);
+}
+
+/* ---- Backward twice ---------------------------------------------------------------------- */
+
+Test(safe_graph, a_second_backward_needs_the_graph_retained)
+{
+    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 1, -3 });
+    tg_tensor *loss = tg_sum_all(tg_square(x)); /* d/dx = 2x */
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_backward(loss), -1);
+    cr_assert_str_eq(tg_error_message(),
+                     "backward: the graph through 'sum' on [2] was already used by a backward; "
+                     "pass .retain_graph = true (tg_backward_with) to the first to "
+                     "back-propagate through it again");
+    tg_error_clear();
+    tg_assert_values(tg_grad(x), ((float[]){ 2, -6 }), 2, 0.0f);
+
+    /* Retained, twice adds up as in PyTorch; the second use then uses it up. */
+    tg_zero_grad(x);
+    loss = tg_sum_all(tg_square(x));
+    tg_backward_config keep = { .retain_graph = true };
+    cr_assert_eq(tg_backward_with(loss, keep), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_backward_with(loss, keep), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(x), ((float[]){ 6, -18 }), 2, 0.0f);
+    cr_assert_eq(tg_backward(loss), -1);
+    tg_error_clear();
+    tg_tensor_free(x);
+}
+
+Test(safe_graph, a_second_loss_sharing_part_of_a_used_graph_is_refused)
+{
+    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 1, 2 });
+    tg_tensor *h = tg_exp(x);
+    cr_assert_eq(tg_backward(tg_sum_all(h)), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_backward(tg_mean_all(h)), -1);
+    assert_error_starts("backward: the graph through 'exp' on [2] was already used by a backward");
+    tg_tensor_free(x);
+}
