@@ -313,10 +313,13 @@ size_t tg_arena_used(const tg_arena *arena)
     size_t used = 0;
     if (!arena || !arena->current)
         return 0;
+    /* The chunks before the current one were filled this generation: each
+     * holds what it handed out before a block did not fit (the rest of it
+     * is not counted: nothing was handed out from there). */
     for (chunk *c = arena->first; c; c = c->next) {
+        used += c->used;
         if (c == arena->current)
-            return used + c->used;
-        used += c->size; /* chunks before the current one count as full */
+            return used;
     }
     return used;
 }
