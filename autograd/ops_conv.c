@@ -27,7 +27,7 @@ static int pad_constant_backward(tg_node *node, const tg_tensor *grad)
     return g ? tg_grad_accumulate(x, g) : -1;
 }
 
-static const tg_op pad_op = { "pad", pad_constant_backward };
+static const tg_op pad_op = { "pad", pad_constant_backward, TG_OP_UNREAD_ALL };
 
 static tg_tensor *pad_constant(tg_tensor *x, const int64_t *before, tg_shape shape, float value)
 {
@@ -146,8 +146,8 @@ static int fold_backward(tg_node *node, const tg_tensor *grad)
     return g ? tg_grad_accumulate(x, g) : -1;
 }
 
-static const tg_op unfold_op = { "unfold", unfold_backward };
-static const tg_op fold_op = { "fold", fold_backward };
+static const tg_op unfold_op = { "unfold", unfold_backward, TG_OP_UNREAD_ALL };
+static const tg_op fold_op = { "fold", fold_backward, TG_OP_UNREAD_ALL };
 
 static tg_tensor *record_window_op(const tg_op *op, tg_tensor *out, tg_tensor *x, int dim, int64_t step)
 {

@@ -317,7 +317,7 @@ size_t tg_arena_used(const tg_arena *arena)
      * holds what it handed out before a block did not fit (the rest of it
      * is not counted: nothing was handed out from there). */
     for (chunk *c = arena->first; c; c = c->next) {
-        used += c->used;
+        used += c->used - (c == arena->first ? first_offset(arena) : 0);
         if (c == arena->current)
             return used;
     }
