@@ -86,7 +86,7 @@ static int check_pad_axis(const tg_tensor *x, int d, int64_t before, int64_t aft
 
 tg_tensor *tg_pad(tg_tensor *x, const int64_t *pad, int n_pad, tg_pad_mode mode, float value)
 {
-    if (!x)
+    if (tg_check_inputs("pad", 1, &x) != 0)
         return NULL;
     char shape[TG_SHAPE_STR_MAX];
     if ((unsigned)mode > TG_PAD_CIRCULAR) {
@@ -169,7 +169,7 @@ tg_tensor *tg_unfold(tg_tensor *x, int dim, int64_t size, int64_t step)
 
 tg_tensor *tg_fold(tg_tensor *x, int dim, int64_t length, int64_t step)
 {
-    if (!x)
+    if (tg_check_inputs("fold", 1, &x) != 0)
         return NULL;
     char shape[TG_SHAPE_STR_MAX];
     if (x->ndim < 2) {
@@ -246,7 +246,8 @@ static int check_conv(const tg_tensor *x, const tg_tensor *w, const tg_tensor *b
 
 tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, tg_conv1d_options options)
 {
-    if (!x || !weight)
+    if (tg_check_inputs("conv1d", 2, (tg_tensor *[]){ x, weight }) != 0 ||
+        (bias && tg_check_inputs("conv1d", 1, &bias) != 0))
         return NULL;
     if (x->ndim == 2) { /* unbatched [C_in, L] */
         tg_tensor *y = tg_conv1d(tg_unsqueeze(x, 0), weight, bias, options);
@@ -278,7 +279,7 @@ tg_tensor *tg_conv1d(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, tg_conv1d
 
 static tg_tensor *pool_windows(tg_tensor *x, tg_pool1d_options o, float pad_value, const char *op)
 {
-    if (!x)
+    if (tg_check_inputs(op, 1, &x) != 0)
         return NULL;
     char sx[TG_SHAPE_STR_MAX];
     tg_shape_format(sx, sizeof sx, x);

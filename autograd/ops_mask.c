@@ -4,7 +4,7 @@
 
 tg_tensor *tg_masked_fill(tg_tensor *x, tg_tensor *mask, float value)
 {
-    if (!x || !mask)
+    if (tg_check_inputs("masked_fill", 2, (tg_tensor *[]){ x, mask }) != 0)
         return NULL;
     tg_shape shape;
     if (!tg_broadcast_shapes(tg_tensor_shape(x), tg_tensor_shape(mask), &shape, "masked_fill"))

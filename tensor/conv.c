@@ -10,6 +10,8 @@ int64_t tg_window_count(int64_t length, int64_t size, int64_t step)
 tg_tensor *tg_view_unfold(const tg_tensor *t, int dim, int64_t size, int64_t step, const char *op)
 {
     if (!t)
+        return tg_null_input(op);
+    if (tg_tensor_check_live(t, op, "the tensor") != 0)
         return NULL;
     char shape[TG_SHAPE_STR_MAX];
     int d = tg_normalize_dim(dim, t->ndim, op);

@@ -50,7 +50,7 @@ Test(safe_graph, a_tensor_from_before_the_reset_is_refused_by_every_kind_of_op)
     cr_assert_null(tg_transpose(h, 0, 1));
     assert_error_starts("transpose: input 0 is a graph tensor from before tg_graph_reset");
     cr_assert_null(tg_view_reshape(h, TG_SHAPE(4)));
-    assert_error_starts("reshape: the tensor is a graph tensor from before tg_graph_reset");
+    assert_error_starts("view_reshape: the tensor is a graph tensor from before tg_graph_reset");
     cr_assert_null(tg_softmax(h, 0));
     assert_error_starts("softmax: input 0 is a graph tensor from before tg_graph_reset");
     cr_assert_null(tg_concat((tg_tensor *[]){ w, h }, 2, 0));
