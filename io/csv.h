@@ -5,10 +5,12 @@
  * Reading follows RFC 4180: the first row is the header (column names);
  * fields are separated by commas (or config.delimiter); a field in double
  * quotes may hold delimiters, line breaks and doubled quotes (""); rows end
- * in LF or CRLF, and the last row may end without one. Also accepted: a
- * UTF-8 byte order mark before the header, empty lines (skipped), and a
- * quote inside an unquoted field (kept as a character). Every row must have
- * as many fields as the header, and column names must be distinct.
+ * as the text rule of io/text.h says (LF, CRLF or a lone CR; a byte order
+ * mark before the header is dropped; a NUL byte anywhere, quoted or not,
+ * is an error), and the last row may end without one. Also accepted:
+ * empty lines (skipped), and a quote inside an unquoted field (kept as a
+ * character). Every row must have as many fields as the header, and
+ * column names must be distinct.
  *
  *     tg_csv *csv = tg_csv_read("stocks.csv", (tg_csv_config){ 0 });
  *     float *close = malloc(tg_csv_rows(csv) * sizeof(float));
@@ -72,8 +74,8 @@ int tg_csv_line(const tg_csv *csv, int row);
 
 /* Parses one field as a number: optional surrounding spaces around a
  * number as strtod reads it in the C locale ("-1.5e3", "nan", "inf"). An
- * empty field, trailing text, or a finite value beyond float's range is an
- * error. 0, or -1 with an error naming file, line and field. */
+ * empty field, trailing text, or a value written finite but beyond float's
+ * range ("1e39", "1e999") is an error; "inf" itself is infinite. 0, or -1 with an error naming file, line and field. */
 int tg_csv_float(const tg_csv *csv, int row, int column, float *out);
 /* Every row's value of the column called name into out (tg_csv_rows
  * floats). 0, or -1 with an error at the first bad field. */

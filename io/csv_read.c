@@ -4,6 +4,7 @@
  * was (the buffer has one spare byte for the last field). */
 #include "io/csv.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "io/text.h"
 
 #define OP "csv_read"
 
@@ -65,16 +67,9 @@ static int push_row(parser *p, int line)
     return 0;
 }
 
-/* Length of the line break at r: "\n", "\r\n", or a "\r" ending the text;
- * 0 when there is none. */
-static size_t line_break(const parser *p)
-{
-    if (p->r < p->end && p->text[p->r] == '\n')
-        return 1;
-    if (p->r < p->end && p->text[p->r] == '\r')
-        return p->r + 1 == p->end ? 1 : p->text[p->r + 1] == '\n' ? 2 : 0;
-    return 0;
-}
+/* Length of the line break at r (the text rule of io/text.h: LF, CRLF or
+ * a lone CR); 0 when there is none. */
+static size_t line_break(const parser *p) { return tg_text_line_end(p->text, p->end, p->r); }
 
 static bool at_field_end(const parser *p)
 {
@@ -100,7 +95,12 @@ static int parse_quoted(parser *p, int field)
             p->r++; /* "" is one quote */
         } else if (c == '"') {
             break;
-        } else if (c == '\n') {
+        } else if (c == '\r' || c == '\n') {
+            /* A line break inside the field is kept, and counted as one line. */
+            if (c == '\r' && p->r < p->end && p->text[p->r] == '\n') {
+                p->text[p->w++] = c;
+                c = p->text[p->r++];
+            }
             p->line++;
         }
         p->text[p->w++] = c;
@@ -166,9 +166,6 @@ static int check_header(const tg_csv *csv)
 
 static int parse_all(parser *p)
 {
-    static const char bom[] = "\xef\xbb\xbf";
-    if (p->end >= 3 && memcmp(p->text, bom, 3) == 0)
-        p->r = p->w = 3;
     while (p->r < p->end) {
         size_t blank = line_break(p);
         if (blank > 0) { /* an empty line */
@@ -213,6 +210,10 @@ static tg_csv *parse_owned(char *text, size_t size, const char *label, tg_csv_co
     }
     csv->label = label_copy;
     csv->text = text;
+    if (tg_text_check(text, &size, OP, label) != 0) {
+        tg_csv_free(csv);
+        return NULL;
+    }
     parser p = { .csv = csv, .config = config, .text = text, .end = size, .line = 1 };
     if (parse_all(&p) != 0) {
         tg_csv_free(csv);
@@ -320,13 +321,17 @@ static int parse_float(const tg_csv *csv, int row, int column, float *out, const
         return tg_error_set("%s: %s: line %d, field \"%.64s\": empty, not a number", op,
                             csv->label, line, name);
     char *end;
+    errno = 0;
     double value = strtod(s, &end);
+    /* strtod gives HUGE_VAL and ERANGE for a value beyond double's range
+     * ("1e999"), where "inf" itself sets no error. */
+    bool overflow = errno == ERANGE && isinf(value);
     while (end != s && is_blank(*end))
         end++;
     if (end == s || *end)
         return tg_error_set("%s: %s: line %d, field \"%.64s\": \"%.64s\" is not a number", op,
                             csv->label, line, name, text);
-    if (isfinite(value) && fabs(value) > FLT_MAX)
+    if (overflow || (isfinite(value) && fabs(value) > FLT_MAX))
         return tg_error_set("%s: %s: line %d, field \"%.64s\": %.64s is beyond float's range", op,
                             csv->label, line, name, text);
     *out = (float)value;

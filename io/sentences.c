@@ -37,11 +37,9 @@ static int add(tg_sentences *s, const char *text, int label, int line, const cha
     return 0;
 }
 
-/* Parses line [begin, end) (its LF excluded), cutting it in place. */
+/* Parses line [begin, end) (its line end excluded), cutting it in place. */
 static int parse_line(tg_sentences *s, char *begin, char *end, int line, const char *source)
 {
-    if (end > begin && end[-1] == '\r')
-        end--;
     if (end == begin)
         return 0; /* an empty line */
     char *tab = NULL;
@@ -60,9 +58,6 @@ static int parse_line(tg_sentences *s, char *begin, char *end, int line, const c
         text_end--;
     if (text_end == begin)
         return tg_error_set(OP ": %s: line %d: the sentence is empty", source, line);
-    /* A sentence is read as a C string: a NUL would cut it short unseen. */
-    if (memchr(begin, '\0', (size_t)(text_end - begin)))
-        return tg_error_set(OP ": %s: line %d: the sentence holds a NUL byte", source, line);
     int label = tab[1] - '0';
     *text_end = '\0';
     return add(s, begin, label, line, source);
@@ -79,18 +74,23 @@ static tg_sentences *parse_owned(char *buffer, size_t size, const char *source)
         return NULL;
     }
     s->buffer = buffer;
-    char *begin = buffer, *stop = buffer + size;
-    for (int line = 1; begin < stop; line++) {
-        char *end = memchr(begin, '\n', (size_t)(stop - begin));
-        if (!end)
-            end = stop;
+    if (tg_text_check(buffer, &size, OP, source) != 0) {
+        tg_sentences_free(s);
+        return NULL;
+    }
+    size_t pos = 0;
+    for (int line = 1; pos < size; line++) {
+        const char *begin;
+        size_t length = tg_text_next_line(buffer, size, &pos, &begin);
         if (line == INT32_MAX)
             tg_error_set(OP ": %s: more than %d lines", source, INT32_MAX - 1);
-        if (line == INT32_MAX || parse_line(s, begin, end, line, source) != 0) {
+        /* The line's own bytes, in the buffer this function owns. */
+        char *line_start = buffer + (begin - buffer);
+        if (line == INT32_MAX ||
+            parse_line(s, line_start, line_start + length, line, source) != 0) {
             tg_sentences_free(s);
             return NULL;
         }
-        begin = end + 1;
     }
     return s;
 }

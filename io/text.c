@@ -9,9 +9,59 @@
 #include "io/file.h"
 #include "tensor/error.h"
 
+/* ---- The text rule ------------------------------------------------------------ */
+
+size_t tg_text_line_end(const char *text, size_t size, size_t i)
+{
+    if (i >= size || (text[i] != '\n' && text[i] != '\r'))
+        return 0;
+    return text[i] == '\r' && i + 1 < size && text[i + 1] == '\n' ? 2 : 1;
+}
+
+size_t tg_text_next_line(const char *text, size_t size, size_t *pos, const char **line)
+{
+    size_t start = *pos < size ? *pos : size, end = start;
+    while (end < size && text[end] != '\n' && text[end] != '\r')
+        end++;
+    *line = text + start;
+    *pos = end + tg_text_line_end(text, size, end);
+    if (end == size)
+        *pos = size;
+    return end - start;
+}
+
+int tg_text_check(char *text, size_t *size, const char *op, const char *label)
+{
+    if (*size >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        memmove(text, text + 3, *size - 3 + 1); /* the NUL after the text too */
+        *size -= 3;
+    }
+    const char *nul = memchr(text, '\0', *size);
+    if (!nul)
+        return 0;
+    int line = 1;
+    for (size_t pos = 0; pos < *size;) {
+        const char *start;
+        size_t length = tg_text_next_line(text, *size, &pos, &start);
+        if (nul < start + length || pos >= *size)
+            break;
+        line++;
+    }
+    return tg_error_set("%s: %s: line %d: a NUL byte (text files hold none)", op, label, line);
+}
+
+/* ---- Corpus ------------------------------------------------------------------ */
+
 char *tg_text_read(const char *path, size_t max_bytes, size_t *size)
 {
-    return tg_file_read(path, max_bytes ? max_bytes : TG_TEXT_MAX_BYTES, size, "text_read");
+    if (!path || !size)
+        return NULL;
+    char *text = tg_file_read(path, max_bytes ? max_bytes : TG_TEXT_MAX_BYTES, size, "text_read");
+    if (text && tg_text_check(text, size, "text_read", path) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 /* ---- Character vocabulary --------------------------------------------------- */

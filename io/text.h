@@ -19,15 +19,46 @@
 extern "C" {
 #endif
 
+/* ---- Text files: one rule for every reader ---------------------------------- */
+
+/* Every reader of text (CSV in io/csv.h, labelled sentences and corpora
+ * here, vocabularies in io/vocab.h) reads its bytes by one rule:
+ *   - a UTF-8 byte order mark (EF BB BF) at the very start is dropped, as
+ *     if it were not there (it is never part of a column name, sentence,
+ *     token or corpus);
+ *   - a line ends at LF, at CRLF or at a lone CR (old Mac files): each is
+ *     one line end, and lines are numbered from 1 by them, in every
+ *     message. Readers that split lines split them there (a CSV quoted
+ *     field keeps its line breaks as they are); the corpus reader keeps
+ *     the bytes as they are, for a character model to learn;
+ *   - a NUL byte anywhere is an error naming its line, e.g.
+ *         vocab_load: vocab.txt: line 4: a NUL byte (text files hold none)
+ *     (read as C strings, a field, sentence or token would be cut short
+ *     unseen). */
+
+/* Applies the rule to the size bytes of text, in place: drops a leading
+ * byte order mark (*size shrinks by 3 and the text moves down; the byte
+ * after the text, which must exist, stays a NUL) and refuses a NUL byte.
+ * 0, or -1 with an error naming op, label and the line. */
+int tg_text_check(char *text, size_t *size, const char *op, const char *label);
+/* Length of the line end at text[i] (of size bytes): 2 for CRLF, 1 for LF
+ * or a lone CR, 0 when text[i] ends no line (or i >= size). */
+size_t tg_text_line_end(const char *text, size_t size, size_t i);
+/* The line starting at *pos: its start in *line, its length (the line end
+ * excluded) returned; *pos moves past its line end. *pos >= size means
+ * there is no more line (then 0 is returned and *line is text + size). */
+size_t tg_text_next_line(const char *text, size_t size, size_t *pos, const char **line);
+
 /* ---- Corpus --------------------------------------------------------------- */
 
 /* The default limit of tg_text_read: 256 MiB. */
 #define TG_TEXT_MAX_BYTES ((size_t)256 << 20)
 
-/* Reads the whole file at path, bytes unchanged, into a new NUL-terminated
- * buffer (free it with free()); *size gets the byte count (the text may
- * itself hold NUL bytes). max_bytes 0 means TG_TEXT_MAX_BYTES. NULL with an
- * error naming the file when it cannot be read or is larger. */
+/* Reads the whole file at path into a new NUL-terminated buffer (free it
+ * with free()); *size gets the byte count. The bytes are unchanged but for
+ * the text rule above: a leading byte order mark dropped, a NUL byte
+ * refused. max_bytes 0 means TG_TEXT_MAX_BYTES. NULL with an error naming
+ * the file when it cannot be read, is larger, or holds a NUL byte. */
 char *tg_text_read(const char *path, size_t max_bytes, size_t *size);
 
 /* ---- Character vocabulary --------------------------------------------------- */
@@ -78,11 +109,11 @@ void tg_tokens_free(tg_tokens *tokens);
 /* Lines "sentence<TAB>label" with label 0 or 1: the format of
  * imdb_labelled.txt and amazon_cells_labelled.txt. Each line is split at its
  * LAST tab (a sentence may hold tabs); trailing spaces of the sentence are
- * trimmed. Lines end at LF only: a CR before the LF is dropped, and other
- * bytes, such as U+0085 (NEL) in imdb_labelled.txt, stay in the sentence.
- * Quotes mean nothing. Empty lines are skipped; a line with no tab, an
- * empty sentence, a sentence holding a NUL byte (it would be cut short) or
- * a label other than 0 or 1 is an error with its line number. */
+ * trimmed. Lines end as the text rule above says (LF, CRLF or a lone
+ * CR); other bytes, such as U+0085 (NEL) in imdb_labelled.txt, stay in the
+ * sentence. Quotes mean nothing. Empty lines are skipped; a line with no
+ * tab, an empty sentence, a NUL byte anywhere, or a label other than 0 or 1
+ * is an error with its line number. */
 typedef struct tg_sentences tg_sentences;
 
 /* Reads the file (at most 256 MiB). NULL with an error naming the file and

@@ -297,12 +297,11 @@ int tg_vocab_save(const tg_vocab *v, const char *path)
     return tg_atomic_file_commit(file);
 }
 
-/* Checks the token of one line of a vocabulary file (its LF excluded) and
- * adds it, unless it is one of the two reserved tokens already there. */
+/* Checks the token of one line of a vocabulary file (its line end
+ * excluded) and adds it, unless it is one of the two reserved tokens
+ * already there. */
 static int load_line(tg_vocab *v, char *begin, char *end, int line, const char *path)
 {
-    if (end > begin && end[-1] == '\r')
-        end--;
     *end = '\0';
     if (begin == end)
         return tg_error_set("vocab_load: %s: line %d is empty", path, line);
@@ -324,17 +323,19 @@ static int load_line(tg_vocab *v, char *begin, char *end, int line, const char *
 /* Parses the lines of text (size bytes and a spare one, modified). */
 static tg_vocab *parse_lines(char *text, size_t size, const char *label)
 {
+    if (tg_text_check(text, &size, "vocab_load", label) != 0)
+        return NULL;
     tg_vocab *v = vocab_new("vocab_load");
-    char *begin = text, *stop = text + size;
+    size_t pos = 0;
     int line = 1;
-    for (; v && begin < stop; line++) {
-        char *end = memchr(begin, '\n', (size_t)(stop - begin));
-        end = end ? end : stop;
-        if (load_line(v, begin, end, line, label) != 0) {
+    for (; v && pos < size; line++) {
+        const char *begin;
+        size_t length = tg_text_next_line(text, size, &pos, &begin);
+        char *start = text + (begin - text);
+        if (load_line(v, start, start + length, line, label) != 0) {
             tg_vocab_free(v);
             v = NULL;
         }
-        begin = end + 1;
     }
     if (v && line <= 2) {
         tg_error_set("vocab_load: %s: the file must start with the lines <pad> and <unk>", label);

@@ -77,7 +77,9 @@ char *tg_vocab_decode(const tg_vocab *vocab, const int *ids, int n);
  * line break (possible only when built from lists made by hand) is an
  * error. */
 int tg_vocab_save(const tg_vocab *vocab, const char *path);
-/* Reads a file written by tg_vocab_save (LF or CRLF line ends, at most
+/* Reads a file written by tg_vocab_save (read by the text rule of
+ * io/text.h: a byte order mark dropped, LF, CRLF or CR line ends, no NUL
+ * byte; at most
  * 64 MiB). NULL with an error naming the file and line. */
 tg_vocab *tg_vocab_load(const char *path);
 /* The same from size bytes of file content; label names them in errors
