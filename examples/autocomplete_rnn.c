@@ -54,16 +54,19 @@ typedef struct corpus {
     int64_t validation_chars; /* characters of the held-out text */
 } corpus;
 
-/* A corpus is text: a byte below 0x20 other than tab, line feed and carriage
- * return (a NUL, say, from a binary file) is refused with its line. */
+/* A corpus is text: tg_text_read refuses a NUL byte, and here any other
+ * byte below 0x20 but tab (from a binary file, say) is refused with its
+ * line, lines counted as tg_text_read counts them (io/text.h). */
 static int check_text(const char *path, const char *text, size_t size)
 {
     int line = 1;
     for (size_t i = 0; i < size; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (c == '\n')
+        size_t line_end = tg_text_line_end(text, size, i);
+        if (line_end > 0) {
             line++;
-        else if (c < 0x20 && c != '\t' && c != '\r') {
+            i += line_end - 1;
+        } else if (c < 0x20 && c != '\t') {
             fprintf(stderr, "%s: %s: line %d: byte 0x%02x is not text\n", PROGRAM, path, line, c);
             return -1;
         }

@@ -221,11 +221,15 @@ Test(autocomplete_rnn, bad_input_exits_2_with_a_message)
 
     out_file(path, sizeof path, dir, "missing.txt");
     assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL }, path);
-    /* A binary file: a NUL byte on line 3. */
+    /* A binary file: a NUL byte on line 3, refused by the text rule; any
+     * other control byte by the example. */
     out_file(path, sizeof path, dir, "binary.txt");
     write_file(path, "First line\nsecond\nthi\0rd\n", 25);
     assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
-                   "binary.txt: line 3: byte 0x00 is not text");
+                   "binary.txt: line 3: a NUL byte (text files hold none)");
+    write_file(path, "First line\rsecond\r\nthi\001rd\n", 26);
+    assert_refused(EXAMPLE, (const char *[]){ "--quick", "--out", dir, "--data", path, NULL },
+                   "binary.txt: line 3: byte 0x01 is not text");
     /* Too short for a batch of 16 windows of 32 characters. */
     out_file(path, sizeof path, dir, "short.txt");
     write_text_file(path, "To be, or not to be\n");
