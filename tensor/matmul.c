@@ -1,11 +1,13 @@
 #include "tensor/matmul.h"
 
 #include <blis.h>
+#include <omp.h>
 #include <string.h>
 
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
 #include "tensor/gemm_small.h"
+#include "tensor/gemm_tiny.h"
 #include "tensor/iterate.h"
 
 /* A matrix as BLIS sees it (tensor/gemm_small.h). */
@@ -92,6 +94,41 @@ static void gemm(const matrix *a, const matrix *b, const tg_storage *b_storage, 
     bli_rntm_set_num_threads(small ? 1 : tg_get_num_threads(), &rntm);
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->m, c->n, a->n, &alpha, a->data, a->rs,
                  a->cs, b->data, b->rs, b->cs, &beta, c->data, c->rs, c->cs, NULL, &rntm);
+}
+
+/* Below this many multiply-adds in all, a batch of tiny products runs on
+ * one thread: starting a team costs 3 to 4 us. */
+#define TINY_BATCH_THREADED_MIN (1 << 19)
+
+/* Every product of the plan's batch through the tiny kernels
+ * (tensor/gemm_tiny.h), split between threads by batch element. */
+static int tiny_batch(tg_iter_plan *plan, const matrix *mc, const matrix *ma,
+                      const matrix *mb, float alpha, float beta)
+{
+    int64_t count = plan->rows * plan->inner;
+    int64_t *offsets = tg_arena_alloc(tg_arena_thread(), sizeof(int64_t) * 3 * (size_t)count);
+    if (!offsets)
+        return -1;
+    int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
+    tg_iter_offsets(plan, 0, offset);
+    tg_iter_unravel(plan, 0, index);
+    for (int64_t r = 0, e = 0; r < plan->rows; r++) {
+        for (int64_t i = 0; i < plan->inner; i++, e++)
+            for (int o = 0; o < 3; o++)
+                offsets[3 * e + o] = offset[o] + i * plan->inner_stride[o];
+        tg_iter_next(plan, index, offset);
+    }
+    double work = (double)count * (double)mc->m * (double)mc->n * (double)ma->n;
+    int threads = work < TINY_BATCH_THREADED_MIN ? 1 : tg_get_num_threads();
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (int64_t e = 0; e < count; e++) {
+        matrix c = *mc, x = *ma, y = *mb;
+        c.data = plan->base[0] + offsets[3 * e];
+        x.data = plan->base[1] + offsets[3 * e + 1];
+        y.data = plan->base[2] + offsets[3 * e + 2];
+        tg_gemm_tiny(&x, &y, &c, alpha, beta);
+    }
+    return 0;
 }
 
 /* When b is the same matrix for every batch and a's and out's batch axes
@@ -191,6 +228,11 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
         float *base[3] = { out->data, a->data, b->data };
         tg_iter_plan plan;
         tg_iter_plan_strided(&plan, batch_ndim, batch_out.shape, 3, stride, base);
+        if (plan.rows * plan.inner > 1 && tg_gemm_tiny_suits(&ma, &mb, &mc)) {
+            int rc = tiny_batch(&plan, &mc, &ma, &mb, alpha, beta);
+            tg_arena_rewind(arena, mark);
+            return rc;
+        }
         int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
         tg_iter_offsets(&plan, 0, offset);
         tg_iter_unravel(&plan, 0, index);
