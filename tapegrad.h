@@ -26,6 +26,8 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 
+#include "layers/attention.h"
+#include "layers/conv.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
 #include "layers/layernorm.h"

@@ -83,52 +83,45 @@ static operands make_operands(const bmm_case *c, tg_rng *rng)
     return o;
 }
 
-/* Calls per timed sample: about 2 ms of work. */
-static int calls_per_sample(const bmm_case *c)
-{
-    double flops = (double)c->batch * (double)c->m * (double)c->k * (double)c->n;
-    int calls = (int)(2e-3 / (flops / 20e9 + 2e-6));
-    return calls < 1 ? 1 : calls;
-}
+typedef void (*call_fn)(const operands *o, const bmm_case *c);
 
-static double time_tapegrad(const operands *o, const bmm_case *c)
+/* Median seconds of one call over 7 samples of about 2 ms each (the calls
+ * per sample set from a first, untimed call). */
+static double time_calls(call_fn call, const operands *o, const bmm_case *c)
 {
-    int calls = calls_per_sample(c);
+    double t0 = now();
+    call(o, c);
+    double once = now() - t0;
+    int calls = once > 2e-3 ? 1 : (int)(2e-3 / (once > 1e-7 ? once : 1e-7));
     double samples[7];
-    tg_no_grad_begin();
     for (int s = 0; s < 7; s++) {
-        double t0 = now();
-        for (int i = 0; i < calls; i++) {
-            tg_graph_mark mark = tg_graph_get_mark();
-            if (!tg_matmul(o->a, o->b)) {
-                fprintf(stderr, "bench_bmm: %s\n", tg_error_message());
-                exit(1);
-            }
-            tg_graph_rewind(mark);
-        }
+        t0 = now();
+        for (int i = 0; i < calls; i++)
+            call(o, c);
         samples[s] = (now() - t0) / calls;
     }
-    tg_no_grad_end();
     return median(samples, 7);
 }
 
-static double time_blis(const operands *o, const bmm_case *c)
+static void call_tapegrad(const operands *o, const bmm_case *c)
 {
-    int calls = calls_per_sample(c);
-    double samples[7];
+    (void)c;
+    tg_graph_mark mark = tg_graph_get_mark();
+    if (!tg_matmul(o->a, o->b)) {
+        fprintf(stderr, "bench_bmm: %s\n", tg_error_message());
+        exit(1);
+    }
+    tg_graph_rewind(mark);
+}
+
+static void call_blis(const operands *o, const bmm_case *c)
+{
     float one = 1.0f, zero = 0.0f;
     const tg_tensor *a = o->a, *b = o->b, *out = o->out;
-    for (int s = 0; s < 7; s++) {
-        double t0 = now();
-        for (int i = 0; i < calls; i++)
-            for (int64_t e = 0; e < c->batch; e++)
-                bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->m, c->n, c->k, &one,
-                          a->data + e * a->stride[0], a->stride[1], a->stride[2],
-                          b->data + e * b->stride[0], b->stride[1], b->stride[2], &zero,
-                          out->data + e * out->stride[0], out->stride[1], out->stride[2]);
-        samples[s] = (now() - t0) / calls;
-    }
-    return median(samples, 7);
+    for (int64_t e = 0; e < c->batch; e++)
+        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->m, c->n, c->k, &one, a->data + e * a->stride[0],
+                  a->stride[1], a->stride[2], b->data + e * b->stride[0], b->stride[1], b->stride[2], &zero,
+                  out->data + e * out->stride[0], out->stride[1], out->stride[2]);
 }
 
 /* One round of torch.bmm over every case: seconds per call into t[]. */
@@ -179,6 +172,7 @@ int main(int argc, char **argv)
     setenv("OMP_NUM_THREADS", value, 1);
     setenv("BLIS_NUM_THREADS", value, 1);
 
+    tg_no_grad_begin();
     tg_rng rng = tg_rng_new(1);
     operands ops[N_CASES];
     for (int i = 0; i < N_CASES; i++)
@@ -186,8 +180,8 @@ int main(int argc, char **argv)
     double tg[N_CASES][MAX_ROUNDS], bl[N_CASES][MAX_ROUNDS], pt[N_CASES][MAX_ROUNDS];
     for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < N_CASES; i++) {
-            tg[i][r] = time_tapegrad(&ops[i], &cases[i]);
-            bl[i][r] = time_blis(&ops[i], &cases[i]);
+            tg[i][r] = time_calls(call_tapegrad, &ops[i], &cases[i]);
+            bl[i][r] = time_calls(call_blis, &ops[i], &cases[i]);
         }
         double t[N_CASES];
         if (torch && !time_torch(script, threads, t)) {
