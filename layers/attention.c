@@ -13,7 +13,7 @@ tg_tensor *tg_scaled_dot_product_attention(tg_tensor *query, tg_tensor *key, tg_
     if (weights)
         *weights = NULL;
     if (!query || !key || !value)
-        return NULL;
+        return tg_null_input("scaled_dot_product_attention");
     char sq[TG_SHAPE_STR_MAX], sk[TG_SHAPE_STR_MAX], sv[TG_SHAPE_STR_MAX];
     int last = query->ndim - 1;
     if (query->ndim < 2 || key->ndim < 2 || value->ndim < 2 || key->shape[key->ndim - 1] != query->shape[last] ||
@@ -37,7 +37,7 @@ tg_tensor *tg_scaled_dot_product_attention(tg_tensor *query, tg_tensor *key, tg_
 tg_attention *tg_attention_new(tg_model *model, const char *prefix, tg_attention_config config)
 {
     if (!model)
-        return NULL;
+        return tg_null_input("attention_new");
     tg_attention_config c = config;
     c.heads = c.heads ? c.heads : 1;
     c.key = c.key ? c.key : c.embed;
@@ -164,7 +164,7 @@ tg_tensor *tg_attention_forward(const tg_attention *att, tg_tensor *query, tg_te
     if (weights)
         *weights = NULL;
     if (!att || !query || !key || !value)
-        return NULL;
+        return tg_null_input("attention_forward");
     const tg_attention_config *c = &att->config;
     int bdim = c->batch_first ? 0 : 1, ldim = 1 - bdim;
     bool fits = query->ndim == 3 && key->ndim == 3 && value->ndim == 3 && query->shape[2] == c->embed &&

@@ -9,7 +9,7 @@
 tg_conv1d_layer *tg_conv1d_layer_new(tg_model *model, const char *prefix, tg_conv1d_config config)
 {
     if (!model)
-        return NULL;
+        return tg_null_input("conv1d_new");
     tg_conv1d_config c = config;
     c.groups = c.groups ? c.groups : 1;
     if (c.input < 1 || c.output < 1 || c.kernel < 1 || c.stride < 0 || c.padding < 0 || c.dilation < 0 ||
@@ -48,7 +48,7 @@ tg_conv1d_layer *tg_conv1d_layer_new(tg_model *model, const char *prefix, tg_con
 tg_tensor *tg_conv1d_layer_forward(const tg_conv1d_layer *conv, tg_tensor *x)
 {
     if (!conv || !x)
-        return NULL;
+        return tg_null_input("conv1d_forward");
     const tg_conv1d_config *c = &conv->config;
     return tg_conv1d(x, conv->weight, conv->bias,
                      (tg_conv1d_options){ .stride = c->stride, .padding = c->padding, .dilation = c->dilation,

@@ -378,6 +378,11 @@ Test(null_inputs, every_public_function_survives_null_pointers)
     CALL_PTR(tg_pad(NULL, NULL, (int)0, (tg_pad_mode)0, (float)0));
     CALL_PTR(tg_unfold(NULL, (int)0, (int64_t)0, (int64_t)0));
     CALL_PTR(tg_view_unfold(NULL, (int)0, (int64_t)0, (int64_t)0, NULL));
+    CALL_PTR(tg_scaled_dot_product_attention(NULL, NULL, NULL, NULL, NULL));
+    CALL_PTR(tg_attention_new(NULL, NULL, (tg_attention_config){0}));
+    CALL_PTR(tg_attention_forward(NULL, NULL, NULL, NULL, NULL, NULL));
+    CALL_PTR(tg_conv1d_layer_new(NULL, NULL, (tg_conv1d_config){0}));
+    CALL_PTR(tg_conv1d_layer_forward(NULL, NULL));
     CALL_VALUE(tg_early_stop_best_epoch(NULL));
     CALL_VALUE(tg_early_stop_best_score(NULL));
     CALL_VALUE(tg_early_stop_best_tie(NULL));
