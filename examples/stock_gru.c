@@ -18,8 +18,9 @@
  * Writes to --out: stock_gru_history.csv, stock_gru_loss.png,
  * stock_gru_test.png and stock_gru_best.safetensors (the kept weights).
  * With --load and --eval nothing is trained: the loaded model forecasts
- * --data's test period (its returns standardised with --data's training
- * period) and the seed's example; only stock_gru_test.png is written.
+ * --data's test period (its returns standardised as the model's training
+ * returns were, which the checkpoint records) and the seed's example; only
+ * stock_gru_test.png is written.
  */
 #include <math.h>
 #include <stdio.h>
@@ -214,7 +215,10 @@ static void print_period(const series *s, const char *name, period p)
 
 /* ---- 2. Returns, standardised on the training period ------------------------------- */
 
-static int make_returns(returns *r, const series *s, period train)
+/* The returns standardised with the training period's mean and deviation,
+ * or, when saved is not NULL, with saved[0] and saved[1] (those a loaded
+ * model was trained with). */
+static int make_returns(returns *r, const series *s, period train, const double *saved)
 {
     r->z = malloc((size_t)s->n * sizeof *r->z);
     if (!r->z)
@@ -230,6 +234,10 @@ static int make_returns(returns *r, const series *s, period train)
     for (int t = 1; t <= last; t++)
         squares += (r->z[t] - r->mean) * (r->z[t] - r->mean);
     r->std = sqrt(squares / last);
+    if (saved) {
+        r->mean = saved[0];
+        r->std = saved[1];
+    }
     if (!(r->std > 0))
         return tg_error_set("stock_gru: the training prices never change");
     for (int t = 1; t < s->n; t++)
@@ -619,6 +627,28 @@ static int section_data(notebook *nb)
     return 0;
 }
 
+/* The mean and deviation of the returns a checkpoint's model was trained
+ * with (saved as "return_mean" and "return_std"): 1, 0 when the file has
+ * none, -1 after a message when it cannot be read. */
+static int saved_statistics(const char *checkpoint, double *out)
+{
+    tg_safetensors *file = tg_safetensors_load(checkpoint);
+    if (!file) {
+        fprintf(stderr, "%s: --load: %s\n", PROGRAM, tg_error_message());
+        return -1;
+    }
+    const char *keys[2] = { "return_mean", "return_std" };
+    int found = 1;
+    for (int k = 0; k < 2 && found; k++) {
+        const char *text = tg_checkpoint_user(file, keys[k]);
+        char *end = NULL;
+        out[k] = text ? strtod(text, &end) : NAN;
+        found = text && end != text && !*end && isfinite(out[k]);
+    }
+    tg_safetensors_free(file);
+    return found && out[1] > 0 ? 1 : 0;
+}
+
 static int section_returns(notebook *nb)
 {
     nb_section(2, "What the network predicts: tomorrow's return",
@@ -630,10 +660,17 @@ static int section_returns(notebook *nb)
                "forecast is today's price times exp(r). Returns are standardised with the mean "
                "and deviation of the training period only: the validation and test periods "
                "must not leak into anything the model is fitted with.");
-    if (make_returns(&nb->r, &nb->data, nb->train) != 0)
+    double saved[2];
+    int found = nb->common->eval ? saved_statistics(nb->common->load, saved) : 0;
+    if (found < 0)
+        return 2;
+    if (make_returns(&nb->r, &nb->data, nb->train, found ? saved : NULL) != 0)
         return 1;
-    printf("    training period: mean daily return %+.3f%%, deviation %.3f%%\n",
+    printf("    %s: mean daily return %+.3f%%, deviation %.3f%%\n",
+           found ? "the loaded model's training period (from --load)" : "training period",
            100 * nb->r.mean, 100 * nb->r.std);
+    if (nb->common->eval && !found)
+        printf("    (--load holds no return statistics: those of --data's training period are used)\n");
     return 0;
 }
 
@@ -747,12 +784,18 @@ static int section_charts(notebook *nb)
     nb_wrote(path, "actual, GRU and tomorrow = today over the test period");
     if (!common->save)
         return 0;
-    /* The epochs continue from the last one run, with the kept weights. */
+    /* The epochs continue from the last one run, with the kept weights; the
+     * returns' statistics let --eval standardise new data as these were. */
+    char mean[32], std[32];
+    snprintf(mean, sizeof mean, "%.17g", nb->r.mean);
+    snprintf(std, sizeof std, "%.17g", nb->r.std);
     tg_checkpoint ck = { .model = nb->net.model, .optimizer = nb->opt,
-                         .epoch = tg_history_x(nb->history, tg_history_rows(nb->history) - 1) };
+                         .epoch = tg_history_x(nb->history, tg_history_rows(nb->history) - 1),
+                         .user = (const tg_string_pair[]){ { "return_mean", mean }, { "return_std", std } },
+                         .n_user = 2 };
     if (tg_checkpoint_save(common->save, &ck) != 0)
         return 1;
-    nb_wrote(common->save, "checkpoint: the kept weights and the optimizer state");
+    nb_wrote(common->save, "checkpoint: the kept weights, the optimizer state, the returns' statistics");
     return 0;
 }
 

@@ -232,6 +232,8 @@ Test(stock_gru, eval_forecasts_with_a_loaded_model_without_training)
         line_of(b.output, labels[k], line_b, sizeof line_b);
         cr_assert_str_eq(line_b, line_a);
     }
+    cr_assert(strstr(b.output, "the loaded model's training period (from --load)"), "%s", b.output);
+    double mean = first_number_after(a.output, "training period: mean daily return ");
     out_file(path, sizeof path, evaluated, "stock_gru_test.png");
     assert_png(path, 1000, 800);
     const char *not_written[] = { "stock_gru_history.csv", "stock_gru_loss.png", "stock_gru_best.safetensors" };
@@ -243,6 +245,56 @@ Test(stock_gru, eval_forecasts_with_a_loaded_model_without_training)
     example_run_free(&b);
     assert_refused(EXAMPLE, (const char *[]){ "--out", evaluated, "--eval", NULL },
                    "--eval evaluates a saved model: give it with --load PATH");
+
+    /* New data: another series, standardised as the model's training returns were. */
+    char other[600];
+    example_run c = run_example_expecting(0, EXAMPLE, (const char *[]){ "--quick", "--out", evaluated,
+        "--load", checkpoint, "--eval", "--data", stocks_file("EuStockMarkets.csv", other), "--column", "DAX",
+        NULL });
+    cr_assert_eq(first_number_after(c.output, "(from --load): mean daily return "), mean, "%s", c.output);
+    cr_assert(strstr(c.output, "column \"DAX\", 1860 days"), "%s", c.output);
+    cr_assert(strstr(c.output, "    GRU   "), "%s", c.output);
+    example_run_free(&c);
+}
+
+/* The checkpoint at from without the returns' statistics, as stock_gru
+ * saved it before it recorded them, at to. */
+static void save_without_statistics(const char *from, const char *to)
+{
+    tg_safetensors *file = tg_safetensors_load(from);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    tg_named_tensor tensors[64];
+    tg_string_pair pairs[64];
+    int n = tg_safetensors_count(file), m = 0;
+    cr_assert_leq(n, 64);
+    for (int i = 0; i < n; i++)
+        tensors[i] = (tg_named_tensor){ tg_safetensors_name(file, i),
+                                        (tg_tensor *)tg_safetensors_get(file, tg_safetensors_name(file, i)) };
+    for (int i = 0; i < tg_safetensors_metadata_count(file); i++)
+        if (!strstr(tg_safetensors_metadata_key(file, i), "return_")) {
+            cr_assert_lt(m, 64);
+            pairs[m++] = (tg_string_pair){ tg_safetensors_metadata_key(file, i),
+                                           tg_safetensors_metadata_value(file, i) };
+        }
+    cr_assert_eq(tg_safetensors_save(to, tensors, n, pairs, m), 0, "%s", tg_error_message());
+    tg_safetensors_free(file);
+}
+
+Test(stock_gru, eval_of_a_checkpoint_without_statistics_uses_the_datas)
+{
+    char saved[512], checkpoint[600], older[600];
+    example_out_dir("stock_gru_eval_older", saved, sizeof saved);
+    out_file(checkpoint, sizeof checkpoint, saved, "run.ckpt");
+    out_file(older, sizeof older, saved, "older.ckpt");
+    example_run a = run_quick(saved, "--save", checkpoint, NULL, NULL);
+    save_without_statistics(checkpoint, older);
+    example_run b = run_quick(saved, "--load", older, "--eval", NULL);
+    cr_assert(strstr(b.output, "(--load holds no return statistics: those of --data's training period are used)"),
+              "%s", b.output);
+    /* The same data's training period gives the same statistics, so the same forecasts. */
+    cr_assert_eq(first_number_after(b.output, "    GRU   "), first_number_after(a.output, "    GRU   "));
+    example_run_free(&a);
+    example_run_free(&b);
 }
 
 /* A small price file of `rows` rows whose row `bad` (from 0) holds `field`
