@@ -87,6 +87,14 @@ int tg_dist_barrier(void)
     return rc == MPI_SUCCESS ? 0 : tg_dist_mpi_error("MPI_Barrier", rc);
 }
 
+int tg_dist_abort(int status)
+{
+    if (tg_dist_need_started("abort") != 0)
+        return -1;
+    MPI_Abort(MPI_COMM_WORLD, status);
+    return tg_error_set("dist: MPI_Abort returned");
+}
+
 /* ---- Same model everywhere ---------------------------------------------------------- */
 
 /* FNV-1a over the bytes. */

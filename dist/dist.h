@@ -95,6 +95,12 @@ bool tg_dist_is_main(void);
 int tg_dist_launcher_size(void);
 /* Waits until every rank calls it. 0, or -1. */
 int tg_dist_barrier(void);
+/* Ends every rank of the job at once with exit status `status`
+ * (MPI_Abort), for an error after which this rank cannot go on: a rank
+ * that just returned would leave the others waiting for it in their next
+ * collective call. Does not return once dist has started; -1 with an
+ * error before tg_dist_init. */
+int tg_dist_abort(int status);
 
 /* ---- Same model everywhere ----------------------------------------------------- */
 

@@ -18,6 +18,11 @@ int tg_dist_rank(void) { return unavailable(); }
 int tg_dist_world_size(void) { return unavailable(); }
 bool tg_dist_is_main(void) { return true; }
 int tg_dist_barrier(void) { return unavailable(); }
+int tg_dist_abort(int status)
+{
+    (void)status;
+    return unavailable();
+}
 
 int tg_dist_launcher_size(void)
 {

@@ -24,6 +24,7 @@ Test(dist_without_mpi, a_dist_call_in_a_build_without_mpi_fails_clearly)
     assert_unavailable(tg_dist_rank() < 0);
     assert_unavailable(tg_dist_world_size() < 0);
     assert_unavailable(tg_dist_barrier() != 0);
+    assert_unavailable(tg_dist_abort(3) != 0);
     tg_model *model = tg_model_new(1);
     assert_unavailable(tg_dist_broadcast_model(model) != 0);
     assert_unavailable(!tg_dist_ddp_new(model, (tg_dist_ddp_config){ 0 }));
