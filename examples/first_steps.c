@@ -9,6 +9,7 @@
  * is 0.03: gradient descent on this loss diverges above about 0.04.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <tapegrad.h>
 
@@ -21,8 +22,17 @@ static void sgd_update(tg_tensor *w, float lr)
     tg_zero_grad(w);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* Everything is fixed here, to keep the loop the only thing to read:
+     * say so rather than ignore what was asked. */
+    if (argc > 1) {
+        bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+        fprintf(help ? stdout : stderr, "%sfirst_steps takes no options: it fits sin(x) with fixed "
+                "settings (see training_loop for flags)\n",
+                help ? "" : "first_steps: unknown option; ");
+        return help ? 0 : 2;
+    }
     tg_rng rng = tg_rng_new(42);
     const int n = 256, hidden = 32;
 

@@ -1,6 +1,7 @@
 #include "notebook.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +35,17 @@ static bool set_value(const nb_option *o, const char *value)
         return true;
     case NB_INT: {
         long v = strtol(value, &end, 10);
-        if (errno || end == value || *end || v < 0 || v > 1000000000)
+        if (value[0] < '0' || value[0] > '9' || errno || *end || v > NB_INT_MAX)
             return false;
         *(int *)o->target = (int)v;
         return true;
     }
     case NB_FLOAT: {
+        /* Every float flag is a rate, probability, scale or temperature:
+         * NaN, infinities and negatives are refused here, so that "nan"
+         * cannot pass for "not given". */
         float v = strtof(value, &end);
-        if (errno || end == value || *end)
+        if (errno || end == value || *end || !isfinite(v) || v < 0)
             return false;
         *(float *)o->target = v;
         return true;
@@ -133,8 +137,9 @@ int nb_parse(int argc, char **argv, const char *program, const char *summary, nb
         fprintf(stderr, "%s: --eval trains nothing, so there is nothing to --save\n", program);
         return 2;
     }
-    if (common->threads > 0)
-        tg_set_num_threads(common->threads);
+    if (common->threads > 0 && tg_set_num_threads(common->threads) < common->threads)
+        fprintf(stderr, "%s: --threads %d capped at %d (%d per core: more only wait for each other)\n",
+                program, common->threads, tg_get_num_threads(), TG_MAX_THREADS_PER_CORE);
     if (make_directories(common->out) != 0) {
         fprintf(stderr, "%s: cannot create the output directory '%s': %s\n", program, common->out,
                 strerror(errno));
@@ -235,6 +240,12 @@ int nb_resume_epochs(const char *program, const nb_common *common, tg_model *mod
     tg_checkpoint ck = { .model = model, .optimizer = optimizer };
     if (tg_checkpoint_load(common->load, &ck) != 0) {
         fprintf(stderr, "%s: %s\n", program, tg_error_message());
+        return 2;
+    }
+    /* Epoch numbers are ints here: leave room for --epochs more. */
+    if (ck.epoch > NB_INT_MAX) {
+        fprintf(stderr, "%s: %s: the checkpoint has trained for %lld epochs, more than the %d this "
+                "program counts\n", program, common->load, (long long)ck.epoch, NB_INT_MAX);
         return 2;
     }
     *trained_epochs = (int)ck.epoch;

@@ -36,7 +36,10 @@ typedef struct nb_common {
     bool eval;           /* --eval: with --load, evaluate the loaded model on --data, no training */
 } nb_common;
 
+/* NB_INT values are whole numbers in [0, NB_INT_MAX] (decimal digits);
+ * NB_FLOAT values finite and not negative. Anything else is "bad value". */
 typedef enum nb_kind { NB_FLAG, NB_INT, NB_FLOAT, NB_STRING } nb_kind;
+#define NB_INT_MAX 1000000000
 
 /* An example's own flag: --name, the variable it sets, one line of help. */
 typedef struct nb_option {

@@ -28,6 +28,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* freopen of stdout for the other ranks */
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,12 @@ static int parse_options(int argc, char **argv, options *o)
             *(flag[2] == 'o' ? &o->out : &o->load) = value;
             continue;
         }
+        /* Digits only: strtoull would take "-1" as 2^64 - 1, and " 5" or "+5". */
+        if (value[0] < '0' || value[0] > '9')
+            return -1;
+        errno = 0;
         unsigned long long number = strtoull(value, &end, 10);
-        if (end == value || *end)
+        if (end == value || *end || errno == ERANGE)
             return -1;
         if (strcmp(flag, "--steps") == 0 && number > 100 && number < 10000000)
             o->steps = (int)number;

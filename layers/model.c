@@ -149,6 +149,14 @@ tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape sh
         tg_error_set("model_add_parameter: a parameter named \"%s\" already exists", name);
         return NULL;
     }
+    int64_t numel = tg_shape_numel(shape, "model_add_parameter");
+    if (numel < 0)
+        return NULL;
+    /* Every parameter has a gradient of its size after the first backward. */
+    char what[TG_NAME_MAX + 64];
+    snprintf(what, sizeof what, "the parameter \"%s\" and its gradient", name);
+    if (tg_memory_check("model_add_parameter", what, 2.0 * (double)numel * sizeof(float)) != 0)
+        return NULL;
     if (reserve_parameter(model) != 0)
         return NULL;
     tg_tensor *t = tg_tensor_zeros(shape);

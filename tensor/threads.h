@@ -13,9 +13,11 @@ extern "C" {
 #endif
 
 /* At most this many threads per core the process may run on: past it,
- * threads only wait for each other at every product's barrier (64 threads on
- * two cores made a 256x256 product take seconds). */
-#define TG_MAX_THREADS_PER_CORE 4
+ * threads only wait for each other at the barriers after every product and
+ * large elementwise op (on two cores, autocomplete_rnn --quick took 4.8 s
+ * with 2 threads and did not finish in 300 s with 8; 64 threads made a
+ * 256x256 product take 6.6 s). */
+#define TG_MAX_THREADS_PER_CORE 1
 
 /* Sets the thread count for this process; values below 1 mean 1, values
  * above TG_MAX_THREADS_PER_CORE times the cores are capped there. Returns

@@ -212,7 +212,7 @@ Test(autocomplete_rnn, bad_input_exits_2_with_a_message)
     assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--bogus", NULL }, "unknown option '--bogus'");
     assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--top-k", "many", NULL },
                    "bad value 'many' for option '--top-k'");
-    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--temperature", "-1", NULL },
+    assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--temperature", "0", NULL },
                    "--temperature must be above 0");
     assert_refused(EXAMPLE, (const char *[]){ "--out", dir, "--epochs", "2", NULL }, "--epochs: this example counts");
     /* The prompt's characters must be in the vocabulary. */
