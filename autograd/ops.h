@@ -119,6 +119,11 @@ tg_tensor *tg_argmin(tg_tensor *x, int dim, bool keepdim);
  * batch axes broadcast; a 1-d operand is a row (left) or column (right)
  * vector whose axis is dropped from the result. */
 tg_tensor *tg_matmul(tg_tensor *a, tg_tensor *b);
+/* a [B, M, K] @ b [B, K, N] -> [B, M, N], as torch.bmm: both 3-d with one
+ * batch size (no broadcasting). Many small products (attention, a
+ * decoder's step) run through unpacked kernels (tensor/gemm_tiny.h) rather
+ * than one BLIS call each; tg_matmul takes the same path. */
+tg_tensor *tg_bmm(tg_tensor *a, tg_tensor *b);
 /* c + a @ b, with c broadcast to the product's shape (torch.addmm, also for
  * batched a). One GEMM accumulates onto c: no separate addition. */
 tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b);

@@ -383,6 +383,7 @@ Test(null_inputs, every_public_function_survives_null_pointers)
     CALL_PTR(tg_attention_forward(NULL, NULL, NULL, NULL, NULL, NULL));
     CALL_PTR(tg_conv1d_layer_new(NULL, NULL, (tg_conv1d_config){0}));
     CALL_PTR(tg_conv1d_layer_forward(NULL, NULL));
+    CALL_PTR(tg_bmm(NULL, NULL));
     CALL_VALUE(tg_early_stop_best_epoch(NULL));
     CALL_VALUE(tg_early_stop_best_score(NULL));
     CALL_VALUE(tg_early_stop_best_tie(NULL));
