@@ -15,9 +15,13 @@
  *     tg_tensor *y = tg_tanh(tg_add(tg_matmul(x, w), b));
  *     if (!y) fprintf(stderr, "%s\n", tg_error_message());
  *
- * Index tensors (gather, index_select, one_hot, the indices of max) are
- * float tensors holding whole numbers (tensor/index.h). Ops marked "no
- * gradient" give results that never require one.
+ * Ops compute on float32 tensors; an int64 tensor given to one is an error
+ * ("add: int64 tensor [2,3] given where float32 is needed"). Index tensors
+ * (gather, index_select, scatter_add, one_hot) are int64 tensors, or float32
+ * tensors holding whole numbers (tensor/index.h); the indices of max, min,
+ * argmax and argmin are int64. The shape ops (reshape, permute, slice, ...,
+ * concat, stack) take int64 tensors too. Ops marked "no gradient" give
+ * results that never require one.
  */
 #ifndef TG_OPS_H
 #define TG_OPS_H
@@ -97,7 +101,8 @@ tg_tensor *tg_mean(tg_tensor *x, tg_axes axes, bool keepdim);
 tg_tensor *tg_amax(tg_tensor *x, tg_axes axes, bool keepdim);
 tg_tensor *tg_amin(tg_tensor *x, tg_axes axes, bool keepdim);
 /* Max / min along one axis with the index of the first extreme (torch.max
- * with a dim). *indices (may be NULL) receives the indices: no gradient.
+ * with a dim). *indices (may be NULL) receives the indices, an int64
+ * tensor: no gradient.
  * The gradient goes to the chosen element. */
 tg_tensor *tg_max(tg_tensor *x, int dim, bool keepdim, tg_tensor **indices);
 tg_tensor *tg_min(tg_tensor *x, int dim, bool keepdim, tg_tensor **indices);
@@ -109,7 +114,9 @@ tg_tensor *tg_norm(tg_tensor *x, float p, tg_axes axes, bool keepdim);
 /* Sum and mean of every element: 0-d results. */
 tg_tensor *tg_sum_all(tg_tensor *x);
 tg_tensor *tg_mean_all(tg_tensor *x);
-/* Indices of the max / min along dim; no gradient. */
+/* Indices of the max / min along dim, an int64 tensor; no gradient.
+ * tg_tensor_item and tg_tensor_get read them as floats, as before int64
+ * existed; tg_tensor_item_int64 reads them exactly. */
 tg_tensor *tg_argmax(tg_tensor *x, int dim, bool keepdim);
 tg_tensor *tg_argmin(tg_tensor *x, int dim, bool keepdim);
 

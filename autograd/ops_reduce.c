@@ -279,7 +279,7 @@ static tg_tensor *indexed_extreme(const tg_op *op, tg_tensor *x, int dim, bool k
     tg_shape kept, result;
     if (tg_reduce_shapes(x, TG_AXES(d), keepdim, &kept, &result, op->name) != 0)
         return NULL;
-    tg_tensor *values = tg_empty(result), *index = tg_empty(result);
+    tg_tensor *values = tg_empty(result), *index = tg_empty_dtype(result, TG_INT64);
     if (!values || !index)
         return NULL;
     tg_tensor values_kept = kept_view(values, kept), index_kept = kept_view(index, kept);

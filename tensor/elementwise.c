@@ -44,11 +44,11 @@ int tg_map(const char *op, tg_tensor *out, int n_in, const tg_tensor *const *in,
     for (int k = 0; k < n_in; k++)
         if (!in[k])
             return -1;
-    if (tg_check_writable(out, op) != 0)
-        return -1;
     const tg_tensor *operands[1 + TG_MAP_MAX_INPUTS] = { out };
     for (int k = 0; k < n_in; k++)
         operands[k + 1] = in[k];
+    if (tg_check_float(op, 1 + n_in, operands) != 0 || tg_check_writable(out, op) != 0)
+        return -1;
     tg_iter_plan plan;
     if (tg_iter_plan_broadcast(&plan, op, 1 + n_in, operands) != 0)
         return -1;
@@ -248,8 +248,33 @@ int tg_kernel_scale(tg_tensor *out, const tg_tensor *x, float alpha, bool accumu
     return tg_map("scale", out, 1, &x, row_mul_scalar, &alpha, accumulate);
 }
 
+/* int64 tensors have no arithmetic: a copy is all they need. */
+static int copy_int64(tg_tensor *out, const tg_tensor *x)
+{
+    if (tg_check_dtype(x, TG_INT64, "copy") != 0 || tg_check_writable(out, "copy") != 0)
+        return -1;
+    const tg_tensor *operands[2] = { out, x };
+    tg_iter_plan plan;
+    if (tg_iter_plan_broadcast(&plan, "copy", 2, operands) != 0)
+        return -1;
+    int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
+    tg_iter_offsets(&plan, 0, offset);
+    tg_iter_unravel(&plan, 0, index);
+    const int64_t so = plan.inner_stride[0], sx = plan.inner_stride[1];
+    for (int64_t r = 0; r < plan.rows; r++) {
+        int64_t *o = out->i64 + offset[0];
+        const int64_t *a = x->i64 + offset[1];
+        for (int64_t i = 0; i < plan.inner; i++)
+            o[i * so] = a[i * sx];
+        tg_iter_next(&plan, index, offset);
+    }
+    return 0;
+}
+
 int tg_kernel_copy(tg_tensor *out, const tg_tensor *x, bool accumulate)
 {
+    if (out && x && out->dtype == TG_INT64 && !accumulate)
+        return copy_int64(out, x);
     return tg_map("copy", out, 1, &x, row_copy, NULL, accumulate);
 }
 

@@ -14,6 +14,7 @@
  * from one expression, so a new elementwise operation is one line.
  *
  * Kernels return 0, or -1 with an error naming the operation and shapes.
+ * They need float32 tensors (tg_map checks every operand), except copy.
  */
 #ifndef TG_ELEMENTWISE_H
 #define TG_ELEMENTWISE_H
@@ -195,7 +196,8 @@ int tg_kernel_binary(tg_binary_op op, tg_tensor *out, const tg_tensor *a, const 
 int tg_kernel_where(tg_tensor *out, const tg_tensor *mask, const tg_tensor *a, const tg_tensor *b);
 /* out (+)= alpha * x */
 int tg_kernel_scale(tg_tensor *out, const tg_tensor *x, float alpha, bool accumulate);
-/* out (+)= x */
+/* out (+)= x. The one kernel that also takes int64 tensors: out = x with
+ * both int64 (no accumulate). */
 int tg_kernel_copy(tg_tensor *out, const tg_tensor *x, bool accumulate);
 int tg_kernel_fill(tg_tensor *out, float value);
 

@@ -11,7 +11,7 @@
 static tg_tensor select_view(const tg_tensor *t, int d, int64_t i)
 {
     tg_tensor v = *t;
-    v.data = t->data + i * t->stride[d];
+    v.data = (void *)((char *)t->data + i * t->stride[d] * (int64_t)tg_dtype_size(t->dtype));
     for (int k = d; k < t->ndim - 1; k++) {
         v.shape[k] = t->shape[k + 1];
         v.stride[k] = t->stride[k + 1];
@@ -26,7 +26,7 @@ static tg_tensor select_view(const tg_tensor *t, int d, int64_t i)
 static tg_tensor narrow_view(const tg_tensor *t, int d, int64_t start, int64_t length)
 {
     tg_tensor v = *t;
-    v.data = t->data + start * t->stride[d];
+    v.data = (void *)((char *)t->data + start * t->stride[d] * (int64_t)tg_dtype_size(t->dtype));
     v.shape[d] = length;
     v.numel = t->shape[d] ? t->numel / t->shape[d] * length : 0;
     v.ext = NULL;
@@ -46,10 +46,39 @@ static int index_error(const char *op, const tg_tensor *index, int64_t position,
                         op, (long long)value, (long long)position, shape, (long long)limit);
 }
 
+static int check_int64_indices(const tg_tensor *index, int64_t limit, const char *op)
+{
+    int64_t stride[1][TG_MAX_DIMS];
+    memcpy(stride[0], index->stride, sizeof(int64_t) * (size_t)index->ndim);
+    float *base[1] = { index->data };
+    tg_iter_plan plan;
+    tg_iter_plan_strided(&plan, index->ndim, index->shape, 1, stride, base);
+    int64_t offset[TG_ITER_MAX_OPERANDS], at[TG_MAX_DIMS];
+    tg_iter_offsets(&plan, 0, offset);
+    tg_iter_unravel(&plan, 0, at);
+    for (int64_t r = 0; r < plan.rows; r++) {
+        const int64_t *v = index->i64 + offset[0];
+        for (int64_t i = 0; i < plan.inner; i++) {
+            int64_t x = v[i * plan.inner_stride[0]];
+            if (x < 0 || x >= limit) {
+                char shape[TG_SHAPE_STR_MAX];
+                return tg_error_set("%s: index %lld at position %lld of index tensor %s is out of "
+                                    "range [0, %lld)", op, (long long)x,
+                                    (long long)(r * plan.inner + i),
+                                    tg_shape_format(shape, sizeof shape, index), (long long)limit);
+            }
+        }
+        tg_iter_next(&plan, at, offset);
+    }
+    return 0;
+}
+
 int tg_check_indices(const tg_tensor *index, int64_t limit, const char *op)
 {
     if (!index)
         return tg_error_null_input("check_indices");
+    if (index->dtype == TG_INT64)
+        return check_int64_indices(index, limit, op);
     int64_t stride[1][TG_MAX_DIMS];
     memcpy(stride[0], index->stride, sizeof(int64_t) * (size_t)index->ndim);
     float *base[1] = { index->data };
@@ -70,7 +99,13 @@ int tg_check_indices(const tg_tensor *index, int64_t limit, const char *op)
     return 0;
 }
 
-static int64_t index_at(const tg_tensor *index, int64_t i) { return (int64_t)index->data[i * index->stride[0]]; }
+/* The index value at element offset `at` of either dtype (checked before). */
+static inline int64_t index_value(const tg_tensor *index, int64_t at)
+{
+    return index->dtype == TG_INT64 ? index->i64[at] : (int64_t)index->data[at];
+}
+
+static int64_t index_at(const tg_tensor *index, int64_t i) { return index_value(index, i * index->stride[0]); }
 
 /* Shared checks of index_select and index_add: a 1-d index into axis d of
  * `indexed`, and `other` equal to `indexed` but with size L at d. */
@@ -96,7 +131,8 @@ int tg_kernel_index_select(tg_tensor *out, const tg_tensor *x, int dim, const tg
     if (!out || !x || !index)
         return tg_error_null_input("kernel_index_select");
     int d = tg_normalize_dim(dim, x->ndim, "index_select");
-    if (d < 0 || check_index_along("index_select", x, d, index, out) != 0)
+    if (d < 0 || tg_check_float("index_select", 2, (const tg_tensor *const[]){ x, out }) != 0 ||
+        check_index_along("index_select", x, d, index, out) != 0)
         return -1;
     int64_t n = index->shape[0];
     bool rows = d == 0 && tg_tensor_is_contiguous(x) && tg_tensor_is_contiguous(out);
@@ -121,7 +157,8 @@ int tg_kernel_index_add(tg_tensor *out, int dim, const tg_tensor *index, const t
     if (!out || !index || !src)
         return tg_error_null_input("kernel_index_add");
     int d = tg_normalize_dim(dim, out->ndim, "index_add");
-    if (d < 0 || check_index_along("index_add", out, d, index, src) != 0)
+    if (d < 0 || tg_check_float("index_add", 2, (const tg_tensor *const[]){ out, src }) != 0 ||
+        check_index_along("index_add", out, d, index, src) != 0)
         return -1;
     for (int64_t i = 0; i < index->shape[0]; i++) {
         tg_tensor dst = select_view(out, d, index_at(index, i)), from = select_view(src, d, i);
@@ -140,7 +177,7 @@ static int gather_scatter(const char *op, tg_tensor *indexed, int dim, const tg_
 {
     char a[TG_SHAPE_STR_MAX], b[TG_SHAPE_STR_MAX];
     int d = tg_normalize_dim(dim, indexed->ndim, op);
-    if (d < 0)
+    if (d < 0 || tg_check_float(op, 2, (const tg_tensor *const[]){ indexed, values }) != 0)
         return -1;
     if (index->ndim != indexed->ndim || !tg_tensor_same_shape(index, values))
         return tg_error_set("%s: index %s must have the rank of %s and the shape of %s", op,
@@ -168,10 +205,10 @@ static int gather_scatter(const char *op, tg_tensor *indexed, int dim, const tg_
     tg_iter_unravel(&plan, 0, at);
     for (int64_t r = 0; r < plan.rows; r++) {
         float *v = plan.base[0] + offset[0];
-        const float *ix = plan.base[1] + offset[1];
         float *x = plan.base[2] + offset[2];
         for (int64_t i = 0; i < plan.inner; i++) {
-            float *element = x + i * plan.inner_stride[2] + (int64_t)ix[i * plan.inner_stride[1]] * along;
+            int64_t ix = index_value(index, offset[1] + i * plan.inner_stride[1]);
+            float *element = x + i * plan.inner_stride[2] + ix * along;
             if (scatter)
                 *element += v[i * plan.inner_stride[0]];
             else
@@ -208,6 +245,8 @@ int tg_kernel_one_hot(tg_tensor *out, const tg_tensor *index, int64_t classes)
         return tg_error_set("one_hot: output %s does not fit index %s with %lld classes",
                             tg_shape_format(a, sizeof a, out), tg_shape_format(b, sizeof b, index),
                             (long long)classes);
+    if (tg_check_dtype(out, TG_FLOAT32, "one_hot") != 0)
+        return -1;
     if (tg_check_indices(index, classes, "one_hot") != 0 || tg_kernel_fill(out, 0.0f) != 0)
         return -1;
     /* Walk index and out (its last axis zeroed, like gather) together. */
@@ -223,7 +262,7 @@ int tg_kernel_one_hot(tg_tensor *out, const tg_tensor *index, int64_t classes)
     tg_iter_unravel(&plan, 0, at);
     for (int64_t r = 0; r < plan.rows; r++) {
         for (int64_t i = 0; i < plan.inner; i++) {
-            int64_t c = (int64_t)plan.base[0][offset[0] + i * plan.inner_stride[0]];
+            int64_t c = index_value(index, offset[0] + i * plan.inner_stride[0]);
             plan.base[1][offset[1] + i * plan.inner_stride[1] + c * along] = 1.0f;
         }
         tg_iter_next(&plan, at, offset);
@@ -241,7 +280,7 @@ int tg_kernel_concat(tg_tensor *out, const tg_tensor *const *inputs, int n, int 
     int64_t start = 0;
     for (int i = 0; i < n; i++) {
         const tg_tensor *x = inputs[i];
-        if (!x)
+        if (!x || tg_check_dtype(x, out->dtype, "concat") != 0)
             return -1;
         char a[TG_SHAPE_STR_MAX], b[TG_SHAPE_STR_MAX];
         bool fits = x->ndim == out->ndim && start + x->shape[d] <= out->shape[d];

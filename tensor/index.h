@@ -1,10 +1,12 @@
 /*
  * tensor/index.h: indexing, concatenation and one-hot kernels.
  *
- * Index tensors are float tensors holding whole numbers (exact up to 2^24),
- * so one tensor type serves data and indices alike. Every index is checked:
- * a non-integer or out-of-range value is an error naming the operation, the
- * value, its position and the dimension's size. Kernels return 0 or -1.
+ * Index tensors are int64 tensors, or float32 tensors holding whole numbers
+ * (exact up to 2^24; what tapegrad took before it had int64). Every index is
+ * checked: a non-integer or out-of-range value is an error naming the
+ * operation, the value, its position and the dimension's size. The indexed
+ * tensors and the outputs are float32, except concat's, which joins tensors
+ * of out's dtype. Kernels return 0 or -1.
  */
 #ifndef TG_INDEX_H
 #define TG_INDEX_H

@@ -43,6 +43,8 @@ static bool blis_strides(matrix *x)
 static int check_shapes(const tg_tensor *a, const tg_tensor *b, const char *op)
 {
     char sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
+    if (tg_check_float(op, 2, (const tg_tensor *const[]){ a, b }) != 0)
+        return -1;
     if (a->ndim < 2 || b->ndim < 2)
         return tg_error_set("%s: %s x %s: both operands need at least 2 dimensions", op,
                             tg_shape_format(sa, sizeof sa, a), tg_shape_format(sb, sizeof sb, b));
@@ -162,6 +164,8 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
 {
     if (!out || !a || !b)
         return tg_error_null_input("kernel_matmul");
+    if (tg_check_dtype(out, TG_FLOAT32, "matmul") != 0)
+        return -1;
     tg_shape expected;
     if (tg_matmul_shape(a, b, &expected, "matmul") != 0)
         return -1;

@@ -22,11 +22,11 @@ typedef struct print_format {
 } print_format;
 
 /* Calls visit on every element that will be shown, in row-major order. */
-static void for_each_shown(const tg_tensor *t, int d, int64_t offset, void (*visit)(float, print_format *),
-                           print_format *f)
+static void for_each_shown(const tg_tensor *t, int d, int64_t offset,
+                           void (*visit)(const tg_tensor *, int64_t, print_format *), print_format *f)
 {
     if (d == t->ndim) {
-        visit(t->data[offset], f);
+        visit(t, offset, f);
         return;
     }
     int64_t n = t->shape[d];
@@ -37,8 +37,9 @@ static void for_each_shown(const tg_tensor *t, int d, int64_t offset, void (*vis
     }
 }
 
-static void collect(float v, print_format *f)
+static void collect(const tg_tensor *t, int64_t offset, print_format *f)
 {
+    float v = t->data[offset];
     if (!isfinite(v))
         return;
     float a = fabsf(v);
@@ -50,8 +51,12 @@ static void collect(float v, print_format *f)
         f->min_abs = a;
 }
 
-static int format_value(char *buf, size_t size, float v, const print_format *f)
+static int format_value(char *buf, size_t size, const tg_tensor *t, int64_t offset,
+                        const print_format *f)
 {
+    if (t->dtype == TG_INT64)
+        return snprintf(buf, size, "%lld", (long long)t->i64[offset]);
+    float v = t->data[offset];
     if (!isfinite(v))
         return snprintf(buf, size, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
     switch (f->mode) {
@@ -64,10 +69,10 @@ static int format_value(char *buf, size_t size, float v, const print_format *f)
     }
 }
 
-static void measure(float v, print_format *f)
+static void measure(const tg_tensor *t, int64_t offset, print_format *f)
 {
     char buf[64];
-    int len = format_value(buf, sizeof buf, v, f);
+    int len = format_value(buf, sizeof buf, t, offset, f);
     if (len > f->width)
         f->width = len;
 }
@@ -101,7 +106,7 @@ static void print_axis(FILE *out, const tg_tensor *t, int d, int64_t offset, con
 {
     if (d == t->ndim) {
         char buf[64];
-        format_value(buf, sizeof buf, t->data[offset], f);
+        format_value(buf, sizeof buf, t, offset, f);
         fprintf(out, "%*s", f->width, buf);
         return;
     }
@@ -127,8 +132,8 @@ void tg_tensor_fprint(FILE *out, const tg_tensor *t, const char *name)
     if (!out)
         return;
     char shape[TG_SHAPE_STR_MAX];
-    fprintf(out, "%s%stensor %s\n", name ? name : "", name ? ": " : "",
-            tg_shape_format(shape, sizeof shape, t));
+    fprintf(out, "%s%stensor %s%s\n", name ? name : "", name ? ": " : "",
+            tg_shape_format(shape, sizeof shape, t), t && t->dtype == TG_INT64 ? " int64" : "");
     if (!t)
         return;
     if (t->numel == 0) {
@@ -136,8 +141,10 @@ void tg_tensor_fprint(FILE *out, const tg_tensor *t, const char *name)
         return;
     }
     print_format f = { .integers = true, .max_abs = 0.0f, .min_abs = INFINITY, .width = 1 };
-    for_each_shown(t, 0, 0, collect, &f);
-    choose_mode(&f);
+    if (t->dtype == TG_FLOAT32) { /* int64 elements print whole */
+        for_each_shown(t, 0, 0, collect, &f);
+        choose_mode(&f);
+    }
     for_each_shown(t, 0, 0, measure, &f);
     print_axis(out, t, 0, 0, &f, 0);
     fputc('\n', out);

@@ -132,7 +132,7 @@ static int reduce_into(const char *op, tg_tensor *out, const tg_tensor *x, const
 
 static int check_operands(const char *op, const tg_tensor *out, const tg_tensor *x)
 {
-    if (!out || !x)
+    if (!out || !x || tg_check_float(op, 2, (const tg_tensor *const[]){ x, out }) != 0)
         return -1;
     int64_t stride[TG_MAX_DIMS];
     if (tg_broadcast_strides(out, x->ndim, x->shape, stride, op) != 0)
@@ -245,7 +245,8 @@ typedef struct axis_walk {
     int64_t axis_stride[TG_ITER_MAX_OPERANDS];
 } axis_walk;
 
-/* Outputs have x's shape, except that with `collapsed` their axis has size 1. */
+/* Outputs have x's shape, except that with `collapsed` their axis has size 1.
+ * The caller checks the dtypes. */
 static int axis_walk_init(axis_walk *w, const char *op, const tg_tensor *x, int dim, int outputs,
                           tg_tensor *const *out, bool collapsed)
 {
@@ -280,14 +281,14 @@ static int axis_walk_init(axis_walk *w, const char *op, const tg_tensor *x, int 
     return 0;
 }
 
-/* Addresses of position p (row-major over the collapsed shape) per operand. */
-static void axis_walk_position(const axis_walk *w, int64_t p, float **at)
+/* Element offsets of position p (row-major over the collapsed shape) per
+ * operand. */
+static void axis_walk_position(const axis_walk *w, int64_t p, int64_t *at)
 {
-    int64_t offset[TG_ITER_MAX_OPERANDS];
     int64_t row = p / w->plan.inner, j = p % w->plan.inner;
-    tg_iter_offsets(&w->plan, row, offset);
+    tg_iter_offsets(&w->plan, row, at);
     for (int k = 0; k < w->plan.operands; k++)
-        at[k] = w->plan.base[k] + offset[k] + j * w->plan.inner_stride[k];
+        at[k] += j * w->plan.inner_stride[k];
 }
 
 static int64_t axis_walk_positions(const axis_walk *w) { return w->plan.rows * w->plan.inner; }
@@ -296,7 +297,9 @@ int tg_kernel_arg_reduce(tg_tensor *values, tg_tensor *indices, const tg_tensor 
                          bool is_max)
 {
     const char *op = is_max ? "argmax" : "argmin";
-    if (!values || !indices || !x)
+    if (!values || !indices || !x ||
+        tg_check_float(op, 2, (const tg_tensor *const[]){ x, values }) != 0 ||
+        tg_check_dtype(indices, TG_INT64, op) != 0)
         return -1;
     axis_walk w;
     tg_tensor *outs[2] = { values, indices };
@@ -310,19 +313,20 @@ int tg_kernel_arg_reduce(tg_tensor *values, tg_tensor *indices, const tg_tensor 
     }
     const int64_t xs = w.axis_stride[0];
     for (int64_t p = 0; p < positions; p++) {
-        float *at[3];
+        int64_t at[TG_ITER_MAX_OPERANDS];
         axis_walk_position(&w, p, at);
-        float best = at[0][0];
+        const float *row = x->data + at[0];
+        float best = row[0];
         int64_t best_index = 0;
         for (int64_t i = 1; i < w.length && best == best; i++) {
-            float v = at[0][i * xs];
+            float v = row[i * xs];
             if (v != v || (is_max ? v > best : v < best)) {
                 best = v;
                 best_index = i;
             }
         }
-        *at[1] = best;
-        *at[2] = (float)best_index;
+        values->data[at[1]] = best;
+        indices->i64[at[2]] = best_index;
     }
     return 0;
 }
@@ -428,7 +432,7 @@ static void softmax_strided_row(const float *xv, int64_t xs, float *ov, int64_t 
 int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
 {
     const char *op = log ? "log_softmax" : "softmax";
-    if (!out || !x)
+    if (!out || !x || tg_check_float(op, 2, (const tg_tensor *const[]){ x, out }) != 0)
         return -1;
     axis_walk w;
     if (axis_walk_init(&w, op, x, dim, 1, &out, false) != 0)
@@ -439,12 +443,12 @@ int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
     int threads = positions * n >= PARALLEL_MIN_ELEMENTS ? tg_get_num_threads() : 1;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t p = 0; p < positions; p++) {
-        float *at[2];
+        int64_t at[TG_ITER_MAX_OPERANDS];
         axis_walk_position(&w, p, at);
         if (contiguous)
-            softmax_contiguous_row(at[0], at[1], n, log);
+            softmax_contiguous_row(x->data + at[0], out->data + at[1], n, log);
         else
-            softmax_strided_row(at[0], xs, at[1], os, n, log);
+            softmax_strided_row(x->data + at[0], xs, out->data + at[1], os, n, log);
     }
     return 0;
 }

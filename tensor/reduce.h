@@ -31,8 +31,8 @@ int tg_kernel_logsumexp_to(tg_tensor *out, const tg_tensor *x);
 /* out = (sum |x|^p)^(1/p) over the reduced axes; p = INFINITY gives max |x|. */
 int tg_kernel_norm_to(tg_tensor *out, const tg_tensor *x, float p);
 
-/* Along axis dim: the max (or min) values and their first indices (stored
- * as floats). values and indices have x's shape with size 1 at dim. */
+/* Along axis dim: the max (or min) values (float32) and their first
+ * indices (int64). values and indices have x's shape with size 1 at dim. */
 int tg_kernel_arg_reduce(tg_tensor *values, tg_tensor *indices, const tg_tensor *x, int dim,
                          bool is_max);
 

@@ -12,6 +12,7 @@
 
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
+#include "tensor/iterate.h"
 
 #define DATA_ALIGN 64
 
@@ -42,8 +43,8 @@ int64_t tg_shape_numel(tg_shape shape, const char *op)
         }
         numel *= size;
     }
-    /* Element counts must also fit in bytes. */
-    if (numel > (int64_t)(SIZE_MAX / sizeof(float) / 2)) {
+    /* Element counts must also fit in bytes, of the widest dtype. */
+    if (numel > (int64_t)(SIZE_MAX / sizeof(int64_t) / 2)) {
         format_dims(dims, sizeof dims, shape.ndim, shape.dim);
         tg_error_set("%s: shape %s: %lld elements is more than memory can address", op, dims,
                      (long long)numel);
@@ -162,6 +163,37 @@ bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op)
     return true;
 }
 
+/* ---- Element types ------------------------------------------------------------ */
+
+const char *tg_dtype_name(tg_dtype dtype) { return dtype == TG_INT64 ? "int64" : "float32"; }
+
+size_t tg_dtype_size(tg_dtype dtype) { return dtype == TG_INT64 ? sizeof(int64_t) : sizeof(float); }
+
+int tg_check_dtype(const tg_tensor *t, tg_dtype dtype, const char *op)
+{
+    if (!t)
+        return -1;
+    if (t->dtype == dtype)
+        return 0;
+    char shape[TG_SHAPE_STR_MAX];
+    return tg_error_set("%s: %s tensor %s given where %s is needed", op, tg_dtype_name(t->dtype),
+                        tg_shape_format(shape, sizeof shape, t), tg_dtype_name(dtype));
+}
+
+int tg_check_float(const char *op, int n, const tg_tensor *const *tensors)
+{
+    for (int k = 0; k < n; k++)
+        if (tensors[k] && tensors[k]->dtype != TG_FLOAT32)
+            return tg_check_dtype(tensors[k], TG_FLOAT32, op);
+    return 0;
+}
+
+/* Address of element `offset` (in elements) from t's first one. */
+static void *element_at(const tg_tensor *t, int64_t offset)
+{
+    return (char *)t->data + offset * (int64_t)tg_dtype_size(t->dtype);
+}
+
 /* ---- Allocation ------------------------------------------------------------- */
 
 /* Versions come from one counter, so a storage never shares a version with
@@ -187,22 +219,24 @@ void tg_tensor_mark_written(const tg_tensor *t)
         t->storage->version = next_version();
 }
 
-static void init_contiguous(tg_tensor *t, tg_shape shape, int64_t numel, tg_storage *storage)
+static void init_contiguous(tg_tensor *t, tg_shape shape, int64_t numel, tg_storage *storage,
+                            tg_dtype dtype)
 {
-    *t = (tg_tensor){ .data = storage->base, .numel = numel, .ndim = shape.ndim, .storage = storage };
+    *t = (tg_tensor){ .data = storage->base, .numel = numel, .ndim = shape.ndim, .storage = storage,
+                      .dtype = dtype };
     for (int d = 0; d < shape.ndim; d++)
         t->shape[d] = shape.dim[d];
     tg_contiguous_strides(&shape, t->stride);
 }
 
-static size_t data_bytes(int64_t numel)
+static size_t data_bytes(int64_t numel, tg_dtype dtype)
 {
-    size_t bytes = (size_t)numel * sizeof(float);
+    size_t bytes = (size_t)numel * tg_dtype_size(dtype);
     bytes = (bytes + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
     return bytes ? bytes : DATA_ALIGN;
 }
 
-static tg_tensor *new_owned(tg_shape shape, const char *op)
+static tg_tensor *new_owned(tg_shape shape, tg_dtype dtype, const char *op)
 {
     int64_t numel = tg_shape_numel(shape, op);
     if (numel < 0)
@@ -211,7 +245,7 @@ static tg_tensor *new_owned(tg_shape shape, const char *op)
         tg_tensor tensor;
         tg_storage storage;
     } *block = malloc(sizeof *block);
-    float *data = aligned_alloc(DATA_ALIGN, data_bytes(numel) + TG_BLAS_READ_SLACK);
+    void *data = aligned_alloc(DATA_ALIGN, data_bytes(numel, dtype) + TG_BLAS_READ_SLACK);
     if (!block || !data) {
         free(block);
         free(data);
@@ -220,7 +254,7 @@ static tg_tensor *new_owned(tg_shape shape, const char *op)
     }
     block->storage = (tg_storage){ .base = data, .size = numel, .owned = true,
                                    .version = next_version() };
-    init_contiguous(&block->tensor, shape, numel, &block->storage);
+    init_contiguous(&block->tensor, shape, numel, &block->storage, dtype);
     block->tensor.flags = TG_TENSOR_OWNED;
     return &block->tensor;
 }
@@ -232,31 +266,31 @@ static tg_tensor *new_owned(tg_shape shape, const char *op)
 enum { GRAPH_STRUCTS = sizeof(tg_tensor) + sizeof(tg_storage),
        GRAPH_HEADER = (GRAPH_STRUCTS + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN };
 
-static bool data_in_header(int64_t numel)
+static bool data_in_header(int64_t numel, tg_dtype dtype)
 {
-    return (size_t)numel * sizeof(float) <= GRAPH_HEADER - GRAPH_STRUCTS;
+    return (size_t)numel * tg_dtype_size(dtype) <= GRAPH_HEADER - GRAPH_STRUCTS;
 }
 
-static size_t graph_block_bytes(int64_t numel)
+static size_t graph_block_bytes(int64_t numel, tg_dtype dtype)
 {
-    return data_in_header(numel) ? GRAPH_HEADER : GRAPH_HEADER + data_bytes(numel);
+    return data_in_header(numel, dtype) ? GRAPH_HEADER : GRAPH_HEADER + data_bytes(numel, dtype);
 }
 
-static tg_tensor *new_graph(tg_shape shape, const char *op)
+static tg_tensor *new_graph(tg_shape shape, tg_dtype dtype, const char *op)
 {
     int64_t numel = tg_shape_numel(shape, op);
     if (numel < 0)
         return NULL;
     tg_arena *arena = tg_arena_thread();
-    unsigned char *mem = tg_arena_alloc(arena, graph_block_bytes(numel));
+    unsigned char *mem = tg_arena_alloc(arena, graph_block_bytes(numel, dtype));
     if (!mem)
         return NULL;
     tg_tensor *t = (tg_tensor *)mem;
     tg_storage *storage = (tg_storage *)(mem + sizeof(tg_tensor));
-    *storage = (tg_storage){ .base = (float *)(mem + (data_in_header(numel) ? GRAPH_STRUCTS
-                                                                           : GRAPH_HEADER)),
+    *storage = (tg_storage){ .base = mem + (data_in_header(numel, dtype) ? GRAPH_STRUCTS
+                                                                          : GRAPH_HEADER),
                              .size = numel, .owned = false, .version = next_version() };
-    init_contiguous(t, shape, numel, storage);
+    init_contiguous(t, shape, numel, storage, dtype);
     t->generation = tg_arena_generation(arena);
     return t;
 }
@@ -267,7 +301,7 @@ bool tg_give_back(tg_tensor *t)
                        t->storage == (tg_storage *)((unsigned char *)t + sizeof(tg_tensor)) &&
                        t->data == t->storage->base;
     if (whole_block)
-        tg_arena_give_back(tg_arena_thread(), t, graph_block_bytes(t->storage->size));
+        tg_arena_give_back(tg_arena_thread(), t, graph_block_bytes(t->storage->size, t->dtype));
     return whole_block;
 }
 
@@ -324,11 +358,11 @@ void tg_tensor_free(tg_tensor *t)
 
 /* ---- Creation --------------------------------------------------------------- */
 
-tg_tensor *tg_tensor_empty(tg_shape shape) { return new_owned(shape, "tensor_empty"); }
+tg_tensor *tg_tensor_empty(tg_shape shape) { return new_owned(shape, TG_FLOAT32, "tensor_empty"); }
 
 tg_tensor *tg_tensor_full(tg_shape shape, float value)
 {
-    tg_tensor *t = new_owned(shape, "tensor_full");
+    tg_tensor *t = new_owned(shape, TG_FLOAT32, "tensor_full");
     if (t)
         tg_kernel_fill(t, value);
     return t;
@@ -343,7 +377,7 @@ tg_tensor *tg_tensor_from_array(tg_shape shape, const float *values)
         tg_error_set("tensor_from_array: values is NULL");
         return NULL;
     }
-    tg_tensor *t = new_owned(shape, "tensor_from_array");
+    tg_tensor *t = new_owned(shape, TG_FLOAT32, "tensor_from_array");
     if (t)
         memcpy(t->data, values, sizeof(float) * (size_t)t->numel);
     return t;
@@ -363,7 +397,7 @@ tg_tensor *tg_tensor_arange(float start, float stop, float step)
         return NULL;
     }
     int64_t n = count > 0 ? (int64_t)count : 0;
-    tg_tensor *t = new_owned(TG_SHAPE(n), "tensor_arange");
+    tg_tensor *t = new_owned(TG_SHAPE(n), TG_FLOAT32, "tensor_arange");
     for (int64_t i = 0; t && i < n; i++)
         t->data[i] = (float)(start + (double)step * (double)i);
     return t;
@@ -375,7 +409,7 @@ tg_tensor *tg_tensor_linspace(float start, float stop, int64_t n)
         tg_error_set("tensor_linspace: negative count %lld", (long long)n);
         return NULL;
     }
-    tg_tensor *t = new_owned(TG_SHAPE(n), "tensor_linspace");
+    tg_tensor *t = new_owned(TG_SHAPE(n), TG_FLOAT32, "tensor_linspace");
     if (!t)
         return NULL;
     double step = n > 1 ? ((double)stop - start) / (double)(n - 1) : 0.0;
@@ -388,7 +422,7 @@ tg_tensor *tg_tensor_linspace(float start, float stop, int64_t n)
 
 tg_tensor *tg_tensor_eye(int64_t n)
 {
-    tg_tensor *t = new_owned(TG_SHAPE(n, n), "tensor_eye");
+    tg_tensor *t = new_owned(TG_SHAPE(n, n), TG_FLOAT32, "tensor_eye");
     if (!t)
         return NULL;
     tg_kernel_fill(t, 0.0f);
@@ -403,7 +437,7 @@ tg_tensor *tg_tensor_clone(const tg_tensor *t)
         return tg_null_input("tensor_clone");
     if (tg_tensor_check_live(t, "tensor_clone", "the tensor") != 0)
         return NULL;
-    tg_tensor *c = new_owned(tg_tensor_shape(t), "tensor_clone");
+    tg_tensor *c = new_owned(tg_tensor_shape(t), t->dtype, "tensor_clone");
     if (c && tg_kernel_copy(c, t, false) != 0) {
         tg_tensor_free(c);
         return NULL;
@@ -413,7 +447,7 @@ tg_tensor *tg_tensor_clone(const tg_tensor *t)
 
 tg_tensor *tg_tensor_uniform(tg_shape shape, float low, float high, tg_rng *rng)
 {
-    tg_tensor *t = new_owned(shape, "tensor_uniform");
+    tg_tensor *t = new_owned(shape, TG_FLOAT32, "tensor_uniform");
     if (t && tg_tensor_uniform_(t, low, high, rng) != 0) {
         tg_tensor_free(t);
         return NULL;
@@ -425,7 +459,7 @@ tg_tensor *tg_tensor_rand(tg_shape shape, tg_rng *rng) { return tg_tensor_unifor
 
 tg_tensor *tg_tensor_normal(tg_shape shape, float mean, float std, tg_rng *rng)
 {
-    tg_tensor *t = new_owned(shape, "tensor_normal");
+    tg_tensor *t = new_owned(shape, TG_FLOAT32, "tensor_normal");
     if (t && tg_tensor_normal_(t, mean, std, rng) != 0) {
         tg_tensor_free(t);
         return NULL;
@@ -449,19 +483,98 @@ tg_tensor *tg_tensor_bernoulli(tg_shape shape, float p, tg_rng *rng)
 {
     if (check_rng(rng, "tensor_bernoulli") || check_probability(p, "tensor_bernoulli"))
         return NULL;
-    tg_tensor *t = new_owned(shape, "tensor_bernoulli");
+    tg_tensor *t = new_owned(shape, TG_FLOAT32, "tensor_bernoulli");
     if (t)
         tg_rng_fill_bernoulli(rng, t->data, t->numel, p);
     return t;
 }
 
+/* Writes t's elements in row-major order into out, a contiguous array of
+ * dtype, converting between the types (see tg_tensor_to_dtype). */
+static int convert_into(void *out, tg_dtype dtype, const tg_tensor *t, const char *op)
+{
+    int64_t stride[1][TG_MAX_DIMS];
+    memcpy(stride[0], t->stride, sizeof(int64_t) * (size_t)t->ndim);
+    float *base[1] = { t->data };
+    tg_iter_plan plan;
+    tg_iter_plan_strided(&plan, t->ndim, t->shape, 1, stride, base);
+    int64_t offset[TG_ITER_MAX_OPERANDS], at[TG_MAX_DIMS], done = 0;
+    tg_iter_offsets(&plan, 0, offset);
+    tg_iter_unravel(&plan, 0, at);
+    const int64_t s = plan.inner_stride[0];
+    for (int64_t r = 0; r < plan.rows; r++, done += plan.inner) {
+        if (t->dtype == TG_INT64 && dtype == TG_INT64) {
+            for (int64_t i = 0; i < plan.inner; i++)
+                ((int64_t *)out)[done + i] = t->i64[offset[0] + i * s];
+        } else if (t->dtype == TG_INT64) {
+            for (int64_t i = 0; i < plan.inner; i++)
+                ((float *)out)[done + i] = (float)t->i64[offset[0] + i * s];
+        } else if (dtype == TG_INT64) {
+            for (int64_t i = 0; i < plan.inner; i++) {
+                float v = t->data[offset[0] + i * s];
+                if (!(v >= -0x1p63f && v < 0x1p63f)) { /* also catches NaN */
+                    char shape[TG_SHAPE_STR_MAX];
+                    return tg_error_set("%s: %s: value %g at position %lld is not in int64's "
+                                        "range", op, tg_shape_format(shape, sizeof shape, t),
+                                        (double)v, (long long)(done + i));
+                }
+                ((int64_t *)out)[done + i] = (int64_t)v; /* truncates toward zero */
+            }
+        } else {
+            for (int64_t i = 0; i < plan.inner; i++)
+                ((float *)out)[done + i] = t->data[offset[0] + i * s];
+        }
+        tg_iter_next(&plan, at, offset);
+    }
+    return 0;
+}
+
+tg_tensor *tg_tensor_empty_dtype(tg_shape shape, tg_dtype dtype)
+{
+    return new_owned(shape, dtype, "tensor_empty_dtype");
+}
+
+tg_tensor *tg_tensor_zeros_dtype(tg_shape shape, tg_dtype dtype)
+{
+    tg_tensor *t = new_owned(shape, dtype, "tensor_zeros_dtype");
+    if (t)
+        memset(t->data, 0, tg_dtype_size(dtype) * (size_t)t->numel); /* 0 bits: 0 and 0.0f */
+    return t;
+}
+
+tg_tensor *tg_tensor_from_int64(tg_shape shape, const int64_t *values)
+{
+    if (!values) {
+        tg_error_set("tensor_from_int64: values is NULL");
+        return NULL;
+    }
+    tg_tensor *t = new_owned(shape, TG_INT64, "tensor_from_int64");
+    if (t)
+        memcpy(t->i64, values, sizeof(int64_t) * (size_t)t->numel);
+    return t;
+}
+
+tg_tensor *tg_tensor_to_dtype(const tg_tensor *t, tg_dtype dtype)
+{
+    if (!t)
+        return tg_null_input("tensor_to_dtype");
+    if (tg_tensor_check_live(t, "tensor_to_dtype", "the tensor") != 0)
+        return NULL;
+    tg_tensor *c = new_owned(tg_tensor_shape(t), dtype, "tensor_to_dtype");
+    if (c && convert_into(c->data, dtype, t, "tensor_to_dtype") != 0) {
+        tg_tensor_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* ---- Graph tensors ---------------------------------------------------------- */
 
-tg_tensor *tg_empty(tg_shape shape) { return new_graph(shape, "empty"); }
+tg_tensor *tg_empty(tg_shape shape) { return new_graph(shape, TG_FLOAT32, "empty"); }
 
 tg_tensor *tg_full(tg_shape shape, float value)
 {
-    tg_tensor *t = new_graph(shape, "full");
+    tg_tensor *t = new_graph(shape, TG_FLOAT32, "full");
     if (t)
         tg_kernel_fill(t, value);
     return t;
@@ -475,13 +588,45 @@ tg_tensor *tg_zeros_like(const tg_tensor *t)
     return t ? tg_zeros(tg_tensor_shape(t)) : tg_null_input("zeros_like");
 }
 
+tg_tensor *tg_empty_dtype(tg_shape shape, tg_dtype dtype) { return new_graph(shape, dtype, "empty_dtype"); }
+
+tg_tensor *tg_zeros_dtype(tg_shape shape, tg_dtype dtype)
+{
+    tg_tensor *t = new_graph(shape, dtype, "zeros_dtype");
+    if (t)
+        memset(t->data, 0, tg_dtype_size(dtype) * (size_t)t->numel);
+    return t;
+}
+
+tg_tensor *tg_from_int64(tg_shape shape, const int64_t *values)
+{
+    if (!values) {
+        tg_error_set("from_int64: values is NULL");
+        return NULL;
+    }
+    tg_tensor *t = new_graph(shape, TG_INT64, "from_int64");
+    if (t)
+        memcpy(t->i64, values, sizeof(int64_t) * (size_t)t->numel);
+    return t;
+}
+
+tg_tensor *tg_to_dtype(const tg_tensor *t, tg_dtype dtype)
+{
+    if (!t)
+        return tg_null_input("to_dtype");
+    if (tg_tensor_check_live(t, "to_dtype", "the tensor") != 0)
+        return NULL;
+    tg_tensor *c = new_graph(tg_tensor_shape(t), dtype, "to_dtype");
+    return c && convert_into(c->data, dtype, t, "to_dtype") == 0 ? c : NULL;
+}
+
 tg_tensor *tg_from_array(tg_shape shape, const float *values)
 {
     if (!values) {
         tg_error_set("from_array: values is NULL");
         return NULL;
     }
-    tg_tensor *t = new_graph(shape, "from_array");
+    tg_tensor *t = new_graph(shape, TG_FLOAT32, "from_array");
     if (t)
         memcpy(t->data, values, sizeof(float) * (size_t)t->numel);
     return t;
@@ -491,7 +636,7 @@ tg_tensor *tg_rand(tg_shape shape, tg_rng *rng)
 {
     if (check_rng(rng, "rand"))
         return NULL;
-    tg_tensor *t = new_graph(shape, "rand");
+    tg_tensor *t = new_graph(shape, TG_FLOAT32, "rand");
     if (t)
         tg_rng_fill_uniform(rng, t->data, t->numel, 0.0f, 1.0f);
     return t;
@@ -501,7 +646,7 @@ tg_tensor *tg_randn(tg_shape shape, tg_rng *rng)
 {
     if (check_rng(rng, "randn"))
         return NULL;
-    tg_tensor *t = new_graph(shape, "randn");
+    tg_tensor *t = new_graph(shape, TG_FLOAT32, "randn");
     if (t)
         tg_rng_fill_normal(rng, t->data, t->numel, 0.0f, 1.0f);
     return t;
@@ -511,7 +656,7 @@ tg_tensor *tg_bernoulli(tg_shape shape, float p, tg_rng *rng)
 {
     if (check_rng(rng, "bernoulli") || check_probability(p, "bernoulli"))
         return NULL;
-    tg_tensor *t = new_graph(shape, "bernoulli");
+    tg_tensor *t = new_graph(shape, TG_FLOAT32, "bernoulli");
     if (t)
         tg_rng_fill_bernoulli(rng, t->data, t->numel, p);
     return t;
@@ -523,7 +668,7 @@ tg_tensor *tg_copy_to_graph(const tg_tensor *t)
         return tg_null_input("copy_to_graph");
     if (tg_tensor_check_live(t, "copy_to_graph", "the tensor") != 0)
         return NULL;
-    tg_tensor *c = new_graph(tg_tensor_shape(t), "copy_to_graph");
+    tg_tensor *c = new_graph(tg_tensor_shape(t), t->dtype, "copy_to_graph");
     if (c && tg_kernel_copy(c, t, false) != 0)
         return NULL;
     return c;
@@ -553,6 +698,8 @@ static int fill_random(tg_tensor *t, const char *op, void (*fill)(tg_rng *, floa
 {
     if (!t)
         return tg_error_null_input(op);
+    if (tg_check_dtype(t, TG_FLOAT32, op) != 0)
+        return -1;
     if (check_rng(rng, op))
         return -1;
     if (tg_tensor_is_contiguous(t)) {
@@ -599,36 +746,72 @@ bool tg_tensor_is_contiguous(const tg_tensor *t)
     return true;
 }
 
-int64_t tg_tensor_offset(const tg_tensor *t) { return t ? (int64_t)(t->data - t->storage->base) : 0; }
+int64_t tg_tensor_offset(const tg_tensor *t)
+{
+    if (!t)
+        return 0;
+    return (int64_t)((char *)t->data - (char *)t->storage->base) / (int64_t)tg_dtype_size(t->dtype);
+}
+
+/* Offset of the element at a full index; -1 with an error naming op when
+ * the index is out of range. */
+static int64_t element_offset(const tg_tensor *t, const int64_t *index, const char *op)
+{
+    int64_t offset = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        if (index[d] < 0 || index[d] >= t->shape[d]) {
+            char shape[TG_SHAPE_STR_MAX];
+            tg_error_set("%s: index %lld out of range for dimension %d of %s", op,
+                         (long long)index[d], d, tg_shape_format(shape, sizeof shape, t));
+            return -1;
+        }
+        offset += index[d] * t->stride[d];
+    }
+    return offset;
+}
+
+static int check_one_element(const tg_tensor *t, const char *op)
+{
+    if (t->numel == 1)
+        return 0;
+    char shape[TG_SHAPE_STR_MAX];
+    return tg_error_set("%s: tensor %s has %lld elements, not 1", op,
+                        tg_shape_format(shape, sizeof shape, t), (long long)t->numel);
+}
 
 float tg_tensor_get(const tg_tensor *t, const int64_t *index)
 {
     if (!t || !index)
         return NAN;
-    int64_t offset = 0;
-    for (int d = 0; d < t->ndim; d++) {
-        if (index[d] < 0 || index[d] >= t->shape[d]) {
-            char shape[TG_SHAPE_STR_MAX];
-            tg_error_set("tensor_get: index %lld out of range for dimension %d of %s",
-                         (long long)index[d], d, tg_shape_format(shape, sizeof shape, t));
-            return NAN;
-        }
-        offset += index[d] * t->stride[d];
-    }
-    return t->data[offset];
+    int64_t offset = element_offset(t, index, "tensor_get");
+    if (offset < 0)
+        return NAN;
+    return t->dtype == TG_INT64 ? (float)t->i64[offset] : t->data[offset];
 }
 
 float tg_tensor_item(const tg_tensor *t)
 {
-    if (!t || tg_tensor_check_live(t, "tensor_item", "the tensor") != 0)
+    if (!t || tg_tensor_check_live(t, "tensor_item", "the tensor") != 0 ||
+        check_one_element(t, "tensor_item") != 0)
         return NAN;
-    if (t->numel != 1) {
-        char shape[TG_SHAPE_STR_MAX];
-        tg_error_set("tensor_item: tensor %s has %lld elements, not 1",
-                     tg_shape_format(shape, sizeof shape, t), (long long)t->numel);
-        return NAN;
-    }
-    return t->data[0];
+    return t->dtype == TG_INT64 ? (float)t->i64[0] : t->data[0];
+}
+
+int64_t tg_tensor_get_int64(const tg_tensor *t, const int64_t *index)
+{
+    if (!t || !index || tg_check_dtype(t, TG_INT64, "tensor_get_int64") != 0)
+        return TG_INT64_ERROR;
+    int64_t offset = element_offset(t, index, "tensor_get_int64");
+    return offset < 0 ? TG_INT64_ERROR : t->i64[offset];
+}
+
+int64_t tg_tensor_item_int64(const tg_tensor *t)
+{
+    if (!t || tg_tensor_check_live(t, "tensor_item_int64", "the tensor") != 0 ||
+        tg_check_dtype(t, TG_INT64, "tensor_item_int64") != 0 ||
+        check_one_element(t, "tensor_item_int64") != 0)
+        return TG_INT64_ERROR;
+    return t->i64[0];
 }
 
 int tg_tensor_to_array(const tg_tensor *t, float *out)
@@ -639,10 +822,24 @@ int tg_tensor_to_array(const tg_tensor *t, float *out)
         return -1;
     if (!out)
         return tg_error_set("tensor_to_array: output array is NULL");
+    if (t->dtype == TG_INT64)
+        return convert_into(out, TG_FLOAT32, t, "tensor_to_array");
     tg_tensor dst;
     tg_storage storage = { .base = out, .size = t->numel };
-    init_contiguous(&dst, tg_tensor_shape(t), t->numel, &storage);
+    init_contiguous(&dst, tg_tensor_shape(t), t->numel, &storage, TG_FLOAT32);
     return tg_kernel_copy(&dst, t, false);
+}
+
+int tg_tensor_to_int64_array(const tg_tensor *t, int64_t *out)
+{
+    if (!t)
+        return tg_error_null_input("tensor_to_int64_array");
+    if (tg_tensor_check_live(t, "tensor_to_int64_array", "the tensor") != 0 ||
+        tg_check_dtype(t, TG_INT64, "tensor_to_int64_array") != 0)
+        return -1;
+    if (!out)
+        return tg_error_set("tensor_to_int64_array: output array is NULL");
+    return convert_into(out, TG_INT64, t, "tensor_to_int64_array");
 }
 
 /* ---- Views ------------------------------------------------------------------ */
@@ -824,7 +1021,7 @@ tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t sto
     /* Written so that no step, however large, overflows: */
     v->shape[d] = stop == start ? 0 : (stop - start - 1) / step + 1;
     v->stride[d] = v->shape[d] > 1 ? t->stride[d] * step : t->stride[d];
-    v->data = t->data + start * t->stride[d];
+    v->data = element_at(t, start * t->stride[d]);
     v->numel = tg_shape_numel(tg_tensor_shape(v), "slice");
     return v;
 }
@@ -867,7 +1064,7 @@ tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index)
     tg_tensor *v = new_view(t);
     if (!v)
         return NULL;
-    v->data = t->data + index * t->stride[d];
+    v->data = element_at(t, index * t->stride[d]);
     for (int k = d; k < t->ndim - 1; k++) {
         v->shape[k] = t->shape[k + 1];
         v->stride[k] = t->stride[k + 1];

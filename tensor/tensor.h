@@ -1,9 +1,22 @@
 /*
- * tensor/tensor.h: N-dimensional float32 tensors.
+ * tensor/tensor.h: N-dimensional tensors of float32 or int64.
  *
  * A tensor is a shape, strides and a data pointer into storage that may be
  * shared with other tensors (views). This floor knows nothing about
  * gradients; the autograd floor keeps its per-tensor state behind `ext`.
+ *
+ * Element types (tg_dtype): float32 is the default, so a zero-initialised
+ * tensor struct and every constructor without "dtype" or "int64" in its
+ * name make float32 tensors. int64 tensors hold ids, targets, indices and
+ * lengths: embedding, cross_entropy, nll_loss, gather, index_select,
+ * one_hot, scatter_add and the recurrent layers' lengths take them (and
+ * float tensors holding whole numbers, as before); argmax, argmin and the
+ * indices of max and min are int64. Views, copies, clones, printing and
+ * tg_to_dtype work on both types; every numeric kernel needs float32, and
+ * an int64 tensor given to one is an error naming the op and the shape:
+ *     add: int64 tensor [2,3] given where float32 is needed
+ * Read an int64 tensor's elements through `i64` (or the int64 accessors
+ * below), a float32 tensor's through `data`.
  *
  * Ownership, the one rule to remember:
  *   - functions named tg_tensor_* that create a tensor return an OWNED tensor:
@@ -58,10 +71,20 @@ typedef struct tg_axes {
 #define TG_AXES(...) ((tg_axes){ .n = TG_NARGS(__VA_ARGS__), .axis = { __VA_ARGS__ } })
 #define TG_ALL_AXES ((tg_axes){ .n = -1 })
 
+/* Element types. */
+typedef enum tg_dtype {
+    TG_FLOAT32 = 0, /* the default */
+    TG_INT64,
+} tg_dtype;
+
+/* "float32" or "int64"; bytes per element. */
+const char *tg_dtype_name(tg_dtype dtype);
+size_t tg_dtype_size(tg_dtype dtype);
+
 /* Memory behind one or more tensors. */
 typedef struct tg_storage {
-    float *base;      /* first element */
-    int64_t size;     /* elements */
+    void *base;       /* first element */
+    int64_t size;     /* elements (of the dtype of the tensors viewing it) */
     bool owned;       /* freed with the owning tensor (else arena or external) */
     uint64_t version; /* changes whenever the data is written; unique across storages */
 } tg_storage;
@@ -77,7 +100,10 @@ enum {
 };
 
 typedef struct tg_tensor {
-    float *data;                  /* address of element [0, ..., 0] */
+    union {                       /* address of element [0, ..., 0]: */
+        float *data;              /*   dtype TG_FLOAT32 */
+        int64_t *i64;             /*   dtype TG_INT64 */
+    };
     int64_t shape[TG_MAX_DIMS];
     int64_t stride[TG_MAX_DIMS];  /* in elements; 0 on expanded (broadcast) axes */
     int64_t numel;
@@ -88,6 +114,7 @@ typedef struct tg_tensor {
      * tg_tensor_is_stale says so. 0 for owned tensors and tensors built by
      * hand, which are never stale. */
     uint32_t generation;
+    tg_dtype dtype;               /* TG_FLOAT32 unless made as int64 */
     tg_storage *storage;
     tg_tensor_ext *ext;           /* owned by the floor above; NULL here */
 } tg_tensor;
@@ -113,6 +140,16 @@ tg_tensor *tg_tensor_randn(tg_shape shape, tg_rng *rng);     /* N(0, 1) */
 tg_tensor *tg_tensor_uniform(tg_shape shape, float low, float high, tg_rng *rng);
 tg_tensor *tg_tensor_normal(tg_shape shape, float mean, float std, tg_rng *rng);
 tg_tensor *tg_tensor_bernoulli(tg_shape shape, float p, tg_rng *rng); /* 1 with probability p */
+/* Tensors of either dtype: uninitialised, or zeros. */
+tg_tensor *tg_tensor_empty_dtype(tg_shape shape, tg_dtype dtype);
+tg_tensor *tg_tensor_zeros_dtype(tg_shape shape, tg_dtype dtype);
+/* An int64 tensor holding a copy of values (numel of them). */
+tg_tensor *tg_tensor_from_int64(tg_shape shape, const int64_t *values);
+/* A contiguous owned copy of t converted to dtype (t's own dtype gives a
+ * clone). float32 to int64 truncates toward zero, as torch's .long(); a
+ * NaN, an infinity or a value beyond int64's range is an error naming the
+ * position. int64 to float32 rounds to nearest (exact below 2^24). */
+tg_tensor *tg_tensor_to_dtype(const tg_tensor *t, tg_dtype dtype);
 
 /* Frees an owned tensor and its storage. NULL is ignored; a graph tensor is
  * an error (it belongs to the arena). */
@@ -128,10 +165,15 @@ tg_tensor *tg_from_array(tg_shape shape, const float *values);
 tg_tensor *tg_rand(tg_shape shape, tg_rng *rng);
 tg_tensor *tg_randn(tg_shape shape, tg_rng *rng);
 tg_tensor *tg_bernoulli(tg_shape shape, float p, tg_rng *rng);
-/* Zeros with the shape of t. */
+tg_tensor *tg_empty_dtype(tg_shape shape, tg_dtype dtype);
+tg_tensor *tg_zeros_dtype(tg_shape shape, tg_dtype dtype);
+tg_tensor *tg_from_int64(tg_shape shape, const int64_t *values);
+/* Zeros with the shape of t (float32). */
 tg_tensor *tg_zeros_like(const tg_tensor *t);
-/* A contiguous copy in the arena (no autograd state). */
+/* A contiguous copy in the arena, of t's dtype (no autograd state). */
 tg_tensor *tg_copy_to_graph(const tg_tensor *t);
+/* tg_tensor_to_dtype into the arena. No gradient flows through it. */
+tg_tensor *tg_to_dtype(const tg_tensor *t, tg_dtype dtype);
 /* Returns the memory of t, made by one of the functions above, to the arena
  * before the reset, for a later graph tensor of the same size; t and every
  * view of it become invalid. A view, an owned tensor or a tensor on the
@@ -144,7 +186,8 @@ bool tg_give_back(tg_tensor *t);
 int tg_tensor_fill_(tg_tensor *t, float value);
 int tg_tensor_uniform_(tg_tensor *t, float low, float high, tg_rng *rng);
 int tg_tensor_normal_(tg_tensor *t, float mean, float std, tg_rng *rng);
-/* dst = src, elementwise; src broadcasts to dst's shape. */
+/* dst = src, elementwise; src broadcasts to dst's shape. Both of one dtype
+ * (tg_tensor_to_dtype converts). The fills and random fills need float32. */
 int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src);
 
 /* Records that t's data was written. Every tapegrad function that writes a
@@ -174,23 +217,35 @@ bool tg_shape_equal(tg_shape a, tg_shape b);
 bool tg_tensor_same_shape(const tg_tensor *a, const tg_tensor *b);
 /* Offset of data from its storage's first element. */
 int64_t tg_tensor_offset(const tg_tensor *t);
-/* Element at a full index (ndim entries); NAN if the index is bad. */
+/* Element at a full index (ndim entries); NAN if the index is bad. An
+ * int64 element is converted to float (exact below 2^24). */
 float tg_tensor_get(const tg_tensor *t, const int64_t *index);
-/* The single value of a one-element tensor; NAN otherwise (with an error). */
+/* The single value of a one-element tensor; NAN otherwise (with an error).
+ * An int64 value is converted as by tg_tensor_get. */
 float tg_tensor_item(const tg_tensor *t);
-/* Copies the elements, in row-major order, into out (numel floats). */
+/* Copies the elements, in row-major order, into out (numel floats); int64
+ * elements are converted as by tg_tensor_get. */
 int tg_tensor_to_array(const tg_tensor *t, float *out);
+/* The same for int64 tensors, without conversion: a float32 tensor is an
+ * error ("tensor_get_int64: float32 tensor [3] given where int64 is
+ * needed"), as is a bad index; the two value functions then return
+ * TG_INT64_ERROR (INT64_MIN), which is never a valid index. */
+#define TG_INT64_ERROR INT64_MIN
+int64_t tg_tensor_get_int64(const tg_tensor *t, const int64_t *index);
+int64_t tg_tensor_item_int64(const tg_tensor *t);
+int tg_tensor_to_int64_array(const tg_tensor *t, int64_t *out);
 /* Writes "[2,3,4]" (or "[]" for a scalar) into buf; returns buf. */
 char *tg_shape_format(char *buf, size_t size, const tg_tensor *t);
 #define TG_SHAPE_STR_MAX 96
 
-/* Readable print: shape, then values with rows and brackets like NumPy; long
- * axes are summarised with "...". */
+/* Readable print: shape (and "int64" for int64 tensors), then values with
+ * rows and brackets like NumPy; long axes are summarised with "...". */
 void tg_tensor_print(const tg_tensor *t, const char *name);
 void tg_tensor_fprint(FILE *f, const tg_tensor *t, const char *name);
 
 /* ---- Views (graph tensors sharing t's data; no copy) ----------------------- *
- * Each fills a new graph tensor. Negative dims count from the end.          */
+ * Each fills a new graph tensor of t's dtype. Negative dims count from the
+ * end.                                                                     */
 
 /* Same elements in a new shape. One entry of shape may be -1 (inferred).
  * Fails when t's strides cannot express the new shape without a copy
@@ -232,6 +287,12 @@ int tg_memory_check(const char *op, const char *what, double bytes);
 int tg_normalize_dim(int dim, int ndim, const char *op);
 /* Broadcast shape of a and b (NumPy rules); false with an error naming op. */
 bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op);
+/* 0 when t's dtype is `dtype`; else -1 with the error
+ * "<op>: int64 tensor [2,3] given where float32 is needed". NULL gives -1
+ * without an error. */
+int tg_check_dtype(const tg_tensor *t, tg_dtype dtype, const char *op);
+/* The same check for n tensors (NULL entries skipped): kernels call it. */
+int tg_check_float(const char *op, int n, const tg_tensor *const *tensors);
 /* Fills contiguous (row-major) strides for shape; an axis of size 0 counts
  * as size 1, as in PyTorch, so no stride is 0. */
 void tg_contiguous_strides(const tg_shape *shape, int64_t *stride);

@@ -47,6 +47,21 @@ static inline void tg_test_teardown(void)
         }                                                                                      \
     } while (0)
 
+/* An int64 tensor's elements, exactly, in row-major order. */
+#define tg_assert_int64_values(t, expected, n)                                                 \
+    do {                                                                                       \
+        const tg_tensor *t_ = (t);                                                             \
+        cr_assert_not_null(t_, "tensor is NULL: %s", tg_error_message());                     \
+        cr_assert_eq(t_->dtype, TG_INT64, "dtype %s, expected int64", tg_dtype_name(t_->dtype)); \
+        cr_assert_eq(t_->numel, (int64_t)(n), "numel %lld, expected %lld",                    \
+                     (long long)t_->numel, (long long)(n));                                    \
+        int64_t got_[t_->numel > 0 ? t_->numel : 1];                                            \
+        cr_assert_eq(tg_tensor_to_int64_array(t_, got_), 0, "%s", tg_error_message());         \
+        for (int64_t i_ = 0; i_ < t_->numel; i_++)                                             \
+            cr_assert_eq(got_[i_], (int64_t)(expected)[i_], "element %lld: got %lld, expected %lld", \
+                         (long long)i_, (long long)got_[i_], (long long)(expected)[i_]);       \
+    } while (0)
+
 #define tg_assert_shape(t, ...)                                                                 \
     do {                                                                                       \
         tg_shape s_ = TG_SHAPE(__VA_ARGS__);                                                   \

@@ -167,7 +167,8 @@ Test(grad_reduce, max_and_min_indices_match_a_naive_scan)
     tg_tensor *vmax = tg_max(x, 1, false, &imax), *vmin = tg_min(x, 1, true, &imin);
     tg_assert_shape(vmax, 3);
     tg_assert_shape(imin, 3, 1);
-    float values_max[3], values_min[3], index_max[3], index_min[3];
+    float values_max[3], values_min[3];
+    int64_t index_max[3], index_min[3];
     for (int r = 0; r < 3; r++) {
         int best = 0, worst = 0;
         for (int c = 1; c < 5; c++) {
@@ -176,17 +177,19 @@ Test(grad_reduce, max_and_min_indices_match_a_naive_scan)
         }
         values_max[r] = x->data[r * 5 + best];
         values_min[r] = x->data[r * 5 + worst];
-        index_max[r] = (float)best;
-        index_min[r] = (float)worst;
+        index_max[r] = best;
+        index_min[r] = worst;
     }
     tg_assert_values(vmax, values_max, 3, 0.0f);
     tg_assert_values(vmin, values_min, 3, 0.0f);
-    tg_assert_values(imax, index_max, 3, 0.0f);
-    tg_assert_values(imin, index_min, 3, 0.0f);
+    tg_assert_int64_values(imax, index_max, 3);
+    tg_assert_int64_values(imin, index_min, 3);
     cr_assert(!tg_requires_grad(imax) && !tg_requires_grad(imin));
-    tg_assert_values(tg_argmax(x, 1, false), index_max, 3, 0.0f);
-    tg_assert_values(tg_argmin(x, -1, false), index_min, 3, 0.0f);
+    tg_assert_int64_values(tg_argmax(x, 1, false), index_max, 3);
+    tg_assert_int64_values(tg_argmin(x, -1, false), index_min, 3);
     cr_assert(!tg_requires_grad(tg_argmax(x, 0, false)));
+    /* read as floats, as before the indices were int64 */
+    cr_assert_eq(tg_tensor_item(tg_argmax(tg_select(x, 0, 1), 0, false)), (float)index_max[1]);
 }
 
 /* ---- Ties, zero norms, forward values by hand ---------------------------------------- */

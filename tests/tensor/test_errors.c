@@ -40,8 +40,10 @@ Test(errors, shape_mismatch)
     expect_failure(tg_kernel_max_to(tg_empty(TG_SHAPE(3, 3)), a) == -1, "max: shape [3,3]");
     expect_failure(tg_kernel_softmax(tg_empty(TG_SHAPE(3, 2)), a, 1, false) == -1,
                    "softmax: output [3,2] does not fit input [2,3]");
-    expect_failure(tg_kernel_arg_reduce(tg_empty(TG_SHAPE(2, 3)), tg_empty(TG_SHAPE(2, 1)), a, 1, true) == -1,
+    expect_failure(tg_kernel_arg_reduce(tg_empty(TG_SHAPE(2, 3)), tg_empty_dtype(TG_SHAPE(2, 1), TG_INT64), a, 1, true) == -1,
                    "argmax: output [2,3] does not fit input [2,3] reduced along dimension 1");
+    expect_failure(tg_kernel_arg_reduce(tg_empty(TG_SHAPE(2, 1)), tg_empty(TG_SHAPE(2, 1)), a, 1, true) == -1,
+                   "argmax: float32 tensor [2,1] given where int64 is needed");
     expect_failure(tg_kernel_concat(tg_empty(TG_SHAPE(2, 5)), (const tg_tensor *[]){ a, tg_zeros(TG_SHAPE(3, 2)) }, 2, 1) == -1,
                    "concat: input 1 [3,2] does not fit output [2,5] along dimension 1");
     expect_failure(tg_kernel_concat(tg_empty(TG_SHAPE(2, 5)), (const tg_tensor *[]){ a }, 1, 1) == -1,

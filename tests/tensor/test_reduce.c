@@ -134,23 +134,27 @@ Test(reduce, norms_of_several_orders)
 Test(reduce, arg_max_and_min_give_first_indices)
 {
     tg_tensor *x = tg_from_array(TG_SHAPE(2, 4), (float[]){ 1, 7, 7, -3, 5, 5, -1, -1 });
-    tg_tensor *v = tg_empty(TG_SHAPE(2, 1)), *i = tg_empty(TG_SHAPE(2, 1));
+    tg_tensor *v = tg_empty(TG_SHAPE(2, 1)), *i = tg_empty_dtype(TG_SHAPE(2, 1), TG_INT64);
     cr_assert_eq(tg_kernel_arg_reduce(v, i, x, 1, true), 0);
     tg_assert_values(v, ((float[]){ 7, 5 }), 2, 0);
-    tg_assert_values(i, ((float[]){ 1, 0 }), 2, 0);
+    tg_assert_int64_values(i, ((int64_t[]){ 1, 0 }), 2);
     cr_assert_eq(tg_kernel_arg_reduce(v, i, x, -1, false), 0);
     tg_assert_values(v, ((float[]){ -3, -1 }), 2, 0);
-    tg_assert_values(i, ((float[]){ 3, 2 }), 2, 0);
-    tg_tensor *cv = tg_empty(TG_SHAPE(1, 4)), *ci = tg_empty(TG_SHAPE(1, 4));
+    tg_assert_int64_values(i, ((int64_t[]){ 3, 2 }), 2);
+    tg_tensor *cv = tg_empty(TG_SHAPE(1, 4)), *ci = tg_empty_dtype(TG_SHAPE(1, 4), TG_INT64);
     cr_assert_eq(tg_kernel_arg_reduce(cv, ci, x, 0, true), 0);
     tg_assert_values(cv, ((float[]){ 5, 7, 7, -1 }), 4, 0);
-    tg_assert_values(ci, ((float[]){ 1, 0, 0, 1 }), 4, 0);
+    tg_assert_int64_values(ci, ((int64_t[]){ 1, 0, 0, 1 }), 4);
+    /* indices into a strided (transposed) output */
+    tg_tensor *ti = tg_view_transpose(tg_empty_dtype(TG_SHAPE(1, 2), TG_INT64), 0, 1);
+    cr_assert_eq(tg_kernel_arg_reduce(v, ti, x, 1, true), 0);
+    tg_assert_int64_values(ti, ((int64_t[]){ 1, 0 }), 2);
     /* NaN wins, at its first position */
     tg_tensor *n = tg_from_array(TG_SHAPE(1, 4), (float[]){ 1, NAN, 9, NAN });
-    tg_tensor *nv = tg_empty(TG_SHAPE(1, 1)), *ni = tg_empty(TG_SHAPE(1, 1));
+    tg_tensor *nv = tg_empty(TG_SHAPE(1, 1)), *ni = tg_empty_dtype(TG_SHAPE(1, 1), TG_INT64);
     cr_assert_eq(tg_kernel_arg_reduce(nv, ni, n, 1, true), 0);
     cr_assert(isnan(nv->data[0]));
-    cr_assert_eq(ni->data[0], 1.0f);
+    cr_assert_eq(ni->i64[0], 1);
 }
 
 Test(reduce, reduce_shapes_with_and_without_keepdim)
