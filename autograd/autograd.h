@@ -51,7 +51,8 @@ extern "C" {
 /* ---- Gradients of tensors --------------------------------------------------- */
 
 /* Marks a leaf tensor (owned, or a graph tensor made by tg_zeros & co) as
- * needing a gradient. An op's output is not a leaf: error. */
+ * needing a gradient. An op's output is not a leaf, and an int64 tensor
+ * has no gradient: errors. */
 int tg_set_requires_grad(tg_tensor *t, bool requires_grad);
 bool tg_requires_grad(const tg_tensor *t);
 /* True for tensors not produced by a recorded op. */

@@ -323,7 +323,7 @@ static int check_list(tg_tensor *const *xs, int n, const char *op)
 static tg_tensor *join(const tg_op *op, tg_tensor *const *xs, int n, int dim, tg_shape shape, int kernel_dim,
                        const tg_tensor *const *parts)
 {
-    tg_tensor *out = tg_empty(shape);
+    tg_tensor *out = tg_empty_dtype(shape, xs[0]->dtype);
     if (!out || tg_kernel_concat(out, parts, n, kernel_dim) != 0)
         return NULL;
     tg_node *node;

@@ -95,6 +95,11 @@ int tg_set_requires_grad(tg_tensor *t, bool requires_grad)
                             thread_tape.nodes[m->node]->op->name);
     if (!m && !requires_grad)
         return 0;
+    if (requires_grad && t->dtype != TG_FLOAT32) {
+        char shape[TG_SHAPE_STR_MAX];
+        return tg_error_set("set_requires_grad: int64 tensor %s: only float32 tensors have "
+                            "gradients", tg_shape_format(shape, sizeof shape, t));
+    }
     if (!(m = meta_for(t)))
         return -1;
     m->requires_grad = requires_grad;

@@ -47,6 +47,23 @@ tg_embedding *tg_embedding_new(tg_model *model, const char *prefix, tg_embedding
     return embedding;
 }
 
+/* [..., 1] for indices [...]: 0 where an index is padding_idx, else 1. The
+ * indices are checked whole numbers in range. */
+static tg_tensor *padding_mask(tg_tensor *indices, int64_t padding_idx)
+{
+    tg_tensor *flat = tg_view_contiguous(indices);
+    tg_shape shape = tg_tensor_shape(indices);
+    shape.dim[shape.ndim++] = 1;
+    tg_tensor *keep = tg_empty(shape);
+    if (!flat || !keep)
+        return NULL;
+    for (int64_t i = 0; i < flat->numel; i++) {
+        int64_t index = flat->dtype == TG_INT64 ? flat->i64[i] : (int64_t)flat->data[i];
+        keep->data[i] = index == padding_idx ? 0.0f : 1.0f;
+    }
+    return keep;
+}
+
 tg_tensor *tg_embedding_forward(const tg_embedding *embedding, tg_tensor *indices)
 {
     if (!embedding || !indices)
@@ -66,6 +83,5 @@ tg_tensor *tg_embedding_forward(const tg_embedding *embedding, tg_tensor *indice
     if (!config->use_padding_idx)
         return out;
     /* Padding positions read zeros and send no gradient to their row. */
-    tg_tensor *keep = tg_unsqueeze(tg_ne_scalar(indices, (float)config->padding_idx), -1);
-    return tg_mul(out, keep);
+    return tg_mul(out, padding_mask(indices, config->padding_idx));
 }

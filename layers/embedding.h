@@ -41,9 +41,9 @@ typedef struct tg_embedding {
  * nothing is registered then. */
 tg_embedding *tg_embedding_new(tg_model *model, const char *prefix, tg_embedding_config config);
 
-/* The rows named by `indices` (a float tensor of whole numbers, any shape
- * S) as a graph tensor of shape S + [dim]. NULL with an error naming the
- * first index that is not a whole number in [0, count). */
+/* The rows named by `indices` (an int64 tensor, or a float tensor of whole
+ * numbers; any shape S) as a graph tensor of shape S + [dim]. NULL with an
+ * error naming the first index that is not a whole number in [0, count). */
 tg_tensor *tg_embedding_forward(const tg_embedding *embedding, tg_tensor *indices);
 
 #ifdef __cplusplus

@@ -69,10 +69,18 @@ tg_tensor *tg_huber_loss(tg_tensor *input, tg_tensor *target, float delta, tg_re
 
 /* ---- Classification -------------------------------------------------------------------- */
 
-/* Checks target's shape ([...] for scores [..., C]) and values; *counted
- * receives the number of targets not ignored. */
-static int check_targets(const tg_tensor *scores, const tg_tensor *target,
-                         const tg_class_loss_config *c, const char *op, int64_t *counted)
+/* What class_loss gathers with: the class of each target (0 where it is
+ * ignored), and with an ignore_index, 1 where it counts and 0 elsewhere. */
+typedef struct targets {
+    tg_tensor *index; /* int64, the target's shape */
+    tg_tensor *kept;  /* float32, or NULL without an ignore_index */
+    int64_t counted;  /* targets not ignored */
+} targets;
+
+/* Checks target's shape ([...] for scores [..., C]) and values (int64, or
+ * float32 holding whole numbers), and makes what class_loss gathers with. */
+static int read_targets(const tg_tensor *scores, const tg_tensor *target,
+                        const tg_class_loss_config *c, const char *op, targets *out)
 {
     char ss[TG_SHAPE_STR_MAX], st[TG_SHAPE_STR_MAX];
     tg_shape expected = tg_tensor_shape(scores);
@@ -84,18 +92,30 @@ static int check_targets(const tg_tensor *scores, const tg_tensor *target,
                             tg_shape_format(st, sizeof st, target));
     int64_t classes = scores->shape[scores->ndim - 1];
     tg_tensor *values = tg_view_contiguous(target);
-    if (!values)
+    out->index = tg_empty_dtype(tg_tensor_shape(target), TG_INT64);
+    out->kept = c->use_ignore_index ? tg_empty(tg_tensor_shape(target)) : NULL;
+    if (!values || !out->index || (c->use_ignore_index && !out->kept))
         return -1;
-    *counted = 0;
+    out->counted = 0;
     for (int64_t i = 0; i < values->numel; i++) {
-        float v = values->data[i];
-        if (c->use_ignore_index && v == (float)c->ignore_index)
-            continue;
-        if (!(v >= 0.0f && v < (float)classes && v == floorf(v)))
+        bool whole = values->dtype == TG_INT64 || values->data[i] == floorf(values->data[i]);
+        /* A float beyond int64's range is no class either way. */
+        int64_t v = values->dtype == TG_INT64 ? values->i64[i]
+                  : whole && fabsf(values->data[i]) < 0x1p62f ? (int64_t)values->data[i] : -1;
+        bool ignored = c->use_ignore_index && whole && v == c->ignore_index;
+        if (!ignored && !(whole && v >= 0 && v < classes)) {
+            if (values->dtype == TG_INT64)
+                return tg_error_set("%s: scores %s: target %lld at position %lld is not a class "
+                                    "index in [0, %lld)", op, tg_shape_format(ss, sizeof ss, scores),
+                                    (long long)v, (long long)i, (long long)classes);
             return tg_error_set("%s: scores %s: target %g at position %lld is not a class index in "
-                                "[0, %lld)", op, tg_shape_format(ss, sizeof ss, scores), (double)v,
-                                (long long)i, (long long)classes);
-        ++*counted;
+                                "[0, %lld)", op, tg_shape_format(ss, sizeof ss, scores),
+                                (double)values->data[i], (long long)i, (long long)classes);
+        }
+        out->index->i64[i] = ignored ? 0 : v;
+        if (out->kept)
+            out->kept->data[i] = ignored ? 0.0f : 1.0f;
+        out->counted += !ignored;
     }
     return 0;
 }
@@ -105,8 +125,8 @@ static tg_tensor *class_loss(tg_tensor *log_probs, tg_tensor *target, const tg_c
 {
     const tg_class_loss_config defaults = { 0 };
     const tg_class_loss_config *c = config ? config : &defaults;
-    int64_t counted = 0;
-    if (check_reduction(c->reduction, op) != 0 || check_targets(log_probs, target, c, op, &counted) != 0)
+    targets t = { 0 };
+    if (check_reduction(c->reduction, op) != 0 || read_targets(log_probs, target, c, op, &t) != 0)
         return NULL;
     float s = c->label_smoothing;
     if (!(s >= 0.0f && s <= 1.0f)) {
@@ -115,9 +135,8 @@ static tg_tensor *class_loss(tg_tensor *log_probs, tg_tensor *target, const tg_c
     }
     int last = log_probs->ndim - 1;
     /* Ignored targets read class 0, then count for nothing. */
-    tg_tensor *kept = c->use_ignore_index ? tg_ne_scalar(target, (float)c->ignore_index) : NULL;
-    tg_tensor *index = tg_unsqueeze(kept ? tg_mul(target, kept) : target, -1);
-    tg_tensor *picked = tg_squeeze(tg_gather(log_probs, last, index), -1);
+    tg_tensor *kept = t.kept;
+    tg_tensor *picked = tg_squeeze(tg_gather(log_probs, last, tg_unsqueeze(t.index, -1)), -1);
     tg_tensor *loss = tg_mul_scalar(picked, -(1.0f - s));
     if (s > 0.0f) {
         float per_class = s / (float)log_probs->shape[last];
@@ -128,7 +147,7 @@ static tg_tensor *class_loss(tg_tensor *log_probs, tg_tensor *target, const tg_c
     loss = tg_mul(loss, kept);
     if (c->reduction != TG_REDUCTION_MEAN)
         return reduce(loss, c->reduction);
-    return tg_div_scalar(tg_sum_all(loss), (float)counted);
+    return tg_div_scalar(tg_sum_all(loss), (float)t.counted);
 }
 
 tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, const tg_class_loss_config *config)

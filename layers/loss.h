@@ -3,8 +3,8 @@
  *
  * Each returns a graph tensor: a 0-d tensor with TG_REDUCTION_MEAN (the
  * default) or TG_REDUCTION_SUM, the per-element losses with
- * TG_REDUCTION_NONE. Gradients reach the input (and the target, when it
- * requires one). On bad input (shapes that differ, a class index out of
+ * TG_REDUCTION_NONE. Gradients reach the input (and, for the regression
+ * and binary losses, the target when it requires one). On bad input (shapes that differ, a class index out of
  * range) they return NULL with an error naming the loss and the shapes;
  * given NULL they return NULL silently.
  *
@@ -49,8 +49,9 @@ typedef struct tg_class_loss_config {
     float label_smoothing; /* cross-entropy only, in [0, 1]: default 0 */
 } tg_class_loss_config;
 
-/* Cross-entropy of logits [..., C] against class indices target [...] (a
- * float tensor of whole numbers in [0, C)). The class axis is the LAST axis,
+/* Cross-entropy of logits [..., C] against class indices target [...] (an
+ * int64 tensor, or a float tensor of whole numbers, in [0, C); it gets no
+ * gradient). The class axis is the LAST axis,
  * so RNN logits [T, B, C] pair with targets [T, B] directly; for [N, C] this
  * is torch.nn.functional.cross_entropy. Per element:
  *   loss = -(1 - s) log p[target] - (s / C) sum_c log p[c],   p = softmax(logits)

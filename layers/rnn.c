@@ -108,6 +108,7 @@ typedef struct pass {
     int64_t steps, batch;
     int time_dim;             /* 0, or 1 with batch_first */
     tg_tensor *masks;         /* [T, B, 1]: 1 on real steps, 0 on padding; NULL without lengths */
+    const int64_t *lengths;   /* B lengths (options->lengths or lengths_tensor), or NULL */
     int64_t shortest;         /* steps before this need no mask */
     tg_tensor *zeros;         /* [B, H], the default initial state */
     const tg_rnn_options *options;
@@ -139,11 +140,38 @@ static int check_input(const pass *p, const tg_tensor *x, const tg_rnn_options *
                                 (long long)p->batch, (long long)r->config.hidden);
     if (o->c0 && r->kind != TG_CELL_LSTM)
         return tg_error_set("%s: c0 is given, but only an LSTM has a cell state", name);
-    for (int64_t b = 0; o->lengths && b < p->batch; b++)
-        if (o->lengths[b] < 0 || o->lengths[b] > p->steps)
+    return 0;
+}
+
+/* Sets p->lengths from the options' array or tensor, checked. */
+static int read_lengths(pass *p, const tg_tensor *x)
+{
+    const tg_rnn_options *o = p->options;
+    const char *name = tg_cell_name(p->r->kind);
+    char sx[TG_SHAPE_STR_MAX], s[TG_SHAPE_STR_MAX];
+    const tg_tensor *t = o->lengths_tensor;
+    if (o->lengths && t)
+        return tg_error_set("%s: both lengths and lengths_tensor are given; give one", name);
+    p->lengths = o->lengths;
+    if (t) {
+        if (t->ndim != 1 || t->shape[0] != p->batch)
+            return tg_error_set("%s: input %s, lengths_tensor %s: expected [%lld]", name,
+                                tg_shape_format(sx, sizeof sx, x), tg_shape_format(s, sizeof s, t),
+                                (long long)p->batch);
+        tg_tensor *whole = tg_to_dtype(t, TG_INT64);
+        if (!whole)
+            return -1;
+        for (int64_t b = 0; t->dtype == TG_FLOAT32 && b < p->batch; b++)
+            if ((float)whole->i64[b] != t->data[b * t->stride[0]])
+                return tg_error_set("%s: lengths_tensor[%lld] = %g is not a whole number", name,
+                                    (long long)b, (double)t->data[b * t->stride[0]]);
+        p->lengths = whole->i64;
+    }
+    for (int64_t b = 0; p->lengths && b < p->batch; b++)
+        if (p->lengths[b] < 0 || p->lengths[b] > p->steps)
             return tg_error_set("%s: input %s: lengths[%lld] = %lld is outside [0, %lld]", name,
                                 tg_shape_format(sx, sizeof sx, x), (long long)b,
-                                (long long)o->lengths[b], (long long)p->steps);
+                                (long long)p->lengths[b], (long long)p->steps);
     return 0;
 }
 
@@ -219,7 +247,8 @@ static tg_rnn_result recurrent_forward(struct tg_recurrent *r, tg_tensor *x,
                .options = options ? options : &defaults };
     p.steps = x->ndim == 3 ? x->shape[p.time_dim] : 0;
     p.batch = x->ndim == 3 ? x->shape[1 - p.time_dim] : 0;
-    if (check_input(&p, x, p.options) != 0 || make_masks(&p, p.options->lengths) != 0)
+    if (check_input(&p, x, p.options) != 0 || read_lengths(&p, x) != 0 ||
+        make_masks(&p, p.lengths) != 0)
         return result;
     int states = c->layers * r->directions;
     tg_arena *arena = tg_arena_thread();

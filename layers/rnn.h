@@ -73,7 +73,8 @@
  * [layers*D, B, hidden] in PyTorch's order: index k*D + d for layer k,
  * direction d (0 forward, 1 reverse), whatever batch_first says.
  *
- * Variable-length batches: give lengths[b] for each sequence b (0 to T).
+ * Variable-length batches: give lengths[b] for each sequence b (0 to T),
+ * as an array or a tensor.
  * Steps t >= lengths[b] are padding: the state of sequence b stays as it
  * was and its output there is zero, so h_n holds each sequence's state
  * after its last real step. The reverse direction starts at each sequence's
@@ -157,6 +158,8 @@ typedef struct tg_rnn_options {
     tg_tensor *h0; /* initial state [layers*D, B, hidden]; default zeros */
     tg_tensor *c0; /* LSTM: initial cell state, same shape; default zeros */
     const int64_t *lengths; /* B sequence lengths in [0, T]; default all T */
+    /* Or the lengths as a tensor [B]: int64, or float32 of whole numbers. */
+    const tg_tensor *lengths_tensor;
 } tg_rnn_options;
 
 /* What a forward pass gives. Every tensor is a graph tensor (valid until

@@ -152,3 +152,75 @@ Test(grad_index, one_hot_values_and_no_gradient)
     tg_tensor *t = tg_transpose(index, 0, 1); /* a strided index */
     tg_assert_values(tg_one_hot(t, 3), ((float[]){ 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 1 }), 12, 0.0f);
 }
+
+/* int64 indices give what whole-number float indices give, values and
+ * gradients, also through a strided int64 view. */
+static tg_tensor *apply_index_ops_with_int64(tg_tensor *const *in, void *user)
+{
+    (void)user;
+    tg_tensor *x = in[0], *src = in[1];
+    /* [2, 0, 1] as every second element */
+    tg_tensor *order = tg_slice(tg_from_int64(TG_SHAPE(6), (int64_t[]){ 2, 9, 0, 9, 1, 9 }), 0, 0, 6, 2);
+    /* [[1, 2], [0, 0], [2, 1]] stored transposed */
+    tg_tensor *index = tg_transpose(tg_from_int64(TG_SHAPE(2, 3), (int64_t[]){ 1, 0, 2, 2, 0, 1 }), 0, 1);
+    tg_tensor *selected = tg_index_select(x, 1, order);
+    tg_tensor *gathered = tg_gather(x, 1, index);
+    tg_tensor *scattered = tg_scatter_add(x, 1, index, src);
+    return tg_add(tg_sum(tg_mul(selected, x), TG_AXES(1), true),
+                  tg_add(tg_sum(tg_square(gathered), TG_AXES(1), true), tg_square(scattered)));
+}
+
+Test(grad_index, int64_indices_through_index_select_gather_and_scatter_add)
+{
+    tg_tensor *in[2] = { make_leaf(TG_SHAPE(3, 3), FILL_ANY, 21), make_leaf(TG_SHAPE(3, 2), FILL_ANY, 22) };
+    assert_gradcheck(apply_index_ops_with_int64, NULL, in, 2, "int64 indices");
+
+    tg_tensor *x = leaf_of(TG_SHAPE(2, 3), (float[]){ 1, 2, 3, 4, 5, 6 });
+    tg_tensor *ids = tg_from_int64(TG_SHAPE(2, 2), (int64_t[]){ 2, 0, 1, 1 });
+    tg_tensor *floats = tg_from_array(TG_SHAPE(2, 2), (float[]){ 2, 0, 1, 1 });
+    tg_assert_values(tg_gather(x, 1, ids), ((float[]){ 3, 1, 5, 5 }), 4, 0.0f);
+    tg_assert_values(tg_gather(x, 1, floats), ((float[]){ 3, 1, 5, 5 }), 4, 0.0f);
+    tg_assert_values(tg_index_select(x, 1, tg_select(ids, 0, 0)), ((float[]){ 3, 1, 6, 4 }), 4, 0.0f);
+    tg_tensor *w = tg_from_array(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
+    cr_assert_eq(tg_backward(tg_sum_all(tg_mul(tg_gather(x, 1, ids), w))), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(x), ((float[]){ 2, 0, 1, 0, 7, 0 }), 6, 0.0f);
+    tg_assert_values(tg_one_hot(tg_select(ids, 1, 0), 3), ((float[]){ 0, 0, 1, 0, 1, 0 }), 6, 0.0f);
+}
+
+Test(grad_index, int64_tensors_have_no_gradient_and_pass_through_shape_ops)
+{
+    tg_tensor *ids = tg_from_int64(TG_SHAPE(2, 3), (int64_t[]){ 0, 1, 2, 3, 4, 5 });
+    cr_assert_eq(tg_set_requires_grad(ids, true), -1);
+    tg_assert_error("set_requires_grad: int64 tensor [2,3]: only float32 tensors have gradients");
+    tg_error_clear();
+    cr_assert_eq(tg_set_requires_grad(ids, false), 0);
+    tg_tensor *t = tg_transpose(ids, 0, 1);
+    tg_assert_int64_values(tg_reshape(t, TG_SHAPE(6)), ((int64_t[]){ 0, 3, 1, 4, 2, 5 }), 6); /* a copy */
+    tg_assert_int64_values(tg_flatten(tg_unsqueeze(ids, 0), 0, -1), ((int64_t[]){ 0, 1, 2, 3, 4, 5 }), 6);
+    tg_assert_int64_values(tg_contiguous(tg_narrow(ids, 1, 1, 2)), ((int64_t[]){ 1, 2, 4, 5 }), 4);
+    tg_assert_int64_values(tg_clone(tg_select(ids, 1, 2)), ((int64_t[]){ 2, 5 }), 2);
+    tg_assert_int64_values(tg_expand(tg_slice(ids, 1, 0, 1, 1), TG_SHAPE(2, 2)), ((int64_t[]){ 0, 0, 3, 3 }), 4);
+    tg_tensor *bos = tg_from_int64(TG_SHAPE(2, 1), (int64_t[]){ 7, 7 });
+    tg_tensor *joined = tg_concat((tg_tensor *[]){ bos, ids }, 2, 1);
+    tg_assert_int64_values(joined, ((int64_t[]){ 7, 0, 1, 2, 7, 3, 4, 5 }), 8);
+    tg_assert_int64_values(tg_stack((tg_tensor *[]){ bos, bos }, 2, 0), ((int64_t[]){ 7, 7, 7, 7 }), 4);
+    cr_assert_null(tg_concat((tg_tensor *[]){ bos, tg_zeros(TG_SHAPE(2, 1)) }, 2, 1));
+    tg_assert_error("concat: float32 tensor [2,1] given where int64 is needed");
+    tg_error_clear();
+    /* every arithmetic op refuses them, naming itself */
+    tg_tensor *x = tg_ones(TG_SHAPE(2, 3));
+    cr_assert_null(tg_add(x, ids));
+    tg_assert_error("add: int64 tensor [2,3] given where float32 is needed");
+    tg_error_clear();
+    cr_assert_null(tg_matmul(tg_transpose(ids, 0, 1), x));
+    tg_assert_error("matmul: int64 tensor [3,2] given where float32 is needed");
+    tg_error_clear();
+    cr_assert_null(tg_softmax(ids, -1));
+    tg_assert_error("softmax: int64 tensor [2,3] given where float32 is needed");
+    tg_error_clear();
+    cr_assert_null(tg_sum(ids, TG_AXES(0), false));
+    tg_assert_error("sum: int64 tensor [2,3] given where float32 is needed");
+    tg_error_clear();
+    cr_assert_null(tg_gather(ids, 1, ids));
+    tg_assert_error("gather: int64 tensor [2,3] given where float32 is needed");
+}

@@ -128,6 +128,28 @@ Test(basic_layers, embedding_looks_up_rows_and_zeroes_padding)
     tg_model_free(model);
 }
 
+Test(basic_layers, embedding_takes_int64_ids)
+{
+    tg_model *model = tg_model_new(1);
+    tg_embedding *emb = tg_embedding_new(model, "emb", (tg_embedding_config){
+        .count = 4, .dim = 2, .use_padding_idx = true, .padding_idx = 0 });
+    cr_assert_not_null(emb, "%s", tg_error_message());
+    const float *w = emb->weight->data;
+    /* [[3, 0, 1], [1, 2, 0]] stored transposed: a strided id tensor */
+    tg_tensor *ids = tg_transpose(tg_from_int64(TG_SHAPE(3, 2), (int64_t[]){ 3, 1, 0, 2, 1, 0 }), 0, 1);
+    tg_tensor *y = tg_embedding_forward(emb, ids);
+    cr_assert_not_null(y, "%s", tg_error_message());
+    tg_assert_shape(y, 2, 3, 2);
+    float expected[12] = { w[6], w[7], 0, 0, w[2], w[3], w[2], w[3], w[4], w[5], 0, 0 };
+    tg_assert_values(y, expected, 12, 0);
+    tg_tensor *g = tg_from_array(TG_SHAPE(2, 3, 2), (float[]){ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 });
+    cr_assert_eq(tg_backward_with_grad(y, g), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(emb->weight), ((float[]){ 0, 0, 12, 14, 9, 10, 1, 2 }), 8, 1e-6);
+    cr_assert_null(tg_embedding_forward(emb, tg_from_int64(TG_SHAPE(2), (int64_t[]){ 1, 4 })));
+    tg_assert_error("embedding: index 4 at position 1 of index tensor [2] is out of range [0, 4)");
+    tg_model_free(model);
+}
+
 Test(basic_layers, embedding_gradients)
 {
     tg_model *model = tg_model_new(2);

@@ -139,6 +139,52 @@ Test(loss, cross_entropy_ignores_targets_and_averages_over_the_rest)
     free(logits);
 }
 
+/* int64 targets give the float targets' losses and gradients exactly. */
+Test(loss, int64_targets_give_the_same_losses_and_gradients)
+{
+    enum { N = 5, C = 4 };
+    tg_rng rng = tg_rng_new(5);
+    tg_tensor *x = uniform(TG_SHAPE(N, C), -2, 2, &rng);
+    cr_assert_eq(tg_set_requires_grad(x, true), 0);
+    float as_floats[N] = { 1, -100, 3, 2, 0 };
+    tg_tensor *floats = tg_from_array(TG_SHAPE(N), as_floats);
+    tg_tensor *ids = tg_from_int64(TG_SHAPE(N), (int64_t[]){ 1, -100, 3, 2, 0 });
+    tg_class_loss_config configs[] = {
+        { .use_ignore_index = true, .ignore_index = -100 },
+        { .use_ignore_index = true, .ignore_index = -100, .label_smoothing = 0.2f,
+          .reduction = TG_REDUCTION_NONE },
+    };
+    for (int k = 0; k < 2; k++) {
+        tg_tensor *a = tg_cross_entropy(x, floats, &configs[k]);
+        tg_tensor *b = tg_cross_entropy(x, ids, &configs[k]);
+        cr_assert_not_null(b, "%s", tg_error_message());
+        float expected[N];
+        cr_assert_eq(tg_tensor_to_array(a, expected), 0);
+        tg_assert_values(b, expected, a->numel, 0.0f);
+        cr_assert_eq(tg_backward(tg_sum_all(b)), 0, "%s", tg_error_message());
+        float grad_ids[N * C];
+        cr_assert_eq(tg_tensor_to_array(tg_grad(x), grad_ids), 0);
+        tg_zero_grad(x);
+        cr_assert_eq(tg_backward(tg_sum_all(a)), 0, "%s", tg_error_message());
+        tg_assert_values(tg_grad(x), grad_ids, N * C, 0.0f);
+        tg_zero_grad(x);
+    }
+    /* NLL, with the ids as a strided view (every second element) */
+    tg_tensor *spread = tg_from_int64(TG_SHAPE(2 * N), (int64_t[]){ 1, 9, 0, 9, 3, 9, 2, 9, 0, 9 });
+    float picked[N] = { 1, 0, 3, 2, 0 };
+    tg_tensor *log_probs = tg_log_softmax(x, 1);
+    tg_tensor *nll = tg_nll_loss(log_probs, tg_slice(spread, 0, 0, 2 * N, 2),
+                                 &(tg_class_loss_config){ .reduction = TG_REDUCTION_NONE });
+    cr_assert_not_null(nll, "%s", tg_error_message());
+    float expected[N];
+    for (int i = 0; i < N; i++)
+        expected[i] = -tg_tensor_get(log_probs, (int64_t[]){ i, (int64_t)picked[i] });
+    tg_assert_values(nll, expected, N, 0.0f);
+    /* an int64 class out of range is named exactly */
+    cr_assert_null(tg_cross_entropy(x, tg_from_int64(TG_SHAPE(N), (int64_t[]){ 0, 1, 4, 0, 0 }), NULL));
+    tg_assert_error("cross_entropy: scores [5,4]: target 4 at position 2 is not a class index in [0, 4)");
+}
+
 Test(loss, cross_entropy_takes_the_class_axis_last)
 {
     tg_rng rng = tg_rng_new(3);

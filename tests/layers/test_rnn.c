@@ -251,6 +251,49 @@ Test(rnn, lengths_equal_separate_runs_of_each_sequence)
     check_lengths_match_separate_runs(GRU, config);
 }
 
+/* lengths given as a tensor (int64, strided, or whole floats) act as the array. */
+Test(rnn, lengths_as_a_tensor_equal_the_array)
+{
+    tg_model *model = tg_model_new(3);
+    tg_lstm *lstm = tg_lstm_new(model, "l", (tg_rnn_config){ .input = 2, .hidden = 3, .bidirectional = true });
+    tg_rng rng = tg_rng_new(6);
+    tg_tensor *x = tg_tensor_uniform(TG_SHAPE(4, 3, 2), -1, 1, &rng);
+    const int64_t lengths[3] = { 4, 1, 3 };
+    tg_rnn_result want = tg_lstm_forward(lstm, x, &(tg_rnn_options){ .lengths = lengths });
+    float *out = values_of(want.output), *h_n = values_of(want.h_n);
+    tg_tensor *given[] = {
+        tg_from_int64(TG_SHAPE(3), lengths),
+        tg_slice(tg_from_int64(TG_SHAPE(6), (int64_t[]){ 4, 0, 1, 0, 3, 0 }), 0, 0, 6, 2),
+        tg_from_array(TG_SHAPE(3), (float[]){ 4, 1, 3 }),
+    };
+    for (int k = 0; k < 3; k++) {
+        tg_rnn_result got = tg_lstm_forward(lstm, x, &(tg_rnn_options){ .lengths_tensor = given[k] });
+        cr_assert_not_null(got.output, "%d: %s", k, tg_error_message());
+        tg_assert_values(got.output, out, want.output->numel, 0.0f);
+        tg_assert_values(got.h_n, h_n, want.h_n->numel, 0.0f);
+    }
+    struct {
+        tg_rnn_options options;
+        const char *message;
+    } bad[] = {
+        { { .lengths = lengths, .lengths_tensor = given[0] }, "lstm: both lengths and lengths_tensor are given" },
+        { { .lengths_tensor = tg_from_int64(TG_SHAPE(2), lengths) }, "lstm: input [4,3,2], lengths_tensor [2]: expected [3]" },
+        { { .lengths_tensor = tg_from_int64(TG_SHAPE(3), (int64_t[]){ 4, 5, 1 }) },
+          "lstm: input [4,3,2]: lengths[1] = 5 is outside [0, 4]" },
+        { { .lengths_tensor = tg_from_array(TG_SHAPE(3), (float[]){ 4, 1.5f, 1 }) },
+          "lstm: lengths_tensor[1] = 1.5 is not a whole number" },
+    };
+    for (int k = 0; k < 4; k++) {
+        tg_error_clear();
+        cr_assert_null(tg_lstm_forward(lstm, x, &bad[k].options).output, "case %d", k);
+        tg_assert_error(bad[k].message);
+    }
+    free(out);
+    free(h_n);
+    tg_tensor_free(x);
+    tg_model_free(model);
+}
+
 Test(rnn, a_zero_length_keeps_the_initial_state_and_outputs_zeros)
 {
     tg_model *model = tg_model_new(2);
