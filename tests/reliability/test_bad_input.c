@@ -40,6 +40,19 @@ Test(bad_input, a_tensor_of_the_wrong_rank)
     tg_model_free(model);
 }
 
+Test(bad_input, a_tensor_of_the_wrong_dtype)
+{
+    tg_tensor *ids = tg_from_int64(TG_SHAPE(2, 3), (int64_t[]){ 0, 1, 2, 3, 4, 5 });
+    assert_refused(!tg_add(tg_zeros(TG_SHAPE(2, 3)), ids),
+                   "add: int64 tensor [2,3] given where float32 is needed");
+    assert_refused(tg_tensor_item_int64(tg_zeros(TG_SHAPE(3))) == TG_INT64_ERROR,
+                   "tensor_item_int64: float32 tensor [3] given where int64 is needed");
+    assert_refused(tg_set_requires_grad(ids, true) != 0,
+                   "set_requires_grad: int64 tensor [2,3]: only float32 tensors have gradients");
+    assert_refused(!tg_to_dtype(tg_from_array(TG_SHAPE(2), (float[]){ 1, NAN }), TG_INT64),
+                   "to_dtype: [2]: value nan at position 1 is not in int64's range");
+}
+
 Test(bad_input, a_dimension_out_of_range)
 {
     assert_refused(!tg_sum(tg_zeros(TG_SHAPE(2, 3)), TG_AXES(2), false),
