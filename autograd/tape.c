@@ -174,6 +174,8 @@ bool tg_anomaly_mode(void) { return atomic_load(&anomaly_mode); }
  * *value), or -1. */
 static int64_t first_non_finite(const tg_tensor *t, float *value)
 {
+    if (t->dtype != TG_FLOAT32) /* integers are always finite */
+        return -1;
     tg_arena *arena = tg_arena_thread();
     tg_arena_mark mark = tg_arena_get_mark(arena);
     const tg_tensor *c = tg_view_contiguous(t);

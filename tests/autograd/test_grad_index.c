@@ -204,6 +204,12 @@ Test(grad_index, int64_tensors_have_no_gradient_and_pass_through_shape_ops)
     tg_tensor *joined = tg_concat((tg_tensor *[]){ bos, ids }, 2, 1);
     tg_assert_int64_values(joined, ((int64_t[]){ 7, 0, 1, 2, 7, 3, 4, 5 }), 8);
     tg_assert_int64_values(tg_stack((tg_tensor *[]){ bos, bos }, 2, 0), ((int64_t[]){ 7, 7, 7, 7 }), 4);
+    /* anomaly mode does not read int64 bits as floats (these are a NaN's) */
+    tg_set_anomaly_mode(true);
+    tg_tensor *nan_bits = tg_from_int64(TG_SHAPE(2, 1), (int64_t[]){ 0x7FC00000, -1 });
+    tg_tensor *checked = tg_concat((tg_tensor *[]){ nan_bits, bos }, 2, 1);
+    tg_set_anomaly_mode(false);
+    tg_assert_int64_values(checked, ((int64_t[]){ 0x7FC00000, 7, -1, 7 }), 4);
     cr_assert_null(tg_concat((tg_tensor *[]){ bos, tg_zeros(TG_SHAPE(2, 1)) }, 2, 1));
     tg_assert_error("concat: float32 tensor [2,1] given where int64 is needed");
     tg_error_clear();
