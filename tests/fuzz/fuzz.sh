@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 source tests/jobs.sh
 build=$1
 seconds=$2
-targets="safetensors csv text vocab"
+targets="safetensors csv text vocab checkpoint_meta save_path"
 
 cmake -S tests/fuzz -B "$build" -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build "$build" -j "$(nproc)" >/dev/null

@@ -284,4 +284,6 @@ static inline const char *fuzz_vocab(const uint8_t *data, size_t size)
     return problem;
 }
 
+#include "fuzz_more.h"
+
 #endif

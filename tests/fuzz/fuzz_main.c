@@ -4,6 +4,8 @@
  * builds one program per target). A broken invariant aborts, which
  * libFuzzer reports as a crash and saves the input.
  */
+#define _GNU_SOURCE /* fuzz_more.h: mkdtemp, mkfifo, symlink, nftw */
+
 #include <stdio.h>
 #include <stdlib.h>
 

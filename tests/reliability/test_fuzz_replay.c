@@ -11,7 +11,7 @@
 TestSuite(fuzz_replay, .init = rel_setup, .fini = rel_teardown);
 
 typedef struct replay_case {
-    char target[16];
+    char target[24];
 } replay_case;
 
 static const char *(*check_of(const char *target))(const uint8_t *, size_t)
@@ -22,6 +22,10 @@ static const char *(*check_of(const char *target))(const uint8_t *, size_t)
         return fuzz_csv;
     if (strcmp(target, "text") == 0)
         return fuzz_text;
+    if (strcmp(target, "checkpoint_meta") == 0)
+        return fuzz_checkpoint_meta;
+    if (strcmp(target, "save_path") == 0)
+        return fuzz_save_path;
     return fuzz_vocab;
 }
 
@@ -64,7 +68,8 @@ static int replay_dir(const char *dir, const char *(*check)(const uint8_t *, siz
 
 ParameterizedTestParameters(fuzz_replay, every_seed_and_regression_input_passes)
 {
-    static replay_case cases[] = { { "safetensors" }, { "csv" }, { "text" }, { "vocab" } };
+    static replay_case cases[] = { { "safetensors" }, { "csv" },    { "text" },
+                                   { "vocab" },       { "checkpoint_meta" }, { "save_path" } };
     return cr_make_param_array(replay_case, cases, sizeof cases / sizeof cases[0]);
 }
 
@@ -86,6 +91,20 @@ Test(fuzz_replay, the_checks_catch_a_refusal_without_a_message)
     tg_error_set("csv_read: other: line 1: bad");
     cr_assert_str_eq(fuzz_refused_with("csv_read: fuzz: "),
                      "the error message does not start with the reader's name and the input's label");
+}
+
+/* The metadata seed of a whole checkpoint is restored, not refused: the
+ * target reaches the parsing of every field. */
+Test(fuzz_replay, the_checkpoint_metadata_seed_restores_every_field)
+{
+    size_t size;
+    char path[600];
+    snprintf(path, sizeof path, "%s/adam_step3.txt", fuzz_dir("corpus", "checkpoint_meta"));
+    unsigned char *bytes = read_whole_file(path, &size);
+    cr_assert_not_null(bytes, "cannot read %s", path);
+    cr_assert_null(fuzz_checkpoint_meta(bytes, size));
+    cr_assert_eq(tg_rng_default()->s[0], 0x0123456789abcdefu, "the seed was not restored");
+    free(bytes);
 }
 
 /* Each input that broke a reader is now refused, for the right reason. */
