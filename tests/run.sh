@@ -26,6 +26,8 @@ run_suite() {
 
 step "Optimised build"
 run_suite build/release -DCMAKE_BUILD_TYPE=Release
+step "Two simulated hosts: one rank in each of two network namespaces (as root)"
+bash tests/dist/netns.sh build/release
 step "AddressSanitizer + UndefinedBehaviorSanitizer build"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DTAPEGRAD_SANITIZE=ON

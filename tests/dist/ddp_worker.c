@@ -3,6 +3,7 @@
  * compares across rank counts (run under mpirun, or alone).
  *
  *     ddp_worker --out PREFIX [--dist] [--accumulate] [--mismatch]
+ *     ddp_worker --compare PREFIX_A PREFIX_B
  *
  * For each of RNN, LSTM and GRU: a one-layer recurrent net with a linear
  * head, K = 3 steps of Adam on a mean squared error, each step on a new
@@ -13,8 +14,12 @@
  * the first with synchronisation off (no_sync). Rank 0 (or the lone
  * process) writes PREFIX<cell>.safetensors with the final parameters.
  * --mismatch gives rank 1 a wider hidden state (start-up check).
+ * --compare prints the largest difference between the parameters of two
+ * such runs, relative to each parameter's largest magnitude, and fails
+ * when it is above 1e-6 (for tests/dist/netns.sh).
  * Exit status 0, or 1 with the error on stderr.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,8 +116,45 @@ done:
     return status;
 }
 
+static int compare(const char *a, const char *b)
+{
+    double worst = 0;
+    for (int kind = RNN; kind <= GRU; kind++) {
+        char pa[512], pb[512];
+        snprintf(pa, sizeof pa, "%s%s.safetensors", a, cell_names[kind]);
+        snprintf(pb, sizeof pb, "%s%s.safetensors", b, cell_names[kind]);
+        tg_safetensors *fa = tg_safetensors_load(pa), *fb = tg_safetensors_load(pb);
+        for (int i = 0; fa && fb && i < tg_safetensors_count(fa); i++) {
+            const tg_tensor *ta = tg_safetensors_tensor(fa, i);
+            const tg_tensor *tb = tg_safetensors_get(fb, tg_safetensors_name(fa, i));
+            if (!tb || tb->numel != ta->numel) {
+                tg_error_set("%s: %s differs in shape", pb, tg_safetensors_name(fa, i));
+                worst = 1;
+                break;
+            }
+            double diff = 0, scale = 0;
+            for (int64_t k = 0; k < ta->numel; k++) {
+                diff = fmax(diff, fabs((double)ta->data[k] - tb->data[k]));
+                scale = fmax(scale, fabs((double)tb->data[k]));
+            }
+            worst = fmax(worst, diff == 0 ? 0 : diff / scale);
+        }
+        bool loaded = fa && fb;
+        tg_safetensors_free(fa);
+        tg_safetensors_free(fb);
+        if (!loaded) {
+            fprintf(stderr, "ddp_worker: %s\n", tg_error_message());
+            return 1;
+        }
+    }
+    printf("largest relative difference %.3g (limit 1e-6)\n", worst);
+    return worst <= 1e-6 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--compare") == 0)
+        return compare(argv[2], argv[3]);
     options o = { 0 };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
