@@ -158,9 +158,9 @@ static int check_header(const tg_csv *csv)
     for (int i = 0; i < csv->columns; i++)
         for (int j = i + 1; j < csv->columns; j++)
             if (strcmp(csv->text + csv->fields[i], csv->text + csv->fields[j]) == 0)
-                return tg_error_set(OP ": %s: line %d: the column name \"%.64s\" is used twice "
+                return tg_error_set(OP ": %s: line %d: the column name \"%s\" is used twice "
                                     "(columns %d and %d)", csv->label, csv->lines[0],
-                                    csv->text + csv->fields[i], i + 1, j + 1);
+                                    tg_quoted(csv->text + csv->fields[i]), i + 1, j + 1);
     return 0;
 }
 
@@ -286,8 +286,8 @@ int tg_csv_column(const tg_csv *csv, const char *name)
                          tg_csv_column_name(csv, i));
         used += n > 0 ? (size_t)n : 0;
     }
-    return tg_error_set("csv_column: %s: no column \"%.64s\" (the columns are %s)", csv->label,
-                        name, list);
+    return tg_error_set("csv_column: %s: no column \"%s\" (the columns are %s)", csv->label,
+                        tg_quoted(name), list);
 }
 
 const char *tg_csv_field(const tg_csv *csv, int row, int column)
@@ -318,8 +318,8 @@ static int parse_float(const tg_csv *csv, int row, int column, float *out, const
     while (is_blank(*s))
         s++;
     if (!*s)
-        return tg_error_set("%s: %s: line %d, field \"%.64s\": empty, not a number", op,
-                            csv->label, line, name);
+        return tg_error_set("%s: %s: line %d, field \"%s\": empty, not a number", op,
+                            csv->label, line, tg_quoted(name));
     char *end;
     errno = 0;
     double value = strtod(s, &end);
@@ -329,11 +329,11 @@ static int parse_float(const tg_csv *csv, int row, int column, float *out, const
     while (end != s && is_blank(*end))
         end++;
     if (end == s || *end)
-        return tg_error_set("%s: %s: line %d, field \"%.64s\": \"%.64s\" is not a number", op,
-                            csv->label, line, name, text);
+        return tg_error_set("%s: %s: line %d, field \"%s\": \"%s\" is not a number", op,
+                            csv->label, line, tg_quoted(name), tg_quoted(text));
     if (overflow || (isfinite(value) && fabs(value) > FLT_MAX))
-        return tg_error_set("%s: %s: line %d, field \"%.64s\": %.64s is beyond float's range", op,
-                            csv->label, line, name, text);
+        return tg_error_set("%s: %s: line %d, field \"%s\": %s is beyond float's range", op,
+                            csv->label, line, tg_quoted(name), tg_quoted(text));
     *out = (float)value;
     return 0;
 }

@@ -191,27 +191,27 @@ static int check_dtype(spec *s, const json_t *dtype, const char *label)
 {
     const char *text = json_string_value(dtype);
     if (!text)
-        return tg_error_set(OP ": %s: tensor \"%.128s\": dtype is missing or not a string",
-                            label, s->name);
+        return tg_error_set(OP ": %s: tensor \"%s\": dtype is missing or not a string",
+                            label, tg_quoted(s->name));
     for (size_t i = 0; i < sizeof readable_dtypes / sizeof readable_dtypes[0]; i++) {
         if (strcmp(text, readable_dtypes[i].name) == 0) {
             s->dtype = &readable_dtypes[i];
             return 0;
         }
     }
-    return tg_error_set(OP ": %s: tensor \"%.128s\": dtype \"%.32s\" is not supported (F32, "
-                        "F64, F16 and BF16 are)", label, s->name, text);
+    return tg_error_set(OP ": %s: tensor \"%s\": dtype \"%s\" is not supported (F32, "
+                        "F64, F16 and BF16 are)", label, tg_quoted(s->name), tg_quoted(text));
 }
 
 static int check_shape(spec *s, const json_t *shape, const char *label)
 {
     if (!json_is_array(shape))
-        return tg_error_set(OP ": %s: tensor \"%.128s\": shape is missing or not an array",
-                            label, s->name);
+        return tg_error_set(OP ": %s: tensor \"%s\": shape is missing or not an array",
+                            label, tg_quoted(s->name));
     size_t rank = json_array_size(shape);
     if (rank > TG_MAX_DIMS)
-        return tg_error_set(OP ": %s: tensor \"%.128s\": shape has rank %zu, more than %d",
-                            label, s->name, rank, TG_MAX_DIMS);
+        return tg_error_set(OP ": %s: tensor \"%s\": shape has rank %zu, more than %d",
+                            label, tg_quoted(s->name), rank, TG_MAX_DIMS);
     s->shape.ndim = (int)rank;
     s->numel = 1;
     /* The product of the sizes with 0 counted as 1 bounds the element count
@@ -221,11 +221,11 @@ static int check_shape(spec *s, const json_t *shape, const char *label)
     for (size_t d = 0; d < rank; d++) {
         int64_t size;
         if (!get_count(json_array_get(shape, d), &size))
-            return tg_error_set(OP ": %s: tensor \"%.128s\": shape[%zu] is not a non-negative "
-                                "integer", label, s->name, d);
+            return tg_error_set(OP ": %s: tensor \"%s\": shape[%zu] is not a non-negative "
+                                "integer", label, tg_quoted(s->name), d);
         if (size > INT64_MAX / 8 / extent)
-            return tg_error_set(OP ": %s: tensor \"%.128s\": the shape has too many elements",
-                                label, s->name);
+            return tg_error_set(OP ": %s: tensor \"%s\": the shape has too many elements",
+                                label, tg_quoted(s->name));
         extent *= size > 1 ? size : 1;
         s->shape.dim[d] = size;
         s->numel *= size;
@@ -238,19 +238,19 @@ static int check_offsets(spec *s, const json_t *offsets, int64_t data_size, cons
     if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
         !get_count(json_array_get(offsets, 0), &s->begin) ||
         !get_count(json_array_get(offsets, 1), &s->end))
-        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets is not an array of two "
-                            "non-negative integers", label, s->name);
+        return tg_error_set(OP ": %s: tensor \"%s\": data_offsets is not an array of two "
+                            "non-negative integers", label, tg_quoted(s->name));
     if (s->begin > s->end)
-        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets [%lld, %lld] end before "
-                            "they begin", label, s->name, (long long)s->begin, (long long)s->end);
+        return tg_error_set(OP ": %s: tensor \"%s\": data_offsets [%lld, %lld] end before "
+                            "they begin", label, tg_quoted(s->name), (long long)s->begin, (long long)s->end);
     if (s->end > data_size)
-        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets [%lld, %lld] end past the "
-                            "%lld-byte data section", label, s->name, (long long)s->begin,
+        return tg_error_set(OP ": %s: tensor \"%s\": data_offsets [%lld, %lld] end past the "
+                            "%lld-byte data section", label, tg_quoted(s->name), (long long)s->begin,
                             (long long)s->end, (long long)data_size);
     int64_t bytes = s->end - s->begin, needed = s->numel * s->dtype->size;
     if (bytes != needed)
-        return tg_error_set(OP ": %s: tensor \"%.128s\": data_offsets [%lld, %lld] hold %lld "
-                            "bytes, but %lld elements of %s need %lld", label, s->name,
+        return tg_error_set(OP ": %s: tensor \"%s\": data_offsets [%lld, %lld] hold %lld "
+                            "bytes, but %lld elements of %s need %lld", label, tg_quoted(s->name),
                             (long long)s->begin, (long long)s->end, (long long)bytes,
                             (long long)s->numel, s->dtype->name, (long long)needed);
     return 0;
@@ -259,8 +259,8 @@ static int check_offsets(spec *s, const json_t *offsets, int64_t data_size, cons
 static int check_spec(spec *s, const json_t *value, int64_t data_size, const char *label)
 {
     if (!json_is_object(value))
-        return tg_error_set(OP ": %s: tensor \"%.128s\": expected an object with dtype, shape "
-                            "and data_offsets", label, s->name);
+        return tg_error_set(OP ": %s: tensor \"%s\": expected an object with dtype, shape "
+                            "and data_offsets", label, tg_quoted(s->name));
     if (check_dtype(s, json_object_get(value, "dtype"), label) != 0 ||
         check_shape(s, json_object_get(value, "shape"), label) != 0)
         return -1;
@@ -289,9 +289,9 @@ static int check_cover(const spec *specs, int n, int64_t data_size, const char *
         if (s->begin == s->end)
             continue;
         if (reach && s->begin < reach->end)
-            return tg_error_set(OP ": %s: tensors \"%.128s\" [%lld, %lld] and \"%.128s\" [%lld, "
-                                "%lld] overlap in the data section", label, reach->name,
-                                (long long)reach->begin, (long long)reach->end, s->name,
+            return tg_error_set(OP ": %s: tensors \"%s\" [%lld, %lld] and \"%s\" [%lld, "
+                                "%lld] overlap in the data section", label, tg_quoted(reach->name),
+                                (long long)reach->begin, (long long)reach->end, tg_quoted(s->name),
                                 (long long)s->begin, (long long)s->end);
         int64_t covered = reach ? reach->end : 0;
         if (s->begin > covered)
@@ -324,8 +324,8 @@ static int read_metadata(tg_safetensors *file, json_t *object, const char *label
     json_t *value;
     json_object_foreach(object, key, value) {
         if (!json_is_string(value))
-            return tg_error_set(OP ": %s: __metadata__ \"%.128s\": the value is not a string",
-                                label, key);
+            return tg_error_set(OP ": %s: __metadata__ \"%s\": the value is not a string",
+                                label, tg_quoted(key));
         if (strlen(key) > TG_SAFETENSORS_MAX_NAME)
             return tg_error_set(OP ": %s: a __metadata__ key of %zu bytes, more than the limit "
                                 "of %d", label, strlen(key), TG_SAFETENSORS_MAX_NAME);
@@ -377,8 +377,8 @@ static int make_tensors(tg_safetensors *file, const spec *specs, int n, const so
         e->tensor = tg_tensor_empty(specs[i].shape);
         file->count++;
         if (!e->name || !e->tensor)
-            status = tg_error_set(OP ": %s: out of memory for tensor \"%.128s\"", label,
-                                  specs[i].name);
+            status = tg_error_set(OP ": %s: out of memory for tensor \"%s\"", label,
+                                  tg_quoted(specs[i].name));
         else
             status = read_tensor(e->tensor->data, &specs[i], src, base, chunk);
     }
@@ -410,8 +410,8 @@ static tg_safetensors *build(json_t *header, const source *src, uint64_t base,
         if (strcmp(key, "__metadata__") == 0) {
             status = read_metadata(file, value, label);
         } else if (strlen(key) > TG_SAFETENSORS_MAX_NAME) {
-            status = tg_error_set(OP ": %s: a tensor name of %zu bytes (\"%.64s...\"), more "
-                                  "than the limit of %d", label, strlen(key), key,
+            status = tg_error_set(OP ": %s: a tensor name of %zu bytes (\"%s\"), more "
+                                  "than the limit of %d", label, strlen(key), tg_quoted(key),
                                   TG_SAFETENSORS_MAX_NAME);
         } else {
             specs[count] = (spec){ .name = key, .order = count };

@@ -1,6 +1,7 @@
 /* Labelled sentences: "sentence<TAB>label" per line. The text is kept in
  * one buffer; each sentence is cut in place (its tab becomes a NUL). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,9 +51,12 @@ static int parse_line(tg_sentences *s, char *begin, char *end, int line, const c
         return tg_error_set(OP ": %s: line %d: no tab between the sentence and its label",
                             source, line);
     size_t label_length = (size_t)(end - tab - 1);
-    if (label_length != 1 || (tab[1] != '0' && tab[1] != '1'))
-        return tg_error_set(OP ": %s: line %d: the label \"%.*s\" is not 0 or 1", source, line,
-                            (int)(label_length < 32 ? label_length : 32), tab + 1);
+    if (label_length != 1 || (tab[1] != '0' && tab[1] != '1')) {
+        char label[33];
+        snprintf(label, sizeof label, "%.*s", (int)(label_length < 32 ? label_length : 32), tab + 1);
+        return tg_error_set(OP ": %s: line %d: the label \"%s\" is not 0 or 1", source, line,
+                            tg_quoted(label));
+    }
     char *text_end = tab;
     while (text_end > begin && text_end[-1] == ' ')
         text_end--;

@@ -307,16 +307,16 @@ static int load_line(tg_vocab *v, char *begin, char *end, int line, const char *
         return tg_error_set("vocab_load: %s: line %d is empty", path, line);
     if (line <= 2) {
         if (strcmp(begin, reserved[line - 1]) != 0)
-            return tg_error_set("vocab_load: %s: line %d is \"%.64s\", not %s", path, line,
-                                begin, reserved[line - 1]);
+            return tg_error_set("vocab_load: %s: line %d is \"%s\", not %s", path, line,
+                                tg_quoted(begin), reserved[line - 1]);
         return 0;
     }
     int before = v->size, id = vocab_add(v, begin, 0);
     if (id < 0)
         return tg_error_set("vocab_load: %s: out of memory at line %d", path, line);
     if (id < before)
-        return tg_error_set("vocab_load: %s: line %d: the token \"%.64s\" is also on line %d",
-                            path, line, begin, id + 1);
+        return tg_error_set("vocab_load: %s: line %d: the token \"%s\" is also on line %d",
+                            path, line, tg_quoted(begin), id + 1);
     return 0;
 }
 

@@ -111,3 +111,10 @@ char *tg_escape(char *out, size_t size, const char *text)
     out[at] = '\0';
     return out;
 }
+
+const char *tg_quoted(const char *text)
+{
+    static _Thread_local char buffers[4][TG_ESCAPE_MAX];
+    static _Thread_local unsigned next;
+    return tg_escape(buffers[next++ % 4], TG_ESCAPE_MAX, text);
+}

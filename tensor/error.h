@@ -57,6 +57,10 @@ void *tg_null_input(const char *op);
 char *tg_escape(char *out, size_t size, const char *text);
 /* A size for tg_escape's buffers that keeps a message under TG_ERROR_MAX. */
 #define TG_ESCAPE_MAX 160
+/* tg_escape into one of four buffers of this thread (TG_ESCAPE_MAX bytes),
+ * used in turn: valid until the fourth call after, which is enough for the
+ * arguments of one message: tg_error_set("... \"%s\"", tg_quoted(name)). */
+const char *tg_quoted(const char *text);
 /* Settings: every config struct of tapegrad (layers, optimizers, schedules,
  * the gradient checker, readers, plots) follows one rule.
  *   - A field left at 0 takes its documented default, so a designated

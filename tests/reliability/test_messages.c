@@ -169,3 +169,35 @@ Test(messages, running_out_of_memory_in_a_layer_names_the_layer)
     rel_assert_reported(report, "linear_new: parameter \"head.weight\": tensor_full: out of memory "
                                 "for 400000000 elements");
 }
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(messages, control_characters_in_fields_and_tokens_are_escaped)
+{
+    write_file(rel_path("data.csv"), "x\n1\x1b[31m\n");
+    tg_csv *csv = tg_csv_read(rel_path("data.csv"), (tg_csv_config){ 0 });
+    cr_assert_not_null(csv, "%s", tg_error_message());
+    float values[1];
+    cr_assert_eq(tg_csv_column_floats(csv, "x", values), -1);
+    tg_assert_error("line 2, field \"x\": \"1\\x1b[31m\" is not a number");
+    tg_error_clear();
+    cr_assert_lt(tg_csv_column(csv, "\n\t"), 0);
+    tg_assert_error("no column \"\\n\\t\"");
+    tg_error_clear();
+    tg_csv_free(csv);
+    write_file(rel_path("vocab.txt"), "\x1b]0;title\x07\n");
+    cr_assert_null(tg_vocab_load(rel_path("vocab.txt")));
+    tg_assert_error("line 1 is \"\\x1b]0;title\\x07\"");
+    tg_error_clear();
+    /* Four quoted texts in one message stay apart. */
+    char joined[256];
+    snprintf(joined, sizeof joined, "%s %s %s %s", tg_quoted("a\n"), tg_quoted("b"), tg_quoted("c\t"),
+             tg_quoted("d"));
+    cr_assert_str_eq(joined, "a\\n b c\\t d");
+}
