@@ -193,3 +193,39 @@ Test(atomic_file, a_save_removes_stale_temporaries_and_nothing_else)
     cr_assert(exists(dir), "a directory was removed");
     cr_assert_eq(dir_entries(io_dir), 7);
 }
+
+/* A file of another user, in a directory anyone may write (as /tmp without
+ * its sticky bit): a save by this user could not keep the owner, so it is
+ * refused, and the file stays as it was. Run as nobody in a child (root
+ * may give files away, so root drops to nobody). */
+Test(atomic_file, a_save_that_cannot_keep_the_owner_is_refused)
+{
+    cr_assert_eq(chdir(io_dir), 0);
+    cr_assert_eq(save_value("shared.ckpt", 1), 0, "%s", tg_error_message());
+    cr_assert_eq(chmod(io_dir, 0777), 0);
+    uid_t owner = geteuid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        if (geteuid() == owner)
+            _exit(4); /* not root: no other user to become */
+        tg_error_clear();
+        int rc = save_value("shared.ckpt", 2);
+        bool refused = rc != 0 && strcmp(tg_error_message(),
+                                         "safetensors_save: shared.ckpt: cannot give the new file "
+                                         "the mode and owner of the old one: Operation not "
+                                         "permitted") == 0;
+        _exit(refused && dir_entries(".") == 1 ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 4)
+        return; /* nothing to show without a second user */
+    cr_assert_eq(WEXITSTATUS(status), 0, "the save was not refused as expected (%d)",
+                 WEXITSTATUS(status));
+    cr_assert_float_eq(load_value("shared.ckpt"), 1.0f, 0);
+    chmod(io_dir, 0700);
+}
