@@ -502,7 +502,7 @@ static int parse_lengths(const char *text, int *lengths)
     while (*p && n < MAX_LENGTHS) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (end == p || v < 4 || v > 10000 || (*end && *end != ','))
+        if (*p < '0' || *p > '9' || v < 4 || v > 10000 || (*end && *end != ','))
             return -1;
         lengths[n++] = (int)v;
         p = *end ? end + 1 : end;

@@ -275,7 +275,7 @@ const char *tg_csv_column_name(const tg_csv *csv, int column)
 int tg_csv_column(const tg_csv *csv, const char *name)
 {
     if (!csv || !name)
-        return -1;
+        return tg_error_null_input("csv_column");
     for (int i = 0; i < csv->columns; i++)
         if (strcmp(csv->text + csv->fields[i], name) == 0)
             return i;
@@ -341,14 +341,14 @@ static int parse_float(const tg_csv *csv, int row, int column, float *out, const
 int tg_csv_float(const tg_csv *csv, int row, int column, float *out)
 {
     if (!csv || !out)
-        return -1;
+        return tg_error_null_input("csv_float");
     return parse_float(csv, row, column, out, "csv_float");
 }
 
 int tg_csv_column_floats(const tg_csv *csv, const char *name, float *out)
 {
     if (!csv || !name || !out)
-        return -1;
+        return tg_error_null_input("csv_column_floats");
     int column = tg_csv_column(csv, name);
     for (int row = 0; column >= 0 && row < csv->rows; row++)
         if (parse_float(csv, row, column, &out[row], "csv_column_floats") != 0)
@@ -359,7 +359,7 @@ int tg_csv_column_floats(const tg_csv *csv, const char *name, float *out)
 tg_tensor *tg_tensor_from_csv(const tg_csv *csv, const char *const *names, int n)
 {
     if (!csv || !names)
-        return NULL;
+        return tg_null_input("tensor_from_csv");
     if (n <= 0) {
         tg_error_set("tensor_from_csv: %s: %d columns asked for; at least one is needed",
                      csv->label, n);

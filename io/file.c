@@ -49,7 +49,7 @@ static const char *file_kind(mode_t mode)
 int tg_file_open_regular(const char *path, const char *op, uint64_t *size)
 {
     if (!path || !size)
-        return -1;
+        return tg_error_null_input("file_open_regular");
     /* Opening a FIFO for reading waits for a writer unless O_NONBLOCK:
      * nothing is read before fstat has shown a regular file. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -93,7 +93,7 @@ int tg_file_read_at(int fd, void *buffer, size_t n, uint64_t offset, const char 
 char *tg_file_read(const char *path, size_t max_bytes, size_t *size, const char *op)
 {
     if (!path || !size)
-        return NULL;
+        return tg_null_input("file_read");
     uint64_t length;
     int fd = tg_file_open_regular(path, op, &length);
     if (fd < 0)
@@ -341,7 +341,7 @@ static void free_file(tg_atomic_file *file)
 tg_atomic_file *tg_atomic_file_open(const char *path, const char *op)
 {
     if (!path)
-        return NULL;
+        return tg_null_input("atomic_file_open");
     tg_atomic_file *file = calloc(1, sizeof *file);
     if (!file || !(file->path = strdup(path))) {
         free(file);
@@ -401,7 +401,7 @@ static void sync_directory(const char *path)
 int tg_atomic_file_commit(tg_atomic_file *file)
 {
     if (!file)
-        return -1;
+        return tg_error_null_input("atomic_file_commit");
     int err = file->write_errno;
     const char *what = "cannot write";
     if (!err && fflush(file->stream) != 0)

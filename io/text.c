@@ -55,7 +55,7 @@ int tg_text_check(char *text, size_t *size, const char *op, const char *label)
 char *tg_text_read(const char *path, size_t max_bytes, size_t *size)
 {
     if (!path || !size)
-        return NULL;
+        return tg_null_input("text_read");
     char *text = tg_file_read(path, max_bytes ? max_bytes : TG_TEXT_MAX_BYTES, size, "text_read");
     if (text && tg_text_check(text, size, "text_read", path) != 0) {
         free(text);

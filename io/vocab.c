@@ -282,7 +282,7 @@ char *tg_vocab_decode(const tg_vocab *v, const int *ids, int n)
 int tg_vocab_save(const tg_vocab *v, const char *path)
 {
     if (!v || !path)
-        return -1;
+        return tg_error_null_input("vocab_save");
     for (int id = 0; id < v->size; id++)
         if (strpbrk(v->tokens[id], "\r\n") || !v->tokens[id][0])
             return tg_error_set("vocab_save: %s: token %d is empty or holds a line break", path,

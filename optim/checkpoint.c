@@ -333,7 +333,7 @@ static void restore_optimizer(const tg_safetensors *file, tg_optimizer *opt, con
 static int restore(const tg_safetensors *file, const char *label, tg_checkpoint *ck)
 {
     if (!file || !ck || !ck->model)
-        return -1;
+        return tg_error_null_input("checkpoint_restore");
     parsed p;
     if (parse(file, label, ck, &p) != 0)
         return -1;

@@ -80,7 +80,7 @@ static tg_plot_rect panel_rect(const tg_plot_figure *f, int p)
 static int check_panel(const tg_plot_figure *f, int panel, const char *what)
 {
     if (!f)
-        return -1;
+        return tg_error_null_input(what);
     if (panel < 0 || panel >= f->rows * f->cols)
         return tg_error_set("%s: panel %d: the figure has %d (%dx%d)", what, panel, f->rows * f->cols, f->rows,
                             f->cols);
@@ -130,7 +130,7 @@ int tg_plot_figure_axes(const tg_plot_figure *figure, int panel, tg_plot_axes *a
 
 int tg_plot_figure_save(const tg_plot_figure *figure, const char *path)
 {
-    return figure ? tg_plot_canvas_save(&figure->canvas, path) : -1;
+    return figure ? tg_plot_canvas_save(&figure->canvas, path) : tg_error_null_input("plot_figure_save");
 }
 
 /* One chart in a figure of its own, written to path when path is given;

@@ -327,10 +327,10 @@ Test(plot_bad, bad_figure_arguments)
     REJECTS(tg_plot_figure_axes(f, 1, &a), "nothing drawn");
     tg_plot_figure_free(f);
 
-    /* NULL in, -1 or nothing out, without a message of its own. */
+    /* NULL in, -1 or nothing out, with a message saying an input was NULL. */
     tg_error_clear();
     cr_assert_eq(tg_plot_figure_lines(NULL, 0, &s, 1, NULL), -1);
     cr_assert_eq(tg_plot_figure_save(NULL, "x.png"), -1);
-    cr_assert(!tg_error_occurred());
+    cr_assert(strstr(tg_error_message(), "an input is NULL"), "%s", tg_error_message());
     tg_plot_figure_free(NULL);
 }
