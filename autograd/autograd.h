@@ -108,11 +108,51 @@ typedef struct tg_backward_config {
     const tg_tensor *grad;
     /* Keep the graph usable for another backward through it. */
     bool retain_graph;
+    /* Record the backward itself, so that the gradients it computes are
+     * graph tensors that can be differentiated again (gradient penalties,
+     * Hessian-vector products, to any order). Implies retain_graph. A
+     * leaf's gradient is then also kept as a graph tensor: tg_grad gives
+     * that one until tg_graph_reset, the leaf's own buffer afterwards
+     * (same values). */
+    bool create_graph;
 } tg_backward_config;
 
 /* tg_backward with settings: tg_backward_with(loss, (tg_backward_config){
  * .retain_graph = true }). */
 int tg_backward_with(tg_tensor *out, tg_backward_config config);
+
+/* ---- Gradients as results (torch.autograd.grad) ------------------------------- */
+
+#define TG_GRAD_MAX_OUTPUTS 16
+
+typedef struct tg_grad_config {
+    /* grad_outputs[k] is the gradient with respect to outputs[k] (its
+     * shape; it may itself have history). NULL, or a NULL entry: the
+     * output must have one element, whose gradient is 1. */
+    tg_tensor *const *grad_outputs;
+    bool retain_graph;  /* as in tg_backward_config */
+    bool create_graph;  /* the results are graph tensors with history */
+    /* An input that no output depends on gets NULL instead of an error. */
+    bool allow_unused;
+} tg_grad_config;
+
+/* The gradients of the sum of the outputs (each weighted by its
+ * grad_outputs entry) with respect to each input, into grads[i]: graph
+ * tensors, valid until tg_graph_reset. Nothing is added to any tensor's
+ * own gradient (tg_grad is unchanged). Inputs may be leaves or
+ * intermediates that require a gradient. With .create_graph the results
+ * can be differentiated again:
+ *
+ *     // a Hessian-vector product H v of loss(w)
+ *     tg_tensor *g;
+ *     tg_autograd_grad(&loss, 1, &w, 1, &g, (tg_grad_config){ .create_graph = true });
+ *     tg_tensor *hv;
+ *     tg_autograd_grad((tg_tensor *[]){ tg_sum_all(tg_mul(g, v)) }, 1, &w, 1, &hv,
+ *                      (tg_grad_config){ 0 });
+ *
+ * Returns 0, or -1 with an error (every grads[i] NULL then). */
+int tg_autograd_grad(tg_tensor *const *outputs, int n_outputs, tg_tensor *const *inputs, int n_inputs,
+                     tg_tensor **grads, tg_grad_config config);
 
 /* A notice that a leaf's gradient is final, for starting work on it while
  * backward goes on (dist/dist.h starts each bucket's allreduce this way).
@@ -174,34 +214,64 @@ bool tg_anomaly_mode(void);
  * backward rule. The forward computes the output (a graph tensor, e.g. from
  * tg_empty) with any kernels, then calls tg_record, which adds a node to the
  * tape when an input needs a gradient. The backward rule receives the node
- * and the gradient of its output, and adds each input's gradient through
- * tg_grad_target / tg_grad_map / tg_grad_accumulate. Example (autograd/ops.h
- * has none of this boilerplate for the built-in ops, which use the same API):
+ * and the gradient of its output, and adds each input's gradient.
  *
- *     static int cube_backward(tg_node *node, const tg_tensor *grad) {
- *         // d/dx x^3 = 3 x^2
- *         tg_tensor *x = node->in[0];
- *         return tg_grad_map(x, grad, 2, (const tg_tensor *[]){ grad, x },
- *                            row_three_g_x_squared, NULL);
+ * Writing a backward rule. Write it with ops and give each input its
+ * contribution with tg_grad_accumulate (or the tg_grad_* functions below,
+ * which do the same for a product, a slice, an indexed add or an
+ * elementwise formula without a temporary):
+ *
+ *     static int cube_backward(tg_node *node, tg_tensor *grad) {
+ *         tg_tensor *x = node->in[0];                  // d/dx x^3 = 3 x^2
+ *         return tg_grad_accumulate(x, tg_mul(grad, tg_mul_scalar(tg_square(x), 3.0f)));
  *     }
- *     static const tg_op cube_op = { .name = "cube", .backward = cube_backward };
+ *     static const tg_op cube_op = { .name = "cube", .backward = cube_backward,
+ *                                    .unread = TG_OP_OUTPUT_UNREAD };
  *
  *     tg_tensor *cube(tg_tensor *x) {
+ *         if (tg_check_inputs("cube", 1, &x) != 0) return NULL;
  *         tg_tensor *out = tg_empty(tg_tensor_shape(x));
  *         if (!out || tg_map("cube", out, 1, ..., row_cube, NULL, false)) return NULL;
  *         return tg_record(&cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
  *     }
+ *
+ * Such a rule runs twice over: in a first-order backward the ops run
+ * unrecorded (grad mode is off), and in a backward with .create_graph they
+ * are recorded, so the rule's own result can be differentiated again, to
+ * any order. A rule that writes gradients with kernels (tg_grad_target,
+ * tg_grad_map) is faster but first order only: a backward that creates a
+ * graph through it fails with an error naming the op.
+ *
+ * What the questions come down to:
+ *   - A backward rule may allocate: graph tensors (tg_empty, any op) live
+ *     until tg_graph_reset like the forward's. In first order the memory of
+ *     `grad` and of what the rule made may be reused once the rule returns,
+ *     so keep nothing of it past the call.
+ *   - A gradient target may be strided: when x is a view (a slice, a
+ *     transpose) of a tensor that needs a gradient, tg_grad_target gives
+ *     the same view of that tensor's gradient. Write it with kernels, which
+ *     take any strides (tg_map, tg_kernel_copy, ...), never by indexing
+ *     ->data as if contiguous. tg_grad_accumulate does this for you.
+ *   - A kernel that writes a tensor's ->data itself must then call
+ *     tg_tensor_mark_written(t): that changes the storage's version, which
+ *     tells cached packed copies (fast products) to rebuild and lets
+ *     backward detect a saved tensor written in place. tapegrad's own
+ *     kernels already do it.
+ *   - Set tg_op.unread to the inputs (and the output) whose values the rule
+ *     never reads, so that writing them in place before backward stays
+ *     allowed; every other one is checked.
  */
 
 typedef struct tg_node tg_node;
 
 /* Adds the gradients of node's inputs given grad, the gradient of its
- * output (out's shape, contiguous). grad is valid during the call only:
- * backward then gives its memory back for later gradients (unless the
- * output's gradient is retained, or parts of it were lent to the inputs
- * with tg_grad_accumulate_part). Returns 0, or -1 with an error. Runs
- * with grad mode off. */
-typedef int (*tg_backward_fn)(tg_node *node, const tg_tensor *grad);
+ * output (out's shape). In first order grad is contiguous, valid during
+ * the call only (backward then gives its memory back for later gradients,
+ * unless the output's gradient is retained or parts of it were lent with
+ * tg_grad_accumulate_part), and the rule runs with grad mode off; in a
+ * backward that creates a graph, grad is a graph tensor with history and
+ * grad mode is on. Returns 0, or -1 with an error. */
+typedef int (*tg_backward_fn)(tg_node *node, tg_tensor *grad);
 
 /* For an op whose output is a view of its input 0 (no copy): the same
  * view of input 0's gradient buffer, or NULL when there is none. */
@@ -255,13 +325,56 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
 /* Zeroed memory for a node's saved context, kept until tg_graph_reset. */
 void *tg_node_save(tg_node *node, size_t bytes);
 
-/* For backward rules. The gradient buffer of x (x's shape) to write into,
- * or NULL when x needs no gradient. *accumulate says whether the rule must
- * add to it (true) or must overwrite every element (false, the first
- * contribution). When x is a view (a slice, a transpose, ...) of a tensor
- * that needs a gradient, the buffer is the same view of that tensor's
- * gradient, so it may be strided: write it with kernels (tg_map and the
- * others take any strides), not by indexing data as if contiguous. */
+/* ---- What backward rules call ---- *
+ * Each adds to the gradient of x, and does nothing (returning 0) when x
+ * needs none (tg_grad_needed). Contributions are summed down to x's shape
+ * when x was broadcast. */
+
+/* Whether backward wants x's gradient: x requires one and, inside
+ * tg_autograd_grad, is an intermediate or one of its inputs. */
+bool tg_grad_needed(const tg_tensor *x);
+/* Whether the running backward records itself (.create_graph). */
+bool tg_grad_creating(void);
+
+/* x's gradient += contribution. */
+int tg_grad_accumulate(tg_tensor *x, tg_tensor *contribution);
+/* x's gradient += a @ b (one GEMM into the gradient in first order). */
+int tg_grad_matmul(tg_tensor *x, tg_tensor *a, tg_tensor *b);
+/* x's gradient, along dim, at start, start + step, ... += g (step 0: at
+ * start alone, g without the axis dim): the gradient of a slice or a
+ * select. */
+int tg_grad_slice(tg_tensor *x, int dim, int64_t start, int64_t step, tg_tensor *g);
+/* x's gradient += g added at `index` along dim (index_add: the gradient
+ * of index_select), or scattered (scatter_add: the gradient of gather). */
+int tg_grad_index_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *g);
+int tg_grad_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *g);
+
+/* An elementwise gradient formula written twice from one text (see
+ * autograd/formula.h): as a fused row function and as ops. */
+typedef struct tg_formula {
+    const char *name;
+    int n_in;
+    tg_map_fn row;
+    tg_tensor *(*with_ops)(tg_tensor *const *inputs, const float *param);
+} tg_formula;
+
+/* x's gradient += formula(inputs, param), evaluated over the shape of
+ * inputs[0] (the output's gradient): fused into the gradient in first
+ * order, with ops when creating a graph. */
+int tg_grad_formula(tg_tensor *x, const tg_formula *formula, tg_tensor *const *inputs, const float *param);
+
+/* For a rule whose input x gets a part of its output's gradient unchanged
+ * (stack): x's gradient += part, where part (x's shape) lies inside grad,
+ * the gradient passed to node's backward. When x has no gradient yet and
+ * part is contiguous, part becomes x's gradient, with no copy; the output's
+ * gradient is then kept until the reset instead of being given back. */
+int tg_grad_accumulate_part(tg_node *node, tg_tensor *x, tg_tensor *part);
+
+/* First order only (a backward that creates a graph through a rule using
+ * them fails). The gradient buffer of x (x's shape) to write into, or NULL
+ * when x needs no gradient. *accumulate says whether the rule must add to
+ * it (true) or must overwrite every element (false, the first
+ * contribution). It may be strided (see "Writing a backward rule"). */
 tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate);
 /* The same, zero-filled on first use, for rules that add to only part of it
  * (slices, scatters); always add to it. */
@@ -270,14 +383,6 @@ tg_tensor *tg_grad_target_zeroed(tg_tensor *x);
  * `like`'s shape and summed down to x's shape when x was broadcast. */
 int tg_grad_map(tg_tensor *x, const tg_tensor *like, int n_in, const tg_tensor *const *inputs,
                 tg_map_fn fn, const float *param);
-/* x's gradient += contribution (summed down to x's shape when broadcast). */
-int tg_grad_accumulate(tg_tensor *x, const tg_tensor *contribution);
-/* For a rule whose input x gets a part of its output's gradient unchanged
- * (stack): x's gradient += part, where part (x's shape) lies inside grad,
- * the gradient passed to node's backward. When x has no gradient yet and
- * part is contiguous, part becomes x's gradient, with no copy; the output's
- * gradient is then kept until the reset instead of being given back. */
-int tg_grad_accumulate_part(tg_node *node, tg_tensor *x, const tg_tensor *part);
 
 #ifdef __cplusplus
 }

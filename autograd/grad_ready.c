@@ -46,19 +46,19 @@ static int list_leaf(int64_t node, tg_tensor *leaf)
     return 0;
 }
 
-int tg_grad_ready_begin(tg_node *const *nodes, int64_t last)
+int tg_grad_ready_begin(int64_t last)
 {
     n_listed = 0;
     if (!notice)
         return 0;
     pass++;
     for (int64_t i = 0; i <= last; i++)
-        for (int k = 0; k < nodes[i]->n_in; k++) {
-            tg_autograd_meta *m = tg_meta(nodes[i]->in[k]);
+        for (int k = 0; k < tg_tape_node(i)->n_in; k++) {
+            tg_autograd_meta *m = tg_meta(tg_tape_node(i)->in[k]);
             if (!m || m->node >= 0 || !m->requires_grad || m->ready_pass == pass)
                 continue;
             m->ready_pass = pass;
-            if (list_leaf(i, nodes[i]->in[k]) != 0)
+            if (list_leaf(i, tg_tape_node(i)->in[k]) != 0)
                 return -1;
         }
     return 0;

@@ -17,9 +17,10 @@
 
 #include "autograd/autograd.h"
 
-/* Lists the leaves read by nodes[0..last], each at its first reader, when
- * this thread has a notice. 0, or -1 with an error (out of memory). */
-int tg_grad_ready_begin(tg_node *const *nodes, int64_t last);
+/* Lists the leaves read by the tape's nodes 0..last, each at its first
+ * reader, when this thread has a notice. 0, or -1 with an error (out of
+ * memory). */
+int tg_grad_ready_begin(int64_t last);
 /* Backward has run (or skipped) node number `index`: announces the leaves
  * whose last reader it was. 0, or -1 with an error. */
 int tg_grad_ready_passed(int64_t index);

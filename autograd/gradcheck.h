@@ -53,6 +53,18 @@ typedef struct tg_gradcheck_result {
 int tg_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, int n,
                  const tg_gradcheck_config *config, tg_gradcheck_result *result);
 
+/* The same for second derivatives (gradgradcheck): with w the output's
+ * weight and v_k fixed random directions, the gradient of
+ * S = sum_k <d sum(w * fn) / d input_k, v_k> with respect to every input
+ * and to w is taken by differentiating the recorded backward
+ * (tg_autograd_grad with .create_graph), and compared with central
+ * differences of S, each computed with a first-order backward. It checks
+ * that each backward rule is itself differentiable and right: H v for the
+ * inputs, and the rule's dependence on the incoming gradient for w
+ * (reported as input n). */
+int tg_gradgradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, int n,
+                     const tg_gradcheck_config *config, tg_gradcheck_result *result);
+
 #ifdef __cplusplus
 }
 #endif

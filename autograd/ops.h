@@ -54,6 +54,7 @@ tg_tensor *tg_gelu(tg_tensor *x); /* exact (erf) form, torch's default */
 tg_tensor *tg_softplus(tg_tensor *x);
 tg_tensor *tg_sin(tg_tensor *x);
 tg_tensor *tg_cos(tg_tensor *x);
+tg_tensor *tg_erf(tg_tensor *x);
 tg_tensor *tg_pow_scalar(tg_tensor *x, float exponent);
 tg_tensor *tg_clamp(tg_tensor *x, float min, float max);
 tg_tensor *tg_add_scalar(tg_tensor *x, float s);
@@ -179,6 +180,9 @@ int tg_chunk(tg_tensor *x, int chunks, int dim, tg_tensor **out);
 /* Entries of x along dim at the positions of a 1-d index. */
 tg_tensor *tg_index_select(tg_tensor *x, int dim, tg_tensor *index);
 tg_tensor *tg_gather(tg_tensor *x, int dim, tg_tensor *index);
+/* x + src added along dim at the positions of a 1-d index (torch.index_add,
+ * not in place): the gradient of index_select. */
+tg_tensor *tg_index_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *src);
 /* x + src scattered along dim at index (torch.scatter_add, not in place). */
 tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *src);
 /* index's shape plus a last axis of `classes`; no gradient. */

@@ -16,11 +16,11 @@
 
 /* ---- pad ----------------------------------------------------------------------------------- */
 
-static int pad_constant_backward(tg_node *node, const tg_tensor *grad)
+static int pad_constant_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
     const int64_t *before = node->saved;
-    tg_tensor *g = (tg_tensor *)grad;
+    tg_tensor *g = grad;
     for (int d = 0; d < x->ndim && g; d++)
         if (g->shape[d] != x->shape[d])
             g = tg_narrow(g, d, before[d], x->shape[d]);
@@ -129,19 +129,19 @@ tg_tensor *tg_pad(tg_tensor *x, const int64_t *pad, int n_pad, tg_pad_mode mode,
 /* ---- unfold and fold: each the other's gradient ------------------------------------------- *
  * iparam: dim, step, and (fold) the window count of its input. */
 
-static int unfold_backward(tg_node *node, const tg_tensor *grad)
+static int unfold_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
     int dim = (int)node->iparam[0];
-    tg_tensor *g = tg_fold((tg_tensor *)grad, dim, x->shape[dim], node->iparam[1]);
+    tg_tensor *g = tg_fold(grad, dim, x->shape[dim], node->iparam[1]);
     return g ? tg_grad_accumulate(x, g) : -1;
 }
 
-static int fold_backward(tg_node *node, const tg_tensor *grad)
+static int fold_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
     int dim = (int)node->iparam[0];
-    tg_tensor *g = tg_unfold((tg_tensor *)grad, dim, x->shape[x->ndim - 1], node->iparam[1]);
+    tg_tensor *g = tg_unfold(grad, dim, x->shape[x->ndim - 1], node->iparam[1]);
     g = tg_narrow(g, dim, 0, x->shape[dim]); /* windows past x's count read unused tails */
     return g ? tg_grad_accumulate(x, g) : -1;
 }

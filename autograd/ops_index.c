@@ -7,12 +7,9 @@
 #include "tensor/index.h"
 
 /* index_select: iparam[0] is dim; the index is input 1 (no gradient). */
-static int index_select_backward(tg_node *node, const tg_tensor *grad)
+static int index_select_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *target = tg_grad_target_zeroed(node->in[0]);
-    if (!target)
-        return tg_requires_grad(node->in[0]) ? -1 : 0;
-    return tg_kernel_index_add(target, (int)node->iparam[0], node->in[1], grad);
+    return tg_grad_index_add(node->in[0], (int)node->iparam[0], node->in[1], grad);
 }
 
 static const tg_op index_select_op = { "index_select", index_select_backward, 0x1 | TG_OP_OUTPUT_UNREAD };
@@ -45,12 +42,9 @@ tg_tensor *tg_index_select(tg_tensor *x, int dim, tg_tensor *index)
 }
 
 /* gather: inputs x and index; iparam[0] is dim. */
-static int gather_backward(tg_node *node, const tg_tensor *grad)
+static int gather_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *target = tg_grad_target_zeroed(node->in[0]);
-    if (!target)
-        return tg_requires_grad(node->in[0]) ? -1 : 0;
-    return tg_kernel_scatter_add(target, (int)node->iparam[0], node->in[1], grad);
+    return tg_grad_scatter_add(node->in[0], (int)node->iparam[0], node->in[1], grad);
 }
 
 static const tg_op gather_op = { "gather", gather_backward, 0x1 | TG_OP_OUTPUT_UNREAD };
@@ -72,17 +66,14 @@ tg_tensor *tg_gather(tg_tensor *x, int dim, tg_tensor *index)
 }
 
 /* scatter_add: inputs x, index, src; out = x + src scattered. */
-static int scatter_add_backward(tg_node *node, const tg_tensor *grad)
+static int scatter_add_backward(tg_node *node, tg_tensor *grad)
 {
     if (tg_grad_accumulate(node->in[0], grad) != 0)
         return -1;
     tg_tensor *src = node->in[2];
-    if (!tg_requires_grad(src))
+    if (!tg_grad_needed(src))
         return 0;
-    tg_tensor *picked = tg_empty(tg_tensor_shape(src));
-    if (!picked || tg_kernel_gather(picked, grad, (int)node->iparam[0], node->in[1]) != 0)
-        return -1;
-    return tg_grad_accumulate(src, picked);
+    return tg_grad_accumulate(src, tg_gather(grad, (int)node->iparam[0], node->in[1]));
 }
 
 static const tg_op scatter_add_op = { "scatter_add", scatter_add_backward, 0x5 | TG_OP_OUTPUT_UNREAD };
@@ -100,6 +91,38 @@ tg_tensor *tg_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *sr
         return NULL;
     if (node)
         node->iparam[0] = tg_normalize_dim(dim, x->ndim, "scatter_add");
+    return out;
+}
+
+/* index_add: inputs x, index, src; out = x + src added at index along dim. */
+static int index_add_backward(tg_node *node, tg_tensor *grad)
+{
+    if (tg_grad_accumulate(node->in[0], grad) != 0)
+        return -1;
+    tg_tensor *src = node->in[2];
+    if (!tg_grad_needed(src))
+        return 0;
+    return tg_grad_accumulate(src, tg_index_select(grad, (int)node->iparam[0], node->in[1]));
+}
+
+static const tg_op index_add_op = { "index_add", index_add_backward, 0x5 | TG_OP_OUTPUT_UNREAD };
+
+tg_tensor *tg_index_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *src)
+{
+    if (tg_check_inputs("index_add", 3, (tg_tensor *[]){ x, index, src }) != 0)
+        return NULL;
+    int d = tg_normalize_dim(dim, x->ndim, "index_add");
+    if (d < 0)
+        return NULL;
+    tg_tensor *out = tg_copy_to_graph(x);
+    if (!out || tg_kernel_index_add(out, d, index, src) != 0)
+        return NULL;
+    tg_node *node;
+    tg_tensor *in[3] = { x, index, src };
+    if (tg_record(&index_add_op, out, in, 3, &node) != 0)
+        return NULL;
+    if (node)
+        node->iparam[0] = d;
     return out;
 }
 

@@ -51,43 +51,23 @@ static bool as_rows(const tg_tensor *t, tg_tensor *rows)
     return true;
 }
 
-/* x's gradient += a @ b; sums over batch axes x was broadcast along. */
-static int add_product_to_grad(tg_tensor *x, const tg_tensor *a, const tg_tensor *b)
-{
-    if (!tg_requires_grad(x))
-        return 0;
-    bool accumulate;
-    tg_tensor *target = tg_grad_target(x, &accumulate);
-    if (!target)
-        return -1;
-    tg_shape product;
-    if (tg_matmul_shape(a, b, &product, "matmul backward") != 0)
-        return -1;
-    if (tg_shape_equal(product, tg_tensor_shape(x)))
-        return tg_kernel_matmul(target, a, b, 1.0f, accumulate ? 1.0f : 0.0f);
-    tg_tensor *full = tg_empty(product);
-    if (!full || tg_kernel_matmul(full, a, b, 1.0f, 0.0f) != 0)
-        return -1;
-    return tg_kernel_sum_to(target, full, 1.0f, accumulate);
-}
-
 /* Gradients of a @ b (both at least 2-d) given the product's gradient. */
-static int product_backward(tg_tensor *a, tg_tensor *b, const tg_tensor *grad)
+static int product_backward(tg_tensor *a, tg_tensor *b, tg_tensor *grad)
 {
-    tg_tensor bt = transposed(b), at = transposed(a);
-    if (add_product_to_grad(a, grad, &bt) != 0)
+    if (tg_grad_matmul(a, grad, tg_transpose(b, -2, -1)) != 0)
         return -1;
+    if (!tg_grad_needed(b))
+        return 0;
     /* A 2-d b shared by every batch: one GEMM over all rows at once. */
     tg_tensor a_rows, g_rows;
-    if (b->ndim == 2 && a->ndim > 2 && tg_requires_grad(b) && as_rows(a, &a_rows) &&
-        as_rows(grad, &g_rows)) {
+    if (!tg_grad_creating() && b->ndim == 2 && a->ndim > 2 && as_rows(a, &a_rows) && as_rows(grad, &g_rows)) {
         tg_tensor a_rows_t = transposed(&a_rows);
-        return add_product_to_grad(b, &a_rows_t, &g_rows);
+        return tg_grad_matmul(b, &a_rows_t, &g_rows);
     }
-    return add_product_to_grad(b, &at, grad);
+    return tg_grad_matmul(b, tg_transpose(a, -2, -1), grad);
 }
 
-static int matmul_backward(tg_node *node, const tg_tensor *grad)
+static int matmul_backward(tg_node *node, tg_tensor *grad)
 {
     return product_backward(node->in[0], node->in[1], grad);
 }
@@ -157,7 +137,7 @@ static int check_addend(const tg_tensor *addend, tg_shape result, const char *op
 
 /* ---- addmm --------------------------------------------------------------------------- */
 
-static int addmm_backward(tg_node *node, const tg_tensor *grad)
+static int addmm_backward(tg_node *node, tg_tensor *grad)
 {
     if (tg_grad_accumulate(node->in[0], grad) != 0)
         return -1;
@@ -204,15 +184,30 @@ static int add_rows_product(tg_tensor *x, const tg_tensor *g_rows, const tg_tens
     return tg_kernel_copy(target, product, accumulate);
 }
 
-static int affine_backward(tg_node *node, const tg_tensor *grad)
+/* The same rule with ops, for a backward that creates a graph: x's
+ * gradient g @ weight, weight's g^T x over all rows, the bias's g. */
+static int affine_backward_with_ops(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, tg_tensor *grad)
+{
+    int64_t in = weight->shape[1], out = weight->shape[0];
+    if (tg_grad_matmul(x, grad, weight) != 0)
+        return -1;
+    tg_tensor *g_rows = tg_reshape(grad, TG_SHAPE(-1, out));
+    if (tg_grad_matmul(weight, tg_transpose(g_rows, 0, 1), tg_reshape(x, TG_SHAPE(-1, in))) != 0)
+        return -1;
+    return bias ? tg_grad_accumulate(bias, grad) : 0;
+}
+
+static int affine_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0], *weight = node->in[1], *bias = node->in[2];
+    if (tg_grad_creating())
+        return affine_backward_with_ops(x, weight, bias, grad);
     tg_tensor *rows = node->saved; /* x as [R, I], contiguous when x was not */
     tg_tensor g_rows;
     as_rows(grad, &g_rows);
-    if (tg_requires_grad(x) && add_rows_product(x, &g_rows, weight) != 0)
+    if (tg_grad_needed(x) && add_rows_product(x, &g_rows, weight) != 0)
         return -1;
-    if (tg_requires_grad(weight)) {
+    if (tg_grad_needed(weight)) {
         /* weight's gradient += g^T x, postponed to join the other steps'. */
         tg_tensor *g_saved = tg_view_alias(&g_rows);
         if (!g_saved || tg_defer_product(node, 1, g_saved, rows) != 0)

@@ -1,13 +1,15 @@
 /*
  * Reduction ops. Each computes into a "kept" view of its output (every
  * axis kept, size 1 where reduced), which is also how its backward rule
- * sees the output's gradient: broadcast against x, it spreads back over the
- * reduced axes.
+ * sees the output's gradient (kept_grad): broadcast against x, it spreads
+ * back over the reduced axes. The rules are written with ops and the
+ * formulas of autograd/formula.h.
  */
 #include <math.h>
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "autograd/formula.h"
 #include "autograd/ops.h"
 #include "tensor/index.h"
 #include "tensor/reduce.h"
@@ -33,6 +35,23 @@ static tg_shape node_kept_shape(const tg_node *node)
         if (node->iparam[0] & (1 << d))
             kept.dim[d] = 1;
     return kept;
+}
+
+/* The reduced axes of a node, from its bit mask. */
+static tg_axes node_axes(const tg_node *node)
+{
+    tg_axes axes = { .n = 0 };
+    for (int d = 0; d < node->in[0]->ndim; d++)
+        if (node->iparam[0] & (1 << d))
+            axes.axis[axes.n++] = d;
+    return axes;
+}
+
+/* t summed over the node's reduced axes, kept (t itself when none is). */
+static tg_tensor *sum_kept(const tg_node *node, tg_tensor *t)
+{
+    tg_axes axes = node_axes(node);
+    return axes.n ? tg_sum(t, axes, true) : t;
 }
 
 static int64_t axes_mask(const tg_tensor *x, tg_shape kept)
@@ -87,19 +106,21 @@ static int mean_kernel(tg_tensor *out, const tg_tensor *x, float unused)
     return tg_kernel_sum_to(out, x, (float)out->numel / (float)x->numel, false);
 }
 
-TG_MAP_ROW_1(back_scaled, a * p[0])
+/* The output's gradient (and output) with the reduced axes kept, as ops. */
+static tg_tensor *kept(const tg_node *node, tg_tensor *t) { return tg_reshape(t, node_kept_shape(node)); }
 
-static int spread_backward(tg_node *node, const tg_tensor *grad, float scale)
+/* g spread over x, times p[0] (x only gives the shape). */
+TG_FORMULA(spread_grad, g, x, unused, SCALE(g, P0))
+
+static int spread_backward(tg_node *node, tg_tensor *grad, float scale)
 {
     tg_tensor *x = node->in[0];
-    tg_tensor g = kept_view(grad, node_kept_shape(node));
-    const tg_tensor *in[1] = { &g };
-    return tg_grad_map(x, x, 1, in, back_scaled, &scale);
+    return tg_grad_formula(x, &spread_grad, (tg_tensor *[]){ kept(node, grad), x, x }, &scale);
 }
 
-static int sum_backward(tg_node *node, const tg_tensor *grad) { return spread_backward(node, grad, 1.0f); }
+static int sum_backward(tg_node *node, tg_tensor *grad) { return spread_backward(node, grad, 1.0f); }
 
-static int mean_backward(tg_node *node, const tg_tensor *grad)
+static int mean_backward(tg_node *node, tg_tensor *grad)
 {
     const tg_tensor *x = node->in[0];
     return spread_backward(node, grad, (float)node->out->numel / (float)x->numel);
@@ -127,31 +148,19 @@ static int min_kernel(tg_tensor *out, const tg_tensor *x, float unused)
     return tg_kernel_min_to(out, x);
 }
 
-TG_MAP_ROW_2(row_equal, (float)(a == b))
-TG_MAP_ROW_3(back_tie_share, b != 0.0f ? a * b / c : 0.0f) /* grad, weight, weight total */
-TG_MAP_ROW_3(row_abs_equal_signed, fabsf(a) == b ? c : 0.0f) /* x, norm, sign source (x) */
+/* Ties share the gradient: g * weight / total, where weight marks the
+ * chosen elements (x's shape) and total sums |weight| over each group. */
+TG_FORMULA(share_grad, g, weight, total, WHERE(weight, DIV(MUL(g, weight), total), ZERO(g)))
 
-/* grad spread over the elements where `weight` (x's shape, 0 elsewhere) is
- * non-zero, in proportion to |weight| summed over each reduced group. */
-static int share_backward(tg_node *node, const tg_tensor *grad, tg_tensor *weight, tg_tensor *abs_weight)
+static int share_backward(tg_node *node, tg_tensor *grad, tg_tensor *weight, tg_tensor *abs_weight)
 {
-    tg_tensor *x = node->in[0];
-    tg_shape kept = node_kept_shape(node);
-    tg_tensor g = kept_view(grad, kept);
-    tg_tensor *total = tg_empty(kept);
-    if (!total || tg_kernel_sum_to(total, abs_weight, 1.0f, false) != 0)
-        return -1;
-    const tg_tensor *in[3] = { &g, weight, total };
-    return tg_grad_map(x, x, 3, in, back_tie_share, NULL);
+    tg_tensor *total = sum_kept(node, abs_weight);
+    return tg_grad_formula(node->in[0], &share_grad, (tg_tensor *[]){ kept(node, grad), weight, total }, NULL);
 }
 
-static int extreme_backward(tg_node *node, const tg_tensor *grad)
+static int extreme_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *x = node->in[0];
-    tg_tensor y = kept_view(node->out, node_kept_shape(node));
-    tg_tensor *mask = tg_empty(tg_tensor_shape(x));
-    if (!mask || tg_map("amax backward", mask, 2, (const tg_tensor *[]){ x, &y }, row_equal, NULL, false) != 0)
-        return -1;
+    tg_tensor *mask = tg_eq(node->in[0], kept(node, node->out));
     return share_backward(node, grad, mask, mask);
 }
 
@@ -168,19 +177,16 @@ static int var_kernel(tg_tensor *out, const tg_tensor *x, float correction)
     return tg_kernel_var_to(out, x, correction);
 }
 
-TG_MAP_ROW_3(back_var, a * (b - c) * p[0]) /* grad, x, mean */
+TG_FORMULA(var_grad, g, x, mean, MUL(g, SCALE(SUB(x, mean), P0)))
 
-static int var_backward(tg_node *node, const tg_tensor *grad)
+static int var_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
-    tg_shape kept = node_kept_shape(node);
-    tg_tensor g = kept_view(grad, kept);
-    tg_tensor *mean = tg_empty(kept);
-    int64_t count = x->numel / (mean ? mean->numel : 1);
-    if (!mean || tg_kernel_sum_to(mean, x, 1.0f / (float)count, false) != 0)
-        return -1;
+    tg_tensor *total = sum_kept(node, x);
+    int64_t count = x->numel / (total ? total->numel : 1);
+    tg_tensor *mean = tg_mul_scalar(total, 1.0f / (float)count);
     float scale = 2.0f / ((float)count - node->fparam[0]);
-    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ &g, x, mean }, back_var, &scale);
+    return tg_grad_formula(x, &var_grad, (tg_tensor *[]){ kept(node, grad), x, mean }, &scale);
 }
 
 static int logsumexp_kernel(tg_tensor *out, const tg_tensor *x, float unused)
@@ -189,44 +195,36 @@ static int logsumexp_kernel(tg_tensor *out, const tg_tensor *x, float unused)
     return tg_kernel_logsumexp_to(out, x);
 }
 
-TG_MAP_ROW_3(back_logsumexp, a * expf(b - c)) /* grad, x, y */
+TG_FORMULA(logsumexp_grad, g, x, y, MUL(g, EXP(SUB(x, y))))
 
-static int logsumexp_backward(tg_node *node, const tg_tensor *grad)
+static int logsumexp_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
-    tg_shape kept = node_kept_shape(node);
-    tg_tensor g = kept_view(grad, kept), y = kept_view(node->out, kept);
-    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ &g, x, &y }, back_logsumexp, NULL);
+    return tg_grad_formula(x, &logsumexp_grad, (tg_tensor *[]){ kept(node, grad), x, kept(node, node->out) },
+                           NULL);
 }
 
 static int norm_kernel(tg_tensor *out, const tg_tensor *x, float p) { return tg_kernel_norm_to(out, x, p); }
 
-/* grad, x, norm; the gradient at a zero norm is 0, as in PyTorch. */
-TG_MAP_ROW_3(back_norm, c == 0.0f ? 0.0f
-                        : p[0] == 2.0f ? a * b / c
-                        : p[0] == 1.0f ? a * (float)((b > 0.0f) - (b < 0.0f))
-                        : a * b * powf(fabsf(b), p[0] - 2.0f) / powf(c, p[0] - 1.0f))
+/* The gradient at a zero norm is 0, as in PyTorch. */
+TG_FORMULA(norm2_grad, g, x, y, WHERE(y, DIV(MUL(g, x), y), ZERO(g)))
+TG_FORMULA(norm1_grad, g, x, y, WHERE(y, MUL(g, SIGN(x)), ZERO(g)))
+/* g x |x|^(p-2) / y^(p-1) */
+TG_FORMULA(normp_grad, g, x, y,
+           WHERE(y, DIV(MUL(MUL(g, x), POWS(MUL(x, SIGN(x)), P0 - 2.0f)), POWS(y, P0 - 1.0f)), ZERO(g)))
 
-static int norm_backward(tg_node *node, const tg_tensor *grad)
+static int norm_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *x = node->in[0];
+    tg_tensor *x = node->in[0], *y = kept(node, node->out);
     float p = node->fparam[0];
-    tg_shape kept = node_kept_shape(node);
-    tg_tensor y = kept_view(node->out, kept);
     if (isinf(p)) {
         /* The max |x| elements share the gradient, with x's sign. */
-        tg_tensor *signed_mask = tg_empty(tg_tensor_shape(x));
-        tg_tensor *sign = signed_mask ? tg_empty(tg_tensor_shape(x)) : NULL;
-        tg_tensor *mask = sign ? tg_empty(tg_tensor_shape(x)) : NULL;
-        if (!mask || tg_kernel_unary(TG_UNARY_SIGN, sign, x, NULL, false) != 0 ||
-            tg_map("norm backward", signed_mask, 3, (const tg_tensor *[]){ x, &y, sign },
-                   row_abs_equal_signed, NULL, false) != 0 ||
-            tg_kernel_unary(TG_UNARY_ABS, mask, signed_mask, NULL, false) != 0)
-            return -1;
-        return share_backward(node, grad, signed_mask, mask);
+        tg_tensor *sign = tg_sign(x);
+        tg_tensor *mask = tg_eq(tg_abs(x), y);
+        return share_backward(node, grad, tg_mul(mask, sign), mask);
     }
-    tg_tensor g = kept_view(grad, kept);
-    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ &g, x, &y }, back_norm, &p);
+    const tg_formula *formula = p == 2.0f ? &norm2_grad : p == 1.0f ? &norm1_grad : &normp_grad;
+    return tg_grad_formula(x, formula, (tg_tensor *[]){ kept(node, grad), x, y }, &p);
 }
 
 static const tg_op var_op = { "var", var_backward, TG_OP_OUTPUT_UNREAD };
@@ -250,17 +248,9 @@ tg_tensor *tg_norm(tg_tensor *x, float p, tg_axes axes, bool keepdim)
 
 /* ---- max and min along one axis, with indices ------------------------------------------ */
 
-static int indexed_extreme_backward(tg_node *node, const tg_tensor *grad)
+static int indexed_extreme_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *x = node->in[0];
-    if (!tg_requires_grad(x))
-        return 0;
-    int dim = (int)node->iparam[1];
-    tg_shape kept = node_kept_shape(node);
-    tg_tensor g = kept_view(grad, kept);
-    tg_tensor index = kept_view(node->saved, kept);
-    tg_tensor *target = tg_grad_target_zeroed(x);
-    return target ? tg_kernel_scatter_add(target, dim, &index, &g) : -1;
+    return tg_grad_scatter_add(node->in[0], (int)node->iparam[1], kept(node, node->saved), kept(node, grad));
 }
 
 static const tg_op max_op = { "max", indexed_extreme_backward, TG_OP_UNREAD_ALL };

@@ -1,25 +1,15 @@
 /*
- * Shape ops: views of their input where strides allow (no copy), with
- * backward rules that route the gradient back through the same view of
- * the input's gradient buffer.
+ * Shape ops: views of their input where strides allow (no copy). In first
+ * order the gradient of a view lives inside its input's gradient buffer
+ * (tg_node.grad_view) and backward skips the op; otherwise, and in a
+ * backward that creates a graph, the rules below route the gradient back
+ * with the inverse view.
  */
 #include <string.h>
 
 #include "autograd/autograd.h"
 #include "autograd/ops.h"
 #include "tensor/index.h"
-
-/* t's memory (contiguous) seen with `shape`. */
-static tg_tensor contiguous_view(const tg_tensor *t, tg_shape shape)
-{
-    tg_tensor v = *t;
-    v.ndim = shape.ndim;
-    memcpy(v.shape, shape.dim, sizeof(int64_t) * (size_t)shape.ndim);
-    tg_contiguous_strides(&shape, v.stride);
-    v.ext = NULL;
-    v.flags = 0;
-    return v;
-}
 
 /* Records op on out (a view or copy of x); *node is NULL when nothing was
  * recorded, including when out is NULL. */
@@ -34,11 +24,10 @@ static tg_tensor *record1(const tg_op *op, tg_tensor *out, tg_tensor *x, tg_node
 
 /* ---- Same elements, new shape: reshape, flatten, squeeze, unsqueeze, clone --------- */
 
-static int reshape_backward(tg_node *node, const tg_tensor *grad)
+static int reshape_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0];
-    tg_tensor g = contiguous_view(grad, tg_tensor_shape(x));
-    return tg_grad_accumulate(x, &g);
+    return tg_grad_accumulate(x, tg_reshape(grad, tg_tensor_shape(x)));
 }
 
 /* The output's gradient in place: the input's gradient seen in the output's
@@ -121,18 +110,12 @@ tg_tensor *tg_clone(tg_tensor *x) { return record_reshaped(&clone_op, tg_copy_to
 /* ---- permute and transpose ---------------------------------------------------------------- *
  * The order is packed in iparam[0], 4 bits per axis. */
 
-static int permute_backward(tg_node *node, const tg_tensor *grad)
+static int permute_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *x = node->in[0];
-    tg_tensor g = *grad; /* grad seen in x's axis order */
-    for (int d = 0; d < grad->ndim; d++) {
-        int from = (int)((node->iparam[0] >> (4 * d)) & 15);
-        g.shape[from] = grad->shape[d];
-        g.stride[from] = grad->stride[d];
-    }
-    g.ext = NULL;
-    g.flags = 0;
-    return tg_grad_accumulate(x, &g);
+    int inverse[TG_MAX_DIMS]; /* grad seen in x's axis order */
+    for (int d = 0; d < grad->ndim; d++)
+        inverse[(node->iparam[0] >> (4 * d)) & 15] = d;
+    return tg_grad_accumulate(node->in[0], tg_permute(grad, inverse));
 }
 
 static tg_tensor *permuted_grad(const tg_node *node, tg_tensor *input_grad)
@@ -176,31 +159,9 @@ tg_tensor *tg_transpose(tg_tensor *x, int dim0, int dim1)
 /* ---- slice, narrow, select: part of x ------------------------------------------------------ *
  * iparam: dim, start, step (select: dim, index, 0). */
 
-static int slice_backward(tg_node *node, const tg_tensor *grad)
+static int slice_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *x = node->in[0];
-    if (!tg_requires_grad(x))
-        return 0;
-    tg_tensor *target = tg_grad_target_zeroed(x);
-    if (!target)
-        return -1;
-    int dim = (int)node->iparam[0];
-    tg_tensor part = *target;
-    part.data = target->data + node->iparam[1] * target->stride[dim];
-    part.ext = NULL;
-    part.flags = 0;
-    if (node->iparam[2] == 0) { /* select: the axis is gone */
-        for (int k = dim; k < target->ndim - 1; k++) {
-            part.shape[k] = target->shape[k + 1];
-            part.stride[k] = target->stride[k + 1];
-        }
-        part.ndim = target->ndim - 1;
-    } else {
-        part.shape[dim] = grad->shape[dim];
-        part.stride[dim] = target->stride[dim] * node->iparam[2];
-    }
-    part.numel = grad->numel; /* the part has grad's elements, not all of target's */
-    return tg_kernel_copy(&part, grad, true);
+    return tg_grad_slice(node->in[0], (int)node->iparam[0], node->iparam[1], node->iparam[2], grad);
 }
 
 static tg_tensor *sliced_grad(const tg_node *node, tg_tensor *input_grad)
@@ -263,7 +224,7 @@ tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index)
 
 /* ---- expand ------------------------------------------------------------------------------------ */
 
-static int expand_backward(tg_node *node, const tg_tensor *grad) { return tg_grad_accumulate(node->in[0], grad); }
+static int expand_backward(tg_node *node, tg_tensor *grad) { return tg_grad_accumulate(node->in[0], grad); }
 
 static const tg_op expand_op = { "expand", expand_backward, TG_OP_UNREAD_ALL };
 
@@ -271,40 +232,25 @@ tg_tensor *tg_expand(tg_tensor *x, tg_shape shape) { return record1(&expand_op, 
 
 /* ---- concat and stack ---------------------------------------------------------------------------- */
 
-static int concat_backward(tg_node *node, const tg_tensor *grad)
+static int concat_backward(tg_node *node, tg_tensor *grad)
 {
     int dim = (int)node->iparam[0];
     int64_t start = 0;
     for (int i = 0; i < node->n_in; i++) {
         tg_tensor *x = node->in[i];
-        tg_tensor part = *grad;
-        part.data = grad->data + start * grad->stride[dim];
-        part.shape[dim] = x->shape[dim];
-        part.numel = x->numel;
-        part.ext = NULL;
-        start += x->shape[dim];
-        if (tg_grad_accumulate_part(node, x, &part) != 0)
+        if (tg_grad_accumulate_part(node, x, tg_narrow(grad, dim, start, x->shape[dim])) != 0)
             return -1;
+        start += x->shape[dim];
     }
     return 0;
 }
 
-static int stack_backward(tg_node *node, const tg_tensor *grad)
+static int stack_backward(tg_node *node, tg_tensor *grad)
 {
     int dim = (int)node->iparam[0];
-    for (int i = 0; i < node->n_in; i++) {
-        tg_tensor part = *grad;
-        part.data = grad->data + i * grad->stride[dim];
-        for (int k = dim; k < grad->ndim - 1; k++) {
-            part.shape[k] = grad->shape[k + 1];
-            part.stride[k] = grad->stride[k + 1];
-        }
-        part.ndim = grad->ndim - 1;
-        part.numel = node->in[i]->numel;
-        part.ext = NULL;
-        if (tg_grad_accumulate_part(node, node->in[i], &part) != 0)
+    for (int i = 0; i < node->n_in; i++)
+        if (tg_grad_accumulate_part(node, node->in[i], tg_select(grad, dim, i)) != 0)
             return -1;
-    }
     return 0;
 }
 

@@ -7,43 +7,24 @@
 #include <math.h>
 
 #include "autograd/autograd.h"
+#include "autograd/formula.h"
 #include "autograd/ops.h"
-#include "tensor/fastmath.h"
 #include "tensor/reduce.h"
 
-TG_MAP_ROW_2(row_product, a * b)
-TG_MAP_ROW_3(back_softmax, c * (a - b))                  /* grad, sum(g*y), y */
-TG_MAP_ROW_3(back_log_softmax, a - tg_fast_expf(c) * b)  /* grad, sum(g), y */
+TG_FORMULA(softmax_grad, g, total, y, MUL(y, SUB(g, total)))          /* total = sum(g y) */
+TG_FORMULA(log_softmax_grad, g, total, y, SUB(g, MUL(EXP(y), total))) /* total = sum(g) */
 
-/* The shape of x with axis dim of size 1. */
-static tg_shape collapsed(const tg_tensor *x, int dim)
+static int softmax_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_shape s = tg_tensor_shape(x);
-    s.dim[dim] = 1;
-    return s;
+    tg_tensor *y = node->out;
+    tg_tensor *total = tg_sum(tg_mul(grad, y), TG_AXES((int)node->iparam[0]), true);
+    return tg_grad_formula(node->in[0], &softmax_grad, (tg_tensor *[]){ grad, total, y }, NULL);
 }
 
-static int softmax_backward(tg_node *node, const tg_tensor *grad)
+static int log_softmax_backward(tg_node *node, tg_tensor *grad)
 {
-    tg_tensor *x = node->in[0], *y = node->out;
-    int dim = (int)node->iparam[0];
-    tg_tensor *gy = tg_empty(tg_tensor_shape(y));
-    tg_tensor *total = tg_empty(collapsed(y, dim));
-    if (!gy || !total ||
-        tg_map("softmax backward", gy, 2, (const tg_tensor *[]){ grad, y }, row_product, NULL, false) != 0 ||
-        tg_kernel_sum_to(total, gy, 1.0f, false) != 0)
-        return -1;
-    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ grad, total, y }, back_softmax, NULL);
-}
-
-static int log_softmax_backward(tg_node *node, const tg_tensor *grad)
-{
-    tg_tensor *x = node->in[0], *y = node->out;
-    int dim = (int)node->iparam[0];
-    tg_tensor *total = tg_empty(collapsed(y, dim));
-    if (!total || tg_kernel_sum_to(total, grad, 1.0f, false) != 0)
-        return -1;
-    return tg_grad_map(x, x, 3, (const tg_tensor *[]){ grad, total, y }, back_log_softmax, NULL);
+    tg_tensor *total = tg_sum(grad, TG_AXES((int)node->iparam[0]), true);
+    return tg_grad_formula(node->in[0], &log_softmax_grad, (tg_tensor *[]){ grad, total, node->out }, NULL);
 }
 
 static const tg_op softmax_op = { "softmax", softmax_backward, 0x1 };

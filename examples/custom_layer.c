@@ -59,12 +59,12 @@ static int backward_with(tg_map_fn row, tg_node *node, const tg_tensor *grad)
     return tg_grad_map(node->in[0], grad, 2, in, row, node->fparam);
 }
 
-static int scaled_tanh_backward(tg_node *node, const tg_tensor *grad)
+static int scaled_tanh_backward(tg_node *node, tg_tensor *grad)
 {
     return backward_with(row_scaled_tanh_backward, node, grad);
 }
 
-static int scaled_tanh_backward_slip(tg_node *node, const tg_tensor *grad)
+static int scaled_tanh_backward_slip(tg_node *node, tg_tensor *grad)
 {
     return backward_with(row_scaled_tanh_backward_slip, node, grad);
 }

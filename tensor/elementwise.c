@@ -94,75 +94,26 @@ static inline float softplus(float x)
 
 static inline float sign(float x) { return (float)((x > 0.0f) - (x < 0.0f)) + (x != x ? x : 0.0f); }
 
-TG_MAP_ROW_1(row_neg, -a)
-TG_MAP_ROW_1(row_abs, fabsf(a))
-TG_MAP_ROW_1(row_exp, tg_fast_expf(a))
-TG_MAP_ROW_1(row_log, logf(a))
-TG_MAP_ROW_1(row_log1p, log1pf(a))
-TG_MAP_ROW_1(row_sqrt, sqrtf(a))
-TG_MAP_ROW_1(row_rsqrt, 1.0f / sqrtf(a))
-TG_MAP_ROW_1(row_square, a * a)
-TG_MAP_ROW_1(row_reciprocal, 1.0f / a)
-TG_MAP_ROW_1(row_sign, sign(a))
-TG_MAP_ROW_1(row_tanh, tg_fast_tanhf(a))
-TG_MAP_ROW_1(row_sigmoid, tg_fast_sigmoidf(a))
-TG_MAP_ROW_1(row_relu, a > 0.0f ? a : (a != a ? a : 0.0f))
-TG_MAP_ROW_1(row_leaky_relu, a > 0.0f ? a : a * p[0])
-TG_MAP_ROW_1(row_gelu, gelu(a))
-TG_MAP_ROW_1(row_softplus, softplus(a))
-TG_MAP_ROW_1(row_sin, sinf(a))
-TG_MAP_ROW_1(row_cos, cosf(a))
-TG_MAP_ROW_1(row_pow_scalar, powf(a, p[0]))
-TG_MAP_ROW_1(row_clamp, a < p[0] ? p[0] : (a > p[1] ? p[1] : a))
-TG_MAP_ROW_1(row_add_scalar, a + p[0])
-TG_MAP_ROW_1(row_mul_scalar, a * p[0])
-TG_MAP_ROW_1(row_rsub_scalar, p[0] - a)
-TG_MAP_ROW_1(row_rdiv_scalar, p[0] / a)
-TG_MAP_ROW_1(row_rpow_scalar, powf(p[0], a))
-TG_MAP_ROW_1(row_eq_scalar, (float)(a == p[0]))
-TG_MAP_ROW_1(row_ne_scalar, (float)(a != p[0]))
-TG_MAP_ROW_1(row_lt_scalar, (float)(a < p[0]))
-TG_MAP_ROW_1(row_le_scalar, (float)(a <= p[0]))
-TG_MAP_ROW_1(row_gt_scalar, (float)(a > p[0]))
-TG_MAP_ROW_1(row_ge_scalar, (float)(a >= p[0]))
 TG_MAP_ROW_1(row_copy, a)
 
+/* The forward column of tensor/elementwise_table.h, in x (or a and b) and p. */
+#define P0 (p[0])
+#define P1 (p[1])
+#define UNARY_FORWARD_ROW(kind, name, forward, ...)                                        \
+    static inline float forward_##kind(float x, const float *p)                           \
+    {                                                                                     \
+        (void)p;                                                                          \
+        return forward;                                                                   \
+    }                                                                                     \
+    TG_MAP_ROW_1(row_##kind, forward_##kind(a, p))
+TG_UNARY_TABLE(UNARY_FORWARD_ROW)
+TG_UNARY_COMPARISON_TABLE(UNARY_FORWARD_ROW)
+
+#define UNARY_ENTRY(kind, name, ...) [TG_UNARY_##kind] = { name, row_##kind },
 static const struct {
     const char *name;
     tg_map_fn fn;
-} unary_ops[] = {
-    [TG_UNARY_NEG] = { "neg", row_neg },
-    [TG_UNARY_ABS] = { "abs", row_abs },
-    [TG_UNARY_EXP] = { "exp", row_exp },
-    [TG_UNARY_LOG] = { "log", row_log },
-    [TG_UNARY_LOG1P] = { "log1p", row_log1p },
-    [TG_UNARY_SQRT] = { "sqrt", row_sqrt },
-    [TG_UNARY_RSQRT] = { "rsqrt", row_rsqrt },
-    [TG_UNARY_SQUARE] = { "square", row_square },
-    [TG_UNARY_RECIPROCAL] = { "reciprocal", row_reciprocal },
-    [TG_UNARY_SIGN] = { "sign", row_sign },
-    [TG_UNARY_TANH] = { "tanh", row_tanh },
-    [TG_UNARY_SIGMOID] = { "sigmoid", row_sigmoid },
-    [TG_UNARY_RELU] = { "relu", row_relu },
-    [TG_UNARY_LEAKY_RELU] = { "leaky_relu", row_leaky_relu },
-    [TG_UNARY_GELU] = { "gelu", row_gelu },
-    [TG_UNARY_SOFTPLUS] = { "softplus", row_softplus },
-    [TG_UNARY_SIN] = { "sin", row_sin },
-    [TG_UNARY_COS] = { "cos", row_cos },
-    [TG_UNARY_POW_SCALAR] = { "pow_scalar", row_pow_scalar },
-    [TG_UNARY_CLAMP] = { "clamp", row_clamp },
-    [TG_UNARY_ADD_SCALAR] = { "add_scalar", row_add_scalar },
-    [TG_UNARY_MUL_SCALAR] = { "mul_scalar", row_mul_scalar },
-    [TG_UNARY_RSUB_SCALAR] = { "rsub_scalar", row_rsub_scalar },
-    [TG_UNARY_RDIV_SCALAR] = { "rdiv_scalar", row_rdiv_scalar },
-    [TG_UNARY_RPOW_SCALAR] = { "rpow_scalar", row_rpow_scalar },
-    [TG_UNARY_EQ_SCALAR] = { "eq_scalar", row_eq_scalar },
-    [TG_UNARY_NE_SCALAR] = { "ne_scalar", row_ne_scalar },
-    [TG_UNARY_LT_SCALAR] = { "lt_scalar", row_lt_scalar },
-    [TG_UNARY_LE_SCALAR] = { "le_scalar", row_le_scalar },
-    [TG_UNARY_GT_SCALAR] = { "gt_scalar", row_gt_scalar },
-    [TG_UNARY_GE_SCALAR] = { "ge_scalar", row_ge_scalar },
-};
+} unary_ops[] = { TG_UNARY_TABLE(UNARY_ENTRY) TG_UNARY_COMPARISON_TABLE(UNARY_ENTRY) };
 static_assert(sizeof unary_ops / sizeof unary_ops[0] == TG_UNARY_COUNT,
               "every unary op needs a name and a row function");
 
@@ -184,38 +135,15 @@ int tg_kernel_unary(tg_unary_op op, tg_tensor *out, const tg_tensor *x, const fl
 static inline float maximum(float a, float b) { return a != a || b != b ? a + b : (a > b ? a : b); }
 static inline float minimum(float a, float b) { return a != a || b != b ? a + b : (a < b ? a : b); }
 
-TG_MAP_ROW_2(row_add, a + b)
-TG_MAP_ROW_2(row_sub, a - b)
-TG_MAP_ROW_2(row_mul, a * b)
-TG_MAP_ROW_2(row_div, a / b)
-TG_MAP_ROW_2(row_pow, powf(a, b))
-TG_MAP_ROW_2(row_maximum, maximum(a, b))
-TG_MAP_ROW_2(row_minimum, minimum(a, b))
-TG_MAP_ROW_2(row_eq, (float)(a == b))
-TG_MAP_ROW_2(row_ne, (float)(a != b))
-TG_MAP_ROW_2(row_lt, (float)(a < b))
-TG_MAP_ROW_2(row_le, (float)(a <= b))
-TG_MAP_ROW_2(row_gt, (float)(a > b))
-TG_MAP_ROW_2(row_ge, (float)(a >= b))
+#define BINARY_FORWARD_ROW(kind, name, forward, ...) TG_MAP_ROW_2(row_##kind, forward)
+TG_BINARY_TABLE(BINARY_FORWARD_ROW)
+TG_BINARY_COMPARISON_TABLE(BINARY_FORWARD_ROW)
 
+#define BINARY_ENTRY(kind, name, ...) [TG_BINARY_##kind] = { name, row_##kind },
 static const struct {
     const char *name;
     tg_map_fn fn;
-} binary_ops[] = {
-    [TG_BINARY_ADD] = { "add", row_add },
-    [TG_BINARY_SUB] = { "sub", row_sub },
-    [TG_BINARY_MUL] = { "mul", row_mul },
-    [TG_BINARY_DIV] = { "div", row_div },
-    [TG_BINARY_POW] = { "pow", row_pow },
-    [TG_BINARY_MAXIMUM] = { "maximum", row_maximum },
-    [TG_BINARY_MINIMUM] = { "minimum", row_minimum },
-    [TG_BINARY_EQ] = { "eq", row_eq },
-    [TG_BINARY_NE] = { "ne", row_ne },
-    [TG_BINARY_LT] = { "lt", row_lt },
-    [TG_BINARY_LE] = { "le", row_le },
-    [TG_BINARY_GT] = { "gt", row_gt },
-    [TG_BINARY_GE] = { "ge", row_ge },
-};
+} binary_ops[] = { TG_BINARY_TABLE(BINARY_ENTRY) TG_BINARY_COMPARISON_TABLE(BINARY_ENTRY) };
 static_assert(sizeof binary_ops / sizeof binary_ops[0] == TG_BINARY_COUNT,
               "every binary op needs a name and a row function");
 
@@ -245,7 +173,7 @@ int tg_kernel_where(tg_tensor *out, const tg_tensor *mask, const tg_tensor *a, c
 
 int tg_kernel_scale(tg_tensor *out, const tg_tensor *x, float alpha, bool accumulate)
 {
-    return tg_map("scale", out, 1, &x, row_mul_scalar, &alpha, accumulate);
+    return tg_map("scale", out, 1, &x, row_MUL_SCALAR, &alpha, accumulate);
 }
 
 /* int64 tensors have no arithmetic: a copy is all they need. */

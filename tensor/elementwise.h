@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tensor/elementwise_table.h"
 #include "tensor/tensor.h"
 #include "tensor/threads.h"
 
@@ -130,38 +131,12 @@ int tg_map(const char *op, tg_tensor *out, int n_in, const tg_tensor *const *in,
 
 /* ---- Unary operations ------------------------------------------------------ */
 
+/* The kinds, in the order of tensor/elementwise_table.h, whose rows say
+ * what each computes: TG_UNARY_NEG, ..., TG_UNARY_GE_SCALAR. */
+#define TG_UNARY_KIND_(kind, ...) TG_UNARY_##kind,
 typedef enum tg_unary_op {
-    TG_UNARY_NEG,
-    TG_UNARY_ABS,
-    TG_UNARY_EXP,
-    TG_UNARY_LOG,
-    TG_UNARY_LOG1P,
-    TG_UNARY_SQRT,
-    TG_UNARY_RSQRT,
-    TG_UNARY_SQUARE,
-    TG_UNARY_RECIPROCAL,
-    TG_UNARY_SIGN,
-    TG_UNARY_TANH,
-    TG_UNARY_SIGMOID,
-    TG_UNARY_RELU,
-    TG_UNARY_LEAKY_RELU, /* param[0]: negative slope */
-    TG_UNARY_GELU,       /* exact: x * Phi(x), as torch's default */
-    TG_UNARY_SOFTPLUS,   /* log(1 + exp(x)), stable */
-    TG_UNARY_SIN,
-    TG_UNARY_COS,
-    TG_UNARY_POW_SCALAR, /* x ^ param[0] */
-    TG_UNARY_CLAMP,      /* min(max(x, param[0]), param[1]) */
-    TG_UNARY_ADD_SCALAR, /* x + param[0] */
-    TG_UNARY_MUL_SCALAR, /* x * param[0] */
-    TG_UNARY_RSUB_SCALAR,/* param[0] - x */
-    TG_UNARY_RDIV_SCALAR,/* param[0] / x */
-    TG_UNARY_RPOW_SCALAR,/* param[0] ^ x */
-    TG_UNARY_EQ_SCALAR,  /* comparisons give 1 or 0 */
-    TG_UNARY_NE_SCALAR,
-    TG_UNARY_LT_SCALAR,
-    TG_UNARY_LE_SCALAR,
-    TG_UNARY_GT_SCALAR,
-    TG_UNARY_GE_SCALAR,
+    TG_UNARY_TABLE(TG_UNARY_KIND_)
+    TG_UNARY_COMPARISON_TABLE(TG_UNARY_KIND_)
     TG_UNARY_COUNT
 } tg_unary_op;
 
@@ -171,20 +146,10 @@ int tg_kernel_unary(tg_unary_op op, tg_tensor *out, const tg_tensor *x, const fl
 
 /* ---- Binary operations ----------------------------------------------------- */
 
+#define TG_BINARY_KIND_(kind, ...) TG_BINARY_##kind,
 typedef enum tg_binary_op {
-    TG_BINARY_ADD,
-    TG_BINARY_SUB,
-    TG_BINARY_MUL,
-    TG_BINARY_DIV,
-    TG_BINARY_POW,
-    TG_BINARY_MAXIMUM,
-    TG_BINARY_MINIMUM,
-    TG_BINARY_EQ, /* comparisons give 1 or 0 */
-    TG_BINARY_NE,
-    TG_BINARY_LT,
-    TG_BINARY_LE,
-    TG_BINARY_GT,
-    TG_BINARY_GE,
+    TG_BINARY_TABLE(TG_BINARY_KIND_)
+    TG_BINARY_COMPARISON_TABLE(TG_BINARY_KIND_)
     TG_BINARY_COUNT
 } tg_binary_op;
 

@@ -116,17 +116,36 @@ static inline tg_tensor *view_permuted(tg_tensor *x) { return tg_permute(x, (int
  * of the tolerance for these small, O(1) functions. Inputs stay at least
  * 0.05 from kinks and ties, ten steps away. */
 static const tg_gradcheck_config tight = { .eps = 5e-3, .atol = 2e-4, .rtol = 2e-3 };
+/* Second derivatives are differences of gradients that are themselves sums
+ * rounded to float: for the wider products here that rounding alone reaches
+ * 4e-4, so the absolute tolerance is 1e-3. */
+static const tg_gradcheck_config tight_second = { .eps = 5e-3, .atol = 1e-3, .rtol = 5e-3 };
 
-/* Runs tg_gradcheck with the tight tolerances and fails the test, naming
- * `what`, unless every element passed. */
-static inline void assert_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, int n,
-                                    const char *what)
+/* tg_gradcheck alone with the tight tolerances, for a backward rule written
+ * with kernels (first order only). */
+static inline void assert_first_order_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs,
+                                                int n, const char *what)
 {
     tg_gradcheck_result result;
     int rc = tg_gradcheck(fn, user, inputs, n, &tight, &result);
     cr_assert_eq(rc, 0, "%s: gradcheck did not run: %s", what, tg_error_message());
     cr_assert(result.passed, "%s: %s", what, result.message);
     cr_assert_gt(result.checked, 0, "%s: no element was checked", what);
+    cr_assert(!tg_error_occurred(), "%s: %s", what, tg_error_message());
+}
+
+/* Runs tg_gradcheck and then tg_gradgradcheck (the same op's backward,
+ * differentiated again) with the tight tolerances, and fails the test,
+ * naming `what`, unless every element of both passed. */
+static inline void assert_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, int n,
+                                    const char *what)
+{
+    assert_first_order_gradcheck(fn, user, inputs, n, what);
+    tg_gradcheck_result result;
+    int rc = tg_gradgradcheck(fn, user, inputs, n, &tight_second, &result);
+    cr_assert_eq(rc, 0, "%s: gradgradcheck did not run: %s", what, tg_error_message());
+    cr_assert(result.passed, "%s, second derivatives: %s", what, result.message);
+    cr_assert_gt(result.checked, 0, "%s: no second derivative was checked", what);
     cr_assert(!tg_error_occurred(), "%s: %s", what, tg_error_message());
 }
 

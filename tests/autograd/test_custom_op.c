@@ -1,8 +1,9 @@
 /* New differentiable ops defined from outside the library, through the
  * public headers only (autograd/autograd.h): forward with tg_map and a
  * TG_MAP_ROW_* row function, tg_record, a saved context, and backward rules
- * built on tg_grad_map, tg_grad_accumulate and tg_grad_target. Each is
- * checked with tg_gradcheck; a deliberately wrong rule must fail it. */
+ * built on tg_grad_map, tg_grad_accumulate and tg_grad_target (first order
+ * only: checked with tg_gradcheck, and a deliberately wrong rule must fail
+ * it), and one written with ops, which differentiates again. */
 #include <tapegrad.h>
 
 #include "autograd/check.h"
@@ -19,7 +20,7 @@ TG_MAP_ROW_1(row_softclip, p[0] * tanhf(a / p[0]))
 /* grad, y (limit in p[0]): d/dx = 1 - (y / limit)^2 */
 TG_MAP_ROW_2(row_softclip_backward, a * (1.0f - (b / p[0]) * (b / p[0])))
 
-static int softclip_backward(tg_node *node, const tg_tensor *grad)
+static int softclip_backward(tg_node *node, tg_tensor *grad)
 {
     const softclip_context *context = node->saved;
     const tg_tensor *in[2] = { grad, node->out };
@@ -52,7 +53,7 @@ static tg_tensor *softclip(tg_tensor *x, float limit)
 TG_MAP_ROW_3(row_fma, a * b + c)
 TG_MAP_ROW_2(row_times, a * b) /* grad, the other factor */
 
-static int fma_backward(tg_node *node, const tg_tensor *grad)
+static int fma_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2];
     if (tg_grad_map(x, grad, 2, (const tg_tensor *[]){ grad, w }, row_times, NULL) != 0 ||
@@ -80,7 +81,7 @@ static tg_tensor *fma3(tg_tensor *x, tg_tensor *w, tg_tensor *b)
 
 /* ---- cumsum along the last axis: loops over contiguous memory --------------------- */
 
-static int cumsum_backward(tg_node *node, const tg_tensor *grad)
+static int cumsum_backward(tg_node *node, tg_tensor *grad)
 {
     /* dx_i = sum of g_j for j >= i along the axis, computed by loops over
      * contiguous memory and handed to the target (which may be strided)
@@ -133,7 +134,7 @@ static tg_tensor *apply_softclip(tg_tensor *const *in, void *user)
 Test(custom_op, softclip_with_a_saved_context)
 {
     tg_tensor *in[2] = { make_leaf(TG_SHAPE(3, 4), FILL_ANY, 1), make_leaf(TG_SHAPE(4, 3), FILL_ANY, 2) };
-    assert_gradcheck(apply_softclip, NULL, in, 2, "softclip");
+    assert_first_order_gradcheck(apply_softclip, NULL, in, 2, "softclip");
     tg_tensor *y = softclip(in[0], 1.5f);
     float expected[12];
     for (int i = 0; i < 12; i++)
@@ -165,7 +166,7 @@ Test(custom_op, fma_under_broadcasting_and_views)
                              make_leaf(cases[i].b.leaf, FILL_ANY, 30 + (uint64_t)i) };
         char what[32];
         snprintf(what, sizeof what, "fma case %d", i);
-        assert_gradcheck(apply_fma, (void *)&cases[i], in, 3, what);
+        assert_first_order_gradcheck(apply_fma, (void *)&cases[i], in, 3, what);
     }
 }
 
@@ -179,7 +180,7 @@ static tg_tensor *apply_cumsum(tg_tensor *const *in, void *user)
 Test(custom_op, cumsum_writing_the_gradient_buffer_directly)
 {
     tg_tensor *x = make_leaf(TG_SHAPE(4, 3), FILL_ANY, 3);
-    assert_gradcheck(apply_cumsum, NULL, &x, 1, "cumsum");
+    assert_first_order_gradcheck(apply_cumsum, NULL, &x, 1, "cumsum");
     tg_tensor *y = cumsum(leaf_of(TG_SHAPE(2, 3), (float[]){ 1, 2, 3, 4, 5, 6 }));
     tg_assert_values(y, ((float[]){ 1, 3, 6, 4, 9, 15 }), 6, 0.0f);
 }
@@ -205,11 +206,11 @@ Test(custom_op, a_custom_op_records_only_when_a_gradient_is_needed)
 
 /* ---- A wrong backward rule ------------------------------------------------------------- */
 
-TG_MAP_ROW_1(row_cube, a * a * a)
+TG_MAP_ROW_1(row_cube_value, a * a * a)
 /* grad, x: 3 x^2, wrong by one gradient wherever x > 1. */
 TG_MAP_ROW_2(row_cube_wrong_backward, a * (3.0f * b * b + (b > 1.0f ? 1.0f : 0.0f)))
 
-static int wrong_cube_backward(tg_node *node, const tg_tensor *grad)
+static int wrong_cube_backward(tg_node *node, tg_tensor *grad)
 {
     const tg_tensor *in[2] = { grad, node->in[0] };
     return tg_grad_map(node->in[0], grad, 2, in, row_cube_wrong_backward, NULL);
@@ -220,7 +221,7 @@ static const tg_op wrong_cube_op = { .name = "wrong_cube", .backward = wrong_cub
 static tg_tensor *wrong_cube(tg_tensor *x)
 {
     tg_tensor *out = tg_empty(tg_tensor_shape(x));
-    if (!out || tg_map("wrong_cube", out, 1, (const tg_tensor *[]){ x }, row_cube, NULL, false) != 0)
+    if (!out || tg_map("wrong_cube", out, 1, (const tg_tensor *[]){ x }, row_cube_value, NULL, false) != 0)
         return NULL;
     return tg_record(&wrong_cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
 }
@@ -276,4 +277,63 @@ Test(custom_op, gradcheck_refuses_inputs_it_cannot_perturb)
     tg_error_clear();
     cr_assert_eq(tg_gradcheck(apply_identity, NULL, (tg_tensor *[]){ NULL }, 1, NULL, &result), -1);
     tg_assert_error("gradcheck: input 0 is NULL");
+}
+
+/* ---- A rule written with ops differentiates again ------------------------------------ */
+
+/* cube(x) = x^3, with the rule of autograd.h's "Writing a backward rule". */
+static int cube_backward(tg_node *node, tg_tensor *grad)
+{
+    tg_tensor *x = node->in[0]; /* d/dx x^3 = 3 x^2 */
+    return tg_grad_accumulate(x, tg_mul(grad, tg_mul_scalar(tg_square(x), 3.0f)));
+}
+
+static const tg_op cube_op = { .name = "cube", .backward = cube_backward, .unread = TG_OP_OUTPUT_UNREAD };
+
+static tg_tensor *cube(tg_tensor *x)
+{
+    if (tg_check_inputs("cube", 1, &x) != 0)
+        return NULL;
+    tg_tensor *out = tg_empty(tg_tensor_shape(x));
+    if (!out || tg_map("cube", out, 1, (const tg_tensor *[]){ x }, row_cube_value, NULL, false) != 0)
+        return NULL;
+    return tg_record(&cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
+}
+
+static tg_tensor *apply_cube(tg_tensor *const *in, void *user)
+{
+    (void)user;
+    return tg_mul(cube(view_transposed(in[0])), in[1]);
+}
+
+Test(custom_op, a_rule_written_with_ops_has_second_derivatives)
+{
+    tg_tensor *in[2] = { make_leaf(TG_SHAPE(4, 3), FILL_ANY, 5), make_leaf(TG_SHAPE(3, 4), FILL_ANY, 6) };
+    assert_gradcheck(apply_cube, NULL, in, 2, "cube");
+    /* d2/dx2 x^3 = 6x, through tg_autograd_grad twice. */
+    tg_tensor *x = leaf_of(TG_SHAPE(2), (float[]){ 0.5f, -2.0f });
+    tg_tensor *g;
+    cr_assert_eq(tg_autograd_grad((tg_tensor *[]){ tg_sum_all(cube(x)) }, 1, &x, 1, &g,
+                                  (tg_grad_config){ .create_graph = true }), 0, "%s", tg_error_message());
+    tg_assert_values(g, ((float[]){ 0.75f, 12.0f }), 2, 1e-6f);
+    tg_tensor *h;
+    cr_assert_eq(tg_autograd_grad((tg_tensor *[]){ tg_sum_all(g) }, 1, &x, 1, &h, (tg_grad_config){ 0 }), 0,
+                 "%s", tg_error_message());
+    tg_assert_values(h, ((float[]){ 3.0f, -12.0f }), 2, 1e-6f);
+}
+
+Test(custom_op, a_rule_written_with_kernels_refuses_to_create_a_graph)
+{
+    tg_tensor *x = make_leaf(TG_SHAPE(3), FILL_ANY, 7);
+    tg_tensor *loss = tg_sum_all(softclip(x, 1.0f));
+    cr_assert_eq(tg_backward_with(loss, (tg_backward_config){ .create_graph = true }), -1);
+    cr_assert_str_eq(tg_error_message(),
+                     "backward of 'softclip': its rule writes gradients with kernels (tg_grad_target), "
+                     "which cannot be recorded; write it with tg_grad_accumulate and ops to "
+                     "differentiate it again");
+    tg_error_clear();
+    cr_assert_null(tg_grad(x), "a failed backward leaves the leaf's gradient as it was");
+    /* A first-order backward through it still works. */
+    cr_assert_eq(tg_backward(tg_sum_all(softclip(x, 1.0f))), 0, "%s", tg_error_message());
+    cr_assert_not_null(tg_grad(x));
 }

@@ -27,6 +27,7 @@ static double ref_gelu(double x, const float *p) { (void)p; return 0.5 * x * (1 
 static double ref_softplus(double x, const float *p) { (void)p; return log1p(exp(x)); }
 static double ref_sin(double x, const float *p) { (void)p; return sin(x); }
 static double ref_cos(double x, const float *p) { (void)p; return cos(x); }
+static double ref_erf(double x, const float *p) { (void)p; return erf(x); }
 static double ref_pow_scalar(double x, const float *p) { return pow(x, p[0]); }
 static double ref_clamp(double x, const float *p) { return x < p[0] ? p[0] : (x > p[1] ? p[1] : x); }
 static double ref_add_scalar(double x, const float *p) { return x + p[0]; }
@@ -65,6 +66,7 @@ static const struct {
     { TG_UNARY_SOFTPLUS, ref_softplus, { 0 }, false },
     { TG_UNARY_SIN, ref_sin, { 0 }, false },
     { TG_UNARY_COS, ref_cos, { 0 }, false },
+    { TG_UNARY_ERF, ref_erf, { 0 }, false },
     { TG_UNARY_POW_SCALAR, ref_pow_scalar, { 2.5f }, true },
     { TG_UNARY_CLAMP, ref_clamp, { -1.0f, 0.75f }, false },
     { TG_UNARY_ADD_SCALAR, ref_add_scalar, { 1.5f }, false },
