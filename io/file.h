@@ -34,7 +34,9 @@
  * directory removes it. Only files matching that exact pattern are
  * removed, only regular files (a link of such a name is neither followed
  * nor removed), only the calling user's, and only when the process of
- * that pid is gone (kill(pid, 0) fails with ESRCH). A temporary of a
+ * that pid is gone (kill(pid, 0) fails with ESRCH). Finding them reads
+ * the directory's entries once per save, so a save into a directory of
+ * very many files pays for reading them. A temporary of a
  * process in another pid namespace sharing the directory can be taken
  * for stale: that save then fails (its rename finds no temporary) and
  * leaves the old file as it was.
