@@ -257,7 +257,8 @@ tg_tensor *tg_avg_pool1d(tg_tensor *x, tg_pool1d_options options);
 /* ---- Masks --------------------------------------------------------------------------- */
 
 /* x with `value` where mask != 0 (torch.Tensor.masked_fill, not in place):
- * mask broadcasts to x's shape, and the result has x's shape. The gradient
+ * mask (float32 or int64) broadcasts to x's shape, and the result has x's
+ * shape. The gradient
  * reaches x where mask is 0; mask gets none. */
 tg_tensor *tg_masked_fill(tg_tensor *x, tg_tensor *mask, float value);
 

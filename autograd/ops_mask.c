@@ -15,5 +15,8 @@ tg_tensor *tg_masked_fill(tg_tensor *x, tg_tensor *mask, float value)
                      tg_shape_format(sm, sizeof sm, mask), tg_shape_format(sx, sizeof sx, x));
         return NULL;
     }
+    /* An int64 mask (0/1 from a file, a comparison of ids) works as it is. */
+    if (mask->dtype == TG_INT64)
+        mask = tg_to_dtype(mask, TG_FLOAT32);
     return tg_where(mask, tg_full(TG_SCALAR, value), x);
 }

@@ -118,6 +118,9 @@ static tg_tensor *project_heads(const tg_attention *att, tg_tensor *x, int which
              : NULL;
 }
 
+/* m as float32 (masks may be int64, as read from a file). */
+static tg_tensor *float_mask(tg_tensor *m) { return m->dtype == TG_INT64 ? tg_to_dtype(m, TG_FLOAT32) : m; }
+
 /* The masks as one [N, 1 or heads, Lq, Lk] tensor (nonzero = hidden), or
  * NULL with no error when there is none; *failed on an error. */
 static tg_tensor *combined_mask(const tg_attention *att, const tg_attention_masks *masks, int64_t n, int64_t lq,
@@ -137,7 +140,7 @@ static tg_tensor *combined_mask(const tg_attention *att, const tg_attention_mask
             *failed = true;
             return NULL;
         }
-        padding = tg_ne_scalar(tg_reshape(m, TG_SHAPE(n, 1, 1, lk)), 0.0f);
+        padding = tg_ne_scalar(tg_reshape(float_mask(m), TG_SHAPE(n, 1, 1, lk)), 0.0f);
     }
     if (masks->attn) {
         tg_tensor *m = masks->attn;
@@ -151,6 +154,7 @@ static tg_tensor *combined_mask(const tg_attention *att, const tg_attention_mask
             *failed = true;
             return NULL;
         }
+        m = float_mask(m);
         attn = tg_ne_scalar(shared ? m : tg_reshape(m, TG_SHAPE(n, h, lq, lk)), 0.0f);
     }
     tg_tensor *mask = padding && attn ? tg_maximum(padding, attn) : (padding ? padding : attn);

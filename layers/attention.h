@@ -2,8 +2,8 @@
  * layers/attention.h: scaled dot-product attention, and a multi-head
  * attention layer (torch.nn.MultiheadAttention), composed of ops.
  *
- * Masks follow one rule here, the rule of tg_masked_fill: a nonzero entry
- * hides that key from that query. (torch.nn.MultiheadAttention's boolean
+ * Masks (float32 or int64) follow one rule here, the rule of
+ * tg_masked_fill: a nonzero entry hides that key from that query. (torch.nn.MultiheadAttention's boolean
  * masks mean the same; torch.nn.functional.scaled_dot_product_attention's
  * boolean mask means the opposite, True = attend.) A hidden score becomes
  * the lowest float before the softmax, so a query whose keys are all

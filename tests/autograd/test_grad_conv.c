@@ -269,4 +269,7 @@ Test(grad_conv, masked_fill)
     tg_tensor *x = tg_from_array(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
     assert_values(tg_masked_fill(x, fill_mask(TG_SHAPE(2), (float[]){ 1, 0 }), 7), TG_SHAPE(2, 2),
                   (float[]){ 7, 2, 7, 4 });
+    /* an int64 mask, as read from a file */
+    assert_values(tg_masked_fill(x, tg_from_int64(TG_SHAPE(2, 1), (int64_t[]){ 0, 3 }), -1), TG_SHAPE(2, 2),
+                  (float[]){ 1, 2, -1, -1 });
 }

@@ -137,7 +137,8 @@ static void check_mha(const tg_safetensors *file, const mha_fixture *f)
     }
     tg_tensor *query = input(file, c, "query", true), *key = input(file, c, "key", true);
     tg_tensor *value = input(file, c, "value", true);
-    tg_attention_masks masks = { .key_padding = input(file, c, "key_padding", false),
+    /* the key padding mask as int64, as a file of lengths or ids would give it */
+    tg_attention_masks masks = { .key_padding = tg_to_dtype(input(file, c, "key_padding", false), TG_INT64),
                                  .attn = f->attn_mask ? input(file, c, "attn", false) : NULL };
     tg_tensor *weights;
     tg_tensor *y = tg_attention_forward(att, query, key, value, &masks, &weights);
