@@ -273,3 +273,44 @@ Test(grad_conv, masked_fill)
     assert_values(tg_masked_fill(x, tg_from_int64(TG_SHAPE(2, 1), (int64_t[]){ 0, 3 }), -1), TG_SHAPE(2, 2),
                   (float[]){ 1, 2, -1, -1 });
 }
+
+/* ---- gradients of gradients ------------------------------------------------------------------- */
+
+/* sum(v * dL/dx) for L = sum(avg_pool(tanh(conv1d(reflect-pad(x), w)))^2):
+ * the gradient of this with respect to w runs the backward rules of pad,
+ * unfold and fold a second time. Returns the graph tensor, recorded. */
+static tg_tensor *penalty(tg_tensor *x, tg_tensor *w, tg_tensor *v)
+{
+    tg_tensor *xp = tg_pad(x, (int64_t[]){ 1, 2 }, 2, TG_PAD_REFLECT, 0);
+    tg_tensor *y = tg_tanh(tg_conv1d(xp, w, NULL, (tg_conv1d_options){ .stride = 2, .padding = 1 }));
+    tg_tensor *loss = tg_sum_all(tg_square(tg_avg_pool1d(y, (tg_pool1d_options){ .kernel = 2, .stride = 1 })));
+    tg_tensor *g;
+    cr_assert_eq(tg_autograd_grad(&loss, 1, &x, 1, &g, (tg_grad_config){ .create_graph = true }), 0, "%s",
+                 tg_error_message());
+    return tg_sum_all(tg_mul(v, g));
+}
+
+Test(grad_conv, the_gradient_of_a_convolution_can_be_differentiated_again)
+{
+    tg_tensor *x = make_leaf(TG_SHAPE(2, 2, 6), FILL_ANY, 71), *w = make_leaf(TG_SHAPE(3, 2, 3), FILL_ANY, 72);
+    tg_tensor *v = make_leaf(TG_SHAPE(2, 2, 6), FILL_ANY, 73);
+    tg_tensor *gw;
+    cr_assert_eq(tg_autograd_grad((tg_tensor *[]){ penalty(x, w, v) }, 1, &w, 1, &gw, (tg_grad_config){ 0 }), 0,
+                 "%s", tg_error_message());
+    const float eps = 5e-3f;
+    for (int64_t i = 0; i < w->numel; i++) {
+        float keep = w->data[i];
+        w->data[i] = keep + eps;
+        tg_tensor_mark_written(w);
+        double up = tg_tensor_item(penalty(x, w, v));
+        w->data[i] = keep - eps;
+        tg_tensor_mark_written(w);
+        double down = tg_tensor_item(penalty(x, w, v));
+        w->data[i] = keep;
+        tg_tensor_mark_written(w);
+        double numeric = (up - down) / (2.0 * eps);
+        cr_assert(fabs(gw->data[i] - numeric) <= 2e-3 + 2e-2 * fabs(numeric),
+                  "weight element %lld: second-order gradient %g, central difference %g", (long long)i,
+                  gw->data[i], numeric);
+    }
+}
