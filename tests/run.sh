@@ -11,8 +11,9 @@ source tests/deps.sh
 # clang builds the fuzz targets; libclang-rt-dev holds libFuzzer and
 # clang's sanitizer runtimes (only recommended by clang, so not installed
 # with it here). Open MPI runs the distributed tests; iproute2 gives the
-# network namespaces of tests/dist/netns.sh.
-tapegrad_install_deps clang libclang-rt-dev valgrind openmpi-bin libopenmpi-dev iproute2
+# network namespaces of tests/dist/netns.sh; openssh-client is the launcher
+# mpirun uses for a hostfile (tests/dist/test_dist_faults.c).
+tapegrad_install_deps clang libclang-rt-dev valgrind openmpi-bin libopenmpi-dev iproute2 openssh-client
 
 jobs=$(nproc)
 # Each step's heading says when it starts, to keep CI's budget in sight.
