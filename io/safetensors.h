@@ -12,10 +12,11 @@
  * weights move between tapegrad and PyTorch by name (layers/model_io.h does
  * this for a whole model).
  *
- * Writing stores every tensor as F32. Reading accepts F32, and converts F64,
- * F16 and BF16 to float (F64 rounds to nearest; values beyond float's range
- * become infinite). A round trip of F32 data is bit-identical, NaN payloads
- * included.
+ * Writing stores float32 tensors as F32 and int64 tensors as I64 (or as a
+ * tensor asks: I32, U8, BOOL). Reading accepts F32, I64, I32, U8 and BOOL,
+ * and converts F64, F16 and BF16 to float (F64 rounds to nearest; values
+ * beyond float's range become infinite); see tg_safetensors_dtype below. A
+ * round trip of F32 data is bit-identical, NaN payloads included.
  *
  * Every byte of a file is untrusted. The reader opens the file as every
  * reader does (io/file.h: a FIFO or directory is refused at once) and
@@ -62,6 +63,28 @@ extern "C" {
 #define TG_SAFETENSORS_MAX_METADATA 65536   /* entries of __metadata__ */
 #define TG_SAFETENSORS_MAX_NAME 1024        /* bytes of a tensor name or metadata key */
 
+/* The element types of a file. Reading gives float32 tensors for F32,
+ * F64, F16 and BF16 (converted as said above) and for BOOL (0 and 1, the
+ * way tapegrad holds masks; a byte other than 0 or 1 is an error), and
+ * int64 tensors for I64, I32 and U8. Writing stores float32 tensors as F32
+ * and int64 tensors as I64 unless a tensor asks for I32, U8 (int64 values
+ * in range) or BOOL (float32 or int64 values 0 and 1); F64, F16 and BF16
+ * are read only. */
+typedef enum tg_safetensors_dtype {
+    TG_SAFETENSORS_DEFAULT = 0, /* writing: F32 or I64 by the tensor's dtype */
+    TG_SAFETENSORS_F32,
+    TG_SAFETENSORS_F64,
+    TG_SAFETENSORS_F16,
+    TG_SAFETENSORS_BF16,
+    TG_SAFETENSORS_I64,
+    TG_SAFETENSORS_I32,
+    TG_SAFETENSORS_U8,
+    TG_SAFETENSORS_BOOL,
+} tg_safetensors_dtype;
+
+/* "F32", "I64", ... as the file's header spells it ("" for DEFAULT). */
+const char *tg_safetensors_dtype_name(tg_safetensors_dtype dtype);
+
 /* A tensor and the name it is stored under. */
 typedef struct tg_named_tensor {
     const char *name;
@@ -84,6 +107,14 @@ typedef struct tg_string_pair {
  * valid UTF-8, a negative count) fails before anything is written. */
 int tg_safetensors_save(const char *path, const tg_named_tensor *tensors, int n,
                         const tg_string_pair *metadata, int n_metadata);
+/* The same, storing tensors[i] as stored_as[i] (stored_as NULL, or an
+ * entry TG_SAFETENSORS_DEFAULT: F32 or I64 by the tensor's dtype). A value
+ * the stored dtype cannot hold (an I32 out of range, a BOOL not 0 or 1), or
+ * a dtype that does not fit the tensor's, fails before anything is
+ * written. */
+int tg_safetensors_save_as(const char *path, const tg_named_tensor *tensors,
+                           const tg_safetensors_dtype *stored_as, int n,
+                           const tg_string_pair *metadata, int n_metadata);
 
 /* A loaded file: owns its tensors, names and metadata. */
 typedef struct tg_safetensors tg_safetensors;
@@ -105,12 +136,17 @@ const char *tg_safetensors_path(const tg_safetensors *file);
  * count, in the order of their data in the file; NULL otherwise). */
 int tg_safetensors_count(const tg_safetensors *file);
 const char *tg_safetensors_name(const tg_safetensors *file, int index);
-/* The tensor called name: an owned tensor borrowed from (freed with) the
- * file, contiguous, without autograd state. NULL without an error when
- * absent. Copy it (tg_tensor_copy_, tg_tensor_clone) to keep it. */
-const tg_tensor *tg_safetensors_get(const tg_safetensors *file, const char *name);
+/* The tensor called name: an owned tensor that belongs to the file (it is
+ * freed with it by tg_safetensors_free: never free it yourself),
+ * contiguous, without autograd state. It may be passed to ops as it is,
+ * and written; clone it (tg_tensor_clone) to keep it past the file. NULL
+ * without an error when absent. */
+tg_tensor *tg_safetensors_get(const tg_safetensors *file, const char *name);
 /* The tensor at index, as tg_safetensors_get; NULL when out of range. */
-const tg_tensor *tg_safetensors_tensor(const tg_safetensors *file, int index);
+tg_tensor *tg_safetensors_tensor(const tg_safetensors *file, int index);
+/* How the tensor at index is stored in the file (TG_SAFETENSORS_DEFAULT
+ * when out of range): hand it to tg_safetensors_save_as to write alike. */
+tg_safetensors_dtype tg_safetensors_stored_as(const tg_safetensors *file, int index);
 /* The metadata value of key (owned by the file). NULL without an error
  * when absent. */
 const char *tg_safetensors_metadata(const tg_safetensors *file, const char *key);

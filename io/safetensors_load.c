@@ -31,14 +31,16 @@ static float float_from_bits(uint32_t bits)
     return f;
 }
 
-static void decode_f32(float *out, const unsigned char *in, int64_t n)
+static void decode_f32(void *data, const unsigned char *in, int64_t n)
 {
+    float *out = data;
     for (int64_t i = 0; i < n; i++)
         out[i] = float_from_bits((uint32_t)load_le(in + 4 * i, 4));
 }
 
-static void decode_f64(float *out, const unsigned char *in, int64_t n)
+static void decode_f64(void *data, const unsigned char *in, int64_t n)
 {
+    float *out = data;
     for (int64_t i = 0; i < n; i++) {
         uint64_t bits = load_le(in + 8 * i, 8);
         double d;
@@ -60,31 +62,78 @@ static float half_to_float(uint32_t h)
     return float_from_bits(sign | (exponent + 127 - 15) << 23 | mantissa << 13);
 }
 
-static void decode_f16(float *out, const unsigned char *in, int64_t n)
+static void decode_f16(void *data, const unsigned char *in, int64_t n)
 {
+    float *out = data;
     for (int64_t i = 0; i < n; i++)
         out[i] = half_to_float((uint32_t)load_le(in + 2 * i, 2));
 }
 
 /* bfloat16 is the top half of a float. */
-static void decode_bf16(float *out, const unsigned char *in, int64_t n)
+static void decode_bf16(void *data, const unsigned char *in, int64_t n)
 {
+    float *out = data;
     for (int64_t i = 0; i < n; i++)
         out[i] = float_from_bits((uint32_t)load_le(in + 2 * i, 2) << 16);
+}
+
+static void decode_i64(void *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t bits = load_le(in + 8 * i, 8);
+        memcpy((int64_t *)out + i, &bits, sizeof bits); /* two's complement, as the file's */
+    }
+}
+
+static void decode_i32(void *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)load_le(in + 4 * i, 4);
+        int32_t v;
+        memcpy(&v, &bits, sizeof v);
+        ((int64_t *)out)[i] = v;
+    }
+}
+
+static void decode_u8(void *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        ((int64_t *)out)[i] = in[i];
+}
+
+/* Bytes other than 0 and 1 are refused by check_bool before this. */
+static void decode_bool(void *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        ((float *)out)[i] = in[i] ? 1.0f : 0.0f;
 }
 
 typedef struct dtype_info {
     const char *name;
     int size; /* bytes per element */
-    void (*decode)(float *out, const unsigned char *in, int64_t n);
+    tg_dtype tensor_dtype; /* what it becomes */
+    tg_safetensors_dtype stored;
+    void (*decode)(void *out, const unsigned char *in, int64_t n);
 } dtype_info;
 
 static const dtype_info readable_dtypes[] = {
-    { "F32", 4, decode_f32 },
-    { "F64", 8, decode_f64 },
-    { "F16", 2, decode_f16 },
-    { "BF16", 2, decode_bf16 },
+    { "F32", 4, TG_FLOAT32, TG_SAFETENSORS_F32, decode_f32 },
+    { "F64", 8, TG_FLOAT32, TG_SAFETENSORS_F64, decode_f64 },
+    { "F16", 2, TG_FLOAT32, TG_SAFETENSORS_F16, decode_f16 },
+    { "BF16", 2, TG_FLOAT32, TG_SAFETENSORS_BF16, decode_bf16 },
+    { "I64", 8, TG_INT64, TG_SAFETENSORS_I64, decode_i64 },
+    { "I32", 4, TG_INT64, TG_SAFETENSORS_I32, decode_i32 },
+    { "U8", 1, TG_INT64, TG_SAFETENSORS_U8, decode_u8 },
+    { "BOOL", 1, TG_FLOAT32, TG_SAFETENSORS_BOOL, decode_bool },
 };
+
+const char *tg_safetensors_dtype_name(tg_safetensors_dtype dtype)
+{
+    for (size_t i = 0; i < sizeof readable_dtypes / sizeof readable_dtypes[0]; i++)
+        if (readable_dtypes[i].stored == dtype)
+            return readable_dtypes[i].name;
+    return "";
+}
 
 /* A tensor's entry in the header, checked. */
 typedef struct spec {
@@ -98,6 +147,7 @@ typedef struct spec {
 typedef struct entry {
     char *name;
     tg_tensor *tensor;
+    tg_safetensors_dtype stored;
 } entry;
 
 /* Open-addressing hash index from a name to its position in a list. */
@@ -200,7 +250,8 @@ static int check_dtype(spec *s, const json_t *dtype, const char *label)
         }
     }
     return tg_error_set(OP ": %s: tensor \"%s\": dtype \"%s\" is not supported (F32, "
-                        "F64, F16 and BF16 are)", label, tg_quoted(s->name), tg_quoted(text));
+                        "F64, F16, BF16, I64, I32, U8 and BOOL are)", label, tg_quoted(s->name),
+                        tg_quoted(text));
 }
 
 static int check_shape(spec *s, const json_t *shape, const char *label)
@@ -341,22 +392,38 @@ static int read_metadata(tg_safetensors *file, json_t *object, const char *label
     return 0;
 }
 
+/* A BOOL element is one byte, 0 or 1, as the safetensors library checks. */
+static int check_bool(const spec *s, const unsigned char *in, int64_t done, int64_t n,
+                      const char *label)
+{
+    for (int64_t i = 0; s->dtype->stored == TG_SAFETENSORS_BOOL && i < n; i++)
+        if (in[i] > 1)
+            return tg_error_set(OP ": %s: tensor \"%s\": BOOL element %lld is the byte %d, "
+                                "not 0 or 1", label, tg_quoted(s->name), (long long)(done + i),
+                                in[i]);
+    return 0;
+}
+
 /* Decodes the tensor of s from the data section (at `base` in src). */
-static int read_tensor(float *out, const spec *s, const source *src, uint64_t base,
-                       unsigned char *chunk)
+static int read_tensor(tg_tensor *t, const spec *s, const source *src, uint64_t base,
+                       unsigned char *chunk, const char *label)
 {
     uint64_t offset = base + (uint64_t)s->begin;
+    size_t element = tg_dtype_size(t->dtype);
     if (src->bytes) {
-        s->dtype->decode(out, src->bytes + offset, s->numel);
+        if (check_bool(s, src->bytes + offset, 0, s->numel, label) != 0)
+            return -1;
+        s->dtype->decode(t->data, src->bytes + offset, s->numel);
         return 0;
     }
     int64_t per_chunk = (int64_t)(CHUNK / (size_t)s->dtype->size);
     for (int64_t done = 0; done < s->numel; done += per_chunk) {
         int64_t n = s->numel - done < per_chunk ? s->numel - done : per_chunk;
         if (source_read(src, offset + (uint64_t)(done * s->dtype->size), chunk,
-                        (size_t)n * (size_t)s->dtype->size) != 0)
+                        (size_t)n * (size_t)s->dtype->size) != 0 ||
+            check_bool(s, chunk, done, n, label) != 0)
             return -1;
-        s->dtype->decode(out + done, chunk, n);
+        s->dtype->decode((char *)t->data + (size_t)done * element, chunk, n);
     }
     return 0;
 }
@@ -374,13 +441,14 @@ static int make_tensors(tg_safetensors *file, const spec *specs, int n, const so
     for (int i = 0; i < n && status == 0; i++) {
         entry *e = &file->tensors[i];
         e->name = strdup(specs[i].name);
-        e->tensor = tg_tensor_empty(specs[i].shape);
+        e->tensor = tg_tensor_empty_dtype(specs[i].shape, specs[i].dtype->tensor_dtype);
+        e->stored = specs[i].dtype->stored;
         file->count++;
         if (!e->name || !e->tensor)
             status = tg_error_set(OP ": %s: out of memory for tensor \"%s\"", label,
                                   tg_quoted(specs[i].name));
         else
-            status = read_tensor(e->tensor->data, &specs[i], src, base, chunk);
+            status = read_tensor(e->tensor, &specs[i], src, base, chunk, label);
     }
     free(chunk);
     if (status == 0 && index_build(&file->tensor_index, &file->tensors[0].name,
@@ -566,12 +634,18 @@ const char *tg_safetensors_name(const tg_safetensors *file, int index)
     return file && index >= 0 && index < file->count ? file->tensors[index].name : NULL;
 }
 
-const tg_tensor *tg_safetensors_tensor(const tg_safetensors *file, int index)
+tg_tensor *tg_safetensors_tensor(const tg_safetensors *file, int index)
 {
     return file && index >= 0 && index < file->count ? file->tensors[index].tensor : NULL;
 }
 
-const tg_tensor *tg_safetensors_get(const tg_safetensors *file, const char *name)
+tg_safetensors_dtype tg_safetensors_stored_as(const tg_safetensors *file, int index)
+{
+    return file && index >= 0 && index < file->count ? file->tensors[index].stored
+                                                     : TG_SAFETENSORS_DEFAULT;
+}
+
+tg_tensor *tg_safetensors_get(const tg_safetensors *file, const char *name)
 {
     int i = file && file->count > 0 ? index_find(&file->tensor_index, &file->tensors[0].name,
                                                  sizeof *file->tensors, name)

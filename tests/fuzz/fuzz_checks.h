@@ -36,7 +36,7 @@ static inline double fuzz_touch(const tg_tensor *t)
 {
     double sum = 0;
     for (int64_t i = 0; i < t->numel; i++)
-        sum += t->data[i];
+        sum += t->dtype == TG_INT64 ? (double)t->i64[i] : t->data[i];
     return sum;
 }
 

@@ -282,10 +282,11 @@ Test(safetensors, malformed_json_is_refused)
                    "__metadata__ \"step\": the value is not a string");
 }
 
-Test(safetensors, dtypes_other_than_float_ones_are_refused)
+Test(safetensors, dtypes_other_than_the_known_ones_are_refused)
 {
-    assert_refused("{\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}",
-                   four_floats, 16, "tensor \"ids\": dtype \"I64\" is not supported");
+    assert_refused("{\"ids\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}",
+                   four_floats, 4, "tensor \"ids\": dtype \"I16\" is not supported (F32, F64, "
+                   "F16, BF16, I64, I32, U8 and BOOL are)");
     assert_refused("{\"x\":{\"shape\":[2],\"data_offsets\":[0,8]}}", four_floats, 8,
                    "tensor \"x\": dtype is missing or not a string");
 }
@@ -574,4 +575,159 @@ Test(safetensors, the_most_tensors_allowed_load_with_hashed_lookups)
     tg_safetensors_free(file);
     fprintf(stderr, "safetensors: 2^18 empty tensors loaded and looked up in %.3f s of CPU\n", elapsed);
     cr_assert_lt(elapsed, 5.0, "%.2f s", elapsed);
+}
+
+/* ---- Integer and boolean dtypes ------------------------------------------------------- */
+
+/* 2^53 + 1: exact only as an integer. */
+#define BIG ((int64_t)9007199254740993)
+
+static unsigned char *read_whole(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    unsigned char *bytes = malloc(4096);
+    *size = fread(bytes, 1, 4096, f);
+    fclose(f);
+    return bytes;
+}
+
+Test(safetensors, every_written_dtype_round_trips_exactly)
+{
+    tg_tensor *ids = tg_tensor_from_int64(TG_SHAPE(2, 2), (int64_t[]){ BIG, -1, INT64_MIN, INT64_MAX });
+    tg_tensor *i32 = tg_tensor_from_int64(TG_SHAPE(3), (int64_t[]){ INT32_MIN, INT32_MAX, -7 });
+    tg_tensor *u8 = tg_tensor_from_int64(TG_SHAPE(3), (int64_t[]){ 0, 255, 128 });
+    tg_tensor *fmask = tg_tensor_from_array(TG_SHAPE(3), (float[]){ 1, 0, 1 });
+    tg_tensor *imask = tg_tensor_from_int64(TG_SHAPE(2), (int64_t[]){ 0, 1 });
+    tg_tensor *x = tg_tensor_from_array(TG_SHAPE(2), (float[]){ 0.5f, -3 });
+    tg_named_tensor named[] = { { "ids", ids }, { "i32", i32 }, { "u8", u8 }, { "fmask", fmask },
+                                { "imask", imask }, { "x", x } };
+    tg_safetensors_dtype as[] = { TG_SAFETENSORS_DEFAULT, TG_SAFETENSORS_I32, TG_SAFETENSORS_U8,
+                                  TG_SAFETENSORS_BOOL, TG_SAFETENSORS_BOOL, TG_SAFETENSORS_DEFAULT };
+    char path[4096];
+    snprintf(path, sizeof path, "%s", io_path("ints.safetensors"));
+    cr_assert_eq(tg_safetensors_save_as(path, named, as, 6, NULL, 0), 0, "%s", tg_error_message());
+
+    /* the bytes: each dtype's width, little-endian, in the order given */
+    size_t size;
+    unsigned char *bytes = read_whole(path, &size);
+    uint64_t length = 0;
+    for (int b = 7; b >= 0; b--)
+        length = length << 8 | bytes[b];
+    cr_assert_eq(size, 8 + length + 32 + 12 + 3 + 3 + 2 + 8);
+    const unsigned char *data = bytes + 8 + length;
+    cr_assert_eq(data[0], 0x01); /* BIG = 0x0020000000000001 */
+    cr_assert_eq(data[6], 0x20);
+    cr_assert_eq(data[8], 0xFF); /* -1 */
+    const unsigned char i32_bytes[12] = { 0, 0, 0, 0x80, 0xFF, 0xFF, 0xFF, 0x7F, 0xF9, 0xFF, 0xFF, 0xFF };
+    cr_assert_arr_eq(data + 32, i32_bytes, 12);
+    const unsigned char small[8] = { 0, 255, 128, 1, 0, 1, 0, 1 };
+    cr_assert_arr_eq(data + 44, small, 8);
+    cr_assert(strstr((char *)bytes + 8, "\"i32\":{\"dtype\":\"I32\",\"shape\":[3],\"data_offsets\":[32,44]}"));
+    free(bytes);
+
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    tg_assert_int64_values(tg_safetensors_get(file, "ids"), ((int64_t[]){ BIG, -1, INT64_MIN, INT64_MAX }), 4);
+    tg_assert_int64_values(tg_safetensors_get(file, "i32"), ((int64_t[]){ INT32_MIN, INT32_MAX, -7 }), 3);
+    tg_assert_int64_values(tg_safetensors_get(file, "u8"), ((int64_t[]){ 0, 255, 128 }), 3);
+    tg_tensor *mask = tg_safetensors_get(file, "fmask");
+    cr_assert_eq(mask->dtype, TG_FLOAT32); /* BOOL reads as a float mask */
+    tg_assert_values(mask, ((float[]){ 1, 0, 1 }), 3, 0);
+    tg_assert_values(tg_safetensors_get(file, "imask"), ((float[]){ 0, 1 }), 2, 0);
+    tg_assert_values(tg_safetensors_get(file, "x"), ((float[]){ 0.5f, -3 }), 2, 0);
+    const tg_safetensors_dtype stored[] = { TG_SAFETENSORS_I64, TG_SAFETENSORS_I32, TG_SAFETENSORS_U8,
+                                            TG_SAFETENSORS_BOOL, TG_SAFETENSORS_BOOL, TG_SAFETENSORS_F32 };
+    for (int i = 0; i < 6; i++) {
+        cr_assert_str_eq(tg_safetensors_name(file, i), named[i].name);
+        cr_assert_eq(tg_safetensors_stored_as(file, i), stored[i], "tensor %d", i);
+    }
+    cr_assert_eq(tg_safetensors_stored_as(file, 6), TG_SAFETENSORS_DEFAULT);
+    cr_assert_str_eq(tg_safetensors_dtype_name(TG_SAFETENSORS_U8), "U8");
+
+    /* written back as it was read: the same bytes */
+    tg_named_tensor again[6];
+    tg_safetensors_dtype again_as[6];
+    for (int i = 0; i < 6; i++) {
+        again[i] = (tg_named_tensor){ tg_safetensors_name(file, i), tg_safetensors_tensor(file, i) };
+        again_as[i] = tg_safetensors_stored_as(file, i);
+    }
+    char path2[4096];
+    snprintf(path2, sizeof path2, "%s", io_path("again.safetensors"));
+    cr_assert_eq(tg_safetensors_save_as(path2, again, again_as, 6, NULL, 0), 0, "%s", tg_error_message());
+    size_t size1, size2;
+    unsigned char *first = read_whole(path, &size1), *second = read_whole(path2, &size2);
+    cr_assert_eq(size1, size2);
+    cr_assert_arr_eq(first, second, size1);
+    free(first);
+    free(second);
+    tg_safetensors_free(file);
+    tg_tensor *all[] = { ids, i32, u8, fmask, imask, x };
+    for (int i = 0; i < 6; i++)
+        tg_tensor_free(all[i]);
+}
+
+Test(safetensors, values_a_dtype_cannot_hold_are_refused_before_writing)
+{
+    tg_tensor *ids = tg_tensor_from_int64(TG_SHAPE(3), (int64_t[]){ 0, (int64_t)INT32_MAX + 1, 5 });
+    tg_tensor *x = tg_tensor_from_array(TG_SHAPE(2), (float[]){ 1, 0.5f });
+    char path[4096];
+    snprintf(path, sizeof path, "%s", io_path("bad.safetensors"));
+    struct {
+        const tg_tensor *t;
+        tg_safetensors_dtype as;
+        const char *message;
+    } cases[] = {
+        { ids, TG_SAFETENSORS_I32, "tensor \"t\": element 1 is 2147483648, which I32 cannot hold" },
+        { ids, TG_SAFETENSORS_U8, "tensor \"t\": element 1 is 2147483648, which U8 cannot hold" },
+        { ids, TG_SAFETENSORS_BOOL, "tensor \"t\": element 1 is 2147483648, which BOOL cannot hold" },
+        { x, TG_SAFETENSORS_BOOL, "tensor \"t\": element 1 is 0.5, which BOOL cannot hold" },
+        { x, TG_SAFETENSORS_I64, "tensor \"t\": float32 values cannot be stored as I64" },
+        { ids, TG_SAFETENSORS_F32, "tensor \"t\": int64 values cannot be stored as F32" },
+        { x, TG_SAFETENSORS_F16, "tensor \"t\": float32 values cannot be stored as F16" },
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        tg_error_clear();
+        cr_assert_eq(tg_safetensors_save_as(path, (tg_named_tensor[]){ { "t", cases[i].t } },
+                                            &cases[i].as, 1, NULL, 0), -1, "case %d", i);
+        tg_assert_error(cases[i].message);
+    }
+    cr_assert_eq(dir_entries(io_dir), 0, "nothing was written");
+    tg_tensor_free(ids);
+    tg_tensor_free(x);
+}
+
+Test(safetensors, a_bool_byte_other_than_0_or_1_is_refused)
+{
+    const unsigned char bytes[4] = { 1, 0, 2, 1 };
+    assert_refused("{\"m\":{\"dtype\":\"BOOL\",\"shape\":[4],\"data_offsets\":[0,4]}}", bytes, 4,
+                   "tensor \"m\": BOOL element 2 is the byte 2, not 0 or 1");
+}
+
+/* A file torch wrote: each type's extremes, and the tensors go to ops as
+ * they are, with no cast. */
+Test(safetensors, integer_dtypes_written_by_pytorch_load_exactly_and_feed_ops)
+{
+    tg_safetensors *file = tg_safetensors_load(io_fixture("pytorch_int_dtypes.safetensors"));
+    cr_assert_not_null(file, "%s", tg_error_message());
+    tg_tensor *ids = tg_safetensors_get(file, "ids"), *i32 = tg_safetensors_get(file, "i32");
+    tg_tensor *u8 = tg_safetensors_get(file, "u8"), *mask = tg_safetensors_get(file, "mask");
+    tg_assert_shape(ids, 2, 3);
+    tg_assert_int64_values(ids, ((int64_t[]){ 0, -1, ((int64_t)1 << 40) + 3, BIG, INT64_MIN, INT64_MAX }), 6);
+    tg_assert_int64_values(i32, ((int64_t[]){ INT32_MIN, INT32_MAX, 0, -7 }), 4);
+    tg_assert_shape(u8, 2, 2);
+    tg_assert_int64_values(u8, ((int64_t[]){ 0, 255, 17, 128 }), 4);
+    cr_assert_eq(mask->dtype, TG_FLOAT32);
+    tg_assert_values(mask, ((float[]){ 1, 0, 1 }), 3, 0);
+    cr_assert_eq(tg_safetensors_stored_as(file, 0), TG_SAFETENSORS_I32); /* data order: i32 first */
+
+    /* no casts: the ids index, the mask multiplies */
+    tg_tensor *table = tg_tensor_arange(0, 256, 1);
+    tg_tensor *picked = tg_index_select(table, 0, tg_reshape(u8, TG_SHAPE(-1)));
+    tg_assert_values(picked, ((float[]){ 0, 255, 17, 128 }), 4, 0);
+    tg_tensor *masked = tg_mul(tg_from_array(TG_SHAPE(3), (float[]){ 2, 3, 4 }), mask);
+    tg_assert_values(masked, ((float[]){ 2, 0, 4 }), 3, 0);
+    tg_assert_values(tg_one_hot(tg_slice(i32, 0, 2, 3, 1), 2), ((float[]){ 1, 0 }), 2, 0);
+    tg_tensor_free(table);
+    tg_safetensors_free(file);
 }
