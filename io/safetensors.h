@@ -97,9 +97,9 @@ typedef struct tg_string_pair {
     const char *value;
 } tg_string_pair;
 
-/* Writes tensors (any layout; stored contiguous, F32, little-endian) and
- * string metadata (the safetensors "__metadata__" object) to path
- * atomically: temporary file in the same directory, fwrite, fflush, fsync,
+/* Writes tensors (any layout; stored contiguous, little-endian, F32 for
+ * float32 and I64 for int64 tensors) and string metadata (the safetensors
+ * "__metadata__" object) to path atomically: temporary file in the same directory, fwrite, fflush, fsync,
  * rename; on any failure the old file at path is untouched and the
  * temporary is removed. Returns 0, or -1 with an error naming the file and
  * the reason (errno text). Bad input (a NULL or empty name, a NULL tensor,
