@@ -91,8 +91,121 @@ static void reduce_run_elementwise(reduce_kind kind, float scale, float param, i
     }
 }
 
+/* Folds rows [r0, r1) of the plan into its operand 0 (the output). */
+static void reduce_rows(const tg_iter_plan *plan, bool has_aux, int64_t r0, int64_t r1,
+                        reduce_kind kind, float scale, float param)
+{
+    int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
+    tg_iter_offsets(plan, r0, offset);
+    tg_iter_unravel(plan, r0, index);
+    int64_t as = has_aux ? plan->inner_stride[2] : 0;
+    for (int64_t r = r0; r < r1; r++) {
+        float *o = plan->base[0] + offset[0];
+        const float *xv = plan->base[1] + offset[1];
+        const float *av = has_aux ? plan->base[2] + offset[2] : NULL;
+        if (plan->inner_stride[0] == 0)
+            reduce_run_to_scalar(kind, scale, param, plan->inner, o, xv, plan->inner_stride[1], av, as);
+        else
+            reduce_run_elementwise(kind, scale, param, plan->inner, o, plan->inner_stride[0], xv,
+                                   plan->inner_stride[1], av, as);
+        tg_iter_next(plan, index, offset);
+    }
+}
+
+/* Float additions into each output element per block of a cascaded sum.
+ * Adding n floats one after another into one accumulator errs by up to n
+ * roundings; a cascade adds CASCADE_BLOCK terms into a zeroed partial, then
+ * adds the partials pairwise, so the error grows like CASCADE_BLOCK +
+ * log2(n / CASCADE_BLOCK) roundings. Bias gradients (a sum over T x B
+ * rows) are the case this is for; PyTorch cascades its sums as well. */
+#define CASCADE_BLOCK 32
+
+static int reduce_into(const char *op, tg_tensor *out, const tg_tensor *x, const tg_tensor *aux,
+                       reduce_kind kind, float scale, float param);
+
+/* Plan over x with operand 0 a contiguous buffer of out's shape. */
+static int plan_with_scratch(const char *op, tg_iter_plan *plan, tg_tensor *scratch, const tg_tensor *x,
+                             const tg_tensor *aux)
+{
+    int64_t stride[3][TG_MAX_DIMS];
+    if (tg_broadcast_strides(scratch, x->ndim, x->shape, stride[0], op) != 0)
+        return -1;
+    memcpy(stride[1], x->stride, sizeof(int64_t) * (size_t)x->ndim);
+    float *base[3] = { scratch->data, x->data, NULL };
+    if (aux) {
+        if (tg_broadcast_strides(aux, x->ndim, x->shape, stride[2], op) != 0)
+            return -1;
+        base[2] = aux->data;
+    }
+    tg_iter_plan_strided(plan, x->ndim, x->shape, aux ? 3 : 2, stride, base);
+    return 0;
+}
+
+/* Rows of the plan that add about CASCADE_BLOCK terms into each of n outputs:
+ * a row adds one term into each of `inner` outputs, or (reducing its run in
+ * double) one term into one output. */
+static int64_t cascade_rows(const tg_iter_plan *plan, int64_t n)
+{
+    int64_t per_row = plan->inner_stride[0] == 0 ? 1 : plan->inner;
+    int64_t rows = CASCADE_BLOCK * n / per_row;
+    return rows > 0 ? rows : 1;
+}
+
+/* out += scale * (cascaded sum of terms of x), for a sum with more rows than
+ * one block. Partial sums live in this thread's arena, as a binary counter:
+ * level k holds the sum of 2^k blocks, and a finished block is added to the
+ * full levels below the first empty one, like a carry. */
+static int reduce_cascade(const char *op, tg_tensor *out, const tg_tensor *x, const tg_tensor *aux,
+                          reduce_kind kind, float scale, float param)
+{
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    int rc = -1;
+    tg_tensor *total = tg_empty(tg_tensor_shape(out));
+    tg_iter_plan plan;
+    if (!total || plan_with_scratch(op, &plan, total, x, aux) != 0)
+        goto done;
+    const int64_t n = out->numel, block = cascade_rows(&plan, n);
+    int levels = 1;
+    for (int64_t blocks = (plan.rows + block - 1) / block; blocks > 1; blocks >>= 1)
+        levels++;
+    float *buffer = tg_arena_alloc(arena, sizeof(float) * (size_t)n * (size_t)(levels + 1));
+    if (!buffer)
+        goto done;
+    float *level[64], *work = buffer + (size_t)n * (size_t)levels;
+    bool full[64] = { false };
+    for (int k = 0; k < levels; k++)
+        level[k] = buffer + (size_t)n * (size_t)k;
+    for (int64_t r0 = 0; r0 < plan.rows; r0 += block) {
+        memset(work, 0, sizeof(float) * (size_t)n);
+        plan.base[0] = work;
+        reduce_rows(&plan, aux != NULL, r0, r0 + block < plan.rows ? r0 + block : plan.rows, kind,
+                    1.0f, param);
+        int k = 0;
+        for (; full[k]; k++) {
+            for (int64_t i = 0; i < n; i++)
+                work[i] += level[k][i];
+            full[k] = false;
+        }
+        float *freed = level[k];
+        level[k] = work;
+        full[k] = true;
+        work = freed;
+    }
+    memset(total->data, 0, sizeof(float) * (size_t)n);
+    for (int k = 0; k < levels; k++)
+        if (full[k])
+            for (int64_t i = 0; i < n; i++)
+                total->data[i] += level[k][i];
+    rc = reduce_into(op, out, total, NULL, REDUCE_SUM, scale, 0.0f);
+done:
+    tg_arena_rewind(arena, mark);
+    return rc;
+}
+
 /* Folds x into out, which already holds the running values (the identity
- * at first). out's shape broadcasts to x's; aux (optional) has out's shape. */
+ * at first). out's shape broadcasts to x's; aux (optional) has out's shape.
+ * Sums of many terms per output are cascaded (reduce_cascade). */
 static int reduce_into(const char *op, tg_tensor *out, const tg_tensor *x, const tg_tensor *aux,
                        reduce_kind kind, float scale, float param)
 {
@@ -112,21 +225,9 @@ static int reduce_into(const char *op, tg_tensor *out, const tg_tensor *x, const
     tg_iter_plan_strided(&plan, x->ndim, x->shape, operands, stride, base);
     if (plan.rows == 0 || plan.inner == 0)
         return 0;
-    int64_t offset[TG_ITER_MAX_OPERANDS], index[TG_MAX_DIMS];
-    tg_iter_offsets(&plan, 0, offset);
-    tg_iter_unravel(&plan, 0, index);
-    for (int64_t r = 0; r < plan.rows; r++) {
-        float *o = plan.base[0] + offset[0];
-        const float *xv = plan.base[1] + offset[1];
-        const float *av = aux ? plan.base[2] + offset[2] : NULL;
-        int64_t as = aux ? plan.inner_stride[2] : 0;
-        if (plan.inner_stride[0] == 0)
-            reduce_run_to_scalar(kind, scale, param, plan.inner, o, xv, plan.inner_stride[1], av, as);
-        else
-            reduce_run_elementwise(kind, scale, param, plan.inner, o, plan.inner_stride[0], xv,
-                                   plan.inner_stride[1], av, as);
-        tg_iter_next(&plan, index, offset);
-    }
+    if (is_sum(kind) && plan.rows > cascade_rows(&plan, out->numel))
+        return reduce_cascade(op, out, x, aux, kind, scale, param);
+    reduce_rows(&plan, aux != NULL, 0, plan.rows, kind, scale, param);
     return 0;
 }
 
