@@ -5,8 +5,13 @@
  * reduced axis (leading axes may also be missing). That one form serves
  * reductions over any set of axes (with keepdim or not, a view away) and
  * the gradient of broadcasting, which sums a gradient back to an input's
- * shape. Sums accumulate rows in double precision. Each function returns 0,
- * or -1 with an error naming the operation and the shapes.
+ * shape. Sums add each contiguous run of reduced elements in double
+ * precision; sums across runs (a column sum, a bias gradient over T x B
+ * rows) cascade: blocks of 32 terms per output, then the blocks' partials
+ * pairwise, so the float error grows with log2 of the count rather than
+ * with the count (over 6,400 rows it is below PyTorch's float32 sum's).
+ * Partials live in the thread's arena for the call. Each function returns
+ * 0, or -1 with an error naming the operation and the shapes.
  */
 #ifndef TG_REDUCE_H
 #define TG_REDUCE_H
