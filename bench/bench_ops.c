@@ -7,6 +7,9 @@
  *                path, ", new B" rows the path of a b written in between
  *   elementwise  16M-float kernels in GB/s vs a plain C copy loop over the
  *                same number of floats (goal: >= 70% of the copy loop)
+ *   reduce       tg_kernel_sum_to in GB/s read vs a plain C loop adding the
+ *                rows of x into one row of floats, one after another (goal:
+ *                >= 70% of that loop); the kernel is single-threaded
  *   tiny op      recording and back-propagating tg_mul_scalar on a
  *                1-element tensor, per op of a 100000-op chain (goal: < 0.3 us)
  *
@@ -227,6 +230,60 @@ static void bench_elementwise(int threads)
     tg_tensor_free(ctx.row);
 }
 
+/* ---- Reductions ------------------------------------------------------------- */
+
+typedef struct reduce_ctx {
+    tg_tensor *out, *x;
+    float *acc; /* the reference's row of sums */
+} reduce_ctx;
+
+static void sum_library(void *p)
+{
+    reduce_ctx *c = p;
+    tg_kernel_sum_to(c->out, c->x, 1.0f, false);
+}
+
+/* The reference: x's rows added into one row of floats in order. */
+static void sum_loop(void *p)
+{
+    reduce_ctx *c = p;
+    const int64_t rows = c->x->shape[0], cols = c->x->shape[1];
+    float *restrict acc = c->acc;
+    const float *restrict x = c->x->data;
+    memset(acc, 0, sizeof(float) * (size_t)cols);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            acc[j] += x[i * cols + j];
+}
+
+static void bench_reduce(int threads)
+{
+    const struct {
+        const char *name;
+        int64_t rows, cols;
+        tg_shape out;
+    } cases[] = {
+        { "sum [6400,256]->[256]", 6400, 256, TG_SHAPE(256) },
+        { "sum [4096,4096]->[4096]", 4096, 4096, TG_SHAPE(4096) },
+        { "sum [4096,4096]->[4096,1]", 4096, 4096, TG_SHAPE(4096, 1) },
+        { "sum [4096,4096]->[]", 4096, 4096, TG_SCALAR },
+    };
+    tg_rng rng = tg_rng_new(3);
+    for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+        reduce_ctx ctx;
+        ctx.x = tg_tensor_uniform(TG_SHAPE(cases[k].rows, cases[k].cols), -3, 3, &rng);
+        ctx.out = tg_tensor_zeros(cases[k].out);
+        ctx.acc = malloc(sizeof(float) * (size_t)cases[k].cols);
+        timing t = time_pair(sum_library, sum_loop, &ctx, 15);
+        double bytes = (double)ctx.x->numel * sizeof(float);
+        row("reduce", cases[k].name, threads, bytes / t.lib * 1e-9, bytes / t.ref * 1e-9, "GB/s",
+            t.speed, 0.70);
+        free(ctx.acc);
+        tg_tensor_free(ctx.x);
+        tg_tensor_free(ctx.out);
+    }
+}
+
 /* ---- Per-op overhead ------------------------------------------------------------ */
 
 #define CHAIN 100000
@@ -285,6 +342,7 @@ int main(int argc, char **argv)
         tg_set_num_threads(thread_counts[c]);
         bench_matmul(thread_counts[c]);
         bench_elementwise(thread_counts[c]);
+        bench_reduce(thread_counts[c]);
         bench_tiny_op(thread_counts[c]);
     }
     tg_graph_release();
