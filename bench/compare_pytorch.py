@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""compare_pytorch.py: tapegrad's bench_rnn against PyTorch, side by side.
+"""compare_pytorch.py: tapegrad's bench_rnn against PyTorch and LibTorch, side by side.
 
 The same configurations as bench_rnn (one training step: zero-grad, forward
 through one recurrent layer, a Linear head at every step over 65 classes,
@@ -7,15 +7,21 @@ cross-entropy, backward, Adam; INF: forward only, no gradients), in
 PyTorch's best setting on this machine: BLIS's kernel set chosen the way
 tapegrad chooses it, and OMP_NUM_THREADS and BLIS_NUM_THREADS set to the
 thread count before torch starts (torch.set_num_threads alone does not reach
-BLIS). Each configuration runs both sides in alternation, several rounds, in
-fresh processes; the table shows the medians and their ratio.
+BLIS). LibTorch, PyTorch's C++ API, is the third column: bench/libtorch_step
+(built where Debian's libtorch-dev is installed) runs the same step with the
+same environment and timing. Each configuration runs the sides in
+alternation, several rounds, in fresh processes; the table shows the medians
+and the speed-ups (rival's time / tapegrad's) against PyTorch and LibTorch.
 
     bench/compare_pytorch.py --bench build/release/bench/bench_rnn
+        [--libtorch build/release/bench/libtorch_step]
         [--cells rnn,lstm,gru] [--configs S,M,L,XL,INF] [--threads 1,2]
         [--rounds 3] [--cpu-time] [--json]
 
-Needs Debian's python3-torch (run with /usr/bin/python3); without it, it
-says so and exits 0 after printing tapegrad's numbers alone.
+--libtorch defaults to libtorch_step beside --bench; the column is left out
+(with a note) when that program is missing. Needs Debian's python3-torch for
+the PyTorch column (run with /usr/bin/python3); without it, it says so and
+goes on without that column.
 """
 import argparse
 import json
@@ -124,6 +130,8 @@ def torch_available():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", default="build/release/bench/bench_rnn")
+    parser.add_argument("--libtorch", default=None,
+                        help="libtorch_step program (default: beside --bench)")
     parser.add_argument("--cells", default="rnn,lstm,gru")
     parser.add_argument("--configs", default="S,M,L,XL,INF")
     parser.add_argument("--threads", default="1,2")
@@ -137,9 +145,14 @@ def main():
     if not have_torch:
         print("compare_pytorch: PyTorch is not installed (apt-get install python3-torch); "
               "showing tapegrad alone.", file=sys.stderr)
+    libtorch = args.libtorch or os.path.join(os.path.dirname(args.bench), "libtorch_step")
+    have_libtorch = os.access(libtorch, os.X_OK)
+    if not have_libtorch:
+        print(f"compare_pytorch: {libtorch} not found (built where libtorch-dev is installed); "
+              "no LibTorch column.", file=sys.stderr)
     arch = blis_kernel_set()
     header = f"{'cell':5} {'cfg':4} {'thr':>3} {'mode':5} {'tapegrad ms':>12} {'pytorch ms':>11} " \
-             f"{'speed-up':>9} {'RSS tg':>8} {'RSS pt':>8}"
+             f"{'libtorch ms':>12} {'vs PT':>7} {'vs LT':>7} {'RSS tg':>7} {'RSS pt':>7} {'RSS lt':>7}"
     if not args.json:
         print(header)
     for threads in args.threads.split(","):
@@ -149,8 +162,8 @@ def main():
         for name in args.configs.split(","):
             config = CONFIGS[name]
             for cell in args.cells.split(","):
-                ours, theirs = [], []
-                rss = [0.0, 0.0]
+                ours, theirs, cpp = [], [], []
+                rss = [0.0, 0.0, 0.0]
                 for _ in range(args.rounds):
                     command = [args.bench, "--run", cell, name, threads]
                     if args.cpu_time:
@@ -165,18 +178,31 @@ def main():
                         if r:
                             theirs.append(r["ms_median"])
                             rss[1] = max(rss[1], r["peak_rss_mb"])
+                    if have_libtorch:
+                        command = [libtorch, "--run", cell, name, threads]
+                        if args.cpu_time:
+                            command.append("--cpu-time")
+                        r = run_json(command, env)
+                        if r:
+                            cpp.append(r["ms_median"])
+                            rss[2] = max(rss[2], r["peak_rss_mb"])
                 tg = statistics.median(ours) if ours else float("nan")
                 pt = statistics.median(theirs) if theirs else float("nan")
+                lt = statistics.median(cpp) if cpp else float("nan")
                 row = {"cell": cell, "config": name, "threads": int(threads),
-                       "mode": "infer" if config["infer"] else "train", "tapegrad_ms": tg,
-                       "pytorch_ms": pt, "speedup": pt / tg if ours and theirs else None,
-                       "tapegrad_rss_mb": rss[0], "pytorch_rss_mb": rss[1]}
+                       "mode": "infer" if config["infer"] else "train",
+                       "tapegrad_ms": tg if ours else None, "pytorch_ms": pt if theirs else None,
+                       "libtorch_ms": lt if cpp else None,
+                       "speedup": pt / tg if ours and theirs else None,
+                       "speedup_libtorch": lt / tg if ours and cpp else None,
+                       "tapegrad_rss_mb": rss[0], "pytorch_rss_mb": rss[1], "libtorch_rss_mb": rss[2]}
                 if args.json:
                     print(json.dumps(row))
                 else:
-                    speedup = f"{pt / tg:8.2f}x" if ours and theirs else f"{'-':>9}"
+                    vs_pt = f"{pt / tg:6.2f}x" if ours and theirs else f"{'-':>7}"
+                    vs_lt = f"{lt / tg:6.2f}x" if ours and cpp else f"{'-':>7}"
                     print(f"{cell:5} {name:4} {threads:>3} {row['mode']:5} {tg:12.2f} {pt:11.2f} "
-                          f"{speedup} {rss[0]:8.0f} {rss[1]:8.0f}")
+                          f"{lt:12.2f} {vs_pt} {vs_lt} {rss[0]:7.0f} {rss[1]:7.0f} {rss[2]:7.0f}")
                 sys.stdout.flush()
 
 
