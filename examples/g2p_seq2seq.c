@@ -15,8 +15,9 @@
  *                 [--hidden H] [--data PATH] [--out DIR] [--save PATH] [--load PATH [--eval]]
  *
  * Writes to DIR: g2p_seq2seq_history.csv (training loss per step,
- * validation loss per epoch), g2p_seq2seq_loss.png and
- * g2p_seq2seq_attention.png (letters against phonemes for a few words).
+ * validation loss per epoch), g2p_seq2seq_loss.png, and the attention
+ * weights of a few words as g2p_seq2seq_attention.csv and as heat maps,
+ * phonemes against letters, in g2p_seq2seq_attention.png.
  */
 #include <ctype.h>
 #include <math.h>
@@ -926,6 +927,40 @@ static int section_words(trainer *tr, shown_words *shown)
     return 0;
 }
 
+/* One heat map per shown word: a row per phoneme written, a column per
+ * letter, shaded by the attention weight (0 to 1) the step gave it. */
+static int draw_attention(const shown_words *shown, const char *path)
+{
+    int cols = shown->n > 1 ? 2 : 1, rows = (shown->n + 1) / 2;
+    tg_plot_figure *figure = tg_plot_figure_new((tg_plot_figure_config){ .rows = rows, .cols = cols,
+        .width = 520 * cols, .height = 420 * rows + 30, .title = "g2p_seq2seq: where the decoder looks" });
+    int status = figure ? 0 : -1;
+    for (int w = 0; w < shown->n && status == 0; w++) {
+        const hypothesis *h = &shown->h[w];
+        int L = (int)strlen(shown->text[w]), T = h->n > 0 ? h->n : 1;
+        float values[MAX_PHONES * MAX_LETTERS];
+        char letters[MAX_LETTERS][2];
+        const char *col_labels[MAX_LETTERS], *row_labels[MAX_PHONES];
+        for (int i = 0; i < L; i++) {
+            letters[i][0] = shown->text[w][i];
+            letters[i][1] = '\0';
+            col_labels[i] = letters[i];
+        }
+        for (int t = 0; t < T; t++) {
+            row_labels[t] = h->n > 0 ? PHONEMES[h->ids[t]] : "(none)";
+            for (int i = 0; i < L; i++)
+                values[t * L + i] = h->n > 0 ? h->attention[t][i] : NAN;
+        }
+        status = tg_plot_figure_heatmap(figure, w, &(tg_plot_heatmap_data){ .values = values, .rows = T,
+            .cols = L, .row_labels = row_labels, .col_labels = col_labels, .min = 0.0, .max = 1.0 },
+            &(tg_plot_options){ .title = shown->text[w], .xlabel = "letters", .ylabel = "phonemes" }) < 0 ? -1 : 0;
+    }
+    if (status == 0)
+        status = tg_plot_figure_save(figure, path);
+    tg_plot_figure_free(figure);
+    return status;
+}
+
 static int section_files(trainer *tr, const shown_words *shown)
 {
     nb_section(6, "Files", "");
@@ -944,6 +979,10 @@ static int section_files(trainer *tr, const shown_words *shown)
     if (fclose(f) != 0)
         return fail("cannot write the attention weights");
     nb_wrote(attention, "attention weights of the words of section 5");
+    nb_out_path(common, "g2p_seq2seq_attention.png", png, sizeof png);
+    if (draw_attention(shown, png) != 0)
+        return fail("cannot draw the attention weights");
+    nb_wrote(png, "heat maps of the greedy decoder's attention: phonemes against letters");
     if (!common->eval) {
         nb_out_path(common, "g2p_seq2seq_history.csv", csv, sizeof csv);
         nb_out_path(common, "g2p_seq2seq_loss.png", png, sizeof png);

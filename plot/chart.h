@@ -5,6 +5,7 @@
  *   series.c  reading and checking series and options, the palette
  *   chart.c   layout, frame (grid, ticks, labels, title) and legend
  *   lines.c   line and scatter charts     bars.c  bar charts
+ *   heatmap.c heat maps (a matrix as shaded cells)
  *   figure.c  images of one or more charts, and the one-call functions
  * under canvas.c (the raster, canvas.h), png.c (writing it) and
  * font_data.c (the glyphs, font.h).
@@ -84,5 +85,10 @@ int tg_plot_draw_lines(tg_plot_canvas *canvas, tg_plot_rect panel, const tg_plot
                        const tg_plot_options *options, tg_plot_axes *axes);
 int tg_plot_draw_bars(tg_plot_canvas *canvas, tg_plot_rect panel, const tg_plot_series *series, int n,
                       const tg_plot_options *options, tg_plot_axes *axes);
+
+/* --- heatmap.c: draws a heat map in panel; returns as tg_plot_heatmap,
+ * errors starting with `what`. */
+int tg_plot_draw_heatmap(tg_plot_canvas *canvas, tg_plot_rect panel, const tg_plot_heatmap_data *map,
+                         const tg_plot_options *options, tg_plot_axes *axes, const char *what);
 
 #endif

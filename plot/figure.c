@@ -116,6 +116,20 @@ int tg_plot_figure_bars(tg_plot_figure *figure, int panel, const tg_plot_series 
     return draw_panel(figure, panel, tg_plot_draw_bars, series, n, options, "plot_figure_bars");
 }
 
+int tg_plot_figure_heatmap(tg_plot_figure *figure, int panel, const tg_plot_heatmap_data *map,
+                           const tg_plot_options *options)
+{
+    if (check_panel(figure, panel, "plot_figure_heatmap"))
+        return -1;
+    tg_plot_rect rect = panel_rect(figure, panel);
+    int skipped = tg_plot_draw_heatmap(&figure->canvas, rect, map, options, &figure->axes[panel],
+                                       "plot_figure_heatmap");
+    if (skipped < 0)
+        tg_plot_canvas_fill(&figure->canvas, rect, TG_PLOT_WHITE, 1.0f);
+    figure->drawn[panel] = skipped >= 0;
+    return skipped;
+}
+
 int tg_plot_figure_axes(const tg_plot_figure *figure, int panel, tg_plot_axes *axes)
 {
     if (check_panel(figure, panel, "plot_figure_axes"))
@@ -172,4 +186,21 @@ int tg_plot_bars(const char *path, const tg_plot_series *series, int n, const tg
     if (!path || !path[0])
         return tg_error_set("plot_bars: no file name given");
     return single_chart(path, tg_plot_draw_bars, series, n, options, NULL, "plot_bars");
+}
+
+int tg_plot_heatmap(const char *path, const tg_plot_heatmap_data *map, const tg_plot_options *options)
+{
+    if (!path || !path[0])
+        return tg_error_set("plot_heatmap: no file name given");
+    const tg_plot_options *o = options ? options : &(tg_plot_options){ 0 };
+    if (tg_plot_options_check(o, "plot_heatmap"))
+        return -1;
+    tg_plot_figure *f = tg_plot_figure_new((tg_plot_figure_config){ .width = o->width, .height = o->height });
+    if (!f)
+        return -1;
+    int skipped = tg_plot_draw_heatmap(&f->canvas, panel_rect(f, 0), map, o, &f->axes[0], "plot_heatmap");
+    if (skipped >= 0 && tg_plot_figure_save(f, path) != 0)
+        skipped = -1;
+    tg_plot_figure_free(f);
+    return skipped;
 }

@@ -2,8 +2,8 @@
  * plot/plot.h: charts written to PNG.
  *
  * Line charts (one or more series, lines, dashed lines or scatter points),
- * bar charts, and figures of several charts in a grid, each written as an
- * RGB PNG with libpng. A chart has a title, axis labels, "nice" ticks
+ * bar charts, heat maps, and figures of several charts in a grid, each
+ * written as an RGB PNG with libpng. A chart has a title, axis labels, "nice" ticks
  * (steps of 1, 2 or 5 times a power of ten) with numeric labels, a light
  * grid, a legend, anti-aliased curves in a fixed colour-blind-friendly
  * palette (Okabe and Ito), an optional log10 y axis with decade ticks, and
@@ -157,6 +157,30 @@ int tg_plot_lines_axes(const tg_plot_series *series, int n, const tg_plot_option
  * axes. Returns the number of values skipped, or -1 on error. */
 int tg_plot_bars(const char *path, const tg_plot_series *series, int n, const tg_plot_options *options);
 
+/* A heat map: a matrix drawn as a grid of square cells, row 0 at the top,
+ * each shaded from white (min) to dark blue (max) along a colour bar drawn
+ * on the right with the two ends' values; a NaN or infinite cell is drawn
+ * grey and counted as skipped. Rows are labelled on the left and columns
+ * below (turned upwards when they do not fit under their cells), with
+ * row_labels[r] and col_labels[c], or the indices when NULL; options give
+ * the title, xlabel (below the columns), ylabel and, for tg_plot_heatmap,
+ * the image size (other options are ignored). On the axes the chart
+ * reports, cell (r, c) spans x in [c, c + 1] and y in [r, r + 1] (y grows
+ * downwards: y_min = rows at the bottom, y_max = 0 at the top), so its
+ * centre is at tg_plot_axes_pixel(axes, c + 0.5, r + 0.5).
+ * Used for attention weights: letters against phonemes. */
+typedef struct tg_plot_heatmap_data {
+    const float *values;     /* rows * cols, row-major */
+    int rows, cols;          /* 1 to 4096 each */
+    const char *const *row_labels, *const *col_labels; /* NULL: 0, 1, ... */
+    double min, max;         /* colour range; min == max (as {0, 0}): the finite values' range */
+} tg_plot_heatmap_data;
+
+/* Writes a heat map to a PNG at path. Returns the number of cells skipped,
+ * or -1 with an error (NULL map or values, sizes out of range, min > max,
+ * a panel too small for 2-pixel cells, an unwritable path). */
+int tg_plot_heatmap(const char *path, const tg_plot_heatmap_data *map, const tg_plot_options *options);
+
 /* A figure: an image holding a grid of charts (panels), for example one
  * learning-curve chart per sequence length. */
 typedef struct tg_plot_figure tg_plot_figure;
@@ -183,6 +207,10 @@ int tg_plot_figure_lines(tg_plot_figure *figure, int panel, const tg_plot_series
                          const tg_plot_options *options);
 int tg_plot_figure_bars(tg_plot_figure *figure, int panel, const tg_plot_series *series, int n,
                         const tg_plot_options *options);
+
+/* Draws a heat map in panel `panel`, as tg_plot_figure_lines draws a chart. */
+int tg_plot_figure_heatmap(tg_plot_figure *figure, int panel, const tg_plot_heatmap_data *map,
+                           const tg_plot_options *options);
 
 /* The axes of the chart last drawn in panel. Returns 0, or -1 with an error
  * if nothing was drawn there. */

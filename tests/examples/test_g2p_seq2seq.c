@@ -92,6 +92,8 @@ Test(g2p_seq2seq, quick_run_learns_pronunciations_and_a_checkpoint_evaluates_the
     out_file(path, sizeof path, dir, "g2p_seq2seq_attention.csv");
     csv = assert_csv(path, "weight", 20);
     tg_csv_free(csv);
+    out_file(path, sizeof path, dir, "g2p_seq2seq_attention.png");
+    assert_png(path, 1000, 800);
 
     /* The loaded network decodes the test words as it did after training. */
     example_run eval = run_example_expecting(0, EXAMPLE, (const char *const[]){
