@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
-#include "autograd/deferred.h"
+#include "autograd/postponed.h"
 #include "autograd/grad_ready.h"
 #include "autograd/meta.h"
 #include "autograd/ops.h"
@@ -54,9 +54,9 @@ static int check_input_grads(const tg_node *node)
  * to come, which in an unrolled recurrence have the same sizes step after
  * step. Backward then holds about one step's gradients at a time, not the
  * whole sequence's, as PyTorch frees them. */
-static void give_back_grad(tg_autograd_meta *m, uint64_t deferred_before)
+static void give_back_grad(tg_autograd_meta *m, uint64_t postponed_before)
 {
-    if (m->grad && !tg_deferred_reads(m->grad, deferred_before))
+    if (m->grad && !tg_postponed_reads(m->grad, postponed_before))
         tg_meta_give_back_grad(m);
 }
 
@@ -104,14 +104,14 @@ static int backward_node(tg_node *node, const walk *w)
 {
     tg_autograd_meta *nm = tg_meta(node->out);
     /* Products postponed for this tensor complete its gradient first. */
-    if (nm->deferred_rows > 0 && tg_deferred_flush(node->out) != 0)
+    if (nm->postponed_rows > 0 && tg_postponed_flush(node->out) != 0)
         return -1;
     if (nm->state != TG_GRAD_VALID || nm->aliased)
         return 0; /* no gradient flows through this op, or it is already in place */
     if (check_node_usable(node, nm) != 0)
         return -1;
     nm->consumed = !w->retain_graph;
-    uint64_t deferred_before = tg_deferred_handed_over();
+    uint64_t postponed_before = tg_postponed_handed_over();
     tg_pass_at(node);
     if (node->op->backward(node, nm->grad) != 0) {
         if (!tg_error_occurred())
@@ -121,7 +121,7 @@ static int backward_node(tg_node *node, const walk *w)
     if (w->anomaly && check_input_grads(node) != 0)
         return -1;
     if (!w->creating)
-        give_back_grad(nm, deferred_before);
+        give_back_grad(nm, postponed_before);
     return 0;
 }
 
@@ -143,7 +143,7 @@ static int run_walk(tg_tensor *const *outputs, tg_tensor *const *grads, int n, c
     for (int64_t i = last; i >= 0; i--)
         if (backward_node(tg_tape_node(i), w) != 0 || (notices && tg_grad_ready_passed(i) != 0))
             return -1;
-    return tg_deferred_flush_all();
+    return tg_postponed_flush_all();
 }
 
 /* A pass: the walk with grad mode set for it, cleaned up after. */
@@ -153,7 +153,7 @@ static int run_pass(tg_tensor *const *outputs, tg_tensor *const *grads, int n, c
     tg_pass_begin(w->creating, capturing);
     int rc = run_walk(outputs, grads, n, w);
     if (rc != 0)
-        tg_deferred_discard();
+        tg_postponed_discard();
     tg_grad_ready_end();
     if (!capturing && tg_pass_end(rc != 0) != 0)
         rc = -1;

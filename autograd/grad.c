@@ -15,7 +15,7 @@
 #include <threads.h>
 
 #include "autograd/autograd.h"
-#include "autograd/deferred.h"
+#include "autograd/postponed.h"
 #include "autograd/meta.h"
 #include "autograd/ops.h"
 #include "tensor/index.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <threads.h>
 
-#include "autograd/deferred.h"
+#include "autograd/postponed.h"
 #include "autograd/meta.h"
 
 typedef struct ready {
@@ -69,7 +69,7 @@ int tg_grad_ready_passed(int64_t index)
     /* Listed in increasing order of first reader; backward walks down. */
     while (n_listed > 0 && listed[n_listed - 1].node == index) {
         tg_tensor *leaf = listed[--n_listed].leaf;
-        if (tg_meta(leaf)->deferred_rows > 0 && tg_deferred_flush(leaf) != 0)
+        if (tg_meta(leaf)->postponed_rows > 0 && tg_postponed_flush(leaf) != 0)
             return -1;
         notice(leaf, notice_ctx);
     }

@@ -6,7 +6,7 @@
  * tape that reads it: before walking, backward lists each leaf at that
  * node (a scan of the tape, done only when a notice is set), and after
  * running a node it announces the leaves listed there. Products postponed
- * for such a leaf (autograd/deferred.h) are added first, so the gradient
+ * for such a leaf (autograd/postponed.h) are added first, so the gradient
  * announced is complete.
  */
 #ifndef TG_GRAD_READY_H

@@ -18,7 +18,7 @@ typedef struct tg_autograd_meta {
     tg_tensor_ext ext; /* first: tensor/ sees only this */
     tg_tensor *grad;   /* the tensor's shape, contiguous; owned for owned tensors */
     int64_t node;      /* tape index of the op that made the tensor; -1 for a leaf */
-    int64_t deferred_rows; /* rows of products waiting to be added to grad (autograd/deferred.h) */
+    int64_t postponed_rows; /* rows of products waiting to be added to grad (autograd/postponed.h) */
     uint64_t ready_pass; /* the backward pass that listed this leaf for its notice (grad_ready.c) */
     /* For an op's output: the storage versions of the op's inputs and of
      * the output itself (last) when it was recorded; backward refuses to

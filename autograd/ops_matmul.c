@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
-#include "autograd/deferred.h"
+#include "autograd/postponed.h"
 #include "autograd/ops.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
@@ -162,7 +162,7 @@ tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b)
 
 /* ---- affine ----------------------------------------------------------------------------- *
  * out [..., O] = x [..., I] @ weight [O, I]^T + bias. Rows of x fold into
- * one GEMM. The weight's gradient g^T x is postponed (autograd/deferred.h),
+ * one GEMM. The weight's gradient g^T x is postponed (autograd/postponed.h),
  * so a weight applied at every step gets it from one GEMM over all of
  * them. */
 
@@ -210,7 +210,7 @@ static int affine_backward(tg_node *node, tg_tensor *grad)
     if (tg_grad_needed(weight)) {
         /* weight's gradient += g^T x, postponed to join the other steps'. */
         tg_tensor *g_saved = tg_view_alias(&g_rows);
-        if (!g_saved || tg_defer_product(node, 1, g_saved, rows) != 0)
+        if (!g_saved || tg_postpone_product(node, 1, g_saved, rows) != 0)
             return -1;
     }
     return bias ? tg_grad_accumulate(bias, grad) : 0;

@@ -6,7 +6,7 @@
 #include <threads.h>
 
 #include "autograd/autograd.h"
-#include "autograd/deferred.h"
+#include "autograd/postponed.h"
 #include "autograd/grad_ready.h"
 #include "autograd/meta.h"
 #include "tensor/gemm_small.h"

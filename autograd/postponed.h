@@ -1,18 +1,18 @@
 /*
- * autograd/deferred.h: weight gradients summed in a few deep products
+ * autograd/postponed.h: weight gradients summed in a few deep products
  * (internal).
  *
  * A weight used at every step of an unrolled recurrence receives one
  * gradient contribution a_t^T b_t per step, each a thin product (a_t has
- * only the batch's rows). Backward rules hand these to tg_defer_product
+ * only the batch's rows). Backward rules hand these to tg_postpone_product
  * instead. They are added as one product over many steps' rows, which runs
  * far faster than many thin ones: a chunk of up to 1024 rows as soon as one
  * is full (its rows are then still in cache), the rest when the weight's
  * gradient is next needed (before the backward rule of the op that made
  * the weight, or at the end of backward).
  */
-#ifndef TG_DEFERRED_H
-#define TG_DEFERRED_H
+#ifndef TG_POSTPONED_H
+#define TG_POSTPONED_H
 
 #include "autograd/autograd.h"
 #include "tensor/tensor.h"
@@ -23,19 +23,19 @@
  * chunk, the oldest chunk is added at once. In anomaly mode adding checks
  * x's gradient and names the node's op. When a is a view of the gradient
  * of node's output, that gradient goes back to the arena once added. */
-int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b);
+int tg_postpone_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b);
 /* Adds x's postponed products, if any, to its gradient now. */
-int tg_deferred_flush(tg_tensor *x);
+int tg_postponed_flush(tg_tensor *x);
 /* Adds every postponed product. */
-int tg_deferred_flush_all(void);
+int tg_postponed_flush_all(void);
 /* Products handed over so far on this thread, added or not. */
-uint64_t tg_deferred_handed_over(void);
+uint64_t tg_postponed_handed_over(void);
 /* Whether a product handed over since the count was `since`, and not yet
  * added, reads t's memory. Backward asks this of an op's output gradient
  * after the op's backward: only that rule could have postponed a product
  * reading it. */
-bool tg_deferred_reads(const tg_tensor *t, uint64_t since);
+bool tg_postponed_reads(const tg_tensor *t, uint64_t since);
 /* Forgets every postponed product (after a failed backward). */
-void tg_deferred_discard(void);
+void tg_postponed_discard(void);
 
 #endif

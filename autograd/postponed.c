@@ -1,4 +1,4 @@
-#include "autograd/deferred.h"
+#include "autograd/postponed.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -111,7 +111,7 @@ static bool product_reads(const product *p, const tg_storage *storage)
 /* Whether a product not being dropped (x NULL) still reads the output
  * gradient that pending[i] read. Only the op whose backward handed
  * pending[i] over postpones products reading that gradient (as
- * tg_deferred_reads assumes), all in that one call: they are its
+ * tg_postponed_reads assumes), all in that one call: they are its
  * neighbours in the list, and no other product needs looking at. */
 static bool still_read(size_t i)
 {
@@ -181,11 +181,11 @@ static int add_first_chunk(tg_tensor *x)
     if (rc == 0 && tg_anomaly_mode())
         rc = tg_anomaly_check_input_grad(oldest->node, oldest->input);
     drop_products(x, first, end);
-    tg_meta(x)->deferred_rows -= rows;
+    tg_meta(x)->postponed_rows -= rows;
     return rc;
 }
 
-int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b)
+int tg_postpone_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b)
 {
     tg_tensor *x = node->in[input];
     if (n_pending == capacity) {
@@ -200,29 +200,29 @@ int tg_defer_product(const tg_node *node, int input, const tg_tensor *a, const t
     }
     pending[n_pending++] = (product){ x, a, b, node, input, handed_over++ };
     tg_autograd_meta *m = tg_meta(x);
-    m->deferred_rows += a->shape[0];
+    m->postponed_rows += a->shape[0];
     /* A full chunk of earlier products is added now, while its rows are
      * still in cache, and the gradients it read go back to the arena. The
      * chunk never holds this product, whose gradient the calling rule
      * still uses: before it, x's products held at most GATHER_ROWS_MAX
      * rows or were a single product, and a chunk stops at that many rows
      * or at one product. */
-    bool full = m->deferred_rows > GATHER_ROWS_MAX && m->deferred_rows > a->shape[0];
+    bool full = m->postponed_rows > GATHER_ROWS_MAX && m->postponed_rows > a->shape[0];
     return full ? add_first_chunk(x) : 0;
 }
 
-int tg_deferred_flush(tg_tensor *x)
+int tg_postponed_flush(tg_tensor *x)
 {
     tg_autograd_meta *m = tg_meta(x);
-    while (m && m->deferred_rows > 0)
+    while (m && m->postponed_rows > 0)
         if (add_first_chunk(x) != 0)
             return -1;
     return 0;
 }
 
-uint64_t tg_deferred_handed_over(void) { return handed_over; }
+uint64_t tg_postponed_handed_over(void) { return handed_over; }
 
-bool tg_deferred_reads(const tg_tensor *t, uint64_t since)
+bool tg_postponed_reads(const tg_tensor *t, uint64_t since)
 {
     for (size_t i = n_pending; i-- > 0 && pending[i].number >= since;)
         if (product_reads(&pending[i], t->storage))
@@ -230,19 +230,19 @@ bool tg_deferred_reads(const tg_tensor *t, uint64_t since)
     return false;
 }
 
-int tg_deferred_flush_all(void)
+int tg_postponed_flush_all(void)
 {
     while (n_pending > 0)
-        if (tg_deferred_flush(pending[0].x) != 0) {
-            tg_deferred_discard();
+        if (tg_postponed_flush(pending[0].x) != 0) {
+            tg_postponed_discard();
             return -1;
         }
     return 0;
 }
 
-void tg_deferred_discard(void)
+void tg_postponed_discard(void)
 {
     for (size_t i = 0; i < n_pending; i++)
-        tg_meta(pending[i].x)->deferred_rows = 0;
+        tg_meta(pending[i].x)->postponed_rows = 0;
     n_pending = 0;
 }
