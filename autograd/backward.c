@@ -23,7 +23,7 @@ static void forget_intermediate_grads(void)
             m->grad = NULL;
             m->aliased = m->borrowed = m->recorded = false;
         }
-        m->lent = false;
+        m->readers = 0;
         m->state = TG_GRAD_FRESH;
     }
 }
@@ -46,18 +46,6 @@ static int check_input_grads(const tg_node *node)
         if (tg_anomaly_check_input_grad(node, i) != 0)
             return -1;
     return 0;
-}
-
-/* Once its op's backward has run, nothing reads an intermediate's gradient
- * again, unless it is retained, lent to its inputs, or a postponed product
- * still needs it: its buffer goes back to the arena for the gradients still
- * to come, which in an unrolled recurrence have the same sizes step after
- * step. Backward then holds about one step's gradients at a time, not the
- * whole sequence's, as PyTorch frees them. */
-static void give_back_grad(tg_autograd_meta *m, uint64_t postponed_before)
-{
-    if (m->grad && !tg_postponed_reads(m->grad, postponed_before))
-        tg_meta_give_back_grad(m);
 }
 
 /* 0 when node may run its backward: its graph was not used up by an
@@ -111,7 +99,6 @@ static int backward_node(tg_node *node, const walk *w)
     if (check_node_usable(node, nm) != 0)
         return -1;
     nm->consumed = !w->retain_graph;
-    uint64_t postponed_before = tg_postponed_handed_over();
     tg_pass_at(node);
     if (node->op->backward(node, nm->grad) != 0) {
         if (!tg_error_occurred())
@@ -120,8 +107,7 @@ static int backward_node(tg_node *node, const walk *w)
     }
     if (w->anomaly && check_input_grads(node) != 0)
         return -1;
-    if (!w->creating)
-        give_back_grad(nm, postponed_before);
+    tg_grad_release(nm); /* its rule has read it */
     return 0;
 }
 

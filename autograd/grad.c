@@ -138,6 +138,8 @@ int tg_pass_end(bool failed)
     return rc;
 }
 
+static void count_first_readers(tg_autograd_meta *m);
+
 /* ---- Gradient buffers (first order) ---------------------------------------------------- */
 
 /* The gradient of a view output as the same view of its input's gradient,
@@ -159,6 +161,7 @@ tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate)
     tg_autograd_meta *m = tg_meta(x);
     if (!tg_grad_needed(x))
         return NULL;
+    bool first = m->state != TG_GRAD_VALID;
     if (pass.creating) {
         tg_error_set("backward of '%s': its rule writes gradients with kernels (tg_grad_target), "
                      "which cannot be recorded; write it with tg_grad_accumulate and ops to "
@@ -183,6 +186,8 @@ tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate)
     }
     *accumulate = m->state == TG_GRAD_VALID;
     m->state = TG_GRAD_VALID;
+    if (first)
+        count_first_readers(m);
     return m->grad;
 }
 
@@ -412,15 +417,45 @@ int tg_grad_accumulate_part(tg_node *node, tg_tensor *x, tg_tensor *part)
         return -1;
     m->state = TG_GRAD_VALID;
     m->borrowed = true;
-    tg_meta(node->out)->lent = true;
+    count_first_readers(m);
+    tg_grad_hold(tg_meta(node->out)); /* lent: it stays until the reset */
     return 0;
 }
 
-/* ---- Giving buffers back ------------------------------------------------------------------ */
+/* ---- The lifetime of a gradient buffer ------------------------------------------------- *
+ * An intermediate's own gradient buffer goes back to the arena as soon as
+ * nothing reads it any more: the gradients still to come, which in an
+ * unrolled recurrence have the same sizes step after step, take its
+ * memory, so backward holds about one step's gradients at a time, as
+ * PyTorch frees them. One count decides it. Its readers:
+ *   - the op that made the tensor: its backward rule reads the gradient
+ *     (from the first contribution until the rule has run, backward.c);
+ *   - each postponed product that reads it (postponed.c);
+ *   - a retained gradient (tg_retain_grad): the tensor keeps it;
+ *   - a lent gradient: parts of it became its inputs' gradients
+ *     (tg_grad_accumulate_part), so it stays until the reset.
+ * A buffer that is not the tensor's own is never given back by it: a view
+ * inside its input's gradient (aliased) or inside a consumer's (borrowed),
+ * a recorded gradient (a graph tensor of a pass that creates a graph), and
+ * a leaf's (owned memory). */
 
-void tg_meta_give_back_grad(tg_autograd_meta *m)
+static bool owns_buffer(const tg_autograd_meta *m)
 {
-    if (m->grad && !m->recorded && !m->retain_grad && !m->aliased && !m->borrowed && !m->lent &&
-        tg_give_back(m->grad))
+    return m->node >= 0 && !m->aliased && !m->borrowed && !m->recorded;
+}
+
+/* The readers an intermediate's gradient has from its first contribution
+ * of a pass on: its op, and the tensor itself when retained. */
+static void count_first_readers(tg_autograd_meta *m)
+{
+    if (m->node >= 0)
+        m->readers += 1 + (m->retain_grad ? 1 : 0);
+}
+
+void tg_grad_hold(tg_autograd_meta *m) { m->readers++; }
+
+void tg_grad_release(tg_autograd_meta *m)
+{
+    if (m->readers > 0 && --m->readers == 0 && m->grad && owns_buffer(m) && tg_give_back(m->grad))
         m->grad = NULL;
 }

@@ -33,6 +33,9 @@ typedef struct tg_autograd_meta {
     tg_tensor *set_aside;
     uint64_t set_aside_pass;
     tg_grad_state set_aside_state;
+    /* Who still reads this intermediate's own gradient buffer in the
+     * running backward (grad.c, "The lifetime of a gradient buffer"). */
+    int32_t readers;
     tg_grad_state state;
     bool requires_grad;
     bool recorded;     /* grad is a recorded tensor of a graph-creating pass, not a buffer */
@@ -41,7 +44,6 @@ typedef struct tg_autograd_meta {
     bool retain_grad;
     bool aliased;      /* grad is a view inside the gradient of the op's input */
     bool borrowed;     /* grad is a part of a consumer's output gradient (tg_grad_accumulate_part) */
-    bool lent;         /* parts of grad are inputs' gradients: it stays until the reset */
 } tg_autograd_meta;
 
 tg_autograd_meta *tg_meta(const tg_tensor *t);
@@ -79,11 +81,10 @@ int tg_pass_end(bool failed);
 /* A captured leaf's gradient gathered by the pass, before tg_pass_end. */
 tg_tensor *tg_pass_leaf_grad(tg_tensor *leaf);
 bool tg_pass_capturing(void);
-/* Gives m's gradient buffer back to the arena, unless it is not the
- * tensor's own to give: retained, a view inside another gradient (aliased
- * or borrowed), or lent to the inputs of the tensor's op. The caller knows
- * that nothing reads it any more. */
-void tg_meta_give_back_grad(tg_autograd_meta *m);
+/* A reader of m's gradient buffer more (a postponed product reading it),
+ * and one fewer: at zero the buffer goes back to the arena (grad.c). */
+void tg_grad_hold(tg_autograd_meta *m);
+void tg_grad_release(tg_autograd_meta *m);
 
 /* Anomaly mode's check of the gradient of one of node's inputs: 0, or -1
  * with the report naming the op. */

@@ -14,7 +14,6 @@ typedef struct product {
     const tg_tensor *a, *b;
     const tg_node *node; /* the op whose backward handed it over */
     int input;           /* x is that op's input number `input` */
-    uint64_t number;     /* products handed over before it */
 } product;
 
 /* This thread's postponed products, in the order they were handed over.
@@ -22,7 +21,6 @@ typedef struct product {
  * nothing. */
 static _Thread_local product *pending;
 static _Thread_local size_t n_pending, capacity;
-static _Thread_local uint64_t handed_over;
 static tss_t pending_key;
 static once_flag pending_key_once = ONCE_FLAG_INIT;
 
@@ -103,49 +101,15 @@ static int gather(const tg_tensor *x, size_t first, size_t end, int64_t rows, tg
     return 0;
 }
 
-static bool product_reads(const product *p, const tg_storage *storage)
-{
-    return p->a->storage == storage || p->b->storage == storage;
-}
-
-/* Whether a product not being dropped (x NULL) still reads the output
- * gradient that pending[i] read. Only the op whose backward handed
- * pending[i] over postpones products reading that gradient (as
- * tg_postponed_reads assumes), all in that one call: they are its
- * neighbours in the list, and no other product needs looking at. */
-static bool still_read(size_t i)
-{
-    const tg_node *node = pending[i].node;
-    const tg_storage *storage = pending[i].a->storage;
-    for (size_t j = i; j-- > 0 && pending[j].node == node;)
-        if (pending[j].x && product_reads(&pending[j], storage))
-            return true;
-    for (size_t j = i + 1; j < n_pending && pending[j].node == node; j++)
-        if (pending[j].x && product_reads(&pending[j], storage))
-            return true;
-    return false;
-}
-
-/* The output gradient pending[i] read, once no product reads it any more,
- * goes back to the arena: backward skipped it while the product waited
- * (tape.c, give_back_grad). */
-static void give_back_read_grad(size_t i)
-{
-    tg_autograd_meta *m = tg_meta(pending[i].node->out);
-    if (m && m->grad && m->grad->storage == pending[i].a->storage && !still_read(i))
-        tg_meta_give_back_grad(m);
-}
-
-/* Drops x's products in [first, end), keeping the others in order, and gives
- * back the gradients they alone read. */
+/* Drops x's products in [first, end), keeping the others in order; each
+ * stops reading its op's output gradient. */
 static void drop_products(const tg_tensor *x, size_t first, size_t end)
 {
     for (size_t i = first; i < end; i++)
-        if (pending[i].x == x)
+        if (pending[i].x == x) {
             pending[i].x = NULL; /* being dropped */
-    for (size_t i = first; i < end; i++)
-        if (!pending[i].x)
-            give_back_read_grad(i);
+            tg_grad_release(tg_meta(pending[i].node->out));
+        }
     size_t kept = 0;
     for (size_t i = 0; i < n_pending; i++)
         if (pending[i].x)
@@ -198,7 +162,8 @@ int tg_postpone_product(const tg_node *node, int input, const tg_tensor *a, cons
         pending = p;
         capacity = grown;
     }
-    pending[n_pending++] = (product){ x, a, b, node, input, handed_over++ };
+    pending[n_pending++] = (product){ x, a, b, node, input };
+    tg_grad_hold(tg_meta(node->out)); /* a reads the output's gradient */
     tg_autograd_meta *m = tg_meta(x);
     m->postponed_rows += a->shape[0];
     /* A full chunk of earlier products is added now, while its rows are
@@ -218,16 +183,6 @@ int tg_postponed_flush(tg_tensor *x)
         if (add_first_chunk(x) != 0)
             return -1;
     return 0;
-}
-
-uint64_t tg_postponed_handed_over(void) { return handed_over; }
-
-bool tg_postponed_reads(const tg_tensor *t, uint64_t since)
-{
-    for (size_t i = n_pending; i-- > 0 && pending[i].number >= since;)
-        if (product_reads(&pending[i], t->storage))
-            return true;
-    return false;
 }
 
 int tg_postponed_flush_all(void)

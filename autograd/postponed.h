@@ -21,20 +21,14 @@
  * for a [R, O] and b [R, I] (x [O, I]). a and b must stay valid until the
  * flush (graph tensors do). Once x's products hold more rows than one
  * chunk, the oldest chunk is added at once. In anomaly mode adding checks
- * x's gradient and names the node's op. When a is a view of the gradient
- * of node's output, that gradient goes back to the arena once added. */
+ * x's gradient and names the node's op. a is a view of the gradient of
+ * node's output: the product is one of its readers until it is added
+ * (grad.c's count), and it goes back to the arena then if it was the last. */
 int tg_postpone_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b);
 /* Adds x's postponed products, if any, to its gradient now. */
 int tg_postponed_flush(tg_tensor *x);
 /* Adds every postponed product. */
 int tg_postponed_flush_all(void);
-/* Products handed over so far on this thread, added or not. */
-uint64_t tg_postponed_handed_over(void);
-/* Whether a product handed over since the count was `since`, and not yet
- * added, reads t's memory. Backward asks this of an op's output gradient
- * after the op's backward: only that rule could have postponed a product
- * reading it. */
-bool tg_postponed_reads(const tg_tensor *t, uint64_t since);
 /* Forgets every postponed product (after a failed backward). */
 void tg_postponed_discard(void);
 
