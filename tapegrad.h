@@ -18,6 +18,7 @@
 #include "tensor/index.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
+#include "tensor/reference.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
 #include "tensor/threads.h"

@@ -21,6 +21,7 @@
 #include "tensor/index.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
+#include "tensor/reference.h"
 
 /* ---- The running pass ---------------------------------------------------------------- */
 
@@ -147,7 +148,7 @@ static void count_first_readers(tg_autograd_meta *m);
  * it must when retained: tg_grad then shows its own part alone). */
 static tg_tensor *alias_input_grad(tg_autograd_meta *m)
 {
-    if (m->node < 0 || m->retain_grad)
+    if (m->node < 0 || m->retain_grad || tg_reference_mode())
         return NULL;
     const tg_node *node = tg_tape_node(m->node);
     if (!node->grad_view || node->n_in < 1 || !tg_grad_needed(node->in[0]))
@@ -261,9 +262,16 @@ int tg_grad_accumulate(tg_tensor *x, tg_tensor *contribution)
     tg_tensor *target = tg_grad_target(x, &accumulate);
     if (!target)
         return -1;
-    if (tg_tensor_same_shape(x, contribution))
+    /* A contribution of x's shape, or one that broadcasts up to it, is
+     * copied in; one larger along axes x was broadcast over is summed. */
+    tg_shape common;
+    if (!tg_broadcast_shapes(tg_tensor_shape(contribution), tg_tensor_shape(x), &common, "backward"))
+        return -1;
+    if (tg_shape_equal(common, tg_tensor_shape(x)))
         return tg_kernel_copy(target, contribution, accumulate);
-    return tg_kernel_sum_to(target, contribution, 1.0f, accumulate);
+    if (!tg_shape_equal(common, tg_tensor_shape(contribution)))
+        contribution = tg_expand(contribution, common);
+    return contribution ? tg_kernel_sum_to(target, contribution, 1.0f, accumulate) : -1;
 }
 
 /* x's gradient += fn(inputs) evaluated over `shape`, summed down to x's
@@ -301,6 +309,8 @@ int tg_grad_formula(tg_tensor *x, const tg_formula *formula, tg_tensor *const *i
         return 0;
     if (pass.creating)
         return accumulate_recorded(x, formula->with_ops(inputs, param));
+    if (tg_reference_mode()) /* unfused: the same formula as separate ops */
+        return tg_grad_accumulate(x, formula->with_ops(inputs, param));
     /* The formula's value has the shape its inputs broadcast to. */
     tg_shape shape = tg_tensor_shape(inputs[0]);
     for (int i = 1; i < formula->n_in; i++)
@@ -402,7 +412,7 @@ int tg_grad_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *g)
 static bool may_borrow(const tg_node *node, const tg_tensor *x, const tg_tensor *part)
 {
     const tg_autograd_meta *m = tg_meta(x), *lender = tg_meta(node->out);
-    return !pass.creating && m && m->requires_grad && !m->grad && m->node >= 0 && !m->retain_grad &&
+    return !pass.creating && !tg_reference_mode() && m && m->requires_grad && !m->grad && m->node >= 0 && !m->retain_grad &&
            !lender->retain_grad && !(x->flags & TG_TENSOR_OWNED) && tg_tensor_same_shape(x, part) &&
            tg_tensor_is_contiguous(part);
 }
@@ -456,6 +466,7 @@ void tg_grad_hold(tg_autograd_meta *m) { m->readers++; }
 
 void tg_grad_release(tg_autograd_meta *m)
 {
-    if (m->readers > 0 && --m->readers == 0 && m->grad && owns_buffer(m) && tg_give_back(m->grad))
+    if (m->readers > 0 && --m->readers == 0 && m->grad && owns_buffer(m) && !tg_reference_mode() &&
+        tg_give_back(m->grad))
         m->grad = NULL;
 }

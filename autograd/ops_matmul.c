@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
+#include "tensor/reference.h"
 
 /* t with its last two axes swapped, as a stack view. */
 static tg_tensor transposed(const tg_tensor *t)
@@ -60,7 +61,7 @@ static int product_backward(tg_tensor *a, tg_tensor *b, tg_tensor *grad)
         return 0;
     /* A 2-d b shared by every batch: one GEMM over all rows at once. */
     tg_tensor a_rows, g_rows;
-    if (!tg_grad_creating() && b->ndim == 2 && a->ndim > 2 && as_rows(a, &a_rows) && as_rows(grad, &g_rows)) {
+    if (!tg_grad_creating() && !tg_reference_mode() && b->ndim == 2 && a->ndim > 2 && as_rows(a, &a_rows) && as_rows(grad, &g_rows)) {
         tg_tensor a_rows_t = transposed(&a_rows);
         return tg_grad_matmul(b, &a_rows_t, &g_rows);
     }
@@ -200,7 +201,7 @@ static int affine_backward_with_ops(tg_tensor *x, tg_tensor *weight, tg_tensor *
 static int affine_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0], *weight = node->in[1], *bias = node->in[2];
-    if (tg_grad_creating())
+    if (tg_grad_creating() || tg_reference_mode())
         return affine_backward_with_ops(x, weight, bias, grad);
     tg_tensor *rows = node->saved; /* x as [R, I], contiguous when x was not */
     tg_tensor g_rows;

@@ -8,6 +8,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/gemm_small.h"
 #include "tensor/gemm_tiny.h"
+#include "tensor/reference.h"
 #include "tensor/iterate.h"
 
 /* A matrix as BLIS sees it (tensor/gemm_small.h). */
@@ -89,7 +90,7 @@ static matrix last_two_axes(const tg_tensor *t, float *data)
 static void gemm(const matrix *a, const matrix *b, const tg_storage *b_storage, const matrix *c,
                  float alpha, float beta)
 {
-    if (b_storage && tg_gemm_small(a, b, b_storage, c, alpha, beta))
+    if (b_storage && !tg_reference_mode() && tg_gemm_small(a, b, b_storage, c, alpha, beta))
         return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bool small = (double)c->m * (double)c->n * (double)a->n < GEMM_THREADED_MIN;
@@ -232,7 +233,7 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
         float *base[3] = { out->data, a->data, b->data };
         tg_iter_plan plan;
         tg_iter_plan_strided(&plan, batch_ndim, batch_out.shape, 3, stride, base);
-        if (plan.rows * plan.inner > 1 && tg_gemm_tiny_suits(&ma, &mb, &mc)) {
+        if (plan.rows * plan.inner > 1 && !tg_reference_mode() && tg_gemm_tiny_suits(&ma, &mb, &mc)) {
             int rc = tiny_batch(&plan, &mc, &ma, &mb, alpha, beta);
             tg_arena_rewind(arena, mark);
             return rc;

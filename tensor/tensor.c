@@ -12,6 +12,7 @@
 
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
+#include "tensor/reference.h"
 #include "tensor/iterate.h"
 
 #define DATA_ALIGN 64
@@ -266,14 +267,15 @@ static tg_tensor *new_owned(tg_shape shape, tg_dtype dtype, const char *op)
 enum { GRAPH_STRUCTS = sizeof(tg_tensor) + sizeof(tg_storage),
        GRAPH_HEADER = (GRAPH_STRUCTS + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN };
 
+/* Not in the reference mode (tensor/reference.h). */
 static bool data_in_header(int64_t numel, tg_dtype dtype)
 {
-    return (size_t)numel * tg_dtype_size(dtype) <= GRAPH_HEADER - GRAPH_STRUCTS;
+    return (size_t)numel * tg_dtype_size(dtype) <= GRAPH_HEADER - GRAPH_STRUCTS && !tg_reference_mode();
 }
 
-static size_t graph_block_bytes(int64_t numel, tg_dtype dtype)
+static size_t graph_block_bytes(bool in_header, int64_t numel, tg_dtype dtype)
 {
-    return data_in_header(numel, dtype) ? GRAPH_HEADER : GRAPH_HEADER + data_bytes(numel, dtype);
+    return in_header ? GRAPH_HEADER : GRAPH_HEADER + data_bytes(numel, dtype);
 }
 
 static tg_tensor *new_graph(tg_shape shape, tg_dtype dtype, const char *op)
@@ -282,13 +284,13 @@ static tg_tensor *new_graph(tg_shape shape, tg_dtype dtype, const char *op)
     if (numel < 0)
         return NULL;
     tg_arena *arena = tg_arena_thread();
-    unsigned char *mem = tg_arena_alloc(arena, graph_block_bytes(numel, dtype));
+    bool in_header = data_in_header(numel, dtype);
+    unsigned char *mem = tg_arena_alloc(arena, graph_block_bytes(in_header, numel, dtype));
     if (!mem)
         return NULL;
     tg_tensor *t = (tg_tensor *)mem;
     tg_storage *storage = (tg_storage *)(mem + sizeof(tg_tensor));
-    *storage = (tg_storage){ .base = mem + (data_in_header(numel, dtype) ? GRAPH_STRUCTS
-                                                                          : GRAPH_HEADER),
+    *storage = (tg_storage){ .base = mem + (in_header ? GRAPH_STRUCTS : GRAPH_HEADER),
                              .size = numel, .owned = false, .version = next_version() };
     init_contiguous(t, shape, numel, storage, dtype);
     t->generation = tg_arena_generation(arena);
@@ -300,8 +302,10 @@ bool tg_give_back(tg_tensor *t)
     bool whole_block = t && !(t->flags & TG_TENSOR_OWNED) && !t->ext &&
                        t->storage == (tg_storage *)((unsigned char *)t + sizeof(tg_tensor)) &&
                        t->data == t->storage->base;
+    /* Where the data lies says how the block was made, whatever the mode now. */
+    bool in_header = whole_block && (unsigned char *)t->storage->base == (unsigned char *)t + GRAPH_STRUCTS;
     if (whole_block)
-        tg_arena_give_back(tg_arena_thread(), t, graph_block_bytes(t->storage->size, t->dtype));
+        tg_arena_give_back(tg_arena_thread(), t, graph_block_bytes(in_header, t->storage->size, t->dtype));
     return whole_block;
 }
 
