@@ -15,7 +15,7 @@
  *
  * Writes to DIR: hessian_free_hf.csv and hessian_free_adam.csv (train and
  * test MSE against training seconds) and hessian_free_loss.png (the four
- * curves). The default run (T = 50, 32 units) trains Hessian-free until its
+ * curves). The default run (T = 100, 32 units) trains Hessian-free until its
  * test MSE is below 0.005 or --seconds 600 have passed, then Adam for the
  * time Hessian-free used; --quick (T = 10, 8 units, 6 iterations) takes
  * about a second. --save, --load and --eval are refused: the comparison is
@@ -690,7 +690,7 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
     int length = 0, hidden = 0, batch = 0;
     float lr = 0.0f, seconds = 0.0f;
     const nb_option own[] = {
-        { "length", NB_INT, &length, "sequence length T (default 50; --quick: 10)" },
+        { "length", NB_INT, &length, "sequence length T (default 100; --quick: 10)" },
         { "hidden", NB_INT, &hidden, "hidden units (default 32; --quick: 8)" },
         { "batch", NB_INT, &batch, "Hessian-free's batch; the curvature uses a quarter (default 1000)" },
         { "seconds", NB_FLOAT, &seconds, "Hessian-free's training budget in seconds (default 600)" },
@@ -710,7 +710,7 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
     *s = common->quick
              ? (settings){ .length = 10, .hidden = 8, .batch = 200, .test_batch = 200, .max_iterations = 6,
                            .max_cg = 20, .seconds = 60.0, .lr = 1e-3f, .adam_batch = 32, .adam_eval_every = 20 }
-             : (settings){ .length = 50, .hidden = 32, .batch = 1000, .test_batch = 1000,
+             : (settings){ .length = 100, .hidden = 32, .batch = 1000, .test_batch = 1000,
                            .max_iterations = 100000, .max_cg = 150, .seconds = 600.0, .lr = 1e-3f,
                            .adam_batch = 32, .adam_eval_every = 100 };
     s->length = length ? length : s->length;
