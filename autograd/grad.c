@@ -17,6 +17,7 @@
 #include "autograd/autograd.h"
 #include "autograd/postponed.h"
 #include "autograd/meta.h"
+#include "autograd/thread_list.h"
 #include "autograd/ops.h"
 #include "tensor/index.h"
 #include "tensor/matmul.h"
@@ -30,15 +31,10 @@ static _Thread_local struct {
     bool capturing;        /* only captured leaves get gradients (tg_autograd_grad) */
     const tg_node *node;   /* whose rule runs, for messages */
     uint64_t number;       /* numbers passes, to set a leaf's own gradient aside once */
-    tg_tensor **leaves;    /* leaves whose own gradient was set aside */
-    size_t n_leaves, capacity;
+    tg_thread_list leaves; /* tg_tensor *: leaves whose own gradient was set aside */
 } pass;
 
-static tss_t leaves_key;
-static once_flag leaves_key_once = ONCE_FLAG_INIT;
-
-static void free_at_thread_exit(void *p) { free(p); }
-static void create_leaves_key(void) { tss_create(&leaves_key, free_at_thread_exit); }
+static tg_tensor **pass_leaves(void) { return pass.leaves.items; }
 
 void tg_pass_begin(bool creating, bool capturing)
 {
@@ -46,7 +42,7 @@ void tg_pass_begin(bool creating, bool capturing)
     pass.capturing = capturing;
     pass.node = NULL;
     pass.number++;
-    pass.n_leaves = 0;
+    pass.leaves.count = 0;
 }
 
 void tg_pass_at(const tg_node *node) { pass.node = node; }
@@ -67,17 +63,10 @@ static int set_leaf_grad_aside(tg_tensor *leaf, tg_autograd_meta *m)
 {
     if (m->set_aside_pass == pass.number)
         return 0;
-    if (pass.n_leaves == pass.capacity) {
-        size_t grown = pass.capacity ? pass.capacity * 2 : 64;
-        tg_tensor **l = realloc(pass.leaves, grown * sizeof *l);
-        if (!l)
-            return tg_error_set("backward: out of memory listing the leaves of a pass");
-        call_once(&leaves_key_once, create_leaves_key);
-        tss_set(leaves_key, l);
-        pass.leaves = l;
-        pass.capacity = grown;
-    }
-    pass.leaves[pass.n_leaves++] = leaf;
+    if (tg_thread_list_room(&pass.leaves, TG_LIST_PASS_LEAVES, sizeof leaf, 64,
+                            "backward: listing the leaves of a pass") != 0)
+        return -1;
+    pass_leaves()[pass.leaves.count++] = leaf;
     m->set_aside_pass = pass.number;
     m->set_aside = m->grad;
     m->set_aside_state = m->state;
@@ -119,8 +108,8 @@ static int keep_leaf_graph_grad(tg_tensor *leaf, tg_autograd_meta *m)
 int tg_pass_end(bool failed)
 {
     int rc = 0;
-    for (size_t i = 0; i < pass.n_leaves; i++) {
-        tg_tensor *leaf = pass.leaves[i];
+    for (size_t i = 0; i < pass.leaves.count; i++) {
+        tg_tensor *leaf = pass_leaves()[i];
         tg_autograd_meta *m = tg_meta(leaf);
         if (!failed && pass.creating && !pass.capturing && m->state == TG_GRAD_VALID) {
             if (keep_leaf_graph_grad(leaf, m) != 0)
@@ -133,7 +122,7 @@ int tg_pass_end(bool failed)
         m->set_aside = NULL;
         m->set_aside_pass = 0;
     }
-    pass.n_leaves = 0;
+    pass.leaves.count = 0;
     pass.creating = pass.capturing = false;
     pass.node = NULL;
     return rc;

@@ -5,6 +5,7 @@
 
 #include "autograd/postponed.h"
 #include "autograd/meta.h"
+#include "autograd/thread_list.h"
 
 typedef struct ready {
     int64_t node; /* the leaf's first reader on the tape */
@@ -15,14 +16,10 @@ typedef struct ready {
  * order of their first readers (the array is kept for the next pass). */
 static _Thread_local tg_grad_ready_fn notice;
 static _Thread_local void *notice_ctx;
-static _Thread_local ready *listed;
-static _Thread_local size_t n_listed, capacity;
+static _Thread_local tg_thread_list listed;
 static _Thread_local uint64_t pass; /* numbers backward passes, to list a leaf once */
-static tss_t listed_key;
-static once_flag listed_key_once = ONCE_FLAG_INIT;
 
-static void free_at_thread_exit(void *p) { free(p); }
-static void create_listed_key(void) { tss_create(&listed_key, free_at_thread_exit); }
+static ready *listed_leaves(void) { return listed.items; }
 
 void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx)
 {
@@ -32,23 +29,15 @@ void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx)
 
 static int list_leaf(int64_t node, tg_tensor *leaf)
 {
-    if (n_listed == capacity) {
-        size_t grown = capacity ? capacity * 2 : 64;
-        ready *r = realloc(listed, grown * sizeof *r);
-        if (!r)
-            return tg_error_set("backward: out of memory listing leaves for the gradient notice");
-        call_once(&listed_key_once, create_listed_key);
-        tss_set(listed_key, r);
-        listed = r;
-        capacity = grown;
-    }
-    listed[n_listed++] = (ready){ node, leaf };
+    if (tg_thread_list_room(&listed, TG_LIST_READY, sizeof(ready), 64, "backward: the gradient notice") != 0)
+        return -1;
+    listed_leaves()[listed.count++] = (ready){ node, leaf };
     return 0;
 }
 
 int tg_grad_ready_begin(int64_t last)
 {
-    n_listed = 0;
+    listed.count = 0;
     if (!notice)
         return 0;
     pass++;
@@ -67,8 +56,8 @@ int tg_grad_ready_begin(int64_t last)
 int tg_grad_ready_passed(int64_t index)
 {
     /* Listed in increasing order of first reader; backward walks down. */
-    while (n_listed > 0 && listed[n_listed - 1].node == index) {
-        tg_tensor *leaf = listed[--n_listed].leaf;
+    while (listed.count > 0 && listed_leaves()[listed.count - 1].node == index) {
+        tg_tensor *leaf = listed_leaves()[--listed.count].leaf;
         if (tg_meta(leaf)->postponed_rows > 0 && tg_postponed_flush(leaf) != 0)
             return -1;
         notice(leaf, notice_ctx);
@@ -76,4 +65,4 @@ int tg_grad_ready_passed(int64_t index)
     return 0;
 }
 
-void tg_grad_ready_end(void) { n_listed = 0; }
+void tg_grad_ready_end(void) { listed.count = 0; }

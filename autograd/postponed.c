@@ -7,6 +7,7 @@
 
 #include "autograd/autograd.h"
 #include "autograd/meta.h"
+#include "autograd/thread_list.h"
 #include "tensor/matmul.h"
 
 typedef struct product {
@@ -19,13 +20,9 @@ typedef struct product {
 /* This thread's postponed products, in the order they were handed over.
  * The array is kept between backward passes, so steady state allocates
  * nothing. */
-static _Thread_local product *pending;
-static _Thread_local size_t n_pending, capacity;
-static tss_t pending_key;
-static once_flag pending_key_once = ONCE_FLAG_INIT;
+static _Thread_local tg_thread_list pending;
 
-static void free_at_thread_exit(void *p) { free(p); }
-static void create_pending_key(void) { tss_create(&pending_key, free_at_thread_exit); }
+static product *products(void) { return pending.items; }
 
 /* Rows gathered for one product, at most: for the largest recurrent layers
  * a chunk of steps then needs a few tens of MB, not the whole sequence's
@@ -59,10 +56,10 @@ static void first_chunk(const tg_tensor *x, size_t *first, size_t *end, int *cou
     *count = 0;
     *rows = 0;
     *first = *end = 0;
-    for (size_t i = 0; i < n_pending; i++) {
-        if (pending[i].x != x)
+    for (size_t i = 0; i < pending.count; i++) {
+        if (products()[i].x != x)
             continue;
-        int64_t r = pending[i].a->shape[0];
+        int64_t r = products()[i].a->shape[0];
         if (*count > 0 && *rows + r > GATHER_ROWS_MAX)
             break;
         if (*count == 0)
@@ -84,17 +81,17 @@ static int gather(const tg_tensor *x, size_t first, size_t end, int64_t rows, tg
         return -1;
     int64_t at = 0;
     for (size_t i = first; i < end; i++) {
-        if (pending[i].x != x)
+        if (products()[i].x != x)
             continue;
-        int64_t r = pending[i].a->shape[0];
+        int64_t r = products()[i].a->shape[0];
         tg_tensor a_part = **a_all, b_part = **b_all;
         a_part.data += at * x->shape[0];
         b_part.data += at * x->shape[1];
         a_part.shape[0] = b_part.shape[0] = r;
         a_part.numel = r * x->shape[0];
         b_part.numel = r * x->shape[1];
-        if (tg_kernel_copy(&a_part, pending[i].a, false) != 0 ||
-            tg_kernel_copy(&b_part, pending[i].b, false) != 0)
+        if (tg_kernel_copy(&a_part, products()[i].a, false) != 0 ||
+            tg_kernel_copy(&b_part, products()[i].b, false) != 0)
             return -1;
         at += r;
     }
@@ -106,15 +103,15 @@ static int gather(const tg_tensor *x, size_t first, size_t end, int64_t rows, tg
 static void drop_products(const tg_tensor *x, size_t first, size_t end)
 {
     for (size_t i = first; i < end; i++)
-        if (pending[i].x == x) {
-            pending[i].x = NULL; /* being dropped */
-            tg_grad_release(tg_meta(pending[i].node->out));
+        if (products()[i].x == x) {
+            products()[i].x = NULL; /* being dropped */
+            tg_grad_release(tg_meta(products()[i].node->out));
         }
     size_t kept = 0;
-    for (size_t i = 0; i < n_pending; i++)
-        if (pending[i].x)
-            pending[kept++] = pending[i];
-    n_pending = kept;
+    for (size_t i = 0; i < pending.count; i++)
+        if (products()[i].x)
+            products()[kept++] = products()[i];
+    pending.count = kept;
 }
 
 /* Adds x's first chunk of products to its gradient, then drops them. */
@@ -128,7 +125,7 @@ static int add_first_chunk(tg_tensor *x)
     tg_tensor *target = tg_grad_target(x, &accumulate);
     if (!target)
         return -1;
-    const product *oldest = &pending[first];
+    const product *oldest = &products()[first];
     int rc;
     if (count == 1) {
         rc = add_product(target, oldest->a, oldest->b, accumulate);
@@ -152,17 +149,10 @@ static int add_first_chunk(tg_tensor *x)
 int tg_postpone_product(const tg_node *node, int input, const tg_tensor *a, const tg_tensor *b)
 {
     tg_tensor *x = node->in[input];
-    if (n_pending == capacity) {
-        size_t grown = capacity ? capacity * 2 : 256;
-        product *p = realloc(pending, grown * sizeof *p);
-        if (!p)
-            return tg_error_set("backward: out of memory postponing a weight gradient");
-        call_once(&pending_key_once, create_pending_key);
-        tss_set(pending_key, p);
-        pending = p;
-        capacity = grown;
-    }
-    pending[n_pending++] = (product){ x, a, b, node, input };
+    if (tg_thread_list_room(&pending, TG_LIST_POSTPONED, sizeof(product), 256,
+                            "backward: postponing a weight gradient") != 0)
+        return -1;
+    products()[pending.count++] = (product){ x, a, b, node, input };
     tg_grad_hold(tg_meta(node->out)); /* a reads the output's gradient */
     tg_autograd_meta *m = tg_meta(x);
     m->postponed_rows += a->shape[0];
@@ -187,8 +177,8 @@ int tg_postponed_flush(tg_tensor *x)
 
 int tg_postponed_flush_all(void)
 {
-    while (n_pending > 0)
-        if (tg_postponed_flush(pending[0].x) != 0) {
+    while (pending.count > 0)
+        if (tg_postponed_flush(products()[0].x) != 0) {
             tg_postponed_discard();
             return -1;
         }
@@ -197,7 +187,7 @@ int tg_postponed_flush_all(void)
 
 void tg_postponed_discard(void)
 {
-    for (size_t i = 0; i < n_pending; i++)
-        tg_meta(pending[i].x)->postponed_rows = 0;
-    n_pending = 0;
+    for (size_t i = 0; i < pending.count; i++)
+        tg_meta(products()[i].x)->postponed_rows = 0;
+    pending.count = 0;
 }

@@ -9,14 +9,14 @@
 #include "autograd/postponed.h"
 #include "autograd/grad_ready.h"
 #include "autograd/meta.h"
+#include "autograd/thread_list.h"
 #include "tensor/gemm_small.h"
 #include "tensor/reduce.h"
 
 /* ---- Per-thread state ---------------------------------------------------------- */
 
 typedef struct tape {
-    tg_node **nodes; /* execution order; the nodes themselves live in the arena */
-    size_t count, capacity;
+    tg_thread_list nodes; /* tg_node *, in execution order; the nodes live in the arena */
     int no_grad_depth;
     bool grad_disabled;
 } tape;
@@ -24,27 +24,13 @@ typedef struct tape {
 static _Thread_local tape thread_tape;
 static atomic_bool anomaly_mode;
 
-static tss_t tape_key;
-static once_flag tape_key_once = ONCE_FLAG_INIT;
-
-static void free_nodes_at_thread_exit(void *nodes) { free(nodes); }
-static void create_tape_key(void) { tss_create(&tape_key, free_nodes_at_thread_exit); }
+static tg_node **tape_nodes(void) { return thread_tape.nodes.items; }
 
 static int push_node(tg_node *node)
 {
-    tape *t = &thread_tape;
-    if (t->count == t->capacity) {
-        size_t capacity = t->capacity ? t->capacity * 2 : 1024;
-        tg_node **grown = realloc(t->nodes, capacity * sizeof *grown);
-        if (!grown)
-            return tg_error_set("%s: out of memory growing the tape to %zu ops", node->op->name,
-                                capacity);
-        call_once(&tape_key_once, create_tape_key);
-        tss_set(tape_key, grown);
-        t->nodes = grown;
-        t->capacity = capacity;
-    }
-    t->nodes[t->count++] = node;
+    if (tg_thread_list_room(&thread_tape.nodes, TG_LIST_TAPE, sizeof node, 1024, node->op->name) != 0)
+        return -1;
+    tape_nodes()[thread_tape.nodes.count++] = node;
     return 0;
 }
 
@@ -92,7 +78,7 @@ int tg_set_requires_grad(tg_tensor *t, bool requires_grad)
     if (m && m->node >= 0)
         return tg_error_set("set_requires_grad: the tensor is the output of '%s', not a leaf; "
                             "use tg_detach to start a new leaf",
-                            thread_tape.nodes[m->node]->op->name);
+                            tape_nodes()[m->node]->op->name);
     if (!m && !requires_grad)
         return 0;
     if (requires_grad && t->dtype != TG_FLOAT32) {
@@ -174,8 +160,8 @@ void tg_no_grad_end(void)
 
 tg_tensor *tg_detach(tg_tensor *t) { return tg_view_alias(t); }
 
-tg_node *tg_tape_node(int64_t i) { return thread_tape.nodes[i]; }
-size_t tg_tape_count(void) { return thread_tape.count; }
+tg_node *tg_tape_node(int64_t i) { return tape_nodes()[i]; }
+size_t tg_tape_count(void) { return thread_tape.nodes.count; }
 
 void tg_set_anomaly_mode(bool enabled) { atomic_store(&anomaly_mode, enabled); }
 bool tg_anomaly_mode(void) { return atomic_load(&anomaly_mode); }
@@ -293,7 +279,7 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
     node->in = r->in;
     node->n_in = n_in;
     r->meta.requires_grad = true;
-    r->meta.node = (int64_t)thread_tape.count;
+    r->meta.node = (int64_t)thread_tape.nodes.count;
     out->ext = &r->meta.ext;
     if (push_node(node) != 0)
         return -1;
@@ -314,33 +300,27 @@ void *tg_node_save(tg_node *node, size_t bytes)
 
 void tg_graph_reset(void)
 {
-    thread_tape.count = 0;
+    thread_tape.nodes.count = 0;
     tg_arena_reset(tg_arena_thread());
 }
 
 void tg_graph_release(void)
 {
-    thread_tape.count = 0;
-    if (thread_tape.nodes) {
-        tss_set(tape_key, NULL);
-        free(thread_tape.nodes);
-    }
-    thread_tape.nodes = NULL;
-    thread_tape.capacity = 0;
+    tg_thread_list_free(&thread_tape.nodes, TG_LIST_TAPE);
     tg_arena_release_thread();
     tg_gemm_small_release_thread();
 }
 
-size_t tg_graph_size(void) { return thread_tape.count; }
+size_t tg_graph_size(void) { return thread_tape.nodes.count; }
 
 tg_graph_mark tg_graph_get_mark(void)
 {
-    return (tg_graph_mark){ .nodes = thread_tape.count, .arena = tg_arena_get_mark(tg_arena_thread()) };
+    return (tg_graph_mark){ .nodes = thread_tape.nodes.count, .arena = tg_arena_get_mark(tg_arena_thread()) };
 }
 
 void tg_graph_rewind(tg_graph_mark mark)
 {
-    if (mark.nodes < thread_tape.count)
-        thread_tape.count = mark.nodes;
+    if (mark.nodes < thread_tape.nodes.count)
+        thread_tape.nodes.count = mark.nodes;
     tg_arena_rewind(tg_arena_thread(), mark.arena);
 }

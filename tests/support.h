@@ -28,6 +28,29 @@ static inline void tg_test_teardown(void)
 #endif
 }
 
+/* The committed fixture tests/fixtures/<relative>, e.g. "hvp/rnn.safetensors"
+ * (the test fails when it cannot be read). */
+static inline tg_safetensors *tg_test_load_fixture(const char *relative)
+{
+    char path[1024];
+    const char *here = __FILE__; /* .../tests/support.h */
+    const char *slash = strrchr(here, '/');
+    snprintf(path, sizeof path, "%.*s/fixtures/%s", slash ? (int)(slash - here) : 1, slash ? here : ".",
+             relative);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    return file;
+}
+
+/* An owned tensor holding values (row-major) that requires a gradient. */
+static inline tg_tensor *tg_test_owned_leaf(tg_shape shape, const float *values)
+{
+    tg_tensor *t = tg_tensor_from_array(shape, values);
+    cr_assert_not_null(t, "%s", tg_error_message());
+    cr_assert_eq(tg_set_requires_grad(t, true), 0, "%s", tg_error_message());
+    return t;
+}
+
 /* Asserts that t (any layout) holds `expected` (row-major) within tol,
  * relative to max(1, |expected|). */
 #define tg_assert_values(t, expected, n, tol)                                                  \

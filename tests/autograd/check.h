@@ -121,6 +121,17 @@ static const tg_gradcheck_config tight = { .eps = 5e-3, .atol = 2e-4, .rtol = 2e
  * 4e-4, so the absolute tolerance is 1e-3. */
 static const tg_gradcheck_config tight_second = { .eps = 5e-3, .atol = 1e-3, .rtol = 5e-3 };
 
+/* Fails the test, naming `what` and `order` (which checker), unless the
+ * checker ran (rc 0), compared elements and every one passed. */
+static inline void assert_check_passed(int rc, const tg_gradcheck_result *result, const char *what,
+                                       const char *order)
+{
+    cr_assert_eq(rc, 0, "%s: the %s check did not run: %s", what, order, tg_error_message());
+    cr_assert(result->passed, "%s, %s: %s", what, order, result->message);
+    cr_assert_gt(result->checked, 0, "%s: no %s was checked", what, order);
+    cr_assert(!tg_error_occurred(), "%s: %s", what, tg_error_message());
+}
+
 /* tg_gradcheck alone with the tight tolerances, for a backward rule written
  * with kernels (first order only). */
 static inline void assert_first_order_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs,
@@ -128,10 +139,7 @@ static inline void assert_first_order_gradcheck(tg_gradcheck_fn fn, void *user, 
 {
     tg_gradcheck_result result;
     int rc = tg_gradcheck(fn, user, inputs, n, &tight, &result);
-    cr_assert_eq(rc, 0, "%s: gradcheck did not run: %s", what, tg_error_message());
-    cr_assert(result.passed, "%s: %s", what, result.message);
-    cr_assert_gt(result.checked, 0, "%s: no element was checked", what);
-    cr_assert(!tg_error_occurred(), "%s: %s", what, tg_error_message());
+    assert_check_passed(rc, &result, what, "first derivative");
 }
 
 /* Runs tg_gradcheck and then tg_gradgradcheck (the same op's backward,
@@ -143,10 +151,7 @@ static inline void assert_gradcheck(tg_gradcheck_fn fn, void *user, tg_tensor *c
     assert_first_order_gradcheck(fn, user, inputs, n, what);
     tg_gradcheck_result result;
     int rc = tg_gradgradcheck(fn, user, inputs, n, &tight_second, &result);
-    cr_assert_eq(rc, 0, "%s: gradgradcheck did not run: %s", what, tg_error_message());
-    cr_assert(result.passed, "%s, second derivatives: %s", what, result.message);
-    cr_assert_gt(result.checked, 0, "%s: no second derivative was checked", what);
-    cr_assert(!tg_error_occurred(), "%s: %s", what, tg_error_message());
+    assert_check_passed(rc, &result, what, "second derivative");
 }
 
 #endif

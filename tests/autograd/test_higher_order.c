@@ -6,14 +6,6 @@
 
 TestSuite(higher_order, .init = tg_test_setup, .fini = tg_test_teardown);
 
-static tg_tensor *owned_leaf(tg_shape shape, const float *values)
-{
-    tg_tensor *t = tg_tensor_from_array(shape, values);
-    cr_assert_not_null(t);
-    cr_assert_eq(tg_set_requires_grad(t, true), 0, "%s", tg_error_message());
-    return t;
-}
-
 /* One gradient of a single output with respect to one input. */
 static tg_tensor *grad_of(tg_tensor *out, tg_tensor *x, bool create)
 {
@@ -25,7 +17,7 @@ static tg_tensor *grad_of(tg_tensor *out, tg_tensor *x, bool create)
 
 Test(higher_order, derivatives_of_sin_to_the_fourth_order)
 {
-    tg_tensor *x = owned_leaf(TG_SHAPE(3), (float[]){ 0.3f, -1.2f, 2.0f });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(3), (float[]){ 0.3f, -1.2f, 2.0f });
     tg_tensor *d1 = grad_of(tg_sum_all(tg_sin(x)), x, true);
     tg_tensor *d2 = grad_of(tg_sum_all(d1), x, true);
     tg_tensor *d3 = grad_of(tg_sum_all(d2), x, true);
@@ -45,7 +37,7 @@ Test(higher_order, a_recorded_backward_leaves_a_graph_gradient_that_backward_goe
 {
     /* loss = sum(x^3): backward with a graph gives x.grad = 3x^2 (a graph
      * tensor); backward from sum(x.grad) then adds 6x, as in PyTorch. */
-    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 2.0f, -1.0f });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 2.0f, -1.0f });
     tg_tensor *loss = tg_sum_all(tg_mul(tg_square(x), x));
     cr_assert_eq(tg_backward_with(loss, (tg_backward_config){ .create_graph = true }), 0, "%s",
                  tg_error_message());
@@ -73,8 +65,8 @@ static tg_tensor *gradient_penalty(tg_tensor *w, tg_tensor *x)
 Test(higher_order, a_gradient_penalty_trains_through_the_gradient)
 {
     const float wv[6] = { 0.5f, -0.3f, 0.8f, 0.1f, -0.7f, 0.4f }, xv[3] = { 0.9f, -0.4f, 0.6f };
-    tg_tensor *w = owned_leaf(TG_SHAPE(2, 3), wv);
-    tg_tensor *x = owned_leaf(TG_SHAPE(3), xv);
+    tg_tensor *w = tg_test_owned_leaf(TG_SHAPE(2, 3), wv);
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(3), xv);
     tg_tensor *gp = gradient_penalty(w, x);
     cr_assert_not_null(gp, "%s", tg_error_message());
     cr_assert_eq(tg_backward(gp), 0, "%s", tg_error_message());
@@ -101,7 +93,7 @@ Test(higher_order, a_gradient_penalty_trains_through_the_gradient)
 
 Test(higher_order, autograd_grad_takes_intermediates_and_several_outputs)
 {
-    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 1.0f, 3.0f });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 1.0f, 3.0f });
     tg_tensor *h = tg_mul_scalar(x, 2.0f);
     tg_tensor *a = tg_sum_all(tg_square(h)), *b = tg_sum_all(h);
     tg_tensor *grads[2];
@@ -121,8 +113,8 @@ Test(higher_order, autograd_grad_takes_intermediates_and_several_outputs)
 
 Test(higher_order, autograd_grad_refuses_what_it_cannot_answer)
 {
-    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 1.0f, 2.0f });
-    tg_tensor *y = owned_leaf(TG_SHAPE(2), (float[]){ 3.0f, 4.0f });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 1.0f, 2.0f });
+    tg_tensor *y = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 3.0f, 4.0f });
     tg_tensor *c = tg_tensor_ones(TG_SHAPE(2));
     tg_tensor *out = tg_sum_all(tg_square(x));
     tg_tensor *g[2] = { (tg_tensor *)1, (tg_tensor *)1 };
@@ -154,7 +146,7 @@ Test(higher_order, a_first_order_backward_after_a_recorded_one_is_unchanged)
 {
     /* The recorded pass must leave no recorded tensor where a later
      * first-order backward writes gradient buffers. */
-    tg_tensor *x = owned_leaf(TG_SHAPE(3), (float[]){ 0.1f, 0.2f, 0.3f });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(3), (float[]){ 0.1f, 0.2f, 0.3f });
     tg_tensor *h = tg_exp(x);
     cr_assert_eq(tg_retain_grad(h), 0);
     tg_tensor *loss = tg_sum_all(tg_mul(h, h));

@@ -11,14 +11,6 @@
 
 TestSuite(safe_graph, .init = tg_test_setup, .fini = tg_test_teardown);
 
-static tg_tensor *owned_leaf(tg_shape shape, const float *values)
-{
-    tg_tensor *t = tg_tensor_from_array(shape, values);
-    cr_assert_not_null(t);
-    cr_assert_eq(tg_set_requires_grad(t, true), 0, "%s", tg_error_message());
-    return t;
-}
-
 static void assert_error_starts(const char *prefix)
 {
     cr_assert(strncmp(tg_error_message(), prefix, strlen(prefix)) == 0, "expected \"%s...\", got \"%s\"",
@@ -30,7 +22,7 @@ static void assert_error_starts(const char *prefix)
 
 Test(safe_graph, a_tensor_from_before_the_reset_is_refused_by_every_kind_of_op)
 {
-    tg_tensor *w = owned_leaf(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
+    tg_tensor *w = tg_test_owned_leaf(TG_SHAPE(2, 2), (float[]){ 1, 2, 3, 4 });
     tg_tensor *h = tg_tanh(w);
     tg_tensor *loss = tg_sum_all(h);
     cr_assert_not_null(loss);
@@ -104,7 +96,7 @@ Test(safe_graph, a_leaf_written_in_place_before_backward_is_refused)
 {
     /* loss = sum(w^2) at w = 2 has gradient 4; after fill_(w, 5) a silent
      * backward would give 10. */
-    tg_tensor *w = owned_leaf(TG_SHAPE(1), (float[]){ 2 });
+    tg_tensor *w = tg_test_owned_leaf(TG_SHAPE(1), (float[]){ 2 });
     tg_tensor *loss = tg_sum_all(tg_square(w));
     cr_assert_eq(tg_tensor_fill_(w, 5.0f), 0);
     cr_assert_eq(tg_backward(loss), -1);
@@ -139,8 +131,8 @@ Test(safe_graph, an_optimizer_step_between_forward_and_backward_is_refused)
 Test(safe_graph, writing_what_backward_does_not_read_is_allowed)
 {
     /* add reads neither operand, and tanh reads only its output. */
-    tg_tensor *a = owned_leaf(TG_SHAPE(2), (float[]){ 1, 2 });
-    tg_tensor *b = owned_leaf(TG_SHAPE(2), (float[]){ 0.5f, -0.5f });
+    tg_tensor *a = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 1, 2 });
+    tg_tensor *b = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 0.5f, -0.5f });
     tg_tensor *loss = tg_sum_all(tg_tanh(tg_add(a, b)));
     cr_assert_eq(tg_tensor_fill_(a, 9.0f), 0);
     cr_assert_eq(tg_tensor_fill_(b, 9.0f), 0);
@@ -153,7 +145,7 @@ Test(safe_graph, writing_what_backward_does_not_read_is_allowed)
 
 Test(safe_graph, an_op_output_written_in_place_is_refused_where_backward_reads_it)
 {
-    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 0.1f, 0.2f });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 0.1f, 0.2f });
     tg_tensor *y = tg_sigmoid(x); /* backward reads y */
     tg_tensor *loss = tg_sum_all(y);
     cr_assert_eq(tg_tensor_fill_(y, 0.0f), 0);
@@ -166,7 +158,7 @@ Test(safe_graph, an_op_output_written_in_place_is_refused_where_backward_reads_i
 
 Test(safe_graph, a_second_backward_needs_the_graph_retained)
 {
-    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 1, -3 });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 1, -3 });
     tg_tensor *loss = tg_sum_all(tg_square(x)); /* d/dx = 2x */
     cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
     cr_assert_eq(tg_backward(loss), -1);
@@ -192,7 +184,7 @@ Test(safe_graph, a_second_backward_needs_the_graph_retained)
 
 Test(safe_graph, a_second_loss_sharing_part_of_a_used_graph_is_refused)
 {
-    tg_tensor *x = owned_leaf(TG_SHAPE(2), (float[]){ 1, 2 });
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 1, 2 });
     tg_tensor *h = tg_exp(x);
     cr_assert_eq(tg_backward(tg_sum_all(h)), 0, "%s", tg_error_message());
     cr_assert_eq(tg_backward(tg_mean_all(h)), -1);

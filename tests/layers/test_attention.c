@@ -11,17 +11,7 @@ TestSuite(attention, .init = tg_test_setup, .fini = tg_test_teardown);
 
 static const float tolerance = 1e-4f;
 
-static tg_safetensors *load_fixture(void)
-{
-    char path[512];
-    const char *here = __FILE__; /* .../tests/layers/test_attention.c */
-    const char *slash = strrchr(here, '/');
-    snprintf(path, sizeof path, "%.*s/../fixtures/attention/attention.safetensors",
-             slash ? (int)(slash - here) : 1, slash ? here : ".");
-    tg_safetensors *file = tg_safetensors_load(path);
-    cr_assert_not_null(file, "%s", tg_error_message());
-    return file;
-}
+static tg_safetensors *load_fixture(void) { return tg_test_load_fixture("attention/attention.safetensors"); }
 
 static const tg_tensor *get(const tg_safetensors *file, const char *c, const char *name)
 {

@@ -7,14 +7,9 @@ TestSuite(hvp, .init = tg_test_setup, .fini = tg_test_teardown);
 
 static tg_safetensors *load_fixture(const char *name)
 {
-    char path[512];
-    const char *here = __FILE__; /* .../tests/layers/test_hvp.c */
-    const char *slash = strrchr(here, '/');
-    snprintf(path, sizeof path, "%.*s/../fixtures/hvp/%s.safetensors", slash ? (int)(slash - here) : 1,
-             slash ? here : ".", name);
-    tg_safetensors *file = tg_safetensors_load(path);
-    cr_assert_not_null(file, "%s", tg_error_message());
-    return file;
+    char relative[256];
+    snprintf(relative, sizeof relative, "hvp/%s.safetensors", name);
+    return tg_test_load_fixture(relative);
 }
 
 static tg_tensor *fixture(const tg_safetensors *file, const char *prefix, const char *name)

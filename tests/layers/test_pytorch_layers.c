@@ -17,14 +17,9 @@ static const float tolerance = 1e-4f;
 /* The committed fixture tests/fixtures/layers/<name>.safetensors. */
 static tg_safetensors *load_fixture(const char *name)
 {
-    char path[512];
-    const char *here = __FILE__; /* .../tests/layers/test_pytorch_layers.c */
-    const char *slash = strrchr(here, '/');
-    snprintf(path, sizeof path, "%.*s/../fixtures/layers/%s.safetensors", slash ? (int)(slash - here) : 1,
-             slash ? here : ".", name);
-    tg_safetensors *file = tg_safetensors_load(path);
-    cr_assert_not_null(file, "%s", tg_error_message());
-    return file;
+    char relative[256];
+    snprintf(relative, sizeof relative, "layers/%s.safetensors", name);
+    return tg_test_load_fixture(relative);
 }
 
 static const tg_tensor *get(const tg_safetensors *file, const char *name)
