@@ -532,7 +532,6 @@ Test(safetensors, limits_are_checked_before_the_part_they_bound_is_read)
                     "262144 tensors");
     tg_error_clear();
     fprintf(stderr, "safetensors: 10^6 empty tensors refused in %.3f s of CPU\n", elapsed);
-    cr_assert_lt(elapsed, 1.0, "%.2f s to refuse 10^6 tensors", elapsed);
     /* Names longer than the limit, of a tensor or a metadata key. */
     char name[1100];
     memset(name, 'n', 1025);
@@ -574,7 +573,6 @@ Test(safetensors, the_most_tensors_allowed_load_with_hashed_lookups)
     cr_assert_null(tg_safetensors_get(file, "t262144"));
     tg_safetensors_free(file);
     fprintf(stderr, "safetensors: 2^18 empty tensors loaded and looked up in %.3f s of CPU\n", elapsed);
-    cr_assert_lt(elapsed, 5.0, "%.2f s", elapsed);
 }
 
 /* ---- Integer and boolean dtypes ------------------------------------------------------- */
