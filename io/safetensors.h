@@ -32,8 +32,10 @@
  * dtype and shape need), and that no name appears twice. As in the
  * reference implementation, the tensors must cover the data section
  * exactly: no byte belongs to two tensors, none to no tensor (a gap), and
- * nothing follows the last tensor's data (an empty tensor holds no byte;
- * its offsets only have to lie inside the section). Only then is the data
+ * nothing follows the last tensor's data. In offset order each tensor
+ * begins where the one before it ends, empty ones too: an empty tensor's
+ * [b, b] lies between two tensors or at either end, never inside another
+ * (as the reference implementation's validate requires). Only then is the data
  * read, a megabyte at a time, into the tensors: loading needs about the
  * tensors' size and the header's parse, never a copy of the whole file.
  * An error names the function, the file, the tensor or field, and why, e.g.

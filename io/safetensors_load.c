@@ -329,28 +329,31 @@ static int compare_offsets(const void *pa, const void *pb)
     return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* specs sorted by offset: the non-empty tensors cover the data section
- * exactly, no byte belonging to two tensors or to none (an empty tensor
- * holds no byte; its offsets only have to lie inside the section). */
+/* specs sorted by offset: as in the reference implementation, each tensor
+ * begins where the one before it ends and the last ends with the data
+ * section, so no byte belongs to two tensors or to none. An empty tensor
+ * holds no byte but obeys the same rule: its offsets [b, b] must lie
+ * between two tensors (or at either end), never inside another. */
 static int check_cover(const spec *specs, int n, int64_t data_size, const char *label)
 {
     const spec *reach = NULL; /* the non-empty tensor ending last so far */
+    int64_t covered = 0;
     for (int i = 0; i < n; i++) {
         const spec *s = &specs[i];
-        if (s->begin == s->end)
-            continue;
-        if (reach && s->begin < reach->end)
+        if (s->begin < covered)
             return tg_error_set(OP ": %s: tensors \"%s\" [%lld, %lld] and \"%s\" [%lld, "
-                                "%lld] overlap in the data section", label, tg_quoted(reach->name),
+                                "%lld] overlap in the data section%s", label, tg_quoted(reach->name),
                                 (long long)reach->begin, (long long)reach->end, tg_quoted(s->name),
-                                (long long)s->begin, (long long)s->end);
-        int64_t covered = reach ? reach->end : 0;
+                                (long long)s->begin, (long long)s->end,
+                                s->begin == s->end ? " (an empty tensor must lie between two "
+                                                     "others, not inside one)" : "");
         if (s->begin > covered)
             return tg_error_set(OP ": %s: bytes [%lld, %lld) of the data section belong to no "
                                 "tensor", label, (long long)covered, (long long)s->begin);
-        reach = s;
+        if (s->begin != s->end)
+            reach = s;
+        covered = s->end;
     }
-    int64_t covered = reach ? reach->end : 0;
     if (covered != data_size)
         return tg_error_set(OP ": %s: %lld bytes after the last tensor's data (the data "
                             "section has %lld bytes, the tensors cover %lld)", label,

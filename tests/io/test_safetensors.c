@@ -332,18 +332,36 @@ Test(safetensors, offsets_outside_the_data_or_overlapping_are_refused)
                    four_floats, 16, "tensors \"out\" [0, 16] and \"in\" [4, 8] overlap");
 }
 
-Test(safetensors, empty_tensors_may_share_an_offset)
+Test(safetensors, empty_tensors_lie_between_tensors_as_the_reference_requires)
 {
+    /* Empty tensors before, between (two at one offset) and after the others. */
     const char *path = craft("empty.safetensors",
-                             "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
-                             "\"x\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
-                             "\"b\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[4,4]}}",
+                             "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+                             "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                             "\"b\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[8,8]},"
+                             "\"c\":{\"dtype\":\"I64\",\"shape\":[3,0],\"data_offsets\":[8,8]},"
+                             "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+                             "\"d\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,16]}}",
                              four_floats, 16);
     tg_safetensors *file = tg_safetensors_load(path);
     cr_assert_not_null(file, "%s", tg_error_message());
-    cr_assert_eq(tg_safetensors_count(file), 3);
-    tg_assert_values(tg_safetensors_get(file, "x"), four_floats, 4, 0);
+    cr_assert_eq(tg_safetensors_count(file), 6);
+    tg_assert_values(tg_safetensors_get(file, "x"), four_floats, 2, 0);
+    tg_assert_values(tg_safetensors_get(file, "y"), four_floats + 2, 2, 0);
+    tg_assert_shape(tg_safetensors_get(file, "c"), 3, 0);
     tg_safetensors_free(file);
+    /* Inside another tensor, or past the end: refused, as by the reference. */
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                   "\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}",
+                   four_floats, 16, "tensors \"x\" [0, 16] and \"a\" [4, 4] overlap in the data "
+                   "section (an empty tensor must lie between two others, not inside one)");
+    assert_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                   "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[16,16]}}",
+                   four_floats, 8, "tensor \"e\": data_offsets [16, 16] end past the 8-byte data "
+                   "section");
+    assert_refused("{\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+                   "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                   four_floats, 8, "bytes [0, 4) of the data section belong to no tensor");
 }
 
 Test(safetensors, bad_input_to_save_is_refused_before_writing)
