@@ -17,6 +17,7 @@
 #include "tensor/error.h"
 #include "tensor/index.h"
 #include "tensor/matmul.h"
+#include "tensor/quantize.h"
 #include "tensor/reduce.h"
 #include "tensor/reference.h"
 #include "tensor/rng.h"

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 
+#include "tensor/quantize.h"
 #include "tensor/tensor.h"
 
 #ifdef __cplusplus
@@ -141,6 +142,12 @@ tg_tensor *tg_addmm(tg_tensor *c, tg_tensor *a, tg_tensor *b);
  * projection this way). Leading axes of x fold into one GEMM; the weight's
  * gradient is one GEMM over all rows. */
 tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias);
+/* x @ weight^T + addend with an int8 weight (tensor/quantize.h: weights
+ * quantised per output row, x quantised per row as the product runs), for
+ * inference: the same shapes and broadcasting as tg_affine. It has no
+ * gradient: with grad mode on and x or addend requiring a gradient it
+ * returns NULL with an error saying to run it under tg_no_grad_begin(). */
+tg_tensor *tg_affine_int8(tg_tensor *x, const tg_qweight *weight, tg_tensor *addend);
 
 /* ---- Shapes (views where possible) ---------------------------------------------- */
 

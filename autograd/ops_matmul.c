@@ -264,3 +264,53 @@ tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
     }
     return out;
 }
+
+/* ---- affine_int8 ----------------------------------------------------------------------- *
+ * out [..., O] = x [..., I] @ dequantised(weight)^T + addend, through the
+ * int8 product of tensor/quantize.h. Inference only: there is no backward
+ * rule, so a gradient asked through it is refused here, before any work. */
+
+tg_tensor *tg_affine_int8(tg_tensor *x, const tg_qweight *weight, tg_tensor *addend)
+{
+    if (tg_check_inputs("affine_int8", 1, &x) != 0 ||
+        (addend && tg_check_inputs("affine_int8", 1, &addend) != 0))
+        return NULL;
+    if (!weight)
+        return tg_null_input("affine_int8");
+    char sx[TG_SHAPE_STR_MAX];
+    if (x->ndim < 1 || x->shape[x->ndim - 1] != weight->cols) {
+        tg_error_set("affine_int8: input %s and int8 weight [%lld,%lld]: the weight must be "
+                     "[out, in] with in = the input's last dimension",
+                     tg_shape_format(sx, sizeof sx, x), (long long)weight->rows,
+                     (long long)weight->cols);
+        return NULL;
+    }
+    if (tg_grad_enabled() && (tg_requires_grad(x) || (addend && tg_requires_grad(addend)))) {
+        tg_error_set("affine_int8: input %s: an int8 (quantised) layer is inference-only and "
+                     "passes no gradient; run it under tg_no_grad_begin()",
+                     tg_shape_format(sx, sizeof sx, x));
+        return NULL;
+    }
+    tg_shape shape = tg_tensor_shape(x);
+    shape.dim[shape.ndim - 1] = weight->rows;
+    if (addend && check_addend(addend, shape, "affine_int8", "addend") != 0)
+        return NULL;
+    tg_tensor *out = tg_empty(shape);
+    if (!out)
+        return NULL;
+    tg_tensor x_rows, out_rows;
+    if (!as_rows(x, &x_rows) || (x_rows.shape[1] > 1 && x_rows.stride[1] != 1)) {
+        tg_tensor *copy = tg_copy_to_graph(x);
+        if (!copy)
+            return NULL;
+        as_rows(copy, &x_rows);
+    }
+    as_rows(out, &out_rows);
+    size_t bytes = tg_int8_scratch_bytes(x_rows.shape[0], weight->cols);
+    tg_tensor *scratch = tg_empty(TG_SHAPE((int64_t)((bytes + sizeof(float) - 1) / sizeof(float))));
+    if (!scratch || (addend && tg_kernel_copy(out, addend, false) != 0))
+        return NULL;
+    return tg_kernel_affine_int8(&out_rows, &x_rows, weight, addend != NULL, scratch->data) == 0
+               ? out
+               : NULL;
+}
