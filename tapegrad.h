@@ -1,8 +1,13 @@
 /*
  * tapegrad.h: the whole public API of tapegrad in one include.
  *
- *   tensor/    tensors, views, kernels (no gradients)
- *   autograd/  the tape, differentiable ops, the gradient checker
+ * Who it is for: every user. People writing new ops also include the op
+ * author's headers, tensor/kernel.h (views without gradients, raw kernels)
+ * and autograd/kernel.h (backward rules written with kernels).
+ *
+ *   tensor/    tensors, the arena, the RNG, threads, the reference mode
+ *   autograd/  the tape, differentiable ops (views included), defining new
+ *              ops with ops, the gradient checker
  *   layers/    models (named parameters), layers, sampling from logits
  *   optim/     optimizers, clipping, schedules, checkpoints, early stopping, training utilities
  *   io/        safetensors checkpoints, CSV files, text corpora
@@ -12,13 +17,8 @@
 #define TAPEGRAD_H
 
 #include "tensor/arena.h"
-#include "tensor/conv.h"
-#include "tensor/elementwise.h"
 #include "tensor/error.h"
-#include "tensor/index.h"
-#include "tensor/matmul.h"
 #include "tensor/quantize.h"
-#include "tensor/reduce.h"
 #include "tensor/reference.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"

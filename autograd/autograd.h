@@ -1,6 +1,10 @@
 /*
  * autograd/autograd.h: the tape, backward, and how to add a new op.
  *
+ * Who it is for: every user (tapegrad.h includes it), and authors of new
+ * ops, whose backward rules written with ops need nothing else. Rules
+ * written with raw kernels use the op author's header autograd/kernel.h.
+ *
  * Every differentiable op (autograd/ops.h) computes its output with a
  * tensor/ kernel and, when an input requires a gradient and grad mode is
  * on, records a node on this thread's tape. The tape is a list in execution
@@ -41,7 +45,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tensor/elementwise.h"
 #include "tensor/tensor.h"
 
 #ifdef __cplusplus
@@ -239,7 +242,7 @@ bool tg_anomaly_mode(void);
  * unrecorded (grad mode is off), and in a backward with .create_graph they
  * are recorded, so the rule's own result can be differentiated again, to
  * any order. A rule that writes gradients with kernels (tg_grad_target,
- * tg_grad_map) is faster but first order only: a backward that creates a
+ * tg_grad_map in autograd/kernel.h) is faster but first order only: a backward that creates a
  * graph through it fails with an error naming the op.
  *
  * What the questions come down to:
@@ -348,41 +351,6 @@ int tg_grad_slice(tg_tensor *x, int dim, int64_t start, int64_t step, tg_tensor 
  * of index_select), or scattered (scatter_add: the gradient of gather). */
 int tg_grad_index_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *g);
 int tg_grad_scatter_add(tg_tensor *x, int dim, tg_tensor *index, tg_tensor *g);
-
-/* An elementwise gradient formula written twice from one text (see
- * autograd/formula.h): as a fused row function and as ops. */
-typedef struct tg_formula {
-    const char *name;
-    int n_in;
-    tg_map_fn row;
-    tg_tensor *(*with_ops)(tg_tensor *const *inputs, const float *param);
-} tg_formula;
-
-/* x's gradient += formula(inputs, param), evaluated over the shape of
- * inputs[0] (the output's gradient): fused into the gradient in first
- * order, with ops when creating a graph. */
-int tg_grad_formula(tg_tensor *x, const tg_formula *formula, tg_tensor *const *inputs, const float *param);
-
-/* For a rule whose input x gets a part of its output's gradient unchanged
- * (stack): x's gradient += part, where part (x's shape) lies inside grad,
- * the gradient passed to node's backward. When x has no gradient yet and
- * part is contiguous, part becomes x's gradient, with no copy; the output's
- * gradient is then kept until the reset instead of being given back. */
-int tg_grad_accumulate_part(tg_node *node, tg_tensor *x, tg_tensor *part);
-
-/* First order only (a backward that creates a graph through a rule using
- * them fails). The gradient buffer of x (x's shape) to write into, or NULL
- * when x needs no gradient. *accumulate says whether the rule must add to
- * it (true) or must overwrite every element (false, the first
- * contribution). It may be strided (see "Writing a backward rule"). */
-tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate);
-/* The same, zero-filled on first use, for rules that add to only part of it
- * (slices, scatters); always add to it. */
-tg_tensor *tg_grad_target_zeroed(tg_tensor *x);
-/* x's gradient += fn(inputs), an elementwise function evaluated over
- * `like`'s shape and summed down to x's shape when x was broadcast. */
-int tg_grad_map(tg_tensor *x, const tg_tensor *like, int n_in, const tg_tensor *const *inputs,
-                tg_map_fn fn, const float *param);
 
 #ifdef __cplusplus
 }

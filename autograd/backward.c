@@ -10,6 +10,7 @@
 #include "autograd/grad_ready.h"
 #include "autograd/meta.h"
 #include "autograd/ops.h"
+#include "tensor/kernel.h"
 
 /* Gradients of intermediates from an earlier backward over the same graph
  * start again from zero; leaves keep accumulating, as in PyTorch. A

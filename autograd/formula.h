@@ -8,7 +8,7 @@
  *
  * The words below (MUL, RSUB, ...) choose by the type of their operands:
  * on floats they are arithmetic, on tensors they are ops. TG_FORMULA
- * compiles the same text twice, into a tg_formula (autograd/autograd.h):
+ * compiles the same text twice, into a tg_formula (autograd/kernel.h):
  *   - a row function over floats, which tg_map fuses into one pass that
  *     adds straight into the gradient (the first-order path);
  *   - a function over tensors, made of differentiable ops, which a
@@ -21,9 +21,8 @@
 
 #include <math.h>
 
-#include "autograd/autograd.h"
+#include "autograd/kernel.h"
 #include "autograd/ops.h"
-#include "tensor/elementwise.h"
 #include "tensor/fastmath.h"
 
 /* ---- Scalar meanings ---------------------------------------------------------------- */

@@ -15,13 +15,11 @@
 #include <threads.h>
 
 #include "autograd/autograd.h"
+#include "autograd/kernel.h"
 #include "autograd/postponed.h"
 #include "autograd/meta.h"
 #include "autograd/thread_list.h"
 #include "autograd/ops.h"
-#include "tensor/index.h"
-#include "tensor/matmul.h"
-#include "tensor/reduce.h"
 #include "tensor/reference.h"
 
 /* ---- The running pass ---------------------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "autograd/kernel.h"
 #include "autograd/ops.h"
 
 /* sum(w * fn(inputs)) in double, without recording; NAN when fn fails. */

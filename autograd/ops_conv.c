@@ -12,7 +12,7 @@
 
 #include "autograd/autograd.h"
 #include "autograd/ops.h"
-#include "tensor/conv.h"
+#include "tensor/kernel.h"
 
 /* ---- pad ----------------------------------------------------------------------------------- */
 

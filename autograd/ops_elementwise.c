@@ -8,6 +8,7 @@
 
 #include "autograd/autograd.h"
 #include "autograd/formula.h"
+#include "autograd/kernel.h"
 #include "autograd/ops.h"
 
 /* ---- One input ------------------------------------------------------------------ *

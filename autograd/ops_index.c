@@ -4,7 +4,7 @@
  */
 #include "autograd/autograd.h"
 #include "autograd/ops.h"
-#include "tensor/index.h"
+#include "tensor/kernel.h"
 
 /* index_select: iparam[0] is dim; the index is input 1 (no gradient). */
 static int index_select_backward(tg_node *node, tg_tensor *grad)

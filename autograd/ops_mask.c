@@ -1,6 +1,7 @@
 /* masked_fill (autograd/ops.h, "Masks"): a where() with x's shape kept. */
 #include "autograd/autograd.h"
 #include "autograd/ops.h"
+#include "tensor/kernel.h"
 
 tg_tensor *tg_masked_fill(tg_tensor *x, tg_tensor *mask, float value)
 {

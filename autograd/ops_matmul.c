@@ -6,10 +6,9 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "autograd/kernel.h"
 #include "autograd/postponed.h"
 #include "autograd/ops.h"
-#include "tensor/matmul.h"
-#include "tensor/reduce.h"
 #include "tensor/reference.h"
 
 /* t with its last two axes swapped, as a stack view. */

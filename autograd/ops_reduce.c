@@ -10,9 +10,8 @@
 
 #include "autograd/autograd.h"
 #include "autograd/formula.h"
+#include "autograd/kernel.h"
 #include "autograd/ops.h"
-#include "tensor/index.h"
-#include "tensor/reduce.h"
 
 /* t's memory (contiguous) seen with shape `kept`. */
 static tg_tensor kept_view(const tg_tensor *t, tg_shape kept)

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "autograd/kernel.h"
 #include "autograd/ops.h"
-#include "tensor/index.h"
 
 /* Records op on out (a view or copy of x); *node is NULL when nothing was
  * recorded, including when out is NULL. */

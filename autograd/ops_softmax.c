@@ -8,8 +8,8 @@
 
 #include "autograd/autograd.h"
 #include "autograd/formula.h"
+#include "autograd/kernel.h"
 #include "autograd/ops.h"
-#include "tensor/reduce.h"
 
 TG_FORMULA(softmax_grad, g, total, y, MUL(y, SUB(g, total)))          /* total = sum(g y) */
 TG_FORMULA(log_softmax_grad, g, total, y, SUB(g, MUL(EXP(y), total))) /* total = sum(g) */

@@ -6,9 +6,9 @@
 #include <threads.h>
 
 #include "autograd/autograd.h"
+#include "autograd/kernel.h"
 #include "autograd/meta.h"
 #include "autograd/thread_list.h"
-#include "tensor/matmul.h"
 
 typedef struct product {
     tg_tensor *x;

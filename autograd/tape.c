@@ -11,7 +11,7 @@
 #include "autograd/meta.h"
 #include "autograd/thread_list.h"
 #include "tensor/gemm_small.h"
-#include "tensor/reduce.h"
+#include "tensor/kernel.h"
 
 /* ---- Per-thread state ---------------------------------------------------------- */
 

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include <tapegrad.h>
+#include <tensor/kernel.h>
 
 #define MAX_ROUNDS 15
 #define MAX_CASES 8

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include <tapegrad.h>
+#include <tensor/kernel.h>
 
 #define MAX_REPS 31
 

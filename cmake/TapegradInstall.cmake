@@ -1,7 +1,9 @@
 # TapegradInstall: what `cmake --install` puts under the prefix.
 #
 #   lib/libtapegrad.so*, lib/libtapegrad.a       both libraries
-#   include/tapegrad/tapegrad.h, tensor/*.h, ... the public headers, in their folders
+#   include/tapegrad/tapegrad.h, tensor/*.h, ... the public headers, in their folders,
+#                                                and the op author's (tensor/kernel.h,
+#                                                autograd/kernel.h)
 #   lib/cmake/tapegrad/                          the CMake package: find_package(tapegrad)
 #                                                gives tapegrad::tapegrad (shared) and
 #                                                tapegrad::tapegrad_static
@@ -11,16 +13,18 @@
 #                                                (-static: libtapegrad.a and every dependency's .a)
 #
 # Users compile with -I<prefix>/include/tapegrad (the package and the .pc
-# file say so) and write #include <tapegrad.h>.
+# file say so) and write #include <tapegrad.h>; a new op's author adds
+# #include <tensor/kernel.h> or <autograd/kernel.h>.
 
 include(CMakePackageConfigHelpers)
 
 set(TAPEGRAD_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/tapegrad)
 
-# ---- Headers: tapegrad.h and every header it reaches through #include "..." --
+# ---- Headers: tapegrad.h, the op author's headers, and every header they
+# reach through #include "..." ---------------------------------------------------
 
 function(tapegrad_public_headers out)
-  set(pending tapegrad.h)
+  set(pending tapegrad.h tensor/kernel.h autograd/kernel.h)
   set(found)
   while(pending)
     list(POP_FRONT pending header)

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "autograd/autograd.h"
+#include "autograd/kernel.h"
 #include "dist/dist.h"
 #include "dist/dist_impl.h"
 #include "tensor/error.h"

@@ -9,6 +9,7 @@
 #include "dist/dist_impl.h"
 #include "optim/optimizer.h"
 #include "tensor/error.h"
+#include "tensor/kernel.h"
 
 static bool started, we_started;
 static int my_rank, n_ranks;

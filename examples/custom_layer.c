@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <autograd/kernel.h>
+
 #include "adding_problem.h"
 #include "notebook.h"
 

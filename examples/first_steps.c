@@ -13,12 +13,16 @@
 
 #include <tapegrad.h>
 
-/* w -= lr * dL/dw, outside the graph. */
+/* w -= lr * dL/dw, outside the graph: the new value computed by ops in
+ * no-grad mode, then copied into w. */
 static void sgd_update(tg_tensor *w, float lr)
 {
-    const tg_tensor *g = tg_grad(w);
-    if (g)
-        tg_kernel_scale(w, g, -lr, true);
+    tg_tensor *g = tg_grad(w);
+    if (g) {
+        tg_no_grad_begin();
+        tg_tensor_copy_(w, tg_sub(w, tg_mul_scalar(g, lr)));
+        tg_no_grad_end();
+    }
     tg_zero_grad(w);
 }
 
@@ -38,7 +42,7 @@ int main(int argc, char **argv)
 
     /* Data: 256 points of sin(x). */
     tg_tensor *x = tg_tensor_linspace(-3.0f, 3.0f, n);
-    tg_tensor *inputs = tg_tensor_clone(tg_view_reshape(x, TG_SHAPE(n, 1)));
+    tg_tensor *inputs = tg_tensor_clone(tg_reshape(x, TG_SHAPE(n, 1)));
     tg_tensor *targets = tg_tensor_clone(tg_sin(inputs));
 
     /* Parameters: owned tensors that require gradients. */

@@ -201,11 +201,14 @@ static double unknown_share(const review *r, int n)
  * the LSTM's gates, and a word seen only twice in training keeps mostly its
  * random start, which is noise at test time. From N(0, 0.1) every word
  * starts near zero and moves only as far as the training sentences push it.
- * The <pad> row stays zero. */
+ * The <pad> row stays zero: written through a view made in no-grad mode,
+ * as an initialisation is no part of the graph. */
 static void init_word_vectors(tg_embedding *embedding, tg_rng *rng)
 {
     tg_tensor_normal_(embedding->weight, 0.0f, 0.1f, rng);
-    tg_tensor_fill_(tg_view_select(embedding->weight, 0, TG_VOCAB_PAD), 0.0f);
+    tg_no_grad_begin();
+    tg_tensor_fill_(tg_select(embedding->weight, 0, TG_VOCAB_PAD), 0.0f);
+    tg_no_grad_end();
 }
 
 static int make_classifier(classifier *c, uint64_t seed, int vocab_size, const settings *s)

@@ -10,6 +10,7 @@
 
 #include "autograd/ops.h"
 #include "layers/params.h"
+#include "tensor/kernel.h"
 
 const char *tg_cell_name(tg_cell_kind kind)
 {

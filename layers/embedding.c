@@ -5,7 +5,7 @@
 
 #include "autograd/ops.h"
 #include "layers/params.h"
-#include "tensor/index.h"
+#include "tensor/kernel.h"
 
 tg_embedding *tg_embedding_new(tg_model *model, const char *prefix, tg_embedding_config config)
 {

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "autograd/ops.h"
+#include "tensor/kernel.h"
 
 static tg_tensor *reduce(tg_tensor *loss, tg_reduction reduction)
 {

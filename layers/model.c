@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "tensor/kernel.h"
 
 typedef struct parameter {
     char name[TG_NAME_MAX];

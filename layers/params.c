@@ -1,4 +1,5 @@
 #include "layers/params.h"
+#include "tensor/kernel.h"
 
 #include <stdio.h>
 

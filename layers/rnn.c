@@ -8,6 +8,7 @@
 #include "autograd/ops.h"
 #include "layers/cell.h"
 #include "layers/dropout.h"
+#include "tensor/kernel.h"
 
 struct tg_recurrent {
     tg_model *model; /* for the training flag and dropout's generator */

@@ -3,8 +3,7 @@
 #include <math.h>
 
 #include "autograd/autograd.h"
-#include "tensor/elementwise.h"
-#include "tensor/reduce.h"
+#include "tensor/kernel.h"
 
 /* The norm of each gradient, then the norm of those norms, as PyTorch's
  * clip_grad_norm_ (the same value as one norm over all elements). The

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "tensor/kernel.h"
 
 int tg_optim_check(const char *op, const char *field, double value, double low, double high,
                    bool open)

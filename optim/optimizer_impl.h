@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "optim/optimizer.h"
-#include "tensor/elementwise.h"
+#include "tensor/kernel.h"
 
 /* State tensors per parameter besides the step count. */
 #define TG_OPTIM_MAX_SLOTS (TG_MAP_MAX_INPUTS - 1)

@@ -9,6 +9,7 @@
 
 #include "tensor/blas.h"
 #include "tensor/error.h"
+#include "tensor/kernel.h"
 
 #define ARENA_ALIGN 64
 #define ARENA_FIRST_CHUNK (1u << 20)

@@ -35,12 +35,6 @@ void tg_arena_free(tg_arena *arena);
 void *tg_arena_alloc(tg_arena *arena, size_t bytes);
 /* Like tg_arena_alloc, zero-filled. */
 void *tg_arena_calloc(tg_arena *arena, size_t bytes);
-/* Gives back a block that tg_arena_alloc(arena, bytes) returned, before
- * the next reset: a later tg_arena_alloc of the same size may hand it out
- * again. The caller must not touch the block afterwards. The arena tracks
- * a few block sizes at a time; a block of another size stays unused until
- * the reset. */
-void tg_arena_give_back(tg_arena *arena, void *block, size_t bytes);
 /* Makes every block free again; keeps the memory for reuse. The arena
  * starts a new generation. */
 void tg_arena_reset(tg_arena *arena);

@@ -1,6 +1,7 @@
 #include "tensor/conv.h"
 
 #include "tensor/elementwise.h"
+#include "tensor/kernel.h"
 
 int64_t tg_window_count(int64_t length, int64_t size, int64_t step)
 {

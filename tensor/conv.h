@@ -3,6 +3,9 @@
  * unfold, convolution and pooling (autograd/ops.h, "Padding, windows and
  * convolution").
  *
+ * Who it is for: people writing ops (reached through tensor/kernel.h, not
+ * tapegrad.h); users call autograd's tg_unfold, tg_pad and tg_conv1d.
+ *
  * An unfold is a view: window w of size `size` along dim starts at element
  * w * step, and the windows are read through strides, without a copy.
  * Fold is its adjoint: it adds every window's entries back at the positions

@@ -8,6 +8,7 @@
 
 #include "tensor/fastmath.h"
 #include "tensor/iterate.h"
+#include "tensor/kernel.h"
 
 /* Below this many elements a kernel runs on one thread: starting a team
  * costs a few microseconds, more than a second thread saves on a simple

@@ -1,6 +1,9 @@
 /*
  * tensor/elementwise.h: elementwise kernels with NumPy broadcasting.
  *
+ * Who it is for: people writing ops (reached through tensor/kernel.h, not
+ * tapegrad.h); users compute with autograd's ops (tg_add, tg_tanh, ...).
+ *
  * Every kernel writes into a caller-provided `out`; inputs broadcast to
  * out's shape. With `accumulate` set, a kernel adds its result to out
  * (out += f(...)) instead of overwriting it, which lets callers sum

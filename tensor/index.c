@@ -5,6 +5,7 @@
 
 #include "tensor/elementwise.h"
 #include "tensor/iterate.h"
+#include "tensor/kernel.h"
 
 /* Views on the stack: kernels below take thousands of slices and must not
  * grow the arena for each. */

@@ -1,6 +1,9 @@
 /*
  * tensor/index.h: indexing, concatenation and one-hot kernels.
  *
+ * Who it is for: people writing ops (reached through tensor/kernel.h, not
+ * tapegrad.h); users index with autograd's ops (tg_gather, tg_concat, ...).
+ *
  * Index tensors are int64 tensors, or float32 tensors holding whole numbers
  * (exact up to 2^24; what tapegrad took before it had int64). Every index is
  * checked: a non-integer or out-of-range value is an error naming the

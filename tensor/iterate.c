@@ -1,4 +1,5 @@
 #include "tensor/iterate.h"
+#include "tensor/kernel.h"
 
 #include <string.h>
 

@@ -8,6 +8,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/gemm_small.h"
 #include "tensor/gemm_tiny.h"
+#include "tensor/kernel.h"
 #include "tensor/reference.h"
 #include "tensor/iterate.h"
 

@@ -1,15 +1,13 @@
 /*
- * tensor/matmul.h: matrix products through BLIS, and thread settings.
+ * tensor/matmul.h: matrix products through BLIS.
+ *
+ * Who it is for: people writing ops (reached through tensor/kernel.h, not
+ * tapegrad.h); users multiply with autograd's tg_matmul.
  *
  * tg_kernel_matmul hands BLIS each matrix's row and column strides, so
  * transposed and sliced views are multiplied in place, without copies.
  * Only operands BLIS cannot describe (expanded, stride-0 axes) are copied.
- *
- * BLIS kernels: on first use tapegrad picks the BLIS kernel set that fits
- * the CPU it runs on (AVX-512, AVX2, ...), since a BLIS build may not
- * recognise a newer CPU and fall back to slow generic code. A kernel set
- * chosen by the user through the environment variable BLIS_ARCH_TYPE (an
- * integer id, see tg_blas_kernel_set) is kept.
+ * The BLIS kernel set the products use is chosen as tensor/threads.h says.
  */
 #ifndef TG_MATMUL_H
 #define TG_MATMUL_H
@@ -31,8 +29,6 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
 /* The shape of a @ b, or an error naming op and both shapes. */
 int tg_matmul_shape(const tg_tensor *a, const tg_tensor *b, tg_shape *out, const char *op);
 
-/* Name of the BLIS kernel set in use, e.g. "skx" or "zen3". */
-const char *tg_blas_kernel_set(void);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/fastmath.h"
 #include "tensor/iterate.h"
+#include "tensor/kernel.h"
 
 #define PARALLEL_MIN_ELEMENTS 32768
 

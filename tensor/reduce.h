@@ -1,6 +1,9 @@
 /*
  * tensor/reduce.h: reductions, softmax and arg-max.
  *
+ * Who it is for: people writing ops (reached through tensor/kernel.h, not
+ * tapegrad.h); users reduce with autograd's ops (tg_sum, tg_softmax, ...).
+ *
  * Reductions work "to a shape": `out` has x's shape with size 1 on every
  * reduced axis (leading axes may also be missing). That one form serves
  * reductions over any set of axes (with keepdim or not, a view away) and

@@ -12,6 +12,7 @@
 
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
+#include "tensor/kernel.h"
 #include "tensor/reference.h"
 #include "tensor/iterate.h"
 

@@ -1,6 +1,10 @@
 /*
  * tensor/tensor.h: N-dimensional tensors of float32 or int64.
  *
+ * Who it is for: every user (tapegrad.h includes it). Views without
+ * gradients, raw kernels and the other pieces ops are made of are in the
+ * op author's header, tensor/kernel.h.
+ *
  * A tensor is a shape, strides and a data pointer into storage that may be
  * shared with other tensors (views). This floor knows nothing about
  * gradients; the autograd floor keeps its per-tensor state behind `ext`.
@@ -174,12 +178,6 @@ tg_tensor *tg_zeros_like(const tg_tensor *t);
 tg_tensor *tg_copy_to_graph(const tg_tensor *t);
 /* tg_tensor_to_dtype into the arena. No gradient flows through it. */
 tg_tensor *tg_to_dtype(const tg_tensor *t, tg_dtype dtype);
-/* Returns the memory of t, made by one of the functions above, to the arena
- * before the reset, for a later graph tensor of the same size; t and every
- * view of it become invalid. A view, an owned tensor or a tensor on the
- * tape is left alone (false). (Backward gives back gradient buffers it is
- * done with.) */
-bool tg_give_back(tg_tensor *t);
 
 /* ---- In-place writes (no autograd: for initialisation and updates) ----- */
 
@@ -190,11 +188,6 @@ int tg_tensor_normal_(tg_tensor *t, float mean, float std, tg_rng *rng);
  * (tg_tensor_to_dtype converts). The fills and random fills need float32. */
 int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src);
 
-/* Records that t's data was written. Every tapegrad function that writes a
- * tensor does this; call it after writing t->data yourself, so that what
- * tapegrad derives from a tensor (the packed copy of a weight kept for fast
- * products) is rebuilt. */
-void tg_tensor_mark_written(const tg_tensor *t);
 
 /* ---- Inspection ---------------------------------------------------------- */
 
@@ -205,9 +198,6 @@ void tg_tensor_mark_written(const tg_tensor *t);
  * made at the very same address, which the arena avoids by starting each
  * generation at another offset. */
 bool tg_tensor_is_stale(const tg_tensor *t);
-/* 0, or -1 with the error "<op>: <what> is a graph tensor from before
- * tg_graph_reset ..." when t is stale (a NULL t is not stale). */
-int tg_tensor_check_live(const tg_tensor *t, const char *op, const char *what);
 
 tg_shape tg_tensor_shape(const tg_tensor *t);
 /* True when the elements are in row-major order without gaps (size-1 axes
@@ -242,60 +232,6 @@ char *tg_shape_format(char *buf, size_t size, const tg_tensor *t);
  * rows and brackets like NumPy; long axes are summarised with "...". */
 void tg_tensor_print(const tg_tensor *t, const char *name);
 void tg_tensor_fprint(FILE *f, const tg_tensor *t, const char *name);
-
-/* ---- Views (graph tensors sharing t's data; no copy) ----------------------- *
- * Each fills a new graph tensor of t's dtype. Negative dims count from the
- * end.                                                                     */
-
-/* Same elements in a new shape. One entry of shape may be -1 (inferred).
- * Fails when t's strides cannot express the new shape without a copy
- * (autograd's tg_reshape copies in that case, like PyTorch's reshape). */
-tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape);
-tg_tensor *tg_view_permute(const tg_tensor *t, const int *order);
-tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1);
-/* Elements start, start+step, ... below stop along dim (step >= 1). */
-tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t stop, int64_t step);
-tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t length);
-/* Index `index` of dim, removing dim. */
-tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index);
-/* Broadcast size-1 axes (and new leading axes) to shape, with stride 0. */
-tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape);
-tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim);   /* dim must have size 1 */
-tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim); /* dim in [-(ndim+1), ndim] */
-/* The same view in a new graph tensor struct. */
-tg_tensor *tg_view_alias(const tg_tensor *t);
-/* t itself when contiguous, else a contiguous copy (graph tensor). */
-tg_tensor *tg_view_contiguous(const tg_tensor *t);
-
-/* ---- Helpers for higher floors -------------------------------------------- */
-
-/* Product of dims; -1 (with an error naming `op`) on a negative size or
- * int64 overflow. */
-int64_t tg_shape_numel(tg_shape shape, const char *op);
-
-/* The machine's physical memory in bytes (sysconf: pages times page size),
- * or 0 when unknown. */
-uint64_t tg_memory_physical(void);
-/* 0 when `bytes` fits in the machine's physical memory (or that is
- * unknown); otherwise -1 with "<op>: <what> need about X GB, more than this
- * machine's Y GB of memory". Layers call it with their estimate before
- * allocating, so an absurd size is refused at once instead of after
- * gigabytes have been filled. */
-int tg_memory_check(const char *op, const char *what, double bytes);
-/* Normalises a possibly negative dim against ndim; -1 with an error naming
- * `op` when out of range. */
-int tg_normalize_dim(int dim, int ndim, const char *op);
-/* Broadcast shape of a and b (NumPy rules); false with an error naming op. */
-bool tg_broadcast_shapes(tg_shape a, tg_shape b, tg_shape *out, const char *op);
-/* 0 when t's dtype is `dtype`; else -1 with the error
- * "<op>: int64 tensor [2,3] given where float32 is needed". NULL gives -1
- * without an error. */
-int tg_check_dtype(const tg_tensor *t, tg_dtype dtype, const char *op);
-/* The same check for n tensors (NULL entries skipped): kernels call it. */
-int tg_check_float(const char *op, int n, const tg_tensor *const *tensors);
-/* Fills contiguous (row-major) strides for shape; an axis of size 0 counts
- * as size 1, as in PyTorch, so no stride is 0. */
-void tg_contiguous_strides(const tg_shape *shape, int64_t *stride);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,18 @@
 /*
- * tensor/threads.h: how many threads tapegrad computes with.
+ * tensor/threads.h: how many threads tapegrad computes with, and which
+ * BLIS kernels.
+ *
+ * Who it is for: every user (tapegrad.h includes it).
  *
  * One setting drives both BLIS (GEMMs) and tapegrad's own OpenMP kernels.
  * The default is every core the process may run on. Kernels below a size
  * where threads pay off run on one thread whatever the setting.
+ *
+ * BLIS kernels: on first use tapegrad picks the BLIS kernel set that fits
+ * the CPU it runs on (AVX-512, AVX2, ...), since a BLIS build may not
+ * recognise a newer CPU and fall back to slow generic code. A kernel set
+ * chosen by the user through the environment variable BLIS_ARCH_TYPE (an
+ * integer id, see tg_blas_kernel_set) is kept.
  */
 #ifndef TG_THREADS_H
 #define TG_THREADS_H
@@ -26,6 +35,9 @@ int tg_set_num_threads(int threads);
 /* The most tg_set_num_threads accepts on this machine. */
 int tg_max_num_threads(void);
 int tg_get_num_threads(void);
+
+/* Name of the BLIS kernel set in use, e.g. "skx" or "zen3". */
+const char *tg_blas_kernel_set(void);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <tapegrad.h>
 
 #include "autograd/check.h"
+#include <autograd/kernel.h>
 
 TestSuite(custom_op, .init = tg_test_setup, .fini = tg_test_teardown);
 

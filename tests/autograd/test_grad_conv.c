@@ -4,6 +4,7 @@
 #include "autograd/check.h"
 
 #include <float.h>
+#include <tensor/kernel.h>
 
 TestSuite(grad_conv, .init = tg_test_setup, .fini = tg_test_teardown);
 

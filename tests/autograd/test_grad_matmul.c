@@ -2,6 +2,7 @@
  * values against a naive loop, on awkward shapes (1x1, 1xN, Nx1, vectors),
  * transposed, sliced and expanded operands, and batches broadcast both ways. */
 #include "autograd/check.h"
+#include <tensor/kernel.h>
 
 TestSuite(grad_matmul, .init = tg_test_setup, .fini = tg_test_teardown);
 

@@ -3,6 +3,7 @@
  * tg_grad. Second derivatives of every op are checked with
  * tg_gradgradcheck by the test_grad_* programs (tests/autograd/check.h). */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(higher_order, .init = tg_test_setup, .fini = tg_test_teardown);
 

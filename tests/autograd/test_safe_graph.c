@@ -8,6 +8,7 @@
 #include <tapegrad.h>
 
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(safe_graph, .init = tg_test_setup, .fini = tg_test_teardown);
 

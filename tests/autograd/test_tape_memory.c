@@ -6,6 +6,7 @@
 #include "autograd/tiny_net.h"
 #include "malloc_count.h"
 #include "tensor/gemm_small.h"
+#include <tensor/kernel.h>
 
 TestSuite(tape_memory, .init = tg_test_setup, .fini = tg_test_teardown);
 

@@ -8,6 +8,7 @@
 #define TG_TEST_AUTOGRAD_TINY_NET_H
 
 #include "support.h"
+#include <tensor/kernel.h>
 
 enum { BATCH = 16, INPUTS = 64, HIDDEN = 64, CLASSES = 4, PARAMS = 4 };
 

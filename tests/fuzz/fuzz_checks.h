@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <tapegrad.h>
+#include <tensor/kernel.h>
 
 /* NULL when the recorded error starts with prefix, else why not. */
 static inline const char *fuzz_refused_with(const char *prefix)

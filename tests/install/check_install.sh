@@ -4,7 +4,8 @@
 # installed copy, through the CMake package (shared and static, in the
 # consumer's build tree and installed) and through pkg-config (shared and
 # --static), all without LD_LIBRARY_PATH. The static programs must not
-# load libtapegrad.so.
+# load libtapegrad.so. The op author's headers must be installed, and
+# tapegrad.h must not declare what they hold.
 # $3: extra compiler and linker flags (the sanitizers, when the library was
 # built with them).
 set -eu
@@ -15,6 +16,19 @@ trap 'rm -rf "$work"' EXIT
 unset LD_LIBRARY_PATH
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+
+# The op author's headers are installed too, and they alone declare the
+# views without gradients and the raw kernels.
+include="$work/prefix/include/tapegrad"
+printf '#include <tapegrad.h>\n#include <autograd/kernel.h>\nvoid *f(void) { return (void *)tg_view_reshape; }\n' |
+    cc -std=c11 -fsyntax-only -I"$include" -x c - ||
+    { echo "the op author's headers do not compile from the prefix" >&2; exit 1; }
+if printf '#include <tapegrad.h>\nvoid *f(void) { return (void *)tg_view_reshape; }\n' |
+    cc -std=c11 -fsyntax-only -I"$include" -x c - 2>/dev/null; then
+    echo "tapegrad.h declares tg_view_reshape, which belongs to tensor/kernel.h" >&2
+    exit 1
+fi
+echo "op author's headers: ok"
 
 check() { # name, command...
     name=$1

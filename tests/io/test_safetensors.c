@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <tensor/kernel.h>
 
 TestSuite(safetensors, .init = io_setup, .fini = io_teardown);
 

@@ -4,6 +4,7 @@
 #include "reliability.h"
 
 #include "recurrent_run.h"
+#include <tensor/kernel.h>
 
 TestSuite(nonfinite, .init = rel_setup, .fini = rel_teardown);
 

@@ -2,6 +2,7 @@
  * stands for "nothing" (tg_grad before any backward) is named by the op
  * that receives it instead of failing with an empty message. */
 #include "reliability.h"
+#include <autograd/kernel.h>
 
 TestSuite(null_inputs, .init = rel_setup, .fini = rel_teardown);
 

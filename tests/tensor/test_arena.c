@@ -3,6 +3,7 @@
  * rewinds too); and
  * tg_give_back, which takes whole graph tensors and nothing else. */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(arena, .init = tg_test_setup, .fini = tg_test_teardown);
 

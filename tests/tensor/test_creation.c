@@ -1,5 +1,6 @@
 /* Creation of owned and graph tensors, and the seeded random generator. */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(creation, .init = tg_test_setup, .fini = tg_test_teardown);
 TestSuite(rng, .init = tg_test_setup, .fini = tg_test_teardown);

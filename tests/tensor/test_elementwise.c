@@ -2,6 +2,7 @@
  * reference in double precision, NumPy broadcasting, accumulate mode, NaN
  * propagation, and the threaded paths against a naive loop. */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(unary, .init = tg_test_setup, .fini = tg_test_teardown);
 TestSuite(binary, .init = tg_test_setup, .fini = tg_test_teardown);

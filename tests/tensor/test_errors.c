@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(errors, .init = tg_test_setup, .fini = tg_test_teardown);
 

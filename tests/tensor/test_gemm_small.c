@@ -3,6 +3,7 @@
  * the cached packed copy following writes to the weight. */
 #include "support.h"
 #include "tensor/gemm_small.h"
+#include <tensor/kernel.h>
 
 TestSuite(gemm_small, .init = tg_test_setup, .fini = tg_test_teardown);
 

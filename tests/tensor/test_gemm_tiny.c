@@ -5,6 +5,7 @@
  * broadcast batches, strided outputs, one and two threads. */
 #include "support.h"
 #include "tensor/gemm_tiny.h"
+#include <tensor/kernel.h>
 
 TestSuite(gemm_tiny, .init = tg_test_setup, .fini = tg_test_teardown);
 

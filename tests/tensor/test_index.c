@@ -2,6 +2,7 @@
  * concat. Expected values are worked by hand (gather and scatter_add follow
  * torch's documented examples). */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(index, .init = tg_test_setup, .fini = tg_test_teardown);
 

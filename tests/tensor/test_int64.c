@@ -10,6 +10,7 @@
 #include "tensor/index.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
+#include <tensor/kernel.h>
 
 TestSuite(int64, .init = tg_test_setup, .fini = tg_test_teardown);
 

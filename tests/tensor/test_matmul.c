@@ -2,6 +2,7 @@
  * layouts: degenerate sizes, views BLIS takes in place, views it cannot
  * take (copied), batches with broadcasting, alpha and beta. */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(matmul, .init = tg_test_setup, .fini = tg_test_teardown);
 

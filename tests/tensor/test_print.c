@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(print, .init = tg_test_setup, .fini = tg_test_teardown);
 

@@ -1,5 +1,6 @@
 /* Reductions to a shape, arg-reductions and softmax, against naive loops. */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(reduce, .init = tg_test_setup, .fini = tg_test_teardown);
 TestSuite(softmax, .init = tg_test_setup, .fini = tg_test_teardown);

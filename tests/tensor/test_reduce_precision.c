@@ -6,6 +6,7 @@
 
 #include "fixtures/reduce/torch_sums.h"
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(reduce_precision, .init = tg_test_setup, .fini = tg_test_teardown);
 

@@ -1,6 +1,7 @@
 /* Views share their base tensor's memory: reshape, permute, transpose,
  * slice, narrow, select, expand, squeeze, unsqueeze, contiguous. */
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(views, .init = tg_test_setup, .fini = tg_test_teardown);
 
