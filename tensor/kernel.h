@@ -9,8 +9,8 @@
  *   - the raw kernels, which write into a tensor the caller provides:
  *     elementwise (tensor/elementwise.h, with tg_map for a kernel of your
  *     own), reductions and softmax (tensor/reduce.h), products
- *     (tensor/matmul.h), indexing (tensor/index.h), padding and windows
- *     (tensor/conv.h),
+ *     (tensor/matmul.h; the int8 product below), indexing
+ *     (tensor/index.h), padding and windows (tensor/conv.h),
  *   - tg_tensor_mark_written, for a kernel that writes ->data itself,
  *   - giving graph memory back before the reset (tg_give_back),
  *   - the checks and shape helpers that ops share.
@@ -30,6 +30,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/index.h"
 #include "tensor/matmul.h"
+#include "tensor/quantize.h"
 #include "tensor/reduce.h"
 #include "tensor/tensor.h"
 
@@ -61,6 +62,19 @@ tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim); /* dim in [-(ndim+1),
 tg_tensor *tg_view_alias(const tg_tensor *t);
 /* t itself when contiguous, else a contiguous copy (graph tensor). */
 tg_tensor *tg_view_contiguous(const tg_tensor *t);
+
+/* ---- The int8 product (tensor/quantize.h) ------------------------------------ */
+
+/* Bytes of scratch memory tg_kernel_affine_int8 needs for x with n_rows
+ * rows of cols elements. */
+size_t tg_int8_scratch_bytes(int64_t n_rows, int64_t cols);
+
+/* out [R, w->rows] (contiguous, float32) = x [R, w->cols] (float32, unit
+ * stride along its rows) times w^T as above, plus out's own values when
+ * accumulate. scratch: tg_int8_scratch_bytes(R, cols) bytes, aligned for
+ * floats. The caller checks the shapes; -1 with an error if they differ. */
+int tg_kernel_affine_int8(tg_tensor *out, const tg_tensor *x, const tg_qweight *w,
+                          bool accumulate, void *scratch);
 
 /* ---- Writing and giving back memory ------------------------------------------ */
 

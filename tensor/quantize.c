@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #endif
 
+#include "tensor/kernel.h"
 #include "tensor/reference.h"
 
 /* The packed layout: each segment's rows in blocks of 16 (the last one

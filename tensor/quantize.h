@@ -27,6 +27,10 @@
  * (the rows of one gate, or several), so that a product may use a whole
  * number of segments (tg_qweight_rows): the GRU multiplies by its r and z
  * rows and by its n rows apart.
+ *
+ * Who it is for: every user (tapegrad.h includes it; autograd's
+ * tg_affine_int8 multiplies by these weights). The raw int8 kernel is the
+ * op author's, in tensor/kernel.h.
  */
 #ifndef TG_QUANTIZE_H
 #define TG_QUANTIZE_H
@@ -83,17 +87,6 @@ int tg_qweight_rows(const tg_qweight *w, int64_t row0, int64_t rows, tg_qweight 
 
 /* Frees an owned weight; NULL and views are ignored. */
 void tg_qweight_free(tg_qweight *w);
-
-/* Bytes of scratch memory tg_kernel_affine_int8 needs for x with n_rows
- * rows of cols elements. */
-size_t tg_int8_scratch_bytes(int64_t n_rows, int64_t cols);
-
-/* out [R, w->rows] (contiguous, float32) = x [R, w->cols] (float32, unit
- * stride along its rows) times w^T as above, plus out's own values when
- * accumulate. scratch: tg_int8_scratch_bytes(R, cols) bytes, aligned for
- * floats. The caller checks the shapes; -1 with an error if they differ. */
-int tg_kernel_affine_int8(tg_tensor *out, const tg_tensor *x, const tg_qweight *w,
-                          bool accumulate, void *scratch);
 
 /* "avx512-vnni" or "plain C": the path products take now. */
 const char *tg_int8_kernel_name(void);

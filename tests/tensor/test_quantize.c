@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "support.h"
+#include <tensor/kernel.h>
 
 TestSuite(quantize, .init = tg_test_setup, .fini = tg_test_teardown);
 
