@@ -90,8 +90,9 @@ int tg_cell_add_parameters(tg_model *model, const char *op, const char *prefix, 
         rc = record_gru_formulation(model, prefix, config->gru);
     for (int k = 0; rc == 0 && k < n; k++) {
         tg_tensor **set = params + k * per_set;
-        out[k] = (tg_cell_params){ set[0], set[1], per_set > 2 ? set[2] : NULL,
-                                   per_set > 2 ? set[3] : NULL };
+        out[k] = (tg_cell_params){ .weight_ih = set[0], .weight_hh = set[1],
+                                   .bias_ih = per_set > 2 ? set[2] : NULL,
+                                   .bias_hh = per_set > 2 ? set[3] : NULL };
         init_params(model, kind, config, &out[k]);
     }
     free(names);
@@ -103,15 +104,38 @@ int tg_cell_add_parameters(tg_model *model, const char *op, const char *prefix, 
 
 /* ---- One forward's plan ---------------------------------------------------------------- */
 
+int tg_cell_quantize(tg_model *model, tg_cell_params *params, int64_t hidden)
+{
+    if (!params->qweight_ih) {
+        params->qweight_ih = tg_layer_quantize_weight(model, params->weight_ih, hidden);
+        if (!params->qweight_ih)
+            return -1;
+        params->weight_ih = NULL;
+    }
+    if (!params->qweight_hh) {
+        params->qweight_hh = tg_layer_quantize_weight(model, params->weight_hh, hidden);
+        if (!params->qweight_hh)
+            return -1;
+        params->weight_hh = NULL;
+    }
+    return 0;
+}
+
 int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config *config,
                       const tg_cell_params *params)
 {
     int64_t h = config->hidden;
     *plan = (tg_cell_plan){ .kind = kind, .nonlinearity = config->nonlinearity,
                             .gru = config->gru, .hidden = h, .weight_ih = params->weight_ih,
-                            .weight_hh = params->weight_hh };
+                            .weight_hh = params->weight_hh, .qweight_ih = params->qweight_ih };
     bool bias = params->bias_ih != NULL;
-    if (kind == TG_CELL_GRU) {
+    if (params->qweight_hh) {
+        const tg_qweight *q = params->qweight_hh;
+        int64_t first = kind == TG_CELL_GRU ? 2 * h : q->rows;
+        if (tg_qweight_rows(q, 0, first, &plan->qweight_hh) != 0 ||
+            (kind == TG_CELL_GRU && tg_qweight_rows(q, first, h, &plan->qweight_hn) != 0))
+            return -1;
+    } else if (kind == TG_CELL_GRU) {
         plan->weight_hh = tg_narrow(params->weight_hh, 0, 0, 2 * h);
         plan->weight_hn = tg_narrow(params->weight_hh, 0, 2 * h, h);
         if (!plan->weight_hh || !plan->weight_hn)
@@ -132,23 +156,29 @@ int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config
     return plan->input_bias ? 0 : -1;
 }
 
+/* x w^T + addend with the float weight w, or with q when the layer is int8. */
+static tg_tensor *product(tg_tensor *x, tg_tensor *w, const tg_qweight *q, tg_tensor *addend)
+{
+    return w ? tg_affine(x, w, addend) : tg_affine_int8(x, q, addend);
+}
+
 tg_tensor *tg_cell_project(const tg_cell_plan *plan, tg_tensor *x)
 {
-    return tg_affine(x, plan->weight_ih, plan->input_bias);
+    return product(x, plan->weight_ih, plan->qweight_ih, plan->input_bias);
 }
 
 /* ---- Steps: `projected` holds W_ih x_t plus the folded biases ------------------------------- */
 
 static tg_rnn_state rnn_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
 {
-    tg_tensor *pre = tg_affine(prev.h, plan->weight_hh, projected);
+    tg_tensor *pre = product(prev.h, plan->weight_hh, &plan->qweight_hh, projected);
     return (tg_rnn_state){ plan->nonlinearity == TG_RNN_RELU ? tg_relu(pre) : tg_tanh(pre), NULL };
 }
 
 static tg_rnn_state lstm_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
 {
     int64_t h = plan->hidden;
-    tg_tensor *gates = tg_affine(prev.h, plan->weight_hh, projected); /* [B, 4H]: i f g o */
+    tg_tensor *gates = product(prev.h, plan->weight_hh, &plan->qweight_hh, projected); /* [B, 4H]: i f g o */
     tg_tensor *sig = tg_sigmoid(gates); /* one pass over all four; the g slice is unused */
     tg_tensor *i = tg_narrow(sig, 1, 0, h);
     tg_tensor *f = tg_narrow(sig, 1, h, h);
@@ -161,23 +191,26 @@ static tg_rnn_state lstm_step(const tg_cell_plan *plan, tg_tensor *projected, tg
 static tg_rnn_state gru_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
 {
     int64_t h = plan->hidden;
-    tg_tensor *rz = tg_sigmoid(tg_affine(prev.h, plan->weight_hh, tg_narrow(projected, 1, 0, 2 * h)));
+    tg_tensor *rz = tg_sigmoid(product(prev.h, plan->weight_hh, &plan->qweight_hh,
+                                          tg_narrow(projected, 1, 0, 2 * h)));
     tg_tensor *r = tg_narrow(rz, 1, 0, h);
     tg_tensor *z = tg_narrow(rz, 1, h, h);
     tg_tensor *x_n = tg_narrow(projected, 1, 2 * h, h);
     if (plan->gru == TG_GRU_PYTORCH) {
         /* n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = n + z ⊙ (h - n) */
-        tg_tensor *h_n = tg_affine(prev.h, plan->weight_hn, plan->bias_hn);
+        tg_tensor *h_n = product(prev.h, plan->weight_hn, &plan->qweight_hn, plan->bias_hn);
         tg_tensor *n = tg_tanh(tg_add(x_n, tg_mul(r, h_n)));
         return (tg_rnn_state){ tg_add(n, tg_mul(z, tg_sub(prev.h, n))), NULL };
     }
     /* n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn); h' = h + z ⊙ (n - h) */
-    tg_tensor *n = tg_tanh(tg_affine(tg_mul(r, prev.h), plan->weight_hn, x_n));
+    tg_tensor *n = tg_tanh(product(tg_mul(r, prev.h), plan->weight_hn, &plan->qweight_hn, x_n));
     return (tg_rnn_state){ tg_add(prev.h, tg_mul(z, tg_sub(n, prev.h))), NULL };
 }
 
 tg_rnn_state tg_cell_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
 {
+    if (!projected) /* the products take NULL for "no addend": stop here */
+        return (tg_rnn_state){ NULL, NULL };
     switch (plan->kind) {
     case TG_CELL_LSTM:
         return lstm_step(plan, projected, prev);
@@ -207,6 +240,12 @@ int tg_cell_check_kinds(const tg_rnn_config *config, const char *op)
     return 0;
 }
 
+static int quantize_cell(tg_model *model, void *object)
+{
+    struct tg_recurrent_cell *cell = object;
+    return tg_cell_quantize(model, &cell->params, cell->config.hidden);
+}
+
 static struct tg_recurrent_cell *cell_new(tg_model *model, const char *prefix, tg_rnn_config config,
                                           tg_cell_kind kind)
 {
@@ -233,7 +272,7 @@ static struct tg_recurrent_cell *cell_new(tg_model *model, const char *prefix, t
     cell->config.layers = 1;
     if (tg_cell_add_parameters(model, op, prefix, kind, &config, 1, (const char *const[]){ "" },
                                &config.input, &cell->params) != 0 ||
-        tg_model_own(model, cell, free) != 0) {
+        tg_model_own_quantizable(model, cell, free, quantize_cell) != 0) {
         free(cell);
         return NULL;
     }

@@ -22,11 +22,17 @@ int tg_cell_check_kinds(const tg_rnn_config *config, const char *op);
 
 /* The parameters of one layer and direction, in PyTorch's layout. */
 typedef struct tg_cell_params {
-    tg_tensor *weight_ih; /* [G*hidden, in] */
-    tg_tensor *weight_hh; /* [G*hidden, hidden] */
+    tg_tensor *weight_ih; /* [G*hidden, in]; NULL once quantised */
+    tg_tensor *weight_hh; /* [G*hidden, hidden]; NULL once quantised */
     tg_tensor *bias_ih;   /* [G*hidden], or NULL without biases */
     tg_tensor *bias_hh;
+    tg_qweight *qweight_ih; /* once quantised: the int8 weights (the model's); else NULL */
+    tg_qweight *qweight_hh;
 } tg_cell_params;
+
+/* Replaces the set's weights by int8 weights packed by gate (segments of
+ * hidden rows); done already is fine. 0, or -1 with an error. */
+int tg_cell_quantize(tg_model *model, tg_cell_params *params, int64_t hidden);
 
 /* Registers n sets of cell parameters, set k named weight_ih<suffixes[k]>
  * and so on with inputs[k] input features, and initialises them as
@@ -46,6 +52,9 @@ typedef struct tg_cell_plan {
     tg_tensor *input_bias; /* every bias that adds to a pre-activation, or NULL */
     tg_tensor *weight_hh;  /* RNN, LSTM: all rows; GRU: the r and z rows */
     tg_tensor *weight_hn;  /* GRU: the n rows */
+    /* int8 layers: the weights above are NULL and these are used instead */
+    const tg_qweight *qweight_ih;
+    tg_qweight qweight_hh, qweight_hn; /* views of the rows, as weight_hh and weight_hn */
     tg_tensor *bias_hn;    /* PyTorch GRU: b_hn, which r multiplies; else NULL */
 } tg_cell_plan;
 

@@ -6,6 +6,8 @@
 #include "autograd/ops.h"
 #include "layers/params.h"
 
+static int quantize(tg_model *model, void *linear) { return tg_linear_quantize(model, linear); }
+
 tg_linear *tg_linear_new(tg_model *model, const char *prefix, tg_linear_config config)
 {
     if (!model)
@@ -26,7 +28,7 @@ tg_linear *tg_linear_new(tg_model *model, const char *prefix, tg_linear_config c
     tg_tensor *params[2] = { NULL, NULL };
     if (tg_layer_add_parameters(model, "linear_new", prefix, config.no_bias ? 1 : 2, names, shapes,
                                 params) != 0 ||
-        tg_model_own(model, linear, free) != 0) {
+        tg_model_own_quantizable(model, linear, free, quantize) != 0) {
         free(linear);
         return NULL;
     }
@@ -49,5 +51,20 @@ tg_tensor *tg_linear_forward(const tg_linear *linear, tg_tensor *x)
                      tg_shape_format(shape, sizeof shape, x), (long long)linear->config.input);
         return NULL;
     }
+    if (linear->qweight)
+        return tg_affine_int8(x, linear->qweight, linear->bias);
     return tg_affine(x, linear->weight, linear->bias);
+}
+
+int tg_linear_quantize(tg_model *model, tg_linear *linear)
+{
+    if (!model || !linear)
+        return tg_error_null_input("linear_quantize");
+    if (linear->qweight)
+        return 0;
+    linear->qweight = tg_layer_quantize_weight(model, linear->weight, 0);
+    if (!linear->qweight)
+        return -1;
+    linear->weight = NULL;
+    return 0;
 }

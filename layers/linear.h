@@ -29,8 +29,9 @@ typedef struct tg_linear_config {
 } tg_linear_config;
 
 typedef struct tg_linear {
-    tg_tensor *weight; /* [output, input], owned by the model */
-    tg_tensor *bias;   /* [output], or NULL with no_bias */
+    tg_tensor *weight;   /* [output, input], owned by the model; NULL once quantised */
+    tg_tensor *bias;     /* [output], or NULL with no_bias */
+    tg_qweight *qweight; /* once quantised: the int8 weight, owned by the model; else NULL */
     tg_linear_config config;
 } tg_linear;
 
@@ -43,6 +44,15 @@ tg_linear *tg_linear_new(tg_model *model, const char *prefix, tg_linear_config c
  * axes fold into one matrix product. NULL with an error when x's last axis
  * is not `input`. */
 tg_tensor *tg_linear_forward(const tg_linear *linear, tg_tensor *x);
+
+/* Makes the layer an int8 layer for inference (torch.nn.quantized.dynamic.
+ * Linear): the weight becomes int8 per output row ("prefix.weight", see
+ * tg_model_quantize_parameter), the bias stays float, and
+ * tg_linear_forward computes x W^T + b through tg_affine_int8, so it must
+ * run under tg_no_grad_begin() when x or the bias requires a gradient.
+ * tg_quantize_dynamic (layers/model.h) does this for every layer. 0 (also
+ * when quantised already), or -1 with an error, the layer unchanged. */
+int tg_linear_quantize(tg_model *model, tg_linear *linear);
 
 #ifdef __cplusplus
 }

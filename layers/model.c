@@ -22,7 +22,13 @@ typedef struct metadata_entry {
 typedef struct owned_object {
     void *object;
     void (*free_fn)(void *);
+    int (*quantize)(tg_model *, void *); /* or NULL: see tg_quantize_dynamic */
 } owned_object;
+
+typedef struct quantized_weight {
+    char name[TG_NAME_MAX];
+    tg_qweight *weight;
+} quantized_weight;
 
 struct tg_model {
     parameter *params;
@@ -35,6 +41,8 @@ struct tg_model {
     int n_objects, objects_capacity;
     metadata_entry *metadata;
     int n_metadata, metadata_capacity;
+    quantized_weight *quantized;
+    int n_quantized, quantized_capacity;
     bool training;
     tg_rng rng;
 };
@@ -60,6 +68,9 @@ void tg_model_free(tg_model *model)
         model->objects[i].free_fn(model->objects[i].object);
     for (int i = 0; i < model->n_params; i++)
         tg_tensor_free(model->params[i].tensor);
+    for (int i = 0; i < model->n_quantized; i++)
+        tg_qweight_free(model->quantized[i].weight);
+    free(model->quantized);
     free(model->objects);
     free(model->metadata);
     free(model->params);
@@ -146,7 +157,7 @@ tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape sh
                      TG_NAME_MAX - 1);
         return NULL;
     }
-    if (tg_model_find(model, name)) {
+    if (tg_model_find(model, name) || tg_model_find_quantized(model, name)) {
         tg_error_set("model_add_parameter: a parameter named \"%s\" already exists", name);
         return NULL;
     }
@@ -172,15 +183,85 @@ tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape sh
     return t;
 }
 
-int tg_model_own(tg_model *model, void *object, void (*free_fn)(void *))
+int tg_model_own_quantizable(tg_model *model, void *object, void (*free_fn)(void *),
+                             int (*quantize)(tg_model *, void *))
 {
     if (!model || !object || !free_fn)
         return -1;
     if (reserve_one((void **)&model->objects, model->n_objects, &model->objects_capacity,
                     sizeof(owned_object), "model_own") != 0)
         return -1;
-    model->objects[model->n_objects++] = (owned_object){ object, free_fn };
+    model->objects[model->n_objects++] = (owned_object){ object, free_fn, quantize };
     return 0;
+}
+
+int tg_model_own(tg_model *model, void *object, void (*free_fn)(void *))
+{
+    return tg_model_own_quantizable(model, object, free_fn, NULL);
+}
+
+int tg_quantize_dynamic(tg_model *model)
+{
+    if (!model)
+        return tg_error_null_input("quantize_dynamic");
+    for (int i = 0; i < model->n_objects; i++)
+        if (model->objects[i].quantize &&
+            model->objects[i].quantize(model, model->objects[i].object) != 0)
+            return -1;
+    model->training = false;
+    return 0;
+}
+
+tg_qweight *tg_model_quantize_parameter(tg_model *model, const char *name, int64_t segment)
+{
+    if (!model || !name)
+        return tg_null_input("model_quantize_parameter");
+    int at = model->slots ? model->slots[find_slot(model, name)] : -1;
+    if (at < 0) {
+        tg_error_set("model_quantize_parameter: no float parameter is named \"%s\"%s", tg_quoted(name),
+                     tg_model_find_quantized(model, name) ? " (it is int8 already)" : "");
+        return NULL;
+    }
+    if (reserve_one((void **)&model->quantized, model->n_quantized, &model->quantized_capacity,
+                    sizeof(quantized_weight), "model_quantize_parameter") != 0)
+        return NULL;
+    tg_qweight *weight = tg_qweight_quantize(model->params[at].tensor, segment);
+    if (!weight)
+        return NULL;
+    quantized_weight *q = &model->quantized[model->n_quantized++];
+    memcpy(q->name, name, strlen(name) + 1);
+    q->weight = weight;
+    /* The float parameter goes: later ones move down, and the index is rebuilt. */
+    tg_tensor_free(model->params[at].tensor);
+    memmove(model->params + at, model->params + at + 1,
+            sizeof *model->params * (size_t)(model->n_params - at - 1));
+    model->n_params--;
+    memset(model->slots, 0xff, model->n_slots * sizeof *model->slots);
+    for (int i = 0; i < model->n_params; i++)
+        model->slots[find_slot(model, model->params[i].name)] = i;
+    return weight;
+}
+
+int tg_model_quantized_count(const tg_model *model) { return model ? model->n_quantized : 0; }
+
+const char *tg_model_quantized_name(const tg_model *model, int index)
+{
+    return model && index >= 0 && index < model->n_quantized ? model->quantized[index].name : NULL;
+}
+
+tg_qweight *tg_model_quantized(const tg_model *model, int index)
+{
+    return model && index >= 0 && index < model->n_quantized ? model->quantized[index].weight : NULL;
+}
+
+tg_qweight *tg_model_find_quantized(const tg_model *model, const char *name)
+{
+    if (!model || !name)
+        return tg_null_input("model_find_quantized");
+    for (int i = 0; i < model->n_quantized; i++)
+        if (strcmp(model->quantized[i].name, name) == 0)
+            return model->quantized[i].weight;
+    return NULL;
 }
 
 int tg_model_parameter_count(const tg_model *model) { return model ? model->n_params : 0; }

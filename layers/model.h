@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tensor/quantize.h"
 #include "tensor/tensor.h"
 
 #ifdef __cplusplus
@@ -41,6 +42,58 @@ void tg_model_free(tg_model *model);
 tg_tensor *tg_model_add_parameter(tg_model *model, const char *name, tg_shape shape);
 /* The model frees `object` with free_fn when it is freed (layers call this). */
 int tg_model_own(tg_model *model, void *object, void (*free_fn)(void *));
+
+/* ---- int8 inference (torch.quantization.quantize_dynamic) ----------------------
+ *
+ * After training, tg_quantize_dynamic turns every Linear, RNN, LSTM and GRU
+ * layer of the model into an inference-only int8 layer with the same
+ * forward call (see tensor/quantize.h for the arithmetic, layers/linear.h
+ * and layers/rnn.h for the layers):
+ *
+ *     tg_model_load(model, "trained.safetensors", TG_LOAD_STRICT, NULL);
+ *     tg_quantize_dynamic(model);              // weights int8, evaluation mode
+ *     tg_no_grad_begin();
+ *     tg_rnn_result r = tg_lstm_forward(lstm, x, NULL);  // as before
+ *     tg_tensor *logits = tg_linear_forward(head, r.output);
+ *     tg_no_grad_end();
+ *     tg_model_save(model, "int8.safetensors");  // I8 weights + scales
+ *
+ * Each weight matrix W ("enc.weight_hh_l0", "head.weight") leaves the
+ * parameters and becomes an int8 weight of the same name, quantised per
+ * output row; biases (and embeddings, layer norms, ...) stay float
+ * parameters. Quantised layers compute no gradient: their forward under
+ * grad mode, with an input or bias that requires a gradient, returns NULL
+ * with an error saying to use tg_no_grad_begin(), so a training step over
+ * them fails at once. Quantise when training is over: an optimizer made
+ * before holds the freed float weights and must not step again.
+ * Checkpoints of a quantised model: layers/model_io.h. */
+
+/* Quantises every layer that registered a quantizer, in creation order,
+ * and puts the model in evaluation mode. Layers quantised already are
+ * left as they are. 0, or -1 with an error (layers before the failing one
+ * stay quantised). */
+int tg_quantize_dynamic(tg_model *model);
+
+/* tg_model_own, for a layer that tg_quantize_dynamic quantises by calling
+ * quantize(model, object) (NULL: never). A layer of your own would call
+ * tg_model_quantize_parameter for each of its weights there and switch its
+ * forward to tg_affine_int8. */
+int tg_model_own_quantizable(tg_model *model, void *object, void (*free_fn)(void *),
+                             int (*quantize)(tg_model *, void *));
+
+/* Replaces the float parameter `name` (a matrix) by its int8 form, packed
+ * in segments of `segment` rows (0: one; see tensor/quantize.h), owned by
+ * the model under the same name. The float tensor is freed. NULL with an
+ * error when there is no such float parameter or it cannot be quantised
+ * (the model is unchanged then). */
+tg_qweight *tg_model_quantize_parameter(tg_model *model, const char *name, int64_t segment);
+
+/* int8 weights in the order quantised; NULL out of range. */
+int tg_model_quantized_count(const tg_model *model);
+const char *tg_model_quantized_name(const tg_model *model, int index);
+tg_qweight *tg_model_quantized(const tg_model *model, int index);
+/* The int8 weight called name, or NULL (no error) when there is none. */
+tg_qweight *tg_model_find_quantized(const tg_model *model, const char *name);
 
 /* Parameters in registration order. */
 int tg_model_parameter_count(const tg_model *model);

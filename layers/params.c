@@ -42,3 +42,12 @@ int tg_layer_init_uniform(tg_model *model, tg_tensor *t, float bound)
 {
     return tg_tensor_uniform_(t, -bound, bound, tg_model_rng(model));
 }
+
+tg_qweight *tg_layer_quantize_weight(tg_model *model, const tg_tensor *weight, int64_t segment)
+{
+    for (int i = 0; i < tg_model_parameter_count(model); i++)
+        if (tg_model_parameter(model, i) == weight)
+            return tg_model_quantize_parameter(model, tg_model_parameter_name(model, i), segment);
+    tg_error_set("quantize: a layer's weight is not a parameter of the model it was given");
+    return NULL;
+}

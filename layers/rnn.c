@@ -48,6 +48,24 @@ static int add_parameters(struct tg_recurrent *r, const char *prefix, const char
     return rc;
 }
 
+int tg_rnn_quantize(tg_model *model, tg_rnn *rnn)
+{
+    if (!model || !rnn)
+        return tg_error_null_input("rnn_quantize");
+    if (model != rnn->model)
+        return tg_error_set("%s_quantize: the layer belongs to another model",
+                            tg_cell_name(rnn->kind));
+    for (int k = 0; k < rnn->config.layers * rnn->directions; k++)
+        if (tg_cell_quantize(model, &rnn->params[k], rnn->config.hidden) != 0)
+            return -1;
+    return 0;
+}
+
+int tg_lstm_quantize(tg_model *model, tg_lstm *lstm) { return tg_rnn_quantize(model, lstm); }
+int tg_gru_quantize(tg_model *model, tg_gru *gru) { return tg_rnn_quantize(model, gru); }
+
+static int quantize(tg_model *model, void *object) { return tg_rnn_quantize(model, object); }
+
 static struct tg_recurrent *recurrent_new(tg_model *model, const char *prefix, tg_rnn_config config,
                                           tg_cell_kind kind)
 {
@@ -73,7 +91,7 @@ static struct tg_recurrent *recurrent_new(tg_model *model, const char *prefix, t
         tg_error_set("%s: out of memory", op);
     } else {
         *r = (struct tg_recurrent){ model, kind, config, directions, params };
-        if (add_parameters(r, prefix, op) == 0 && tg_model_own(model, r, recurrent_free) == 0)
+        if (add_parameters(r, prefix, op) == 0 && tg_model_own_quantizable(model, r, recurrent_free, quantize) == 0)
             return r;
     }
     free(params);

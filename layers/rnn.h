@@ -193,6 +193,23 @@ tg_rnn_result tg_rnn_forward(tg_rnn *rnn, tg_tensor *x, const tg_rnn_options *op
 tg_rnn_result tg_lstm_forward(tg_lstm *lstm, tg_tensor *x, const tg_rnn_options *options);
 tg_rnn_result tg_gru_forward(tg_gru *gru, tg_tensor *x, const tg_rnn_options *options);
 
+/* Makes the layer an int8 layer for inference, as
+ * torch.quantization.quantize_dynamic does to nn.RNN, nn.LSTM and nn.GRU:
+ * every weight_ih and weight_hh becomes int8 per output row (packed by
+ * gate; see tensor/quantize.h and tg_model_quantize_parameter), the biases
+ * stay float, and the forward call stays the same: the input projection
+ * and each step's recurrent products run through tg_affine_int8, with the
+ * step's input (h_{t-1}) quantised per row as it runs; the gates'
+ * elementwise math stays float. The forward must then run under
+ * tg_no_grad_begin() (int8 layers pass no gradient; with grad mode on its
+ * output is NULL with an error saying so). model must be the layer's.
+ * tg_quantize_dynamic (layers/model.h) does this for every layer, and the
+ * single-step cells below too. 0 (also when quantised already), or -1 with
+ * an error. The three functions are the same. */
+int tg_rnn_quantize(tg_model *model, tg_rnn *rnn);
+int tg_lstm_quantize(tg_model *model, tg_lstm *lstm);
+int tg_gru_quantize(tg_model *model, tg_gru *gru);
+
 /* The configuration with defaults filled in (layers >= 1). */
 tg_rnn_config tg_rnn_get_config(const tg_rnn *rnn);
 
