@@ -85,7 +85,7 @@ int tg_csv_column_floats(const tg_csv *csv, const char *name, float *out);
  * first unknown column or bad field. */
 tg_tensor *tg_tensor_from_csv(const tg_csv *csv, const char *const *names, int n);
 
-/* Writes a CSV file atomically (io/file.h): the header `columns`, then
+/* Writes a CSV file atomically (tensor/file.h): the header `columns`, then
  * n_rows rows of n_columns numbers from values (row-major), LF line ends.
  * Numbers are written with %.9g (a float value round-trips exactly); NaN
  * is written as an empty field ("no value", as for a validation loss

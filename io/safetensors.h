@@ -19,7 +19,7 @@
  * round trip of F32 data is bit-identical, NaN payloads included.
  *
  * Every byte of a file is untrusted. The reader opens the file as every
- * reader does (io/file.h: a FIFO or directory is refused at once) and
+ * reader does (tensor/file.h: a FIFO or directory is refused at once) and
  * reads it in pieces, checking limits before the part they bound is read:
  * the header length against the file size and TG_SAFETENSORS_MAX_HEADER
  * (100 MB, the reference implementation's limit), the number of entries

@@ -73,7 +73,7 @@ int tg_vocab_encode(const tg_vocab *vocab, const tg_tokens *tokens, int *ids);
  * position of an id out of range. */
 char *tg_vocab_decode(const tg_vocab *vocab, const int *ids, int n);
 
-/* Writes the vocabulary to path atomically (io/file.h). A token holding a
+/* Writes the vocabulary to path atomically (tensor/file.h). A token holding a
  * line break (possible only when built from lists made by hand) is an
  * error. */
 int tg_vocab_save(const tg_vocab *vocab, const char *path);

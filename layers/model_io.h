@@ -5,7 +5,7 @@
  * way PyTorch's state_dict names them, so a checkpoint saved here loads
  * into the matching torch module with load_state_dict, and a state_dict
  * saved from PyTorch as safetensors loads here. Writes are atomic (see
- * io/file.h): a crash never leaves a half-written checkpoint in place of a
+ * tensor/file.h): a crash never leaves a half-written checkpoint in place of a
  * good one.
  *
  *     tg_model_save(model, "ckpt.safetensors");

@@ -66,8 +66,9 @@ void tg_plot_canvas_dot(tg_plot_canvas *canvas, double x, double y, double radiu
  * then clears the mask there. */
 void tg_plot_canvas_paint(tg_plot_canvas *canvas, tg_plot_rect clip, tg_plot_color color, float opacity);
 
-/* Writes the canvas as an RGB PNG at path, atomically (plot/png.c).
- * Returns 0, or -1 with an error naming path. */
+/* Writes the canvas as an RGB PNG at path, atomically, with the semantics
+ * of every save (tensor/file.h). Returns 0, or -1 with an error naming
+ * path. */
 int tg_plot_canvas_save(const tg_plot_canvas *canvas, const char *path);
 
 #endif

@@ -21,7 +21,7 @@
  *         .title = "Loss", .xlabel = "step", .ylabel = "nats", .smooth = 25 });
  *
  * Data is given as float or double arrays: plot/ depends on nothing else in
- * tapegrad but tensor/error.h.
+ * tapegrad but tensor/error.h and tensor/file.h.
  *
  * Bad data: a point whose x or y is NaN or infinite (or whose y is not
  * positive on a log axis) is skipped, counted, and the line breaks there;
@@ -32,13 +32,20 @@
  * size out of bounds, an unwritable path) return -1 (or NULL) and record a
  * message naming the function, or the file (see tensor/error.h), e.g.
  *     plot_lines: series 1 "val" (count -3): count is negative
- *     plot: cannot write runs/loss.png: No such file or directory
+ *     plot: runs/loss.png: cannot create a temporary file in its directory:
+ *     No such file or directory
  * A NULL figure gives -1 without a message of its own. Nothing aborts.
  *
- * Files are written atomically: the PNG goes to a temporary file in the
- * same directory (mode 0644), which is flushed, synced and renamed over
- * path; on failure the temporary is removed and an older file at path is
- * left as it was.
+ * Files are written atomically, by the engine every save of tapegrad
+ * uses (tensor/file.h, which documents the rules): the PNG goes to a
+ * temporary file in the same directory, which is flushed, synced and
+ * renamed over path; on failure the temporary is removed and an older
+ * file at path is left as it was. A symbolic link is written through to
+ * its target, a replaced file keeps its mode, owner and group, a name of
+ * any valid length works, stale temporaries of killed saves are removed,
+ * and a directory, FIFO, device or socket at path is refused, e.g.
+ *     plot: loss.png: not a regular file but a FIFO; saves replace only
+ *     regular files
  *
  * Pixel convention: pixel (i, j) covers [i, i+1) x [j, j+1), j down from
  * the top, so the pixel holding a point at (px, py) is (floor(px), floor(py)).

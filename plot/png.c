@@ -1,22 +1,19 @@
 /*
- * plot/png.c: writing a canvas as a PNG, atomically.
+ * plot/png.c: writing a canvas as a PNG, atomically (tensor/file.h: the
+ * same engine and the same semantics as every save of tapegrad).
  */
 #include "plot/canvas.h"
 
-#include <errno.h>
 #include <png.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tensor/error.h"
+#include "tensor/file.h"
 
 /* libpng reports errors by calling this, which must not return. */
 static void on_png_error(png_structp png, png_const_charp message)
 {
-    tg_error_set("plot: cannot write %s: %s", (const char *)png_get_error_ptr(png), message);
+    tg_error_set("plot: %s: cannot encode the PNG: %s", (const char *)png_get_error_ptr(png),
+                 message);
     png_longjmp(png, 1);
 }
 
@@ -26,22 +23,33 @@ static void on_png_warning(png_structp png, png_const_charp message)
     (void)message;
 }
 
-/* Encodes the canvas into an open file. Returns 0 or -1 (error recorded). */
-static int encode(const tg_plot_canvas *canvas, FILE *file, const char *path)
+/* libpng's output. A failed write is kept by the file and reported, with
+ * its errno, by tg_atomic_file_commit; the encoder runs on into nothing. */
+static void write_bytes(png_structp png, png_bytep bytes, size_t n)
 {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, (png_voidp)path, on_png_error, on_png_warning);
+    tg_atomic_file_write(png_get_io_ptr(png), bytes, n);
+}
+
+static void flush_nothing(png_structp png) { (void)png; }
+
+/* Encodes the canvas into file. Returns 0 or -1 (error recorded). */
+static int encode(const tg_plot_canvas *canvas, tg_atomic_file *file, const char *path)
+{
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, (png_voidp)path,
+                                              on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
-        return tg_error_set("plot: cannot write %s: out of memory", path);
+        return tg_error_set("plot: %s: out of memory", path);
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         return -1;
     }
-    png_init_io(png, file);
-    png_set_IHDR(png, info, (png_uint_32)canvas->width, (png_uint_32)canvas->height, 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_write_fn(png, file, write_bytes, flush_nothing);
+    png_set_IHDR(png, info, (png_uint_32)canvas->width, (png_uint_32)canvas->height, 8,
+                 PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < canvas->height; y++)
         png_write_row(png, canvas->rgb + (size_t)y * canvas->width * 3);
@@ -50,44 +58,16 @@ static int encode(const tg_plot_canvas *canvas, FILE *file, const char *path)
     return 0;
 }
 
-/* Encodes into the open temporary file, then flushes, syncs and closes it
- * (always). Returns 0 or -1 (error recorded). */
-static int write_and_close(const tg_plot_canvas *canvas, FILE *file, const char *path)
-{
-    int status = encode(canvas, file, path);
-    if (status == 0 && (fflush(file) != 0 || fsync(fileno(file)) != 0))
-        status = tg_error_set("plot: cannot write %s: %s", path, strerror(errno));
-    if (fclose(file) != 0 && status == 0)
-        status = tg_error_set("plot: cannot write %s: %s", path, strerror(errno));
-    return status;
-}
-
 int tg_plot_canvas_save(const tg_plot_canvas *canvas, const char *path)
 {
     if (!path || !path[0])
         return tg_error_set("plot: no file name given");
-    size_t len = strlen(path);
-    char *temp = malloc(len + 8);
-    if (!temp)
-        return tg_error_set("plot: cannot write %s: out of memory", path);
-    memcpy(temp, path, len);
-    memcpy(temp + len, ".XXXXXX", 8);
-
-    int status = -1;
-    int fd = mkstemp(temp);
-    if (fd < 0) {
-        tg_error_set("plot: cannot write %s: %s", path, strerror(errno));
-    } else {
-        FILE *file = fchmod(fd, 0644) == 0 ? fdopen(fd, "wb") : NULL;
-        if (!file) {
-            tg_error_set("plot: cannot write %s: %s", path, strerror(errno));
-            close(fd);
-        } else if (write_and_close(canvas, file, path) == 0) {
-            status = rename(temp, path) == 0 ? 0 : tg_error_set("plot: cannot write %s: %s", path, strerror(errno));
-        }
-        if (status != 0)
-            unlink(temp);
+    tg_atomic_file *file = tg_atomic_file_open(path, "plot");
+    if (!file)
+        return -1;
+    if (encode(canvas, file, path) != 0) {
+        tg_atomic_file_discard(file);
+        return -1;
     }
-    free(temp);
-    return status;
+    return tg_atomic_file_commit(file);
 }

@@ -2,7 +2,7 @@
  * tests/fuzz/fuzz_more.h: the fuzz targets of what is not a file format
  * (included by fuzz_checks.h): checkpoint metadata, whose text fields are
  * parsed by optim/checkpoint.c, and the paths atomic saves write to
- * (io/file.h). Needs POSIX (mkdtemp, mkfifo, symlink, nftw): the includer
+ * (tensor/file.h: checkpoints and charts). Needs POSIX (mkdtemp, mkfifo, symlink, nftw): the includer
  * defines _GNU_SOURCE first.
  */
 #ifndef TG_FUZZ_MORE_H
@@ -169,6 +169,17 @@ static inline bool fuzz_own_temporary_in(const char *dir)
     return found;
 }
 
+/* Whether the file at path begins with the PNG signature. */
+static inline bool fuzz_is_png(const char *path)
+{
+    unsigned char head[8] = { 0 };
+    FILE *f = fopen(path, "rb");
+    bool read = f && fread(head, 1, sizeof head, f) == sizeof head;
+    if (f)
+        fclose(f);
+    return read && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
 static inline void fuzz_write_text(const char *path, const char *text, mode_t mode)
 {
     FILE *f = fopen(path, "wb");
@@ -182,7 +193,8 @@ static inline void fuzz_write_text(const char *path, const char *text, mode_t mo
 /* In a new scratch directory, byte 0 chooses what is at the path (none, a
  * file, a FIFO, a directory, links to a file, to nowhere, to themselves
  * or to a FIFO), byte 1 the file's mode, byte 2 whether stale temporaries
- * lie beside it (a file of a gone process, a link of the same pattern),
+ * lie beside it (a file of a gone process, a link of the same pattern)
+ * and which writer saves (a checkpoint, or a chart: the same engine),
  * and the rest the name (letters, digits, '.', '-', '_' and '/'). A save
  * to the path must succeed exactly when a regular file may be written
  * there, keep links and modes, refuse the rest with a message naming the
@@ -244,23 +256,26 @@ static inline const char *fuzz_save_path(const uint8_t *data, size_t size)
         symlink("KEEP", other);
     }
 
+    bool chart = stale & 4;
     tg_error_clear();
     tg_tensor *x = tg_tensor_full(TG_SHAPE(2), 5.0f);
-    int rc = tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, NULL, 0);
+    int rc = chart ? tg_plot_lines(path, &(tg_plot_series){ .y = x->data, .count = 2 }, 1,
+                                   &(tg_plot_options){ .width = 200, .height = 120 })
+                   : tg_safetensors_save(path, (tg_named_tensor[]){ { "x", x } }, 1, NULL, 0);
     tg_tensor_free(x);
     bool writable = kind == FUZZ_AT_NOTHING || kind == FUZZ_AT_FILE ||
                     kind == FUZZ_AT_LINK_TO_FILE || kind == FUZZ_AT_DANGLING_LINK;
     const char *problem = NULL;
     char prefix[760];
-    snprintf(prefix, sizeof prefix, "safetensors_save: %s: ", path);
+    snprintf(prefix, sizeof prefix, "%s: %s: ", chart ? "plot" : "safetensors_save", path);
     struct stat st;
     if (rc == 0) {
-        tg_safetensors *file = tg_safetensors_load(path);
+        tg_safetensors *file = chart ? NULL : tg_safetensors_load(path);
         const tg_tensor *saved = tg_safetensors_get(file, "x");
         bool linked = kind == FUZZ_AT_LINK_TO_FILE || kind == FUZZ_AT_DANGLING_LINK;
         if (!writable)
             problem = "a save replaced what is not a regular file";
-        else if (!saved || saved->data[1] != 5.0f)
+        else if (chart ? !fuzz_is_png(path) : (!saved || saved->data[1] != 5.0f))
             problem = "a save succeeded but the file does not load back";
         else if (linked && !(lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
             problem = "a save replaced a symbolic link instead of writing its target";

@@ -1,4 +1,4 @@
-/* What an atomic save does with what is at its path (io/file.h): refuses
+/* What an atomic save does with what is at its path (tensor/file.h): refuses
  * what is not a regular file, writes through symbolic links, keeps the
  * mode and owner of the file it replaces, saves under any valid name, and
  * removes the stale temporaries of killed saves, and only those. */

@@ -242,23 +242,6 @@ Test(plot_bad, failed_write_leaves_the_old_file_intact)
     scratch_remove(dir);
 }
 
-/* A name too long for the temporary file: nothing is replaced. */
-Test(plot_bad, failed_temporary_leaves_the_old_file_intact)
-{
-    char dir[64], name[256], path[512];
-    temp_dir(dir);
-    memset(name, 'a', 250);
-    memcpy(name + 246, ".png", 5);
-    path_in(path, dir, name);
-    write_text(path, "old contents");
-    float y[] = { 1, 2 };
-    cr_assert_eq(tg_plot_lines(path, &(tg_plot_series){ .y = y, .count = 2 }, 1, NULL), -1);
-    tg_assert_error(path);
-    cr_assert(has_text(path, "old contents"));
-    cr_assert_eq(dir_entries(dir), 1);
-    scratch_remove(dir);
-}
-
 #define REJECTS(call, fragment)                                                                                    \
     do {                                                                                                           \
         tg_error_clear();                                                                                          \

@@ -36,7 +36,7 @@ static inline void rel_teardown(void)
 /* A path in the scratch directory (see scratch_path). */
 static inline const char *rel_path(const char *name) { return scratch_path(rel_dir, name); }
 
-/* Removes the temporaries (".tapegrad-<pid>-<hex>", io/file.h) that an
+/* Removes the temporaries (".tapegrad-<pid>-<hex>", tensor/file.h) that an
  * interrupted atomic write left in dir; returns how many there were. */
 static inline int rel_remove_temporaries(const char *dir)
 {
