@@ -13,7 +13,8 @@
  * this for a whole model).
  *
  * Writing stores float32 tensors as F32 and int64 tensors as I64 (or as a
- * tensor asks: I32, U8, BOOL). Reading accepts F32, I64, I32, U8 and BOOL,
+ * tensor asks: I32, I8, U8, BOOL). Reading accepts F32, I64, I32, I8, U8
+ * and BOOL,
  * and converts F64, F16 and BF16 to float (F64 rounds to nearest; values
  * beyond float's range become infinite); see tg_safetensors_dtype below. A
  * round trip of F32 data is bit-identical, NaN payloads included.
@@ -68,9 +69,9 @@ extern "C" {
 /* The element types of a file. Reading gives float32 tensors for F32,
  * F64, F16 and BF16 (converted as said above) and for BOOL (0 and 1, the
  * way tapegrad holds masks; a byte other than 0 or 1 is an error), and
- * int64 tensors for I64, I32 and U8. Writing stores float32 tensors as F32
- * and int64 tensors as I64 unless a tensor asks for I32, U8 (int64 values
- * in range) or BOOL (float32 or int64 values 0 and 1); F64, F16 and BF16
+ * int64 tensors for I64, I32, I8 and U8. Writing stores float32 tensors as
+ * F32 and int64 tensors as I64 unless a tensor asks for I32, I8, U8 (int64
+ * values in range) or BOOL (float32 or int64 values 0 and 1); F64, F16 and BF16
  * are read only. */
 typedef enum tg_safetensors_dtype {
     TG_SAFETENSORS_DEFAULT = 0, /* writing: F32 or I64 by the tensor's dtype */
@@ -82,6 +83,7 @@ typedef enum tg_safetensors_dtype {
     TG_SAFETENSORS_I32,
     TG_SAFETENSORS_U8,
     TG_SAFETENSORS_BOOL,
+    TG_SAFETENSORS_I8, /* int8 weights of quantised models (layers/model_io.h) */
 } tg_safetensors_dtype;
 
 /* "F32", "I64", ... as the file's header spells it ("" for DEFAULT). */

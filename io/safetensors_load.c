@@ -95,6 +95,12 @@ static void decode_i32(void *out, const unsigned char *in, int64_t n)
     }
 }
 
+static void decode_i8(void *out, const unsigned char *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        ((int64_t *)out)[i] = (int8_t)in[i];
+}
+
 static void decode_u8(void *out, const unsigned char *in, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
@@ -123,6 +129,7 @@ static const dtype_info readable_dtypes[] = {
     { "BF16", 2, TG_FLOAT32, TG_SAFETENSORS_BF16, decode_bf16 },
     { "I64", 8, TG_INT64, TG_SAFETENSORS_I64, decode_i64 },
     { "I32", 4, TG_INT64, TG_SAFETENSORS_I32, decode_i32 },
+    { "I8", 1, TG_INT64, TG_SAFETENSORS_I8, decode_i8 },
     { "U8", 1, TG_INT64, TG_SAFETENSORS_U8, decode_u8 },
     { "BOOL", 1, TG_FLOAT32, TG_SAFETENSORS_BOOL, decode_bool },
 };
@@ -250,7 +257,7 @@ static int check_dtype(spec *s, const json_t *dtype, const char *label)
         }
     }
     return tg_error_set(OP ": %s: tensor \"%s\": dtype \"%s\" is not supported (F32, "
-                        "F64, F16, BF16, I64, I32, U8 and BOOL are)", label, tg_quoted(s->name),
+                        "F64, F16, BF16, I64, I32, I8, U8 and BOOL are)", label, tg_quoted(s->name),
                         tg_quoted(text));
 }
 

@@ -1,5 +1,5 @@
 /* Writing safetensors files: checks the input, builds the JSON header with
- * jansson, then streams the header and the data (F32, I64, I32, U8 or BOOL)
+ * jansson, then streams the header and the data (F32, I64, I32, I8, U8 or BOOL)
  * through an atomic file. */
 #include "io/safetensors.h"
 
@@ -69,17 +69,21 @@ static int check_stored(const char *path, const char *name, const tg_tensor *t,
     const char *as = tg_safetensors_dtype_name(*stored);
     bool fits = *stored == TG_SAFETENSORS_F32 ? t->dtype == TG_FLOAT32
               : *stored == TG_SAFETENSORS_I64 || *stored == TG_SAFETENSORS_I32 ||
-                        *stored == TG_SAFETENSORS_U8 ? t->dtype == TG_INT64
+                        *stored == TG_SAFETENSORS_I8 || *stored == TG_SAFETENSORS_U8
+                    ? t->dtype == TG_INT64
               : *stored == TG_SAFETENSORS_BOOL;
     if (!fits || !as[0])
         return tg_error_set(OP ": %s: tensor \"%s\": %s values cannot be stored as %s (F32 "
-                            "takes float32; I64, I32 and U8 int64; BOOL either)", path, name,
+                            "takes float32; I64, I32, I8 and U8 int64; BOOL either)", path, name,
                             tg_dtype_name(t->dtype), as[0] ? as : "that dtype");
     if (*stored == TG_SAFETENSORS_F32 || *stored == TG_SAFETENSORS_I64)
         return 0;
-    /* I32, U8 and BOOL hold fewer values: check each one. */
-    int64_t low = *stored == TG_SAFETENSORS_I32 ? INT32_MIN : 0;
-    int64_t high = *stored == TG_SAFETENSORS_I32 ? INT32_MAX : *stored == TG_SAFETENSORS_U8 ? 255 : 1;
+    /* I32, I8, U8 and BOOL hold fewer values: check each one. */
+    int64_t low = *stored == TG_SAFETENSORS_I32 ? INT32_MIN : *stored == TG_SAFETENSORS_I8 ? INT8_MIN : 0;
+    int64_t high = *stored == TG_SAFETENSORS_I32 ? INT32_MAX
+                 : *stored == TG_SAFETENSORS_I8  ? INT8_MAX
+                 : *stored == TG_SAFETENSORS_U8  ? 255
+                                                 : 1;
     tg_tensor *values = tg_tensor_clone(t); /* contiguous, in row-major order */
     if (!values)
         return -1;

@@ -23,25 +23,47 @@ int tg_model_save_with(const tg_model *model, const char *path, const tg_named_t
             if (metadata[i].key && strcmp(metadata[i].key, tg_model_metadata_key(model, j)) == 0)
                 return tg_error_set("model_save: %s: the metadata key \"%s\" is the model's own",
                                     path, metadata[i].key);
-    int n_params = tg_model_parameter_count(model), n = n_params + n_extra;
+    int n_params = tg_model_parameter_count(model), n_int8 = tg_model_quantized_count(model);
+    int n_model = n_params + 2 * n_int8, n = n_model + n_extra;
     int n_pairs = n_own + n_metadata;
     tg_named_tensor *all = malloc((size_t)(n > 0 ? n : 1) * sizeof *all);
+    tg_safetensors_dtype *as = calloc((size_t)(n > 0 ? n : 1), sizeof *as);
     tg_string_pair *pairs = malloc((size_t)(n_pairs > 0 ? n_pairs : 1) * sizeof *pairs);
-    if (!all || !pairs) {
-        free(all);
-        free(pairs);
-        return tg_error_set("model_save: %s: out of memory", path);
+    /* Each int8 weight is two tensors: its values (I8) and "<name>.scale". */
+    tg_tensor **int8 = calloc((size_t)(2 * n_int8 + 1), sizeof *int8);
+    char (*scale_names)[TG_NAME_MAX + 8] = malloc((size_t)(n_int8 + 1) * sizeof *scale_names);
+    int status = all && as && pairs && int8 && scale_names
+                     ? 0 : tg_error_set("model_save: %s: out of memory", path);
+    for (int i = 0; status == 0 && i < n_int8; i++) {
+        const tg_qweight *q = tg_model_quantized(model, i);
+        const char *name = tg_model_quantized_name(model, i);
+        int8[2 * i] = tg_qweight_values(q);
+        int8[2 * i + 1] = tg_qweight_scales(q);
+        if (!int8[2 * i] || !int8[2 * i + 1])
+            status = -1;
+        snprintf(scale_names[i], sizeof scale_names[i], "%s%s", name, TG_QWEIGHT_SCALE_SUFFIX);
+        all[n_params + 2 * i] = (tg_named_tensor){ name, int8[2 * i] };
+        as[n_params + 2 * i] = TG_SAFETENSORS_I8;
+        all[n_params + 2 * i + 1] = (tg_named_tensor){ scale_names[i], int8[2 * i + 1] };
     }
-    for (int i = 0; i < n_params; i++)
-        all[i] = (tg_named_tensor){ tg_model_parameter_name(model, i), tg_model_parameter(model, i) };
-    for (int i = 0; i < n_extra; i++)
-        all[n_params + i] = extra[i];
-    for (int i = 0; i < n_own; i++)
-        pairs[i] = (tg_string_pair){ tg_model_metadata_key(model, i), tg_model_metadata_value(model, i) };
-    for (int i = 0; i < n_metadata; i++)
-        pairs[n_own + i] = metadata[i];
-    int status = tg_safetensors_save(path, all, n, pairs, n_pairs);
+    if (status == 0) {
+        for (int i = 0; i < n_params; i++)
+            all[i] = (tg_named_tensor){ tg_model_parameter_name(model, i), tg_model_parameter(model, i) };
+        for (int i = 0; i < n_extra; i++)
+            all[n_model + i] = extra[i];
+        for (int i = 0; i < n_own; i++)
+            pairs[i] = (tg_string_pair){ tg_model_metadata_key(model, i),
+                                         tg_model_metadata_value(model, i) };
+        for (int i = 0; i < n_metadata; i++)
+            pairs[n_own + i] = metadata[i];
+        status = tg_safetensors_save_as(path, all, as, n, pairs, n_pairs);
+    }
+    for (int i = 0; int8 && i < 2 * n_int8; i++)
+        tg_tensor_free(int8[i]);
+    free(int8);
+    free(scale_names);
     free(all);
+    free(as);
     free(pairs);
     return status;
 }
@@ -93,32 +115,112 @@ static bool is_extra(const char *name, const char *extra_prefix)
            strncmp(name, extra_prefix, strlen(extra_prefix)) == 0;
 }
 
-/* Compares the file's names and shapes with the model's, filling report. */
+/* The int8 weight whose scales are called name ("<weight>.scale"), or NULL. */
+static const tg_qweight *scale_owner(const tg_model *model, const char *name)
+{
+    size_t length = strlen(name), suffix = strlen(TG_QWEIGHT_SCALE_SUFFIX);
+    char weight[TG_NAME_MAX];
+    if (length <= suffix || length - suffix >= TG_NAME_MAX ||
+        strcmp(name + length - suffix, TG_QWEIGHT_SCALE_SUFFIX) != 0)
+        return NULL;
+    memcpy(weight, name, length - suffix);
+    weight[length - suffix] = '\0';
+    return tg_model_find_quantized(model, weight);
+}
+
+/* The int8 weight at index i as stored in the file: its values and scales,
+ * NULL when absent. */
+static void stored_int8(const tg_model *model, const tg_safetensors *file, int i,
+                        const tg_tensor **values, const tg_tensor **scale)
+{
+    char name[TG_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s%s", tg_model_quantized_name(model, i), TG_QWEIGHT_SCALE_SUFFIX);
+    *values = tg_safetensors_get(file, tg_model_quantized_name(model, i));
+    *scale = tg_safetensors_get(file, name);
+}
+
+/* True when the file's int8 weight i fits the model's: values int64 (I8
+ * in files this writes) [rows, cols], scales float32 [rows]. */
+static bool int8_fits(const tg_qweight *q, const tg_tensor *values, const tg_tensor *scale)
+{
+    return values->dtype == TG_INT64 && values->ndim == 2 && values->shape[0] == q->rows &&
+           values->shape[1] == q->cols && scale->dtype == TG_FLOAT32 && scale->ndim == 1 &&
+           scale->shape[0] == q->rows;
+}
+
+/* Compares the file's names, shapes and dtypes with the model's, filling report. */
 static void compare(const tg_model *model, const tg_safetensors *file, const char *extra_prefix,
                     tg_load_report *report)
 {
     text details = { report->details, sizeof report->details, 0 };
     report->details[0] = '\0';
-    int n_params = tg_model_parameter_count(model);
+    int n_params = tg_model_parameter_count(model), n_int8 = tg_model_quantized_count(model);
     for (int i = 0; i < n_params; i++)
         if (!tg_safetensors_get(file, tg_model_parameter_name(model, i)))
             list_name(&details, &report->missing, "missing", tg_model_parameter_name(model, i));
+    for (int i = 0; i < n_int8; i++) {
+        const tg_tensor *values, *scale;
+        stored_int8(model, file, i, &values, &scale);
+        if (!values)
+            list_name(&details, &report->missing, "missing", tg_model_quantized_name(model, i));
+    }
     for (int i = 0; i < tg_safetensors_count(file); i++) {
         const char *name = tg_safetensors_name(file, i);
-        if (!is_extra(name, extra_prefix) && !tg_model_find(model, name))
+        if (!is_extra(name, extra_prefix) && !tg_model_find(model, name) &&
+            !tg_model_find_quantized(model, name) && !scale_owner(model, name))
             list_name(&details, &report->unexpected, "unexpected", name);
     }
     for (int i = 0; i < n_params; i++) {
         const tg_tensor *param = tg_model_parameter(model, i);
         const tg_tensor *stored = tg_safetensors_get(file, tg_model_parameter_name(model, i));
-        if (!stored || tg_tensor_same_shape(param, stored))
+        if (!stored || (tg_tensor_same_shape(param, stored) && stored->dtype == param->dtype))
             continue;
         char in_file[TG_SHAPE_STR_MAX], in_model[TG_SHAPE_STR_MAX];
         list_name(&details, &report->mismatched, "mismatched", tg_model_parameter_name(model, i));
-        append(&details, " %s in the file, %s in the model",
-               tg_shape_format(in_file, sizeof in_file, stored),
-               tg_shape_format(in_model, sizeof in_model, param));
+        tg_shape_format(in_file, sizeof in_file, stored);
+        tg_shape_format(in_model, sizeof in_model, param);
+        if (stored->dtype == param->dtype)
+            append(&details, " %s in the file, %s in the model", in_file, in_model);
+        else
+            append(&details, " %s %s in the file, %s %s in the model%s", tg_dtype_name(stored->dtype),
+                   in_file, tg_dtype_name(param->dtype), in_model,
+                   stored->dtype == TG_INT64 ? " (int8 weights: quantise the model before loading)"
+                                             : "");
     }
+    for (int i = 0; i < n_int8; i++) {
+        const tg_qweight *q = tg_model_quantized(model, i);
+        const tg_tensor *values, *scale;
+        stored_int8(model, file, i, &values, &scale);
+        if (!values || (scale && int8_fits(q, values, scale)))
+            continue;
+        char in_file[TG_SHAPE_STR_MAX];
+        list_name(&details, &report->mismatched, "mismatched", tg_model_quantized_name(model, i));
+        append(&details, " %s %s%s in the file, int8 [%lld,%lld] in the model%s",
+               tg_dtype_name(values->dtype), tg_shape_format(in_file, sizeof in_file, values),
+               scale || values->dtype != TG_INT64 ? "" : " without its .scale",
+               (long long)q->rows, (long long)q->cols,
+               values->dtype == TG_FLOAT32 ? " (float weights: load them before quantising)" : "");
+    }
+}
+
+/* The values and scales of every int8 weight the file holds, checked
+ * before anything is loaded. */
+static int check_int8_values(const tg_model *model, const tg_safetensors *file)
+{
+    for (int i = 0; i < tg_model_quantized_count(model); i++) {
+        const tg_qweight *q = tg_model_quantized(model, i);
+        const tg_tensor *values, *scale;
+        stored_int8(model, file, i, &values, &scale);
+        if (!values || !scale || !int8_fits(q, values, scale))
+            continue;
+        char op[TG_NAME_MAX + 256];
+        char quoted[TG_ESCAPE_MAX];
+        snprintf(op, sizeof op, "model_load: %s: int8 weight \"%s\"", tg_safetensors_path(file),
+                 tg_escape(quoted, sizeof quoted, tg_model_quantized_name(model, i)));
+        if (tg_qweight_check(q, values, scale, op) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* True when the file holds a tensor of the layer at prefix ("prefix." + name). */
@@ -192,7 +294,7 @@ int tg_model_check_file(const tg_model *model, const tg_safetensors *file, tg_lo
                             tg_safetensors_path(file), report->details);
     if (!(mode & TG_LOAD_ANY_GRU) && check_gru_formulations(model, file) != 0)
         return -1;
-    return 0;
+    return check_int8_values(model, file);
 }
 
 int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode mode,
@@ -209,8 +311,17 @@ int tg_model_load_from(tg_model *model, const tg_safetensors *file, tg_load_mode
     for (int i = 0; i < tg_model_parameter_count(model); i++) {
         tg_tensor *param = tg_model_parameter(model, i);
         const tg_tensor *stored = tg_safetensors_get(file, tg_model_parameter_name(model, i));
-        if (stored && tg_tensor_same_shape(param, stored)) {
+        if (stored && tg_tensor_same_shape(param, stored) && stored->dtype == param->dtype) {
             tg_tensor_copy_(param, stored);
+            report->loaded++;
+        }
+    }
+    for (int i = 0; i < tg_model_quantized_count(model); i++) {
+        tg_qweight *q = tg_model_quantized(model, i);
+        const tg_tensor *values, *scale;
+        stored_int8(model, file, i, &values, &scale);
+        if (values && scale && int8_fits(q, values, scale)) {
+            tg_qweight_assign(q, values, scale, "model_load");
             report->loaded++;
         }
     }

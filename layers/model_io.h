@@ -13,6 +13,20 @@
  *     if (tg_model_load(model, "ckpt.safetensors", TG_LOAD_STRICT, &report) != 0)
  *         fprintf(stderr, "%s\n", tg_error_message());
  *
+ * A quantised model (tg_quantize_dynamic, layers/model.h) saves each int8
+ * weight as two tensors: "<name>" of dtype I8 [rows, cols] and
+ * "<name>.scale" F32 [rows] (the per-row scales), beside its float
+ * parameters (biases, embeddings) as F32. It loads back into a model built
+ * the same way and quantised before the load (the int8 values and scales
+ * replace its own); a file's values outside int8's range, or scales
+ * negative or not finite, are an error and nothing is loaded. Loading a
+ * float checkpoint into a quantised model, or an int8 one into a float
+ * model, finds the weights mismatched (listed in the error or the report)
+ * and says which to do first:
+ *   model_load: q.ckpt: the checkpoint does not match the model: unexpected:
+ *   head.weight.scale; mismatched: head.weight int64 [3,4] in the file,
+ *   float32 [3,4] in the model (int8 weights: quantise the model before loading)
+ *
  * Training checkpoints (optimizer state, step, RNG, user key-values) go in
  * the same file: save them as extra tensors under a prefix no parameter
  * uses, with the metadata, and read them back from the loaded file:
@@ -81,11 +95,14 @@ typedef enum tg_load_mode {
 /* What a load did. details lists the names not loaded, e.g.
  * "missing: head.bias; unexpected: fc.weight; mismatched: head.weight
  * [2,4] in the file, [3,4] in the model" (cut with "..." when long). */
+/* The suffix of an int8 weight's scales in a checkpoint. */
+#define TG_QWEIGHT_SCALE_SUFFIX ".scale"
+
 typedef struct tg_load_report {
-    int loaded;     /* parameters given the file's values */
+    int loaded;     /* parameters (and int8 weights) given the file's values */
     int missing;    /* parameters absent from the file */
     int unexpected; /* tensors in the file that name no parameter */
-    int mismatched; /* parameters whose shape differs in the file */
+    int mismatched; /* parameters whose shape (or dtype) differs in the file */
     char details[1024];
 } tg_load_report;
 

@@ -111,7 +111,8 @@ tg_qweight *tg_qweight_quantize(const tg_tensor *w, int64_t segment)
     return q;
 }
 
-int tg_qweight_assign(tg_qweight *w, const tg_tensor *values, const tg_tensor *scale, const char *op)
+int tg_qweight_check(const tg_qweight *w, const tg_tensor *values, const tg_tensor *scale,
+                     const char *op)
 {
     if (!w || !values || !scale)
         return tg_error_null_input(op);
@@ -136,6 +137,13 @@ int tg_qweight_assign(tg_qweight *w, const tg_tensor *values, const tg_tensor *s
                                     (long long)v, (long long)r, (long long)k);
         }
     }
+    return 0;
+}
+
+int tg_qweight_assign(tg_qweight *w, const tg_tensor *values, const tg_tensor *scale, const char *op)
+{
+    if (tg_qweight_check(w, values, scale, op) != 0)
+        return -1;
     for (int64_t r = 0; r < w->rows; r++) {
         w->scale[r] = scale->data[r * scale->stride[0]];
         for (int64_t k = 0; k < w->cols; k++)

@@ -70,6 +70,9 @@ tg_qweight *tg_qweight_quantize(const tg_tensor *w, int64_t segment);
  * and the problem, with w unchanged. */
 int tg_qweight_assign(tg_qweight *w, const tg_tensor *values, const tg_tensor *scale,
                       const char *op);
+/* The checks of tg_qweight_assign alone. */
+int tg_qweight_check(const tg_qweight *w, const tg_tensor *values, const tg_tensor *scale,
+                     const char *op);
 
 /* Owned copies of the values (int64 [rows, cols]) and of the scales
  * (float32 [rows]), for checkpoints: free each with tg_tensor_free. NULL

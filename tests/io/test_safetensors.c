@@ -287,7 +287,7 @@ Test(safetensors, dtypes_other_than_the_known_ones_are_refused)
 {
     assert_refused("{\"ids\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}",
                    four_floats, 4, "tensor \"ids\": dtype \"I16\" is not supported (F32, F64, "
-                   "F16, BF16, I64, I32, U8 and BOOL are)");
+                   "F16, BF16, I64, I32, I8, U8 and BOOL are)");
     assert_refused("{\"x\":{\"shape\":[2],\"data_offsets\":[0,8]}}", four_floats, 8,
                    "tensor \"x\": dtype is missing or not a string");
 }
@@ -697,6 +697,7 @@ Test(safetensors, values_a_dtype_cannot_hold_are_refused_before_writing)
     } cases[] = {
         { ids, TG_SAFETENSORS_I32, "tensor \"t\": element 1 is 2147483648, which I32 cannot hold" },
         { ids, TG_SAFETENSORS_U8, "tensor \"t\": element 1 is 2147483648, which U8 cannot hold" },
+        { ids, TG_SAFETENSORS_I8, "tensor \"t\": element 1 is 2147483648, which I8 cannot hold" },
         { ids, TG_SAFETENSORS_BOOL, "tensor \"t\": element 1 is 2147483648, which BOOL cannot hold" },
         { x, TG_SAFETENSORS_BOOL, "tensor \"t\": element 1 is 0.5, which BOOL cannot hold" },
         { x, TG_SAFETENSORS_I64, "tensor \"t\": float32 values cannot be stored as I64" },
@@ -712,6 +713,34 @@ Test(safetensors, values_a_dtype_cannot_hold_are_refused_before_writing)
     cr_assert_eq(dir_entries(io_dir), 0, "nothing was written");
     tg_tensor_free(ids);
     tg_tensor_free(x);
+}
+
+/* I8 (int8 weights of quantised models): two's complement bytes, read
+ * back into int64 with their signs. */
+Test(safetensors, i8_round_trips_with_its_signs)
+{
+    tg_tensor *q = tg_tensor_from_int64(TG_SHAPE(2, 2), (int64_t[]){ -128, -1, 0, 127 });
+    char path[4096];
+    snprintf(path, sizeof path, "%s", io_path("i8.safetensors"));
+    tg_safetensors_dtype as = TG_SAFETENSORS_I8;
+    cr_assert_eq(tg_safetensors_save_as(path, (tg_named_tensor[]){ { "q", q } }, &as, 1, NULL, 0),
+                 0, "%s", tg_error_message());
+    size_t size;
+    unsigned char *bytes = read_whole(path, &size);
+    const unsigned char expected[4] = { 0x80, 0xFF, 0, 0x7F };
+    cr_assert_arr_eq(bytes + size - 4, expected, 4);
+    cr_assert(strstr((char *)bytes + 8, "\"q\":{\"dtype\":\"I8\",\"shape\":[2,2]"));
+    free(bytes);
+    tg_safetensors *file = tg_safetensors_load(path);
+    cr_assert_not_null(file, "%s", tg_error_message());
+    tg_tensor *back = tg_safetensors_get(file, "q");
+    cr_assert_eq(back->dtype, TG_INT64);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(back->i64[i], q->i64[i]);
+    cr_assert_eq(tg_safetensors_stored_as(file, 0), TG_SAFETENSORS_I8);
+    cr_assert_str_eq(tg_safetensors_dtype_name(TG_SAFETENSORS_I8), "I8");
+    tg_safetensors_free(file);
+    tg_tensor_free(q);
 }
 
 Test(safetensors, a_bool_byte_other_than_0_or_1_is_refused)

@@ -246,9 +246,10 @@ Test(quantize_layers, cells_are_quantised_too_and_nothing_passes_a_gradient)
     /* A training step over the int8 layers fails at their first product. */
     tg_rnn_state s = tg_gru_cell_forward(cell, tg_embedding_forward(emb, ids), (tg_rnn_state){ 0 });
     cr_assert_null(s.h);
-    cr_assert_str_eq(tg_error_message(), "affine_int8: input [2,6]: an int8 (quantised) layer is "
-                                         "inference-only and passes no gradient; run it under "
-                                         "tg_no_grad_begin()");
+    cr_assert_str_eq(tg_error_message(),
+                     "affine_int8: input [2,6]: "
+                     "an int8 (quantised) layer is inference-only and passes no gradient; "
+                     "run it under tg_no_grad_begin()");
     tg_error_clear();
     tg_no_grad_begin();
     s = tg_gru_cell_forward(cell, tg_embedding_forward(emb, ids), (tg_rnn_state){ 0 });
