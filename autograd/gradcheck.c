@@ -8,6 +8,7 @@
 #include "autograd/autograd.h"
 #include "autograd/kernel.h"
 #include "autograd/ops.h"
+#include "tensor/view_tracked.h"
 
 /* sum(w * fn(inputs)) in double, without recording; NAN when fn fails. */
 static double objective(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, const tg_tensor *w)
@@ -18,7 +19,7 @@ static double objective(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs
     tg_no_grad_end();
     double total = NAN;
     if (y && y->numel == w->numel) {
-        tg_tensor *c = tg_view_contiguous(y);
+        tg_tensor *c = tg_view_contiguous_tracked(y);
         total = 0.0;
         for (int64_t i = 0; c && i < c->numel; i++)
             total += (double)w->data[i] * (double)c->data[i];
@@ -237,7 +238,7 @@ static double contracted_value(second_order *so, tg_tensor *const *inputs)
     if (first_gradients(so, inputs, false, g) == 0) {
         total = 0.0;
         for (int k = 0; k < so->n_inputs; k++) {
-            tg_tensor *c = g[k] ? tg_view_contiguous(g[k]) : NULL;
+            tg_tensor *c = g[k] ? tg_view_contiguous_tracked(g[k]) : NULL;
             for (int64_t i = 0; c && i < c->numel; i++)
                 total += (double)c->data[i] * (double)so->v[k]->data[i];
         }

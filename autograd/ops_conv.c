@@ -13,6 +13,7 @@
 #include "autograd/autograd.h"
 #include "autograd/ops.h"
 #include "tensor/kernel.h"
+#include "tensor/view_tracked.h"
 
 /* ---- pad ----------------------------------------------------------------------------------- */
 
@@ -163,7 +164,7 @@ static tg_tensor *record_window_op(const tg_op *op, tg_tensor *out, tg_tensor *x
 
 tg_tensor *tg_unfold(tg_tensor *x, int dim, int64_t size, int64_t step)
 {
-    tg_tensor *out = tg_view_unfold(x, dim, size, step, "unfold");
+    tg_tensor *out = tg_view_unfold_tracked(x, dim, size, step, "unfold");
     return out ? record_window_op(&unfold_op, out, x, tg_normalize_dim(dim, x->ndim, "unfold"), step) : NULL;
 }
 

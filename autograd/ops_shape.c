@@ -10,6 +10,7 @@
 #include "autograd/autograd.h"
 #include "autograd/kernel.h"
 #include "autograd/ops.h"
+#include "tensor/view_tracked.h"
 
 /* Records op on out (a view or copy of x); *node is NULL when nothing was
  * recorded, including when out is NULL. */
@@ -61,10 +62,10 @@ tg_tensor *tg_reshape(tg_tensor *x, tg_shape shape)
         return NULL;
     /* Try a view first without leaving an error behind. */
     bool viewable = tg_tensor_is_contiguous(x);
-    tg_tensor *out = viewable ? tg_view_reshape(x, shape) : NULL;
+    tg_tensor *out = viewable ? tg_view_reshape_tracked(x, shape) : NULL;
     if (!viewable) {
         tg_tensor *copy = tg_copy_to_graph(x);
-        out = copy ? tg_view_reshape(copy, shape) : NULL;
+        out = copy ? tg_view_reshape_tracked(copy, shape) : NULL;
     }
     return record_reshaped(&reshape_op, out, x);
 }
@@ -93,8 +94,15 @@ tg_tensor *tg_flatten(tg_tensor *x, int start_dim, int end_dim)
     return tg_reshape(x, shape);
 }
 
-tg_tensor *tg_squeeze(tg_tensor *x, int dim) { return record_reshaped(&squeeze_op, tg_view_squeeze(x, dim), x); }
-tg_tensor *tg_unsqueeze(tg_tensor *x, int dim) { return record_reshaped(&unsqueeze_op, tg_view_unsqueeze(x, dim), x); }
+tg_tensor *tg_squeeze(tg_tensor *x, int dim)
+{
+    return record_reshaped(&squeeze_op, tg_view_squeeze_tracked(x, dim), x);
+}
+
+tg_tensor *tg_unsqueeze(tg_tensor *x, int dim)
+{
+    return record_reshaped(&unsqueeze_op, tg_view_unsqueeze_tracked(x, dim), x);
+}
 
 tg_tensor *tg_contiguous(tg_tensor *x)
 {
@@ -131,7 +139,7 @@ static const tg_op permute_op = { "permute", permute_backward, TG_OP_UNREAD_ALL 
 tg_tensor *tg_permute(tg_tensor *x, const int *order)
 {
     tg_node *node;
-    tg_tensor *out = record1(&permute_op, tg_view_permute(x, order), x, &node);
+    tg_tensor *out = record1(&permute_op, tg_view_permute_tracked(x, order), x, &node);
     if (node) {
         for (int d = 0; d < x->ndim; d++)
             node->iparam[0] |= (int64_t)tg_normalize_dim(order[d], x->ndim, "permute") << (4 * d);
@@ -193,7 +201,7 @@ static tg_tensor *record_part(const tg_op *op, tg_tensor *out, tg_tensor *x, int
 
 tg_tensor *tg_slice(tg_tensor *x, int dim, int64_t start, int64_t stop, int64_t step)
 {
-    tg_tensor *out = tg_view_slice(x, dim, start, stop, step);
+    tg_tensor *out = tg_view_slice_tracked(x, dim, start, stop, step);
     if (!out)
         return NULL;
     /* The first index taken, by the view's rules (from the end, clamped). */
@@ -206,7 +214,7 @@ tg_tensor *tg_slice(tg_tensor *x, int dim, int64_t start, int64_t stop, int64_t 
 
 tg_tensor *tg_narrow(tg_tensor *x, int dim, int64_t start, int64_t length)
 {
-    return record_part(&slice_op, tg_view_narrow(x, dim, start, length), x, dim, start, 1);
+    return record_part(&slice_op, tg_view_narrow_tracked(x, dim, start, length), x, dim, start, 1);
 }
 
 tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index)
@@ -219,7 +227,7 @@ tg_tensor *tg_select(tg_tensor *x, int dim, int64_t index)
         return NULL;
     if (index < 0 && index >= -x->shape[d])
         index += x->shape[d];
-    return record_part(&select_op, tg_view_select(x, d, index), x, d, index, 0);
+    return record_part(&select_op, tg_view_select_tracked(x, d, index), x, d, index, 0);
 }
 
 /* ---- expand ------------------------------------------------------------------------------------ */
@@ -228,7 +236,10 @@ static int expand_backward(tg_node *node, tg_tensor *grad) { return tg_grad_accu
 
 static const tg_op expand_op = { "expand", expand_backward, TG_OP_UNREAD_ALL };
 
-tg_tensor *tg_expand(tg_tensor *x, tg_shape shape) { return record1(&expand_op, tg_view_expand(x, shape), x, NULL); }
+tg_tensor *tg_expand(tg_tensor *x, tg_shape shape)
+{
+    return record1(&expand_op, tg_view_expand_tracked(x, shape), x, NULL);
+}
 
 /* ---- concat and stack ---------------------------------------------------------------------------- */
 
@@ -326,7 +337,7 @@ tg_tensor *tg_stack(tg_tensor *const *xs, int n, int dim)
                          tg_shape_format(a, sizeof a, xs[i]), tg_shape_format(b, sizeof b, xs[0]));
             return NULL;
         }
-        parts[i] = tg_view_unsqueeze(xs[i], d);
+        parts[i] = tg_view_unsqueeze_tracked(xs[i], d);
         if (!parts[i])
             return NULL;
     }

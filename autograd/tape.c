@@ -12,6 +12,7 @@
 #include "autograd/thread_list.h"
 #include "tensor/gemm_small.h"
 #include "tensor/kernel.h"
+#include "tensor/view_tracked.h"
 
 /* ---- Per-thread state ---------------------------------------------------------- */
 
@@ -89,6 +90,12 @@ int tg_set_requires_grad(tg_tensor *t, bool requires_grad)
     if (!(m = meta_for(t)))
         return -1;
     m->requires_grad = requires_grad;
+    /* Raw views (tensor/kernel.h) refuse it from now on: they would drop
+     * its gradient. */
+    if (requires_grad)
+        t->flags |= TG_TENSOR_TRACKED;
+    else
+        t->flags &= ~TG_TENSOR_TRACKED;
     return 0;
 }
 
@@ -158,7 +165,7 @@ void tg_no_grad_end(void)
         thread_tape.no_grad_depth--;
 }
 
-tg_tensor *tg_detach(tg_tensor *t) { return tg_view_alias(t); }
+tg_tensor *tg_detach(tg_tensor *t) { return tg_view_alias_tracked(t); }
 
 tg_node *tg_tape_node(int64_t i) { return tape_nodes()[i]; }
 size_t tg_tape_count(void) { return thread_tape.nodes.count; }
@@ -172,7 +179,7 @@ int64_t tg_first_non_finite(const tg_tensor *t, float *value)
         return -1;
     tg_arena *arena = tg_arena_thread();
     tg_arena_mark mark = tg_arena_get_mark(arena);
-    const tg_tensor *c = tg_view_contiguous(t);
+    const tg_tensor *c = tg_view_contiguous_tracked(t);
     int64_t found = -1;
     for (int64_t i = 0; c && i < c->numel && found < 0; i++)
         if (!isfinite(c->data[i])) {
@@ -281,6 +288,7 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
     r->meta.requires_grad = true;
     r->meta.node = (int64_t)thread_tape.nodes.count;
     out->ext = &r->meta.ext;
+    out->flags |= TG_TENSOR_TRACKED;
     if (push_node(node) != 0)
         return -1;
     if (node_out)

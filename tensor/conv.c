@@ -2,6 +2,7 @@
 
 #include "tensor/elementwise.h"
 #include "tensor/kernel.h"
+#include "tensor/view_tracked.h"
 
 int64_t tg_window_count(int64_t length, int64_t size, int64_t step)
 {
@@ -9,6 +10,13 @@ int64_t tg_window_count(int64_t length, int64_t size, int64_t step)
 }
 
 tg_tensor *tg_view_unfold(const tg_tensor *t, int dim, int64_t size, int64_t step, const char *op)
+{
+    return tg_view_refused(t, op, "tg_unfold, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_unfold_tracked(t, dim, size, step, op);
+}
+
+tg_tensor *tg_view_unfold_tracked(const tg_tensor *t, int dim, int64_t size, int64_t step, const char *op)
 {
     if (!t)
         return tg_null_input(op);
@@ -30,7 +38,7 @@ tg_tensor *tg_view_unfold(const tg_tensor *t, int dim, int64_t size, int64_t ste
                      (long long)t->shape[d], (long long)t->shape[d]);
         return NULL;
     }
-    tg_tensor *v = tg_view_alias(t);
+    tg_tensor *v = tg_view_alias_tracked(t);
     if (!v)
         return NULL;
     v->shape[t->ndim] = size;

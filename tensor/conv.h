@@ -27,7 +27,9 @@ int64_t tg_window_count(int64_t length, int64_t size, int64_t step);
 
 /* The windows along dim as a view: t's shape with dim's size replaced by
  * the number of windows and a new last axis of `size` (torch.Tensor.unfold).
- * size >= 1 and no larger than dim's size, step >= 1. */
+ * size >= 1 and no larger than dim's size, step >= 1. A tensor that requires
+ * a gradient is refused, as by every raw view (tensor/kernel.h, "Views
+ * without gradients"); autograd's tg_unfold records the same view. */
 tg_tensor *tg_view_unfold(const tg_tensor *t, int dim, int64_t size, int64_t step, const char *op);
 
 /* out = 0, then for every window w and offset k:

@@ -41,7 +41,18 @@ extern "C" {
 /* ---- Views without gradients (graph tensors sharing t's data; no copy) --- *
  * Each fills a new graph tensor of t's dtype, with no history: the
  * differentiable ops of autograd/ops.h (tg_reshape, tg_slice, ...) are the
- * same views recorded on the tape. Negative dims count from the end.      */
+ * same views recorded on the tape. Negative dims count from the end.
+ *
+ * A tensor that requires a gradient (TG_TENSOR_TRACKED: a leaf marked by
+ * tg_set_requires_grad, or an op's output that depends on one) is refused,
+ * since its view would silently lose the gradient. The error names the
+ * view, the shape and the op that records the same view:
+ *     view_reshape: tensor [3,4] is tracked by autograd (requires a
+ *     gradient); use tg_reshape, which records the view, or tg_detach
+ * An op's forward that only reads its input's values views the input
+ * detached: tg_view_contiguous(tg_detach(x)). A view made here is never
+ * tracked itself. The same holds for tg_view_unfold (tensor/conv.h),
+ * whose errors name its `op`.                                            */
 
 /* Same elements in a new shape. One entry of shape may be -1 (inferred).
  * Fails when t's strides cannot express the new shape without a copy

@@ -13,6 +13,7 @@
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
 #include "tensor/kernel.h"
+#include "tensor/view_tracked.h"
 #include "tensor/reference.h"
 #include "tensor/iterate.h"
 
@@ -849,6 +850,20 @@ int tg_tensor_to_int64_array(const tg_tensor *t, int64_t *out)
 
 /* ---- Views ------------------------------------------------------------------ */
 
+bool tg_view_refused(const tg_tensor *t, const char *view, const char *use)
+{
+    if (!t)
+        return false;
+    if (tg_tensor_check_live(t, view, "the tensor") != 0)
+        return true;
+    if (!(t->flags & TG_TENSOR_TRACKED))
+        return false;
+    char shape[TG_SHAPE_STR_MAX];
+    tg_error_set("%s: tensor %s is tracked by autograd (requires a gradient); use %s", view,
+                 tg_shape_format(shape, sizeof shape, t), use);
+    return true;
+}
+
 /* PyTorch's rule for viewing strided memory in a new shape: each run of old
  * axes that is contiguous in memory can be re-split freely. Returns false
  * when the new shape would need a copy. */
@@ -884,6 +899,13 @@ static bool view_strides(const tg_tensor *t, const tg_shape *shape, int64_t *str
 }
 
 tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape)
+{
+    return tg_view_refused(t, "view_reshape", "tg_reshape, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_reshape_tracked(t, shape);
+}
+
+tg_tensor *tg_view_reshape_tracked(const tg_tensor *t, tg_shape shape)
 {
     if (!t)
         return tg_null_input("view_reshape");
@@ -950,6 +972,13 @@ tg_tensor *tg_view_reshape(const tg_tensor *t, tg_shape shape)
 
 tg_tensor *tg_view_permute(const tg_tensor *t, const int *order)
 {
+    return tg_view_refused(t, "view_permute", "tg_permute, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_permute_tracked(t, order);
+}
+
+tg_tensor *tg_view_permute_tracked(const tg_tensor *t, const int *order)
+{
     if (!t)
         return tg_null_input("view_permute");
     if (tg_tensor_check_live(t, "view_permute", "the tensor") != 0)
@@ -985,7 +1014,7 @@ tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1)
 {
     if (!t)
         return tg_null_input("view_transpose");
-    if (tg_tensor_check_live(t, "view_transpose", "the tensor") != 0)
+    if (tg_view_refused(t, "view_transpose", "tg_transpose, which records the view, or tg_detach"))
         return NULL;
     int a = tg_normalize_dim(dim0, t->ndim, "transpose");
     int b = a < 0 ? -1 : tg_normalize_dim(dim1, t->ndim, "transpose");
@@ -996,10 +1025,17 @@ tg_tensor *tg_view_transpose(const tg_tensor *t, int dim0, int dim1)
         order[d] = d;
     order[a] = b;
     order[b] = a;
-    return tg_view_permute(t, order);
+    return tg_view_permute_tracked(t, order);
 }
 
 tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t stop, int64_t step)
+{
+    return tg_view_refused(t, "view_slice", "tg_slice, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_slice_tracked(t, dim, start, stop, step);
+}
+
+tg_tensor *tg_view_slice_tracked(const tg_tensor *t, int dim, int64_t start, int64_t stop, int64_t step)
 {
     if (!t)
         return tg_null_input("view_slice");
@@ -1033,6 +1069,13 @@ tg_tensor *tg_view_slice(const tg_tensor *t, int dim, int64_t start, int64_t sto
 
 tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t length)
 {
+    return tg_view_refused(t, "view_narrow", "tg_narrow, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_narrow_tracked(t, dim, start, length);
+}
+
+tg_tensor *tg_view_narrow_tracked(const tg_tensor *t, int dim, int64_t start, int64_t length)
+{
     if (!t)
         return tg_null_input("view_narrow");
     if (tg_tensor_check_live(t, "view_narrow", "the tensor") != 0)
@@ -1047,10 +1090,17 @@ tg_tensor *tg_view_narrow(const tg_tensor *t, int dim, int64_t start, int64_t le
                      (long long)t->shape[d]);
         return NULL;
     }
-    return tg_view_slice(t, d, start, start + length, 1);
+    return tg_view_slice_tracked(t, d, start, start + length, 1);
 }
 
 tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index)
+{
+    return tg_view_refused(t, "view_select", "tg_select, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_select_tracked(t, dim, index);
+}
+
+tg_tensor *tg_view_select_tracked(const tg_tensor *t, int dim, int64_t index)
 {
     if (!t)
         return tg_null_input("view_select");
@@ -1080,6 +1130,13 @@ tg_tensor *tg_view_select(const tg_tensor *t, int dim, int64_t index)
 }
 
 tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape)
+{
+    return tg_view_refused(t, "view_expand", "tg_expand, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_expand_tracked(t, shape);
+}
+
+tg_tensor *tg_view_expand_tracked(const tg_tensor *t, tg_shape shape)
 {
     if (!t)
         return tg_null_input("view_expand");
@@ -1122,6 +1179,13 @@ tg_tensor *tg_view_expand(const tg_tensor *t, tg_shape shape)
 
 tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim)
 {
+    return tg_view_refused(t, "view_squeeze", "tg_squeeze, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_squeeze_tracked(t, dim);
+}
+
+tg_tensor *tg_view_squeeze_tracked(const tg_tensor *t, int dim)
+{
     if (!t)
         return tg_null_input("view_squeeze");
     if (tg_tensor_check_live(t, "view_squeeze", "the tensor") != 0)
@@ -1135,10 +1199,17 @@ tg_tensor *tg_view_squeeze(const tg_tensor *t, int dim)
                      tg_shape_format(shape, sizeof shape, t), d, (long long)t->shape[d]);
         return NULL;
     }
-    return tg_view_select(t, d, 0);
+    return tg_view_select_tracked(t, d, 0);
 }
 
 tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim)
+{
+    return tg_view_refused(t, "view_unsqueeze", "tg_unsqueeze, which records the view, or tg_detach")
+               ? NULL
+               : tg_view_unsqueeze_tracked(t, dim);
+}
+
+tg_tensor *tg_view_unsqueeze_tracked(const tg_tensor *t, int dim)
 {
     if (!t)
         return tg_null_input("view_unsqueeze");
@@ -1166,12 +1237,26 @@ tg_tensor *tg_view_unsqueeze(const tg_tensor *t, int dim)
 
 tg_tensor *tg_view_alias(const tg_tensor *t)
 {
+    return tg_view_refused(t, "view_alias", "tg_detach, which makes a view without history")
+               ? NULL
+               : tg_view_alias_tracked(t);
+}
+
+tg_tensor *tg_view_alias_tracked(const tg_tensor *t)
+{
     if (!t)
         return tg_null_input("view_alias");
     return tg_tensor_check_live(t, "view_alias", "the tensor") == 0 ? new_view(t) : NULL;
 }
 
 tg_tensor *tg_view_contiguous(const tg_tensor *t)
+{
+    return tg_view_refused(t, "view_contiguous", "tg_contiguous, which records the copy, or tg_detach")
+               ? NULL
+               : tg_view_contiguous_tracked(t);
+}
+
+tg_tensor *tg_view_contiguous_tracked(const tg_tensor *t)
 {
     if (!t)
         return tg_null_input("view_contiguous");

@@ -101,6 +101,11 @@ typedef struct tg_tensor_ext {
 
 enum {
     TG_TENSOR_OWNED = 1u << 0, /* created by tg_tensor_*: free with tg_tensor_free */
+    /* Tracked by a higher floor, which records every view of it: autograd
+     * sets it on a tensor that requires a gradient. The raw views of
+     * tensor/kernel.h refuse such a tensor, since the view would silently
+     * drop the gradient; views made of it have it clear. */
+    TG_TENSOR_TRACKED = 1u << 1,
 };
 
 typedef struct tg_tensor {

@@ -110,7 +110,9 @@ static tg_tensor *cumsum(tg_tensor *x)
 {
     if (!x)
         return NULL;
-    tg_tensor *c = tg_view_contiguous(x);
+    /* The values of x, contiguous: a raw view needs x detached, since x
+     * may require a gradient. */
+    tg_tensor *c = tg_view_contiguous(tg_detach(x));
     tg_tensor *out = c ? tg_empty(tg_tensor_shape(x)) : NULL;
     if (!out)
         return NULL;

@@ -1,6 +1,7 @@
 /* Graph mistakes that must fail loudly, never give a wrong answer: a graph
  * tensor used after tg_graph_reset, a saved tensor written in place before
- * backward, and a second backward through a graph that was not retained. */
+ * backward, a second backward through a graph that was not retained, and
+ * a raw view (tensor/kernel.h) of a tensor that requires a gradient. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -191,4 +192,201 @@ Test(safe_graph, a_second_loss_sharing_part_of_a_used_graph_is_refused)
     cr_assert_eq(tg_backward(tg_mean_all(h)), -1);
     assert_error_starts("backward: the graph through 'exp' on [2] was already used by a backward");
     tg_tensor_free(x);
+}
+
+/* ---- Raw views of a tensor that requires a gradient ------------------------------------ *
+ * The views of tensor/kernel.h make no node, so a view of a tensor that
+ * requires a gradient would drop it; each refuses, naming the op that
+ * records the view. The advice holds: the op gives the gradient back. */
+
+static const float W34[12] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+
+/* w [3,4] = 0..11, an owned leaf requiring a gradient. */
+static tg_tensor *tracked(void) { return tg_test_owned_leaf(TG_SHAPE(3, 4), W34); }
+
+/* made is NULL, with "<view>: tensor [3,4] is tracked by autograd (requires
+ * a gradient); use <use>". */
+static void assert_refused(const tg_tensor *made, const char *view, const char *use)
+{
+    char expected[256];
+    snprintf(expected, sizeof expected,
+             "%s: tensor [3,4] is tracked by autograd (requires a gradient); use %s", view, use);
+    cr_assert_null(made, "%s made a view of a tensor that requires a gradient", view);
+    cr_assert_str_eq(tg_error_message(), expected);
+    tg_error_clear();
+}
+
+/* The leaf under `out` gets d/dw sum(out^2) by backward; it must equal
+ * `expected` (12 values, w's layout). */
+static void assert_square_sum_grad(tg_tensor *out, tg_tensor *leaf, const float *expected)
+{
+    cr_assert_not_null(out, "%s", tg_error_message());
+    tg_tensor *loss = tg_sum_all(tg_square(out));
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(leaf), expected, 12, 0.0f);
+}
+
+/* 2 w where mask is 1, 0 elsewhere, times `times`. */
+static void twice_w_where(const int *mask, float times, float *out)
+{
+    for (int i = 0; i < 12; i++)
+        out[i] = mask[i] ? 2.0f * W34[i] * times : 0.0f;
+}
+
+static const int ALL[12] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+
+Test(safe_graph, view_reshape_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    cr_assert_null(tg_view_reshape(w, TG_SHAPE(4, 3)));
+    cr_assert_str_eq(tg_error_message(), "view_reshape: tensor [3,4] is tracked by autograd (requires a "
+                                         "gradient); use tg_reshape, which records the view, or tg_detach");
+    tg_error_clear();
+    /* An op's output that depends on w requires a gradient too. */
+    assert_refused(tg_view_reshape(tg_mul_scalar(w, 1.0f), TG_SHAPE(12)), "view_reshape",
+                   "tg_reshape, which records the view, or tg_detach");
+    float expected[12];
+    twice_w_where(ALL, 1.0f, expected);
+    assert_square_sum_grad(tg_reshape(w, TG_SHAPE(4, 3)), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_permute_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_permute(w, (int[]){ 1, 0 }), "view_permute",
+                   "tg_permute, which records the view, or tg_detach");
+    float expected[12];
+    twice_w_where(ALL, 1.0f, expected);
+    assert_square_sum_grad(tg_permute(w, (int[]){ 1, 0 }), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_transpose_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_transpose(w, 0, 1), "view_transpose",
+                   "tg_transpose, which records the view, or tg_detach");
+    float expected[12];
+    twice_w_where(ALL, 1.0f, expected);
+    assert_square_sum_grad(tg_transpose(w, 0, 1), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_slice_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_slice(w, 1, 1, 4, 2), "view_slice", "tg_slice, which records the view, or tg_detach");
+    float expected[12]; /* columns 1 and 3 */
+    twice_w_where((int[12]){ 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1 }, 1.0f, expected);
+    assert_square_sum_grad(tg_slice(w, 1, 1, 4, 2), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_narrow_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_narrow(w, 0, 1, 2), "view_narrow", "tg_narrow, which records the view, or tg_detach");
+    float expected[12]; /* rows 1 and 2 */
+    twice_w_where((int[12]){ 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 }, 1.0f, expected);
+    assert_square_sum_grad(tg_narrow(w, 0, 1, 2), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_select_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_select(w, 0, 2), "view_select", "tg_select, which records the view, or tg_detach");
+    float expected[12]; /* row 2 */
+    twice_w_where((int[12]){ 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 }, 1.0f, expected);
+    assert_square_sum_grad(tg_select(w, 0, 2), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_expand_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_expand(w, TG_SHAPE(2, 3, 4)), "view_expand",
+                   "tg_expand, which records the view, or tg_detach");
+    float expected[12]; /* each element read twice */
+    twice_w_where(ALL, 2.0f, expected);
+    assert_square_sum_grad(tg_expand(w, TG_SHAPE(2, 3, 4)), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_squeeze_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    tg_tensor *w1 = tg_unsqueeze(w, 0); /* [1,3,4], an op's output: tracked too */
+    cr_assert_not_null(w1, "%s", tg_error_message());
+    cr_assert_null(tg_view_squeeze(w1, 0));
+    cr_assert_str_eq(tg_error_message(), "view_squeeze: tensor [1,3,4] is tracked by autograd (requires a "
+                                         "gradient); use tg_squeeze, which records the view, or tg_detach");
+    tg_error_clear();
+    float expected[12];
+    twice_w_where(ALL, 1.0f, expected);
+    assert_square_sum_grad(tg_squeeze(w1, 0), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_unsqueeze_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_unsqueeze(w, 0), "view_unsqueeze",
+                   "tg_unsqueeze, which records the view, or tg_detach");
+    float expected[12];
+    twice_w_where(ALL, 1.0f, expected);
+    assert_square_sum_grad(tg_unsqueeze(w, 0), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_alias_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_alias(w), "view_alias", "tg_detach, which makes a view without history");
+    tg_tensor *d = tg_detach(w); /* the same values, no history */
+    cr_assert_not_null(d, "%s", tg_error_message());
+    tg_assert_values(d, W34, 12, 0.0f);
+    cr_assert(!tg_requires_grad(d));
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_contiguous_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_contiguous(w), "view_contiguous",
+                   "tg_contiguous, which records the copy, or tg_detach");
+    float expected[12];
+    twice_w_where(ALL, 1.0f, expected);
+    assert_square_sum_grad(tg_contiguous(tg_transpose(w, 0, 1)), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, view_unfold_refuses_a_tensor_that_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    assert_refused(tg_view_unfold(w, 1, 2, 2, "view_unfold"), "view_unfold",
+                   "tg_unfold, which records the view, or tg_detach");
+    float expected[12]; /* windows [0,1] and [2,3] of each row: every element once */
+    twice_w_where(ALL, 1.0f, expected);
+    assert_square_sum_grad(tg_unfold(w, 1, 2, 2), w, expected);
+    tg_tensor_free(w);
+}
+
+Test(safe_graph, raw_views_take_a_detached_tensor_and_one_that_no_longer_requires_a_gradient)
+{
+    tg_tensor *w = tracked();
+    tg_tensor *v = tg_view_select(tg_detach(w), 0, 1); /* values only, no history */
+    cr_assert_not_null(v, "%s", tg_error_message());
+    tg_assert_values(v, ((float[]){ 4, 5, 6, 7 }), 4, 0.0f);
+    cr_assert(!tg_requires_grad(v));
+    cr_assert_eq(tg_set_requires_grad(w, false), 0);
+    tg_tensor *t = tg_view_transpose(w, 0, 1);
+    cr_assert_not_null(t, "%s", tg_error_message());
+    cr_assert_eq(tg_tensor_get(t, (int64_t[]){ 3, 2 }), 11.0f);
+    /* Views of plain data are untouched by all this. */
+    tg_tensor *data = tg_tensor_from_array(TG_SHAPE(3, 4), W34);
+    tg_assert_values(tg_view_reshape(data, TG_SHAPE(12)), W34, 12, 0.0f);
+    tg_tensor_free(data);
+    tg_tensor_free(w);
 }
