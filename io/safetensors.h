@@ -23,8 +23,14 @@
  * reader does (tensor/file.h: a FIFO or directory is refused at once) and
  * reads it in pieces, checking limits before the part they bound is read:
  * the header length against the file size and TG_SAFETENSORS_MAX_HEADER
- * (100 MB, the reference implementation's limit), the number of entries
- * against TG_SAFETENSORS_MAX_TENSORS before the JSON is parsed, then that
+ * (100 MB, the reference implementation's limit); then, as the header is
+ * read (a megabyte at a time) and before the JSON parser builds anything,
+ * its structure: at most TG_SAFETENSORS_MAX_TENSORS entries (and
+ * __metadata__), no object or array below them of more members than
+ * TG_SAFETENSORS_MAX_METADATA, at most TG_SAFETENSORS_MAX_JSON_VALUES
+ * values in all, nesting at most 128 deep (the reference's parser's
+ * limit), so a hostile header is refused at the byte that passes a limit,
+ * having cost no parsing and no more memory than what was read; then that
  * the JSON is well formed and has the expected structure (objects,
  * strings, non-negative integers), names (at most TG_SAFETENSORS_MAX_NAME
  * bytes) and metadata (at most TG_SAFETENSORS_MAX_METADATA entries), each
@@ -65,6 +71,11 @@ extern "C" {
 #define TG_SAFETENSORS_MAX_TENSORS 262144   /* 2^18: a 16,000-layer LSTM with Adam has 192,000 */
 #define TG_SAFETENSORS_MAX_METADATA 65536   /* entries of __metadata__ */
 #define TG_SAFETENSORS_MAX_NAME 1024        /* bytes of a tensor name or metadata key */
+/* JSON values below the header's top object: 16 per tensor (its entry, the
+ * dtype, the shape and up to 8 sizes, data_offsets and its 2 offsets, and
+ * 2 to spare) and one per metadata entry, plus __metadata__ itself. */
+#define TG_SAFETENSORS_MAX_JSON_VALUES \
+    (16 * TG_SAFETENSORS_MAX_TENSORS + TG_SAFETENSORS_MAX_METADATA + 1)
 
 /* The element types of a file. Reading gives float32 tensors for F32,
  * F64, F16 and BF16 (converted as said above) and for BOOL (0 and 1, the

@@ -496,6 +496,9 @@ static tg_safetensors *build(json_t *header, const source *src, uint64_t base,
             status = check_spec(&specs[count++], value, data_size, label);
         }
     }
+    if (status == 0 && count > TG_SAFETENSORS_MAX_TENSORS)
+        status = tg_error_set(OP ": %s: the header has %d tensors, more than the limit of %d",
+                              label, count, TG_SAFETENSORS_MAX_TENSORS);
     if (status == 0) {
         qsort(specs, (size_t)count, sizeof *specs, compare_offsets);
         status = check_cover(specs, count, data_size, label);
@@ -510,36 +513,173 @@ static tg_safetensors *build(json_t *header, const source *src, uint64_t base,
     return file;
 }
 
-/* The number of members of the JSON object in text (its top level), or
- * of whatever text holds: counted without parsing, to refuse a header of
- * too many tensors before building it. Malformed JSON gives some count;
- * the parser then refuses it. */
-static size_t count_members(const char *text, size_t n)
+/* ---- Limits before parsing ------------------------------------------------------- */
+
+/* The header's JSON is scanned as it is read, before the parser builds
+ * anything: a structure beyond what any header within the limits holds is
+ * refused at the first byte that shows it, having cost that much reading
+ * and no parsing. A valid header nests at most 3 deep (the top object, a
+ * tensor's entry, its shape), so the depth limit is serde_json's (the
+ * reference implementation's parser) and never met by a real file. Below
+ * the top object no object or array needs more members than __metadata__,
+ * and all of them together no more than MAX_VALUES. Malformed JSON gets
+ * some count; the parser refuses it afterwards. */
+#define MAX_DEPTH 128
+#define MAX_VALUES TG_SAFETENSORS_MAX_JSON_VALUES
+
+typedef struct header_scan {
+    size_t offset;            /* bytes scanned */
+    int depth;                /* containers open */
+    bool in_string, escaped;
+    bool expect_key;          /* at depth 1, the next string is a key */
+    int key_match;            /* bytes of "__metadata__" the current key matches, or -1 */
+    bool metadata_key;        /* the last key at depth 1 was exactly "__metadata__" */
+    bool in_metadata;         /* inside the container that key opened */
+    bool empty[MAX_DEPTH + 1];   /* no member seen yet in the container at this depth */
+    size_t members[MAX_DEPTH + 1];
+    size_t values;            /* members of every container below the top */
+    const char *refusal;      /* why the scan stopped, or NULL */
+    size_t refused_at;        /* the byte that showed it */
+} header_scan;
+
+static const char metadata_name[] = "__metadata__";
+
+/* A member begins in the container at depth d. */
+static void count_member(header_scan *scan, int d)
 {
-    size_t members = 0;
-    int depth = 0;
-    bool in_string = false, empty = true;
-    for (size_t i = 0; i < n; i++) {
+    scan->members[d]++;
+    if (d >= 2)
+        scan->values++;
+    if (d == 1 && scan->members[1] > TG_SAFETENSORS_MAX_TENSORS + 1)
+        scan->refusal = "entries";
+    else if (d >= 2 && scan->members[d] > TG_SAFETENSORS_MAX_METADATA)
+        scan->refusal = scan->in_metadata ? "metadata" : "members";
+    else if (scan->values > MAX_VALUES)
+        scan->refusal = "values";
+}
+
+/* Scans n more bytes of the header; stops at the first limit passed
+ * (scan->refusal says which). */
+static void scan_header(header_scan *scan, const char *text, size_t n)
+{
+    for (size_t i = 0; i < n && !scan->refusal; i++, scan->offset++) {
         char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
+        int d = scan->depth;
+        if (scan->in_string) {
+            if (scan->key_match >= 0) { /* a key at depth 1: is it "__metadata__"? */
+                if (c == '"' && !scan->escaped)
+                    scan->metadata_key = scan->key_match == (int)sizeof metadata_name - 1;
+                else if (scan->key_match < (int)sizeof metadata_name - 1 &&
+                         c == metadata_name[scan->key_match] && !scan->escaped)
+                    scan->key_match++;
+                else
+                    scan->key_match = -1;
+            }
+            if (scan->escaped)
+                scan->escaped = false;
+            else if (c == '\\')
+                scan->escaped = true;
             else if (c == '"')
-                in_string = false;
+                scan->in_string = false;
             continue;
         }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            continue;
+        if (c == ',' || c == ':') {
+            if (c == ',' && d >= 1) {
+                count_member(scan, d);
+                scan->expect_key = d == 1;
+            }
+            continue;
+        }
+        if (c == '}' || c == ']') {
+            if (d == 2)
+                scan->in_metadata = false;
+            scan->depth -= d > 0;
+            continue;
+        }
+        if (d >= 1 && scan->empty[d]) { /* the first member of this container */
+            scan->empty[d] = false;
+            count_member(scan, d);
+        }
         if (c == '"') {
-            in_string = true;
-            empty &= depth != 1;
+            scan->in_string = true;
+            scan->key_match = d == 1 && scan->expect_key ? 0 : -1;
+            if (d == 1 && scan->expect_key)
+                scan->metadata_key = scan->expect_key = false;
         } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        } else if (c == ',' && depth == 1) {
-            members++;
+            if (d == MAX_DEPTH) {
+                scan->refusal = "depth";
+                continue;
+            }
+            scan->depth++;
+            scan->empty[d + 1] = true;
+            scan->members[d + 1] = 0;
+            scan->expect_key = d + 1 == 1;
+            if (d + 1 == 2)
+                scan->in_metadata = scan->metadata_key;
         }
     }
-    return empty ? 0 : members + 1;
+    if (scan->refusal)
+        scan->refused_at = scan->offset - 1;
+}
+
+/* The error for a scan that stopped. Returns -1. */
+static int scan_error(const header_scan *scan, const char *label)
+{
+    const char *why = scan->refusal;
+    if (strcmp(why, "entries") == 0)
+        return tg_error_set(OP ": %s: the header has more than %d entries, more than the limit "
+                            "of %d tensors and __metadata__", label,
+                            TG_SAFETENSORS_MAX_TENSORS + 1, TG_SAFETENSORS_MAX_TENSORS);
+    if (strcmp(why, "metadata") == 0)
+        return tg_error_set(OP ": %s: __metadata__ has more than %d entries, the limit", label,
+                            TG_SAFETENSORS_MAX_METADATA);
+    if (strcmp(why, "members") == 0)
+        return tg_error_set(OP ": %s: the header has a JSON object or array of more than %d "
+                            "members (at byte %zu), more than any entry needs", label,
+                            TG_SAFETENSORS_MAX_METADATA, scan->refused_at);
+    if (strcmp(why, "values") == 0)
+        return tg_error_set(OP ": %s: the header holds more than %d JSON values below its top "
+                            "object (at byte %zu), more than the limit for %d tensors and %d "
+                            "metadata entries", label, MAX_VALUES, scan->refused_at,
+                            TG_SAFETENSORS_MAX_TENSORS, TG_SAFETENSORS_MAX_METADATA);
+    return tg_error_set(OP ": %s: the JSON header nests more than %d levels deep (at byte %zu)",
+                        label, MAX_DEPTH, scan->refused_at);
+}
+
+/* Reads the header's `length` bytes of JSON (at offset 8) and scans them
+ * as they come, a megabyte at a time: a header refused by the scan is read
+ * only up to where it passed a limit. The text (malloc'd, or the memory
+ * source's own bytes) in *text; 0, or -1 with an error. */
+static int read_header(const source *src, uint64_t length, char **owned, const char **text)
+{
+    header_scan scan = { 0 };
+    if (src->bytes) {
+        *text = (const char *)src->bytes + 8;
+        scan_header(&scan, *text, (size_t)length);
+        return scan.refusal ? scan_error(&scan, src->label) : 0;
+    }
+    char *buffer = malloc(length ? (size_t)length : 1);
+    if (!buffer)
+        return tg_error_set(OP ": %s: out of memory for the %llu-byte header", src->label,
+                            (unsigned long long)length);
+    for (size_t done = 0; done < length;) {
+        size_t n = length - done < CHUNK ? (size_t)length - done : CHUNK;
+        if (source_read(src, 8 + done, buffer + done, n) != 0) {
+            free(buffer);
+            return -1;
+        }
+        scan_header(&scan, buffer + done, n);
+        if (scan.refusal) {
+            free(buffer);
+            return scan_error(&scan, src->label);
+        }
+        done += n;
+    }
+    *owned = buffer;
+    *text = buffer;
+    return 0;
 }
 
 static tg_safetensors *parse(const source *src)
@@ -564,25 +704,14 @@ static tg_safetensors *parse(const source *src)
                      (unsigned long long)length, TG_SAFETENSORS_MAX_HEADER);
         return NULL;
     }
-    char *text = src->bytes ? NULL : malloc(length ? (size_t)length : 1);
-    if (!src->bytes && !text) {
-        tg_error_set(OP ": %s: out of memory for the %llu-byte header", label,
-                     (unsigned long long)length);
+    char *owned = NULL;
+    const char *json = NULL;
+    if (read_header(src, length, &owned, &json) != 0)
         return NULL;
-    }
-    if (text && source_read(src, 8, text, (size_t)length) != 0) {
-        free(text);
-        return NULL;
-    }
-    const char *json = text ? text : (const char *)src->bytes + 8;
-    size_t members = count_members(json, (size_t)length);
     tg_safetensors *file = NULL;
-    json_t *header = NULL;
+    json_t *header;
     json_error_t error;
-    if (members > TG_SAFETENSORS_MAX_TENSORS + 1) {
-        tg_error_set(OP ": %s: the header has %zu entries, more than the limit of %d tensors",
-                     label, members, TG_SAFETENSORS_MAX_TENSORS);
-    } else if (!(header = json_loadb(json, (size_t)length, JSON_REJECT_DUPLICATES, &error))) {
+    if (!(header = json_loadb(json, (size_t)length, JSON_REJECT_DUPLICATES, &error))) {
         tg_error_set(OP ": %s: the JSON header is malformed at byte %d: %s", label,
                      error.position, error.text);
     } else if (!json_is_object(header)) {
@@ -591,7 +720,7 @@ static tg_safetensors *parse(const source *src)
         file = build(header, src, 8 + length, (int64_t)(src->size - 8 - length), label);
     }
     json_decref(header);
-    free(text);
+    free(owned);
     return file;
 }
 

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <tensor/kernel.h>
@@ -547,8 +548,8 @@ Test(safetensors, limits_are_checked_before_the_part_they_bound_is_read)
     double start = seconds_now();
     cr_assert_null(tg_safetensors_load(path));
     double elapsed = seconds_now() - start;
-    tg_assert_error("million.safetensors: the header has 1000000 entries, more than the limit of "
-                    "262144 tensors");
+    tg_assert_error("million.safetensors: the header has more than 262145 entries, more than the "
+                    "limit of 262144 tensors and __metadata__");
     tg_error_clear();
     fprintf(stderr, "safetensors: 10^6 empty tensors refused in %.3f s of CPU\n", elapsed);
     /* Names longer than the limit, of a tensor or a metadata key. */
@@ -568,6 +569,122 @@ Test(safetensors, limits_are_checked_before_the_part_they_bound_is_read)
     tg_assert_error("a tensor name of 1025 bytes, more than the limit of 1024");
     tg_error_clear();
     tg_tensor_free(x);
+}
+
+/* A file in memory: the 8-byte length, then `text`, ending where an
+ * unreadable page begins; its size and header length claim that page too.
+ * A load that reads past the text, as a parser would, crashes. */
+typedef struct guarded {
+    unsigned char *base, *bytes;
+    size_t readable, page, size;
+} guarded;
+
+static guarded guarded_header(const char *text, size_t n)
+{
+    guarded g = { .page = (size_t)sysconf(_SC_PAGESIZE) };
+    g.readable = (8 + n + g.page - 1) / g.page * g.page;
+    cr_assert_eq(posix_memalign((void **)&g.base, g.page, g.readable + g.page), 0);
+    g.bytes = g.base + g.readable - (8 + n);
+    g.size = 8 + n + g.page;
+    for (int b = 0; b < 8; b++)
+        g.bytes[b] = (unsigned char)((uint64_t)(g.size - 8) >> (8 * b));
+    memcpy(g.bytes + 8, text, n);
+    cr_assert_eq(mprotect(g.base + g.readable, g.page, PROT_NONE), 0);
+    return g;
+}
+
+/* Loads g, expecting the error fragment, and frees g. */
+static void assert_guarded_refused(guarded g, const char *fragment)
+{
+    tg_error_clear();
+    cr_assert_null(tg_safetensors_load_memory(g.bytes, g.size, "hostile"));
+    tg_assert_error("safetensors_load: hostile: ");
+    tg_assert_error(fragment);
+    tg_error_clear();
+    cr_assert_eq(mprotect(g.base + g.readable, g.page, PROT_READ | PROT_WRITE), 0);
+    free(g.base);
+}
+
+/* n repetitions of piece after prefix, then suffix, as a new string. */
+static char *repeated(const char *prefix, const char *piece, int n, const char *suffix, size_t *length)
+{
+    size_t a = strlen(prefix), b = strlen(piece), c = strlen(suffix), used = a;
+    char *text = malloc(a + (size_t)n * b + c + 1);
+    cr_assert_not_null(text);
+    memcpy(text, prefix, a);
+    for (int i = 0; i < n; i++, used += b)
+        memcpy(text + used, piece, b);
+    memcpy(text + used, suffix, c + 1);
+    *length = used + c;
+    return text;
+}
+
+/* Headers whose structure passes a limit early: each is refused at the
+ * byte that passes it, before the parser runs and before anything after
+ * that byte is read (the guard page would crash the test). */
+Test(safetensors, a_hostile_header_is_refused_where_it_passes_a_limit_before_parsing)
+{
+    size_t n;
+    /* __metadata__ of 65537 entries. */
+    char *text = malloc(65537 * 16 + 32);
+    cr_assert_not_null(text);
+    n = (size_t)sprintf(text, "{\"__metadata__\":{");
+    for (int i = 0; i < 65537; i++)
+        n += (size_t)sprintf(text + n, "\"k%x\":\"\",", i);
+    assert_guarded_refused(guarded_header(text, n), "__metadata__ has more than 65536 entries, the limit");
+    free(text);
+    /* A shape of 65537 sizes. */
+    text = repeated("{\"x\":{\"dtype\":\"F32\",\"data_offsets\":[0,0],\"shape\":[", "0,", 65537, "",
+                    &n);
+    assert_guarded_refused(guarded_header(text, n), "a JSON object or array of more than 65536 members "
+                                                    "(at byte 131121), more than any entry needs");
+    free(text);
+    /* 66 tensors with a field of 65000 numbers each: more values than a
+     * header at the limits holds. */
+    char piece[64];
+    size_t used = 0;
+    text = malloc(66 * (65000 * 2 + 128));
+    cr_assert_not_null(text);
+    text[used++] = '{';
+    for (int t = 0; t < 66; t++) {
+        snprintf(piece, sizeof piece, "\"t%d\":{\"shape\":[0],\"extra\":[", t);
+        used += (size_t)sprintf(text + used, "%s", piece);
+        for (int i = 0; i < 65000; i++, used += 2)
+            memcpy(text + used, "0,", 2);
+        used += (size_t)sprintf(text + used, "0]},");
+    }
+    assert_guarded_refused(guarded_header(text, used), "the header holds more than 4259841 JSON "
+                                                       "values below its top object");
+    free(text);
+    /* Nesting deeper than serde_json's 128 levels. */
+    text = repeated("{\"x\":", "[", 200, "", &n);
+    assert_guarded_refused(guarded_header(text, n), "the JSON header nests more than 128 levels "
+                                                    "deep (at byte 132)");
+    free(text);
+    /* Up to the limits the scan lets a header through to the parser. */
+    const char *fine = "{\"__metadata__\":{\"k\":\"v\"},\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,"
+                       "1,1,1,1],\"data_offsets\":[0,4]}}";
+    tg_safetensors *file = tg_safetensors_load(craft("fine.safetensors", fine, four_floats, 4));
+    cr_assert_not_null(file, "%s", tg_error_message());
+    cr_assert_str_eq(tg_safetensors_metadata(file, "k"), "v");
+    tg_safetensors_free(file);
+}
+
+Test(safetensors, one_tensor_more_than_the_limit_is_refused_without_metadata_too)
+{
+    size_t length;
+    char *header = empty_tensors_header(TG_SAFETENSORS_MAX_TENSORS + 1, &length);
+    unsigned char *bytes = malloc(8 + length);
+    cr_assert_not_null(bytes);
+    for (int b = 0; b < 8; b++)
+        bytes[b] = (unsigned char)((uint64_t)length >> (8 * b));
+    memcpy(bytes + 8, header, length);
+    free(header);
+    tg_error_clear();
+    cr_assert_null(tg_safetensors_load_memory(bytes, 8 + length, "over.safetensors"));
+    tg_assert_error("over.safetensors: the header has 262145 tensors, more than the limit of 262144");
+    tg_error_clear();
+    free(bytes);
 }
 
 Test(safetensors, the_most_tensors_allowed_load_with_hashed_lookups)
