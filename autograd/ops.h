@@ -274,6 +274,36 @@ tg_tensor *tg_masked_fill(tg_tensor *x, tg_tensor *mask, float value);
 tg_tensor *tg_softmax(tg_tensor *x, int dim);
 tg_tensor *tg_log_softmax(tg_tensor *x, int dim);
 
+/* ---- Recurrent cells' gates ------------------------------------------------------ *
+ * The elementwise part of one step of a cell as one op (kernels in
+ * tensor/gates.h), for the layers of layers/rnn.h: B rows, H units, gate
+ * pre-activations [B, G*H] (any strides) with the gates side by side in
+ * PyTorch's order, states broadcasting to [B, H]. The LSTM and the GRU
+ * take the input's and the state's pre-activations apart, as PyTorch's
+ * fused cells do, so the step's product needs no copy of the input's. The forward saves the
+ * activated gates, and the first-order backward is one pass over them; a
+ * backward that creates a graph differentiates them again (second
+ * derivatives, Hessian-vector products). Other shapes are errors naming the
+ * op and the shapes. */
+
+/* LSTM from the input's gates x_gates = W_ih x + b_ih + b_hh and the
+ * state's h_gates = W_hh h, both [B, 4H] (i f g o), and c_prev: with
+ * gates = x_gates + h_gates,
+ *     c = sigmoid(f) c_prev + sigmoid(i) tanh(g),  h = sigmoid(o) tanh(c).
+ * Returns [2, B, H]: h and c are its tg_select(.., 0, 0) and (.., 0, 1),
+ * views with no copy. */
+tg_tensor *tg_lstm_gates(tg_tensor *x_gates, tg_tensor *h_gates, tg_tensor *c_prev);
+/* GRU in PyTorch's formulation (torch.nn.GRU) from the input's gates
+ * x_gates = W_ih x + b_ih and the state's h_gates = W_hh h + b_hh, both
+ * [B, 3H] (r z n), and h_prev:
+ *     r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r hn),
+ *     h = n + z (h_prev - n).  Returns h [B, H]. */
+tg_tensor *tg_gru_gates(tg_tensor *x_gates, tg_tensor *h_gates, tg_tensor *h_prev);
+/* The seed's GRU after its second product: n_pre [B, H] = W_n [r h, x] + b,
+ * z (the update gate, activated) and h_prev broadcasting to it:
+ *     h = h_prev + z (tanh(n_pre) - h_prev).  Returns h [B, H]. */
+tg_tensor *tg_gru_seed_gates(tg_tensor *n_pre, tg_tensor *z, tg_tensor *h_prev);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,8 @@
  *     elementwise (tensor/elementwise.h, with tg_map for a kernel of your
  *     own), reductions and softmax (tensor/reduce.h), products
  *     (tensor/matmul.h; the int8 product below), indexing
- *     (tensor/index.h), padding and windows (tensor/conv.h),
+ *     (tensor/index.h), padding and windows (tensor/conv.h), the
+ *     recurrent cells' fused gates and their gradients (tensor/gates.h),
  *   - tg_tensor_mark_written, for a kernel that writes ->data itself,
  *   - giving graph memory back before the reset (tg_give_back),
  *   - the checks and shape helpers that ops share.
@@ -28,6 +29,7 @@
 #include "tensor/arena.h"
 #include "tensor/conv.h"
 #include "tensor/elementwise.h"
+#include "tensor/gates.h"
 #include "tensor/index.h"
 #include "tensor/matmul.h"
 #include "tensor/quantize.h"

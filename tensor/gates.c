@@ -1,0 +1,377 @@
+/*
+ * The fused steps of the recurrent cells (tensor/gates.h). Each kernel
+ * walks the B rows; a row's H units run in one loop, which the compiler
+ * vectorises when every operand is contiguous along the units (the
+ * layers' case) and which takes the strides otherwise. The loops are
+ * marked `omp simd`: no output of a unit is read by another unit, which
+ * the compiler cannot prove for a dozen pointers.
+ */
+#include "tensor/gates.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "tensor/fastmath.h"
+#include "tensor/iterate.h"
+#include "tensor/kernel.h"
+#include "tensor/threads.h"
+
+/* Below this many units in all, one thread (as tensor/elementwise.c). */
+#define PARALLEL_MIN_ELEMENTS 65536
+
+/* A 2-d operand: its first element and its two strides. */
+typedef struct plane {
+    float *p;
+    int64_t rs, cs;
+} plane;
+
+/* Rows and units of a step, and its operands. */
+typedef struct step {
+    int64_t rows, h;
+    plane out, d_out[3];
+    const float *grad, *act;
+    float *act_out;
+    plane in[3];
+    bool accumulate[3];
+} step;
+
+/* t seen as [rows, cols] (broadcast when it is smaller); false with an
+ * error naming op when it does not broadcast. */
+static bool plane_of(const tg_tensor *t, int64_t rows, int64_t cols, const char *op, plane *out)
+{
+    int64_t stride[2];
+    if (tg_broadcast_strides(t, 2, (const int64_t[]){ rows, cols }, stride, op) != 0)
+        return false;
+    *out = (plane){ t->data, stride[0], stride[1] };
+    return true;
+}
+
+/* A gradient target: [rows, cols] exactly, written element by element. */
+static bool target_of(tg_tensor *t, int64_t rows, int64_t cols, const char *op, plane *out)
+{
+    if (!t) {
+        *out = (plane){ NULL, 0, 1 }; /* stride 1 keeps the contiguous path */
+        return true;
+    }
+    if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols) {
+        char s[TG_SHAPE_STR_MAX];
+        tg_error_set("%s: gradient target %s is not [%lld,%lld]", op, tg_shape_format(s, sizeof s, t),
+                     (long long)rows, (long long)cols);
+        return false;
+    }
+    if (tg_check_float(op, 1, (const tg_tensor *const[]){ t }) != 0 || tg_check_writable(t, op) != 0)
+        return false;
+    *out = (plane){ t->data, t->stride[0], t->stride[1] };
+    return true;
+}
+
+/* Runs fn over rows [0, s->rows), split between threads when large. */
+static void run_rows(void (*fn)(const step *, int64_t, int64_t), const step *s)
+{
+    int threads = s->rows * s->h < PARALLEL_MIN_ELEMENTS ? 1 : tg_get_num_threads();
+    if (threads <= 1 || s->rows < 2) {
+        fn(s, 0, s->rows);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+        int64_t chunk = (s->rows + team - 1) / team;
+        int64_t begin = me * chunk, end = begin + chunk < s->rows ? begin + chunk : s->rows;
+        if (begin < end)
+            fn(s, begin, end);
+    }
+}
+
+/* Units per block: the blocks of a row stay in L1. */
+#define BLOCK 64
+
+static inline const float *at(plane x, int64_t row, int64_t unit) { return x.p + row * x.rs + unit * x.cs; }
+
+/* n elements of x from (row, unit) as a contiguous run: in place when x is
+ * contiguous along units, else gathered into buf. */
+static const float *run_of(plane x, int64_t row, int64_t unit, int64_t n, float *buf)
+{
+    const float *p = at(x, row, unit);
+    if (x.cs == 1)
+        return p;
+    for (int64_t j = 0; j < n; j++)
+        buf[j] = p[j * x.cs];
+    return buf;
+}
+
+/* target's n elements from (row, unit) = v, or += v; nothing without a target. */
+static void put(plane target, int64_t row, int64_t unit, bool accumulate, const float *v, int64_t n)
+{
+    if (!target.p)
+        return;
+    float *p = target.p + row * target.rs + unit * target.cs;
+    int64_t cs = target.cs;
+    if (cs == 1 && accumulate)
+        for (int64_t j = 0; j < n; j++)
+            p[j] += v[j];
+    else if (cs == 1)
+        memcpy(p, v, sizeof *v * (size_t)n);
+    else if (accumulate)
+        for (int64_t j = 0; j < n; j++)
+            p[j * cs] += v[j];
+    else
+        for (int64_t j = 0; j < n; j++)
+            p[j * cs] = v[j];
+}
+
+/* Calls body(s, row, unit, n) for every block of units of rows [begin, end). */
+#define FOR_BLOCKS(s, begin, end, row, unit, n)                                     \
+    for (int64_t row = (begin); row < (end); row++)                                 \
+        for (int64_t unit = 0, n = (s)->h < BLOCK ? (s)->h : BLOCK; unit < (s)->h;  \
+             unit += BLOCK, n = (s)->h - unit < BLOCK ? (s)->h - unit : BLOCK)
+
+/* ---- LSTM ---------------------------------------------------------------------------------- */
+
+static void lstm_rows(const step *s, int64_t begin, int64_t end)
+{
+    int64_t h = s->h;
+    float buf[9][BLOCK], act[5][BLOCK];
+    FOR_BLOCKS(s, begin, end, b, u, n) {
+        const float *x[4], *hg[4];
+        for (int k = 0; k < 4; k++) {
+            x[k] = run_of(s->in[0], b, k * h + u, n, buf[k]);
+            hg[k] = run_of(s->in[1], b, k * h + u, n, buf[4 + k]);
+        }
+        const float *c_prev = run_of(s->in[2], b, u, n, buf[8]);
+        float *out_h = s->out.p + b * h + u, *out_c = s->out.p + (s->rows + b) * h + u;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            float i = tg_fast_sigmoidf(x[0][j] + hg[0][j]), f = tg_fast_sigmoidf(x[1][j] + hg[1][j]);
+            float g = tg_fast_tanhf(x[2][j] + hg[2][j]), o = tg_fast_sigmoidf(x[3][j] + hg[3][j]);
+            float c = f * c_prev[j] + i * g;
+            float tc = tg_fast_tanhf(c);
+            out_c[j] = c;
+            out_h[j] = o * tc;
+            act[0][j] = i, act[1][j] = f, act[2][j] = g, act[3][j] = o, act[4][j] = tc;
+        }
+        if (s->act_out)
+            for (int k = 0; k < 5; k++)
+                memcpy(s->act_out + b * 5 * h + k * h + u, act[k], sizeof(float) * (size_t)n);
+    }
+}
+
+int tg_kernel_lstm_gates(tg_tensor *out, float *act, const tg_tensor *x_gates, const tg_tensor *h_gates,
+                         const tg_tensor *c_prev)
+{
+    const char *op = "lstm_gates";
+    if (tg_check_float(op, 4, (const tg_tensor *const[]){ out, x_gates, h_gates, c_prev }) != 0 ||
+        tg_check_writable(out, op) != 0)
+        return -1;
+    step s = { .rows = x_gates->shape[0], .h = x_gates->shape[1] / 4, .act_out = act };
+    s.out = (plane){ out->data, 0, 1 };
+    s.in[0] = (plane){ x_gates->data, x_gates->stride[0], x_gates->stride[1] };
+    s.in[1] = (plane){ h_gates->data, h_gates->stride[0], h_gates->stride[1] };
+    if (!plane_of(c_prev, s.rows, s.h, op, &s.in[2]))
+        return -1;
+    run_rows(lstm_rows, &s);
+    return 0;
+}
+
+static void lstm_back_rows(const step *s, int64_t begin, int64_t end)
+{
+    int64_t h = s->h;
+    float buf[BLOCK], d[5][BLOCK];
+    FOR_BLOCKS(s, begin, end, b, u, n) {
+        const float *grad_h = s->grad + b * h + u, *grad_c = s->grad + (s->rows + b) * h + u;
+        const float *a = s->act + b * 5 * h + u;
+        const float *c_prev = run_of(s->in[0], b, u, n, buf);
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            float i = a[j], f = a[h + j], g = a[2 * h + j], o = a[3 * h + j], tc = a[4 * h + j];
+            float dc = grad_c[j] + grad_h[j] * o * (1.0f - tc * tc);
+            d[0][j] = dc * g * i * (1.0f - i);
+            d[1][j] = dc * c_prev[j] * f * (1.0f - f);
+            d[2][j] = dc * i * (1.0f - g * g);
+            d[3][j] = grad_h[j] * tc * o * (1.0f - o);
+            d[4][j] = dc * f;
+        }
+        for (int t = 0; t < 2; t++)
+            for (int k = 0; k < 4; k++)
+                put(s->d_out[t], b, k * h + u, s->accumulate[t], d[k], n);
+        put(s->d_out[2], b, u, s->accumulate[2], d[4], n);
+    }
+}
+
+int tg_kernel_lstm_gates_backward(tg_tensor *d_x_gates, bool accumulate_x, tg_tensor *d_h_gates,
+                                  bool accumulate_h, tg_tensor *d_c_prev, bool accumulate_c,
+                                  const tg_tensor *grad, const float *act, const tg_tensor *c_prev)
+{
+    const char *op = "lstm_gates backward";
+    if (tg_check_float(op, 2, (const tg_tensor *const[]){ grad, c_prev }) != 0)
+        return -1;
+    step s = { .rows = grad->shape[1], .h = grad->shape[2], .grad = grad->data, .act = act,
+               .accumulate = { accumulate_x, accumulate_h, accumulate_c } };
+    if (!plane_of(c_prev, s.rows, s.h, op, &s.in[0]) || !target_of(d_x_gates, s.rows, 4 * s.h, op, &s.d_out[0]) ||
+        !target_of(d_h_gates, s.rows, 4 * s.h, op, &s.d_out[1]) || !target_of(d_c_prev, s.rows, s.h, op, &s.d_out[2]))
+        return -1;
+    run_rows(lstm_back_rows, &s);
+    return 0;
+}
+
+/* ---- GRU, PyTorch's formulation ---------------------------------------------------------- */
+
+static void gru_rows(const step *s, int64_t begin, int64_t end)
+{
+    int64_t h = s->h;
+    float buf[7][BLOCK], act[3][BLOCK];
+    FOR_BLOCKS(s, begin, end, b, u, n) {
+        const float *xr = run_of(s->in[0], b, u, n, buf[0]), *xz = run_of(s->in[0], b, h + u, n, buf[1]);
+        const float *xn = run_of(s->in[0], b, 2 * h + u, n, buf[2]);
+        const float *hr = run_of(s->in[1], b, u, n, buf[3]), *hz = run_of(s->in[1], b, h + u, n, buf[4]);
+        const float *hn = run_of(s->in[1], b, 2 * h + u, n, buf[5]);
+        const float *h_prev = run_of(s->in[2], b, u, n, buf[6]);
+        float *out = s->out.p + b * h + u;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            float r = tg_fast_sigmoidf(xr[j] + hr[j]);
+            float z = tg_fast_sigmoidf(xz[j] + hz[j]);
+            float nn = tg_fast_tanhf(xn[j] + r * hn[j]);
+            out[j] = nn + z * (h_prev[j] - nn);
+            act[0][j] = r, act[1][j] = z, act[2][j] = nn;
+        }
+        if (s->act_out)
+            for (int k = 0; k < 3; k++)
+                memcpy(s->act_out + b * 3 * h + k * h + u, act[k], sizeof(float) * (size_t)n);
+    }
+}
+
+int tg_kernel_gru_gates(tg_tensor *out, float *act, const tg_tensor *x_gates, const tg_tensor *h_gates,
+                        const tg_tensor *h_prev)
+{
+    const char *op = "gru_gates";
+    if (tg_check_float(op, 4, (const tg_tensor *const[]){ out, x_gates, h_gates, h_prev }) != 0 ||
+        tg_check_writable(out, op) != 0)
+        return -1;
+    step s = { .rows = x_gates->shape[0], .h = x_gates->shape[1] / 3, .act_out = act };
+    s.out = (plane){ out->data, s.h, 1 };
+    s.in[0] = (plane){ x_gates->data, x_gates->stride[0], x_gates->stride[1] };
+    s.in[1] = (plane){ h_gates->data, h_gates->stride[0], h_gates->stride[1] };
+    if (!plane_of(h_prev, s.rows, s.h, op, &s.in[2]))
+        return -1;
+    run_rows(gru_rows, &s);
+    return 0;
+}
+
+static void gru_back_rows(const step *s, int64_t begin, int64_t end)
+{
+    int64_t h = s->h;
+    float buf[2][BLOCK], d[5][BLOCK];
+    FOR_BLOCKS(s, begin, end, b, u, n) {
+        const float *grad = s->grad + b * h + u, *a = s->act + b * 3 * h + u;
+        const float *hn = run_of(s->in[0], b, 2 * h + u, n, buf[0]), *h_prev = run_of(s->in[1], b, u, n, buf[1]);
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            float r = a[j], z = a[h + j], nn = a[2 * h + j], g = grad[j];
+            float dn = g * (1.0f - z) * (1.0f - nn * nn);
+            d[0][j] = dn * hn[j] * r * (1.0f - r);
+            d[1][j] = g * (h_prev[j] - nn) * z * (1.0f - z);
+            d[2][j] = dn;
+            d[3][j] = dn * r;
+            d[4][j] = g * z;
+        }
+        for (int k = 0; k < 3; k++)
+            put(s->d_out[0], b, k * h + u, s->accumulate[0], d[k], n);
+        for (int k = 0; k < 3; k++)
+            put(s->d_out[1], b, k * h + u, s->accumulate[1], d[k == 2 ? 3 : k], n);
+        put(s->d_out[2], b, u, s->accumulate[2], d[4], n);
+    }
+}
+
+int tg_kernel_gru_gates_backward(tg_tensor *d_x_gates, bool accumulate_x, tg_tensor *d_h_gates,
+                                 bool accumulate_h, tg_tensor *d_h_prev, bool accumulate_prev,
+                                 const tg_tensor *grad, const float *act, const tg_tensor *h_gates,
+                                 const tg_tensor *h_prev)
+{
+    const char *op = "gru_gates backward";
+    if (tg_check_float(op, 3, (const tg_tensor *const[]){ grad, h_gates, h_prev }) != 0)
+        return -1;
+    step s = { .rows = grad->shape[0], .h = grad->shape[1], .grad = grad->data, .act = act,
+               .accumulate = { accumulate_x, accumulate_h, accumulate_prev } };
+    s.in[0] = (plane){ h_gates->data, h_gates->stride[0], h_gates->stride[1] };
+    if (!plane_of(h_prev, s.rows, s.h, op, &s.in[1]) || !target_of(d_x_gates, s.rows, 3 * s.h, op, &s.d_out[0]) ||
+        !target_of(d_h_gates, s.rows, 3 * s.h, op, &s.d_out[1]) ||
+        !target_of(d_h_prev, s.rows, s.h, op, &s.d_out[2]))
+        return -1;
+    run_rows(gru_back_rows, &s);
+    return 0;
+}
+
+/* ---- GRU, the seed's formulation ------------------------------------------------------------- */
+
+static void seed_rows(const step *s, int64_t begin, int64_t end)
+{
+    int64_t h = s->h;
+    float buf[3][BLOCK], act[BLOCK];
+    FOR_BLOCKS(s, begin, end, b, u, n) {
+        const float *n_pre = run_of(s->in[0], b, u, n, buf[0]), *z = run_of(s->in[1], b, u, n, buf[1]);
+        const float *h_prev = run_of(s->in[2], b, u, n, buf[2]);
+        float *out = s->out.p + b * h + u;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            float nn = tg_fast_tanhf(n_pre[j]);
+            out[j] = h_prev[j] + z[j] * (nn - h_prev[j]);
+            act[j] = nn;
+        }
+        if (s->act_out)
+            memcpy(s->act_out + b * h + u, act, sizeof(float) * (size_t)n);
+    }
+}
+
+int tg_kernel_gru_seed_gates(tg_tensor *out, float *act, const tg_tensor *n_pre, const tg_tensor *z,
+                             const tg_tensor *h_prev)
+{
+    const char *op = "gru_seed_gates";
+    if (tg_check_float(op, 4, (const tg_tensor *const[]){ out, n_pre, z, h_prev }) != 0 ||
+        tg_check_writable(out, op) != 0)
+        return -1;
+    step s = { .rows = out->shape[0], .h = out->shape[1], .act_out = act };
+    s.out = (plane){ out->data, s.h, 1 };
+    if (!plane_of(n_pre, s.rows, s.h, op, &s.in[0]) || !plane_of(z, s.rows, s.h, op, &s.in[1]) ||
+        !plane_of(h_prev, s.rows, s.h, op, &s.in[2]))
+        return -1;
+    run_rows(seed_rows, &s);
+    return 0;
+}
+
+static void seed_back_rows(const step *s, int64_t begin, int64_t end)
+{
+    int64_t h = s->h;
+    float buf[2][BLOCK], d[3][BLOCK];
+    FOR_BLOCKS(s, begin, end, b, u, n) {
+        const float *grad = s->grad + b * h + u, *a = s->act + b * h + u;
+        const float *z = run_of(s->in[0], b, u, n, buf[0]), *h_prev = run_of(s->in[1], b, u, n, buf[1]);
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            float g = grad[j];
+            d[0][j] = g * z[j] * (1.0f - a[j] * a[j]);
+            d[1][j] = g * (a[j] - h_prev[j]);
+            d[2][j] = g - g * z[j];
+        }
+        for (int k = 0; k < 3; k++)
+            put(s->d_out[k], b, u, s->accumulate[k], d[k], n);
+    }
+}
+
+int tg_kernel_gru_seed_gates_backward(tg_tensor *d_n_pre, bool accumulate_n, tg_tensor *d_z,
+                                      bool accumulate_z, tg_tensor *d_h_prev, bool accumulate_prev,
+                                      const tg_tensor *grad, const float *act, const tg_tensor *z,
+                                      const tg_tensor *h_prev)
+{
+    const char *op = "gru_seed_gates backward";
+    if (tg_check_float(op, 3, (const tg_tensor *const[]){ grad, z, h_prev }) != 0)
+        return -1;
+    step s = { .rows = grad->shape[0], .h = grad->shape[1], .grad = grad->data, .act = act,
+               .accumulate = { accumulate_n, accumulate_z, accumulate_prev } };
+    if (!plane_of(z, s.rows, s.h, op, &s.in[0]) || !plane_of(h_prev, s.rows, s.h, op, &s.in[1]) ||
+        !target_of(d_n_pre, s.rows, s.h, op, &s.d_out[0]) || !target_of(d_z, s.rows, s.h, op, &s.d_out[1]) ||
+        !target_of(d_h_prev, s.rows, s.h, op, &s.d_out[2]))
+        return -1;
+    run_rows(seed_back_rows, &s);
+    return 0;
+}
