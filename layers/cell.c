@@ -11,6 +11,7 @@
 #include "autograd/ops.h"
 #include "layers/params.h"
 #include "tensor/kernel.h"
+#include "tensor/reference.h"
 
 const char *tg_cell_name(tg_cell_kind kind)
 {
@@ -129,13 +130,14 @@ int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config
                             .gru = config->gru, .hidden = h, .weight_ih = params->weight_ih,
                             .weight_hh = params->weight_hh, .qweight_ih = params->qweight_ih };
     bool bias = params->bias_ih != NULL;
+    bool seed_gru = kind == TG_CELL_GRU && config->gru == TG_GRU_SEED;
     if (params->qweight_hh) {
         const tg_qweight *q = params->qweight_hh;
-        int64_t first = kind == TG_CELL_GRU ? 2 * h : q->rows;
+        int64_t first = seed_gru ? 2 * h : q->rows;
         if (tg_qweight_rows(q, 0, first, &plan->qweight_hh) != 0 ||
-            (kind == TG_CELL_GRU && tg_qweight_rows(q, first, h, &plan->qweight_hn) != 0))
+            (seed_gru && tg_qweight_rows(q, first, h, &plan->qweight_hn) != 0))
             return -1;
-    } else if (kind == TG_CELL_GRU) {
+    } else if (seed_gru) {
         plan->weight_hh = tg_narrow(params->weight_hh, 0, 0, 2 * h);
         plan->weight_hn = tg_narrow(params->weight_hh, 0, 2 * h, h);
         if (!plan->weight_hh || !plan->weight_hn)
@@ -144,13 +146,10 @@ int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config
     if (!bias)
         return 0;
     if (kind == TG_CELL_GRU && config->gru == TG_GRU_PYTORCH) {
-        /* b_hn stays apart (r multiplies it); b_hr and b_hz join the input's. */
-        tg_tensor *rz = tg_add(tg_narrow(params->bias_ih, 0, 0, 2 * h),
-                               tg_narrow(params->bias_hh, 0, 0, 2 * h));
-        tg_tensor *parts[2] = { rz, tg_narrow(params->bias_ih, 0, 2 * h, h) };
-        plan->input_bias = parts[0] && parts[1] ? tg_concat(parts, 2, 0) : NULL;
-        plan->bias_hn = tg_narrow(params->bias_hh, 0, 2 * h, h);
-        return plan->input_bias && plan->bias_hn ? 0 : -1;
+        /* As torch.nn.GRU: W_ih x + b_ih and W_hh h + b_hh apart (r multiplies b_hn). */
+        plan->input_bias = params->bias_ih;
+        plan->hidden_bias = params->bias_hh;
+        return 0;
     }
     plan->input_bias = tg_add(params->bias_ih, params->bias_hh);
     return plan->input_bias ? 0 : -1;
@@ -177,8 +176,13 @@ static tg_rnn_state rnn_step(const tg_cell_plan *plan, tg_tensor *projected, tg_
 
 static tg_rnn_state lstm_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
 {
+    tg_tensor *h_gates = product(prev.h, plan->weight_hh, &plan->qweight_hh, NULL); /* [B, 4H]: i f g o */
+    if (!tg_reference_mode()) {
+        tg_tensor *hc = tg_lstm_gates(projected, h_gates, prev.c);
+        return (tg_rnn_state){ tg_select(hc, 0, 0), tg_select(hc, 0, 1) };
+    }
     int64_t h = plan->hidden;
-    tg_tensor *gates = product(prev.h, plan->weight_hh, &plan->qweight_hh, projected); /* [B, 4H]: i f g o */
+    tg_tensor *gates = tg_add(projected, h_gates);
     tg_tensor *sig = tg_sigmoid(gates); /* one pass over all four; the g slice is unused */
     tg_tensor *i = tg_narrow(sig, 1, 0, h);
     tg_tensor *f = tg_narrow(sig, 1, h, h);
@@ -188,22 +192,32 @@ static tg_rnn_state lstm_step(const tg_cell_plan *plan, tg_tensor *projected, tg
     return (tg_rnn_state){ tg_mul(o, tg_tanh(c)), c };
 }
 
-static tg_rnn_state gru_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
+/* n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = n + z ⊙ (h - n) */
+static tg_rnn_state gru_pytorch_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
+{
+    tg_tensor *h_gates = product(prev.h, plan->weight_hh, &plan->qweight_hh, plan->hidden_bias); /* r z n */
+    if (!tg_reference_mode())
+        return (tg_rnn_state){ tg_gru_gates(projected, h_gates, prev.h), NULL };
+    int64_t h = plan->hidden;
+    tg_tensor *rz = tg_sigmoid(tg_add(tg_narrow(projected, 1, 0, 2 * h), tg_narrow(h_gates, 1, 0, 2 * h)));
+    tg_tensor *r = tg_narrow(rz, 1, 0, h);
+    tg_tensor *z = tg_narrow(rz, 1, h, h);
+    tg_tensor *n = tg_tanh(tg_add(tg_narrow(projected, 1, 2 * h, h), tg_mul(r, tg_narrow(h_gates, 1, 2 * h, h))));
+    return (tg_rnn_state){ tg_add(n, tg_mul(z, tg_sub(prev.h, n))), NULL };
+}
+
+/* n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn); h' = h + z ⊙ (n - h) */
+static tg_rnn_state gru_seed_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev)
 {
     int64_t h = plan->hidden;
     tg_tensor *rz = tg_sigmoid(product(prev.h, plan->weight_hh, &plan->qweight_hh,
                                           tg_narrow(projected, 1, 0, 2 * h)));
     tg_tensor *r = tg_narrow(rz, 1, 0, h);
     tg_tensor *z = tg_narrow(rz, 1, h, h);
-    tg_tensor *x_n = tg_narrow(projected, 1, 2 * h, h);
-    if (plan->gru == TG_GRU_PYTORCH) {
-        /* n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = n + z ⊙ (h - n) */
-        tg_tensor *h_n = product(prev.h, plan->weight_hn, &plan->qweight_hn, plan->bias_hn);
-        tg_tensor *n = tg_tanh(tg_add(x_n, tg_mul(r, h_n)));
-        return (tg_rnn_state){ tg_add(n, tg_mul(z, tg_sub(prev.h, n))), NULL };
-    }
-    /* n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn); h' = h + z ⊙ (n - h) */
-    tg_tensor *n = tg_tanh(product(tg_mul(r, prev.h), plan->weight_hn, &plan->qweight_hn, x_n));
+    tg_tensor *n_pre = product(tg_mul(r, prev.h), plan->weight_hn, &plan->qweight_hn, tg_narrow(projected, 1, 2 * h, h));
+    if (!tg_reference_mode())
+        return (tg_rnn_state){ tg_gru_seed_gates(n_pre, z, prev.h), NULL };
+    tg_tensor *n = tg_tanh(n_pre);
     return (tg_rnn_state){ tg_add(prev.h, tg_mul(z, tg_sub(n, prev.h))), NULL };
 }
 
@@ -215,7 +229,8 @@ tg_rnn_state tg_cell_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn
     case TG_CELL_LSTM:
         return lstm_step(plan, projected, prev);
     case TG_CELL_GRU:
-        return gru_step(plan, projected, prev);
+        return plan->gru == TG_GRU_PYTORCH ? gru_pytorch_step(plan, projected, prev)
+                                           : gru_seed_step(plan, projected, prev);
     default:
         return rnn_step(plan, projected, prev);
     }

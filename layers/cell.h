@@ -50,12 +50,12 @@ typedef struct tg_cell_plan {
     int64_t hidden;
     tg_tensor *weight_ih;
     tg_tensor *input_bias; /* every bias that adds to a pre-activation, or NULL */
-    tg_tensor *weight_hh;  /* RNN, LSTM: all rows; GRU: the r and z rows */
-    tg_tensor *weight_hn;  /* GRU: the n rows */
+    tg_tensor *weight_hh;  /* all rows; the seed's GRU: the r and z rows */
+    tg_tensor *weight_hn;  /* the seed's GRU: the n rows */
     /* int8 layers: the weights above are NULL and these are used instead */
     const tg_qweight *qweight_ih;
     tg_qweight qweight_hh, qweight_hn; /* views of the rows, as weight_hh and weight_hn */
-    tg_tensor *bias_hn;    /* PyTorch GRU: b_hn, which r multiplies; else NULL */
+    tg_tensor *hidden_bias; /* PyTorch's GRU: b_hh, added to W_hh h (r multiplies b_hn); else NULL */
 } tg_cell_plan;
 
 int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config *config,
@@ -65,7 +65,9 @@ int tg_cell_plan_make(tg_cell_plan *plan, tg_cell_kind kind, const tg_rnn_config
 tg_tensor *tg_cell_project(const tg_cell_plan *plan, tg_tensor *x);
 
 /* One step from the step's projection [B, G*hidden] and the previous state;
- * h NULL on error. */
+ * h NULL on error. The elementwise part after the products is one fused op
+ * (tg_lstm_gates, tg_gru_gates, tg_gru_seed_gates), or in the reference
+ * mode (tensor/reference.h) the same formula composed of separate ops. */
 tg_rnn_state tg_cell_step(const tg_cell_plan *plan, tg_tensor *projected, tg_rnn_state prev);
 
 #endif
