@@ -214,18 +214,22 @@ bool tg_anomaly_mode(void);
 /* ---- Defining a new op -------------------------------------------------------- *
  *
  * An op is a forward function of yours plus a tg_op: its name and its
- * backward rule. The forward computes the output (a graph tensor, e.g. from
- * tg_empty) with any kernels, then calls tg_record, which adds a node to the
- * tape when an input needs a gradient. The backward rule receives the node
- * and the gradient of its output, and adds each input's gradient.
+ * backward rule. The forward computes the output, a new graph tensor, then
+ * calls tg_record, which adds a node to the tape when an input needs a
+ * gradient. Compute it with ops inside a no-grad scope (only your node is
+ * then recorded; tapegrad.h is all you include), or with raw kernels
+ * (tensor/kernel.h: tg_map runs a row function of yours over any strides).
+ * The backward rule receives the node and the gradient of the op's output,
+ * and adds each input's gradient.
  *
  * Writing a backward rule. Write it with ops and give each input its
- * contribution with tg_grad_accumulate (or the tg_grad_* functions below,
- * which do the same for a product, a slice, an indexed add or an
- * elementwise formula without a temporary):
+ * contribution with tg_grad_accumulate (or tg_grad_matmul, tg_grad_slice,
+ * tg_grad_index_add, tg_grad_scatter_add, which do the same for a product,
+ * a slice, an indexed add or a scatter without a temporary):
  *
+ *     // cube(x) = x^3; d/dx = 3 x^2
  *     static int cube_backward(tg_node *node, tg_tensor *grad) {
- *         tg_tensor *x = node->in[0];                  // d/dx x^3 = 3 x^2
+ *         tg_tensor *x = node->in[0];
  *         return tg_grad_accumulate(x, tg_mul(grad, tg_mul_scalar(tg_square(x), 3.0f)));
  *     }
  *     static const tg_op cube_op = { .name = "cube", .backward = cube_backward,
@@ -233,33 +237,50 @@ bool tg_anomaly_mode(void);
  *
  *     tg_tensor *cube(tg_tensor *x) {
  *         if (tg_check_inputs("cube", 1, &x) != 0) return NULL;
- *         tg_tensor *out = tg_empty(tg_tensor_shape(x));
- *         if (!out || tg_map("cube", out, 1, ..., row_cube, NULL, false)) return NULL;
- *         return tg_record(&cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
+ *         tg_no_grad_begin();
+ *         tg_tensor *out = tg_mul(x, tg_square(x));
+ *         tg_no_grad_end();
+ *         return out && tg_record(&cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
  *     }
  *
- * Such a rule runs twice over: in a first-order backward the ops run
- * unrecorded (grad mode is off), and in a backward with .create_graph they
- * are recorded, so the rule's own result can be differentiated again, to
- * any order. A rule that writes gradients with kernels (tg_grad_target,
- * tg_grad_map in autograd/kernel.h) is faster but first order only: a backward that creates a
- * graph through it fails with an error naming the op.
+ * Such a rule runs twice over: in a first-order backward its ops run
+ * unrecorded (grad mode is off), and in a backward with .create_graph (or
+ * tg_autograd_grad with it) they are recorded, so the rule's own result can
+ * be differentiated again, to any order: check it with tg_gradgradcheck
+ * (autograd/gradcheck.h) beside tg_gradcheck. A rule that writes gradient
+ * buffers with kernels (tg_grad_target, tg_grad_map: autograd/kernel.h) is
+ * faster but first order only: a backward that creates a graph through it
+ * fails with an error naming the op. examples/custom_layer.c defines an op
+ * the first way and checks both derivatives.
  *
- * What the questions come down to:
- *   - A backward rule may allocate: graph tensors (tg_empty, any op) live
- *     until tg_graph_reset like the forward's. In first order the memory of
- *     `grad` and of what the rule made may be reused once the rule returns,
- *     so keep nothing of it past the call.
- *   - A gradient target may be strided: when x is a view (a slice, a
- *     transpose) of a tensor that needs a gradient, tg_grad_target gives
- *     the same view of that tensor's gradient. Write it with kernels, which
- *     take any strides (tg_map, tg_kernel_copy, ...), never by indexing
- *     ->data as if contiguous. tg_grad_accumulate does this for you.
- *   - A kernel that writes a tensor's ->data itself must then call
- *     tg_tensor_mark_written(t): that changes the storage's version, which
- *     tells cached packed copies (fast products) to rebuild and lets
- *     backward detect a saved tensor written in place. tapegrad's own
- *     kernels already do it.
+ * What op authors ask:
+ *   - May a backward allocate? Yes, graph tensors: any op, tg_empty. They
+ *     live in the arena until tg_graph_reset like the forward's, so a
+ *     training step still calls malloc zero times; never malloc in a rule.
+ *     In first order the memory of `grad` and of what the rule made may be
+ *     reused for later gradients once the rule returns, so keep no pointer
+ *     to it past the call. What the rule needs from the forward goes in
+ *     node->fparam / iparam, or in memory from tg_node_save.
+ *   - How do I write into a strided gradient target? With ops you do not:
+ *     tg_grad_accumulate adds a contribution of x's shape (or one that
+ *     broadcasts to it, summed down) wherever x's gradient lives, and the
+ *     tg_grad_slice / index_add / scatter_add forms add to part of it. With
+ *     kernels, the buffer from tg_grad_target may be strided (when x is a
+ *     view, a slice or a transpose, of a tensor that needs a gradient, it
+ *     is the same view of that tensor's gradient): write it with kernels,
+ *     which take any strides (tg_map, tg_kernel_copy, ...), never by
+ *     indexing ->data as if contiguous; compute into a contiguous graph
+ *     tensor first and tg_kernel_copy it in if your loop needs that.
+ *   - When must a kernel mark storage written? Whenever it writes the
+ *     ->data of a tensor that existed before the write, through anything
+ *     but tapegrad's own ops and kernels (which mark for you): an input, a
+ *     parameter, a tensor an op saved, a gradient buffer from
+ *     tg_grad_target. Call tg_tensor_mark_written(t) (tensor/kernel.h)
+ *     after the write: the storage's version changes, so a packed copy of
+ *     t kept for fast products is rebuilt and backward refuses a saved
+ *     tensor that was written since. A new tensor (tg_empty) filled before
+ *     anything has read it, as an op's output before tg_record, needs no
+ *     mark. Ops never need one.
  *   - Set tg_op.unread to the inputs (and the output) whose values the rule
  *     never reads, so that writing them in place before backward stays
  *     allowed; every other one is checked.

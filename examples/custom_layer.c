@@ -1,9 +1,10 @@
 /*
  * custom_layer: extending tapegrad with an op and a recurrent cell of your own.
  *
- * Defines a new differentiable op, the scaled tanh a tanh(b x), with its
- * own backward rule through the public op API (autograd/autograd.h), and
- * checks the rule with the gradient checker. Then composes a new recurrent
+ * Defines a new differentiable op, the scaled tanh a tanh(b x): a forward
+ * kernel of its own (tensor/kernel.h, the op author's header) and a
+ * backward rule written with ops (autograd/autograd.h), so that it has
+ * second derivatives too; checks both with the gradient checkers. Then composes a new recurrent
  * cell from ops, the minimal gated unit (MGU, Zhou et al. 2016) with the
  * scaled tanh as its candidate's nonlinearity and its parameters registered
  * under PyTorch-style names, checks its gradients too, and trains it on the
@@ -25,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <autograd/kernel.h>
+#include <tensor/kernel.h>
 
 #include "adding_problem.h"
 #include "notebook.h"
@@ -34,52 +35,51 @@ static const char PROGRAM[] = "custom_layer";
 
 /* ---- A new op: scaled_tanh(x) = a tanh(b x) ------------------------------------ *
  * With a = 1.7159 and b = 2/3 it is LeCun's tanh (1998): f(1) = 1, and its
- * slope at 0, a b = 1.14, is steeper than tanh's. */
-
-static float scaled_tanh_slope(float x, float a, float b)
-{
-    float t = tanhf(b * x);
-    return a * b * (1.0f - t * t);
-}
-
-/* Row functions for tg_map: `a` is the first input's element, `b` the
- * second's, p the parameters {a, b}. */
+ * slope at 0, a b = 1.14, is steeper than tanh's.
+ *
+ * The forward is a raw kernel (tensor/kernel.h): tg_map runs a row
+ * function over any strides, `a` the input's element and p the parameters
+ * {a, b}. */
 TG_MAP_ROW_1(row_scaled_tanh, p[0] * tanhf(p[1] * a))
-/* The inputs are the output's gradient and x: dx = grad * f'(x). */
-TG_MAP_ROW_2(row_scaled_tanh_backward, a * scaled_tanh_slope(b, p[0], p[1]))
 
-/* For contrast, a slip that hand derivations make: the chain rule's inner
- * factor b left out. */
-TG_MAP_ROW_2(row_scaled_tanh_backward_slip, a * scaled_tanh_slope(b, p[0], p[1]) / p[1])
-
-/* A backward rule adds grad * f'(x) to x's gradient (tg_grad_map also sums
- * over broadcast axes). The node carries a and b in fparam; a larger
- * context would go in memory from tg_node_save. */
-static int backward_with(tg_map_fn row, tg_node *node, const tg_tensor *grad)
+/* The backward rule, written with ops as autograd/autograd.h ("Defining a
+ * new op") says: dx = grad * a b (1 - tanh^2(b x)), added to x's gradient
+ * by tg_grad_accumulate (which also sums over broadcast axes). Because it is
+ * made of ops, a backward with .create_graph records it and the gradient
+ * can be differentiated again. The node carries a and b in fparam; a larger
+ * context would go in memory from tg_node_save. `slope` is the factor in
+ * front of (1 - tanh^2): a b for the rule. */
+static int backward_with(float slope, tg_node *node, tg_tensor *grad)
 {
-    const tg_tensor *in[2] = { grad, node->in[0] };
-    return tg_grad_map(node->in[0], grad, 2, in, row, node->fparam);
+    tg_tensor *x = node->in[0];
+    tg_tensor *t = tg_tanh(tg_mul_scalar(x, node->fparam[1]));
+    return tg_grad_accumulate(x, tg_mul(grad, tg_mul_scalar(tg_scalar_sub(1.0f, tg_square(t)), slope)));
 }
 
 static int scaled_tanh_backward(tg_node *node, tg_tensor *grad)
 {
-    return backward_with(row_scaled_tanh_backward, node, grad);
+    return backward_with(node->fparam[0] * node->fparam[1], node, grad);
 }
 
+/* For contrast, a slip that hand derivations make: the chain rule's inner
+ * factor b left out. */
 static int scaled_tanh_backward_slip(tg_node *node, tg_tensor *grad)
 {
-    return backward_with(row_scaled_tanh_backward_slip, node, grad);
+    return backward_with(node->fparam[0], node, grad);
 }
 
-/* An op is its name and its backward rule. */
-static const tg_op scaled_tanh_op = { .name = "scaled_tanh", .backward = scaled_tanh_backward };
-static const tg_op scaled_tanh_slip_op = { .name = "scaled_tanh_slip", .backward = scaled_tanh_backward_slip };
+/* An op is its name and its backward rule; .unread says the rule never
+ * reads the output's values (only x's). */
+static const tg_op scaled_tanh_op = { .name = "scaled_tanh", .backward = scaled_tanh_backward,
+                                      .unread = TG_OP_OUTPUT_UNREAD };
+static const tg_op scaled_tanh_slip_op = { .name = "scaled_tanh_slip", .backward = scaled_tanh_backward_slip,
+                                           .unread = TG_OP_OUTPUT_UNREAD };
 
 /* The forward: a new graph tensor computed by tg_map, then a node of `op`
  * on the tape (tg_record adds none when no input needs a gradient). */
 static tg_tensor *scaled_tanh_as(const tg_op *op, tg_tensor *x, float a, float b)
 {
-    if (!x)
+    if (tg_check_inputs(op->name, 1, &x) != 0)
         return NULL;
     const float ab[2] = { a, b };
     tg_tensor *out = tg_empty(tg_tensor_shape(x));
@@ -186,19 +186,24 @@ static tg_tensor *apply_mgu(tg_tensor *const *in, void *user)
     return mgu_forward(user, in[0]);
 }
 
-/* Runs tg_gradcheck and prints what it found; -1 when it could not run. */
-static int report_gradcheck(const char *what, tg_gradcheck_fn fn, void *user, tg_tensor *const *in, int n,
-                            tg_gradcheck_result *result)
+/* tg_gradcheck or tg_gradgradcheck: both take the same arguments. */
+typedef int (*checker)(tg_gradcheck_fn fn, void *user, tg_tensor *const *inputs, int n,
+                       const tg_gradcheck_config *config, tg_gradcheck_result *result);
+
+/* Runs a checker and prints what it found; -1 when it could not run. */
+static int report_check(checker check, const char *what, tg_gradcheck_fn fn, void *user, tg_tensor *const *in,
+                        int n, tg_gradcheck_result *result)
 {
-    if (tg_gradcheck(fn, user, in, n, NULL, result) != 0)
+    if (check(fn, user, in, n, NULL, result) != 0)
         return -1;
     printf("    %s: largest |analytic - numeric| %.2e over %lld elements\n      %s\n", what,
            result->max_abs_error, (long long)result->checked, result->message);
     return 0;
 }
 
-/* The rule, then the slip, on a [4, 6] input from U(-3, 3). 0 when the rule
- * passes and the slip fails, as they should. */
+/* The rule, its second derivatives, then the slip, on a [4, 6] input from
+ * U(-3, 3). 0 when the rule passes both checks and the slip fails, as they
+ * should. */
 static int check_op(void)
 {
     tg_rng rng = tg_rng_new(7);
@@ -206,11 +211,14 @@ static int check_op(void)
     if (!x || tg_set_requires_grad(x, true) != 0)
         return -1;
     tg_rng_fill_uniform(&rng, x->data, x->numel, -3.0f, 3.0f);
-    tg_gradcheck_result rule, slip;
-    if (report_gradcheck("scaled_tanh", apply_scaled_tanh, (void *)&scaled_tanh_op, &x, 1, &rule) != 0 ||
-        report_gradcheck("scaled_tanh_slip", apply_scaled_tanh, (void *)&scaled_tanh_slip_op, &x, 1, &slip) != 0)
+    tg_gradcheck_result rule, second, slip;
+    void *op = (void *)&scaled_tanh_op, *slip_op = (void *)&scaled_tanh_slip_op;
+    if (report_check(tg_gradcheck, "scaled_tanh", apply_scaled_tanh, op, &x, 1, &rule) != 0 ||
+        report_check(tg_gradgradcheck, "scaled_tanh, second derivatives", apply_scaled_tanh, op, &x, 1,
+                     &second) != 0 ||
+        report_check(tg_gradcheck, "scaled_tanh_slip", apply_scaled_tanh, slip_op, &x, 1, &slip) != 0)
         return -1;
-    return rule.passed && !slip.passed ? 0 : -1;
+    return rule.passed && second.passed && !slip.passed ? 0 : -1;
 }
 
 /* A small MGU (2 inputs, 3 units) over 5 steps of a batch of 2. */
@@ -223,8 +231,10 @@ static int check_cell(uint64_t seed)
     int status = -1;
     if (cell && x && tg_set_requires_grad(x, true) == 0) {
         tg_tensor *in[5] = { x, cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh };
-        tg_gradcheck_result result;
-        if (report_gradcheck("mgu", apply_mgu, cell, in, 5, &result) == 0 && result.passed)
+        tg_gradcheck_result first, second;
+        if (report_check(tg_gradcheck, "mgu", apply_mgu, cell, in, 5, &first) == 0 &&
+            report_check(tg_gradgradcheck, "mgu, second derivatives", apply_mgu, cell, in, 5, &second) == 0 &&
+            first.passed && second.passed)
             status = 0;
     }
     tg_model_free(model);
@@ -368,18 +378,22 @@ static int fail(const char *message) { return nb_fail(PROGRAM, message); }
 static void section_overview(void)
 {
     nb_section(1, "What you write, and what you get",
-               "A new op takes three pieces: a forward that computes the output (tg_map runs a "
-               "row function written in one line with TG_MAP_ROW_1, over any strides), a backward "
-               "rule that adds each input's gradient given the output's (tg_grad_map), and a "
-               "tg_op, the op's name and rule, which tg_record puts on the tape with each use. A "
+               "A new op takes three pieces: a forward that computes the output (here a raw "
+               "kernel: tg_map runs a row function written in one line with TG_MAP_ROW_1, over any "
+               "strides), a backward rule that adds each input's gradient given the output's, "
+               "written with ops and tg_grad_accumulate, and a tg_op, the op's name and rule, which "
+               "tg_record puts on the tape with each use. Because the rule is made of ops, a "
+               "backward with .create_graph records it, so the op has second derivatives too "
+               "(Hessian-vector products, gradient penalties). A "
                "new layer takes less: parameters registered in the model by name "
                "(tg_model_add_parameter) and a forward made of ops. It has no backward of its "
                "own.\n\n"
                "The rest comes free: backpropagation through time is the tape's reverse walk over "
                "your ops and the built-in ones alike; optimizers and gradient clipping find your "
                "parameters in the model; checkpoints save and load them by name, so a PyTorch "
-               "module with the same names reads them; tg_gradcheck checks a rule against finite "
-               "differences; anomaly mode names your op if it makes a NaN.");
+               "module with the same names reads them; tg_gradcheck and tg_gradgradcheck check a "
+               "rule and its derivative against finite differences; anomaly mode names your op if "
+               "it makes a NaN.");
 }
 
 static int section_op(void)
@@ -390,7 +404,9 @@ static int section_op(void)
                "dx = grad * a b (1 - tanh^2(b x)). tg_gradcheck back-propagates a random weighting "
                "of the output and compares the gradient of every input element with the central "
                "difference (f(x + eps) - f(x - eps)) / 2 eps, here on a transposed view of a "
-               "[4, 6] input from U(-3, 3). Then the same check of a rule with a slip in it (the "
+               "[4, 6] input from U(-3, 3). tg_gradgradcheck does the same one order up: it "
+               "differentiates the recorded rule and compares with central differences of "
+               "first-order gradients. Then the first check of a rule with a slip in it (the "
                "chain rule's inner factor b left out), which it must catch:");
     int status = check_op() == 0 ? 0 : fail("the scaled tanh's gradient checks went wrong");
     tg_graph_reset();
@@ -416,9 +432,9 @@ static int section_cell(race *r, const nb_common *common)
                "+ b_hn), and h_t = (1 - f_t) * h_{t-1} + f_t * n_t. mgu_new registers four "
                "parameters in the layout of torch.nn.GRUCell and draws them as PyTorch would; "
                "mgu_forward projects every step's input with one product, then makes two "
-               "recurrent products and a few elementwise ops per step. The check covers its "
-               "gradients through the scaled tanh and 5 steps, to the input and to every "
-               "parameter:");
+               "recurrent products and a few elementwise ops per step. The checks cover its "
+               "first and second derivatives through the scaled tanh and 5 steps, to the input "
+               "and to every parameter:");
     int status = check_cell(common->seed);
     tg_graph_reset();
     if (status != 0)

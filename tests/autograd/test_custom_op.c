@@ -1,5 +1,6 @@
 /* New differentiable ops defined from outside the library, through the
- * public headers only (autograd/autograd.h): forward with tg_map and a
+ * installed headers (autograd/autograd.h, and the op author's
+ * autograd/kernel.h for rules written with kernels): forward with tg_map and a
  * TG_MAP_ROW_* row function, tg_record, a saved context, and backward rules
  * built on tg_grad_map, tg_grad_accumulate and tg_grad_target (first order
  * only: checked with tg_gradcheck, and a deliberately wrong rule must fail
@@ -284,7 +285,8 @@ Test(custom_op, gradcheck_refuses_inputs_it_cannot_perturb)
 
 /* ---- A rule written with ops differentiates again ------------------------------------ */
 
-/* cube(x) = x^3, with the rule of autograd.h's "Writing a backward rule". */
+/* cube(x) = x^3, exactly as autograd.h's "Defining a new op" writes it:
+ * the forward with ops in a no-grad scope, the rule with ops. */
 static int cube_backward(tg_node *node, tg_tensor *grad)
 {
     tg_tensor *x = node->in[0]; /* d/dx x^3 = 3 x^2 */
@@ -297,10 +299,10 @@ static tg_tensor *cube(tg_tensor *x)
 {
     if (tg_check_inputs("cube", 1, &x) != 0)
         return NULL;
-    tg_tensor *out = tg_empty(tg_tensor_shape(x));
-    if (!out || tg_map("cube", out, 1, (const tg_tensor *[]){ x }, row_cube_value, NULL, false) != 0)
-        return NULL;
-    return tg_record(&cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
+    tg_no_grad_begin();
+    tg_tensor *out = tg_mul(x, tg_square(x));
+    tg_no_grad_end();
+    return out && tg_record(&cube_op, out, &x, 1, NULL) == 0 ? out : NULL;
 }
 
 static tg_tensor *apply_cube(tg_tensor *const *in, void *user)

@@ -1,4 +1,5 @@
-/* The custom_layer example, run with --quick: its gradient checks, its
+/* The custom_layer example, run with --quick: its gradient checks (first
+ * and second derivatives of the custom op, whose rule is written with ops), its
  * outputs, the checkpoint holding the custom cell, its determinism and its
  * refusals. The runs use one thread: the machine is shared, and OpenMP
  * threads that wait for each other make a loaded run many times slower. */
@@ -36,6 +37,14 @@ Test(custom_layer, the_gradient_checks_pass_and_catch_the_slip)
     cr_assert_lt(number_after(run.output, "mgu: largest |analytic - numeric| "), 1e-3);
     cr_assert(strstr(line_starting(run.output, "      passed: 24 elements"), "worst: input 0"));
     cr_assert(strstr(run.output, "      passed: 62 elements"), "%s", run.output);
+    /* The rule is written with ops, so it is differentiated again: second
+     * derivatives of the op alone (x's 24 elements and the output weight's
+     * 24) and of the cell through it (its 62 inputs and the 6 output
+     * weights), against central differences of first-order gradients. */
+    cr_assert_lt(number_after(run.output, "scaled_tanh, second derivatives: largest |analytic - numeric| "), 1e-3);
+    cr_assert(strstr(run.output, "      passed: 48 elements"), "%s", run.output);
+    cr_assert_lt(number_after(run.output, "mgu, second derivatives: largest |analytic - numeric| "), 2e-3);
+    cr_assert(strstr(run.output, "      passed: 68 elements"), "%s", run.output);
     /* Leaving out the factor b = 2/3 makes the rule 1.5 times too large. */
     cr_assert_gt(number_after(run.output, "scaled_tanh_slip: largest |analytic - numeric| "), 0.1);
     cr_assert(strstr(run.output, "      FAILED: 24 elements"), "%s", run.output);
