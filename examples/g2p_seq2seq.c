@@ -961,22 +961,33 @@ static int draw_attention(const shown_words *shown, const char *path)
     return status;
 }
 
+/* The attention weights of the shown words as CSV (word, step, phoneme,
+ * letter, weight), saved atomically as every file of tapegrad is. */
+static int write_attention(const shown_words *shown, const char *path)
+{
+    tg_atomic_file *file = tg_atomic_file_open(path, PROGRAM);
+    if (!file)
+        return -1;
+    char row[256];
+    int n = snprintf(row, sizeof row, "word,step,phoneme,letter,weight\n");
+    tg_atomic_file_write(file, row, (size_t)n);
+    for (int w = 0; w < shown->n; w++)
+        for (int t = 0; t < shown->h[w].n; t++)
+            for (size_t i = 0; i < strlen(shown->text[w]); i++) {
+                n = snprintf(row, sizeof row, "%s,%d,%s,%zu,%.5f\n", shown->text[w], t,
+                             PHONEMES[shown->h[w].ids[t]], i, shown->h[w].attention[t][i]);
+                tg_atomic_file_write(file, row, (size_t)n);
+            }
+    return tg_atomic_file_commit(file);
+}
+
 static int section_files(trainer *tr, const shown_words *shown)
 {
     nb_section(6, "Files", "");
     const nb_common *common = tr->common;
     char csv[1024], png[1024], attention[1024];
     nb_out_path(common, "g2p_seq2seq_attention.csv", attention, sizeof attention);
-    FILE *f = fopen(attention, "w");
-    if (!f)
-        return fail("cannot write the attention weights");
-    fprintf(f, "word,step,phoneme,letter,weight\n");
-    for (int w = 0; w < shown->n; w++)
-        for (int t = 0; t < shown->h[w].n; t++)
-            for (size_t i = 0; i < strlen(shown->text[w]); i++)
-                fprintf(f, "%s,%d,%s,%zu,%.5f\n", shown->text[w], t, PHONEMES[shown->h[w].ids[t]], i,
-                        shown->h[w].attention[t][i]);
-    if (fclose(f) != 0)
+    if (write_attention(shown, attention) != 0)
         return fail("cannot write the attention weights");
     nb_wrote(attention, "attention weights of the words of section 5");
     nb_out_path(common, "g2p_seq2seq_attention.png", png, sizeof png);

@@ -1,9 +1,13 @@
 /*
  * The g2p_seq2seq example, run with --quick: its split checked against the
  * dictionary, its error rates, files and --word, a checkpoint evaluated
- * with --load --eval, and bad dictionary lines refused with their line.
+ * with --load --eval, its attention file saved as every file is, and bad
+ * dictionary lines refused with their line.
  */
+#define _POSIX_C_SOURCE 200809L /* mkfifo */
 #include "examples/run_example.h"
+
+#include <sys/stat.h>
 
 TestSuite(g2p_seq2seq, .init = tg_test_setup, .fini = tg_test_teardown);
 
@@ -105,6 +109,22 @@ Test(g2p_seq2seq, quick_run_learns_pronunciations_and_a_checkpoint_evaluates_the
     cr_assert(strstr(eval.output, "Evaluation only"));
     example_run_free(&eval);
     example_run_free(&run);
+
+    /* The attention weights are saved as every file is: a FIFO in their
+     * place is refused at once, not opened and waited on. */
+    out_file(path, sizeof path, eval_dir, "g2p_seq2seq_attention.csv");
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    char message[900];
+    snprintf(message, sizeof message, "g2p_seq2seq: cannot write the attention weights: "
+             "g2p_seq2seq: %s: not a regular file but a FIFO; saves replace only regular files",
+             path);
+    example_run refused = run_example_expecting(1, EXAMPLE, (const char *const[]){
+        "--quick", "--out", eval_dir, "--load", ckpt, "--eval", NULL });
+    cr_assert(strstr(refused.output, message), "no \"%s\" in:\n%s", message, refused.output);
+    example_run_free(&refused);
+    struct stat st;
+    cr_assert(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO was replaced");
 }
 
 /* A dictionary of three good lines and `bad` as line 4. */
