@@ -307,9 +307,26 @@ tg_tensor *tg_affine_int8(tg_tensor *x, const tg_qweight *weight, tg_tensor *add
     as_rows(out, &out_rows);
     size_t bytes = tg_int8_scratch_bytes(x_rows.shape[0], weight->cols);
     tg_tensor *scratch = tg_empty(TG_SHAPE((int64_t)((bytes + sizeof(float) - 1) / sizeof(float))));
-    if (!scratch || (addend && tg_kernel_copy(out, addend, false) != 0))
+    if (!scratch)
         return NULL;
-    return tg_kernel_affine_int8(&out_rows, &x_rows, weight, addend != NULL, scratch->data) == 0
-               ? out
-               : NULL;
+    /* The kernel reads an addend of rows (a bias vector, or a step's slice
+     * of a projection) in place; any other is first copied into out. */
+    tg_tensor addend_rows;
+    const tg_tensor *rows = NULL;
+    if (addend) {
+        if (addend->ndim == 1 && addend->shape[0] == weight->rows && addend->stride[0] == 1) {
+            addend_rows = out_rows;
+            addend_rows.data = addend->data;
+            addend_rows.stride[0] = 0;
+            rows = &addend_rows;
+        } else if (tg_tensor_same_shape(addend, out) && as_rows(addend, &addend_rows) &&
+                   (weight->rows == 1 || addend_rows.stride[1] == 1)) {
+            rows = &addend_rows;
+        } else {
+            if (tg_kernel_copy(out, addend, false) != 0)
+                return NULL;
+            rows = &out_rows;
+        }
+    }
+    return tg_kernel_affine_int8(&out_rows, &x_rows, weight, rows, scratch->data) == 0 ? out : NULL;
 }

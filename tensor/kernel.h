@@ -83,11 +83,13 @@ tg_tensor *tg_view_contiguous(const tg_tensor *t);
 size_t tg_int8_scratch_bytes(int64_t n_rows, int64_t cols);
 
 /* out [R, w->rows] (contiguous, float32) = x [R, w->cols] (float32, unit
- * stride along its rows) times w^T as above, plus out's own values when
- * accumulate. scratch: tg_int8_scratch_bytes(R, cols) bytes, aligned for
- * floats. The caller checks the shapes; -1 with an error if they differ. */
+ * stride along its rows) times w^T as tensor/quantize.h says, plus addend
+ * [R, w->rows] (float32, unit stride along its rows, any row stride: 0
+ * repeats one row; it may be out itself), or NULL. scratch:
+ * tg_int8_scratch_bytes(R, cols) bytes, aligned for floats. -1 with an
+ * error if the shapes do not fit. */
 int tg_kernel_affine_int8(tg_tensor *out, const tg_tensor *x, const tg_qweight *w,
-                          bool accumulate, void *scratch);
+                          const tg_tensor *addend, void *scratch);
 
 /* ---- Writing and giving back memory ------------------------------------------ */
 

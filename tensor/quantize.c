@@ -223,33 +223,40 @@ size_t tg_int8_scratch_bytes(int64_t n_rows, int64_t cols)
 
 /* q[0..K4) = round(x / t) + 128 with t = max|x| / 127 (the padding 128,
  * which the zero columns of the weight ignore); returns t: 0 for a row of
- * zeros (q all 128), NaN when x holds NaN or an infinity. */
+ * zeros (q all 128), NaN when x holds NaN or an infinity. The largest |x|
+ * is found on the bits (|x| orders as its bits do, and NaN and the
+ * infinities sort above every finite value), a reduction the compiler
+ * vectorises, unlike a float maximum that must notice NaN. */
 static float quantize_row(const float *x, int64_t cols, uint8_t *q)
 {
-    float max = 0.0f, probe = 0.0f;
+    uint32_t top = 0;
     for (int64_t k = 0; k < cols; k++) {
-        float a = fabsf(x[k]);
-        max = a > max ? a : max;
-        probe += x[k] * 0.0f; /* NaN if any element is NaN or infinite */
+        uint32_t bits;
+        memcpy(&bits, &x[k], sizeof bits);
+        bits &= 0x7fffffffu;
+        top = bits > top ? bits : top;
     }
+    float max;
+    memcpy(&max, &top, sizeof max);
+    bool finite = top < 0x7f800000u;
     int64_t k = 0;
-    if (probe == 0.0f && max > 0.0f) {
+    if (finite && max > 0.0f) {
         float inverse = 127.0f / max;
         for (; k < cols; k++) {
             float v = nearbyintf(x[k] * inverse);
-            q[k] = (uint8_t)((int)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v) + 128);
+            q[k] = (uint8_t)((int32_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v) + 128);
         }
     }
     for (; k < padded_cols(cols); k++)
         q[k] = 128;
-    return probe != 0.0f ? NAN : max / 127.0f;
+    return finite ? max / 127.0f : NAN;
 }
 
 /* out row i (+)= s_r t_i sum_k q[r,k] (p_i[k] - 128), in plain C. The
  * 128 comes off after the sum: GCC 12's vectoriser (-O3 -march=native)
  * turns sum += v[k] * (q[k] - 128) into wrong code. */
 static void product_plain(float *out, int64_t n_rows, const uint8_t *q, const float *t,
-                          const tg_qweight *w, bool accumulate)
+                          const tg_qweight *w, const float *addend, int64_t addend_stride)
 {
     int64_t k4 = padded_cols(w->cols);
     for (int64_t i = 0; i < n_rows; i++)
@@ -259,8 +266,8 @@ static void product_plain(float *out, int64_t n_rows, const uint8_t *q, const fl
             for (int64_t k = 0; k < w->cols; k++)
                 sum += (int32_t)v[k] * (int32_t)q[i * k4 + k];
             sum -= 128 * w->row_sum[r];
-            float *y = out + i * w->rows + r;
-            *y = fmaf((float)sum, w->scale[r] * t[i], accumulate ? *y : 0.0f);
+            float a = addend ? addend[i * addend_stride + r] : 0.0f;
+            out[i * w->rows + r] = fmaf((float)sum, w->scale[r] * t[i], a);
         }
 }
 
@@ -268,22 +275,23 @@ static void product_plain(float *out, int64_t n_rows, const uint8_t *q, const fl
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline
 
 /* One block of 16 output rows for one input row: the sums acc, less 128
- * times the rows' sums, scaled and (added to and) stored at y. */
+ * times the rows' sums, scaled, added to the addend a (or not) and stored at y. */
 VNNI void finish_block(__m512i acc, const tg_qweight *w, int64_t r0, int lanes, float t, float *y,
-                       bool accumulate)
+                       const float *a)
 {
     __mmask16 mask = (__mmask16)((1u << lanes) - 1);
     __m512i sums = _mm512_maskz_loadu_epi32(mask, w->row_sum + r0);
     __m512 exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, _mm512_slli_epi32(sums, 7)));
     __m512 scale = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, w->scale + r0), _mm512_set1_ps(t));
-    __m512 prev = accumulate ? _mm512_maskz_loadu_ps(mask, y) : _mm512_setzero_ps();
+    __m512 prev = a ? _mm512_maskz_loadu_ps(mask, a) : _mm512_setzero_ps();
     _mm512_mask_storeu_ps(y, mask, _mm512_fmadd_ps(exact, scale, prev));
 }
 
 /* nx input rows times nb blocks (flat block indices b0..b0+nb) at once;
  * nx and nb are constants in each use, so the nx * nb sums stay in registers. */
 VNNI void tile_vnni(const int nx, const int nb, const uint8_t *q, int64_t k4, const float *t,
-                    const tg_qweight *w, int64_t b0, float *out, bool accumulate)
+                    const tg_qweight *w, int64_t b0, float *out, const float *addend,
+                    int64_t addend_stride)
 {
     enum { MAX_X = 4, MAX_B = 8 };
     __m512i acc[MAX_X][MAX_B];
@@ -309,31 +317,35 @@ VNNI void tile_vnni(const int nx, const int nb, const uint8_t *q, int64_t k4, co
         int64_t r0 = block / nbs * w->segment + in_segment;
         int lanes = (int)(w->segment - in_segment < BLOCK_ROWS ? w->segment - in_segment : BLOCK_ROWS);
         for (int i = 0; i < nx; i++)
-            finish_block(acc[i][b], w, r0, lanes, t[i], out + i * w->rows + r0, accumulate);
+            finish_block(acc[i][b], w, r0, lanes, t[i], out + i * w->rows + r0,
+                         addend ? addend + i * addend_stride + r0 : NULL);
     }
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
 product_vnni(float *out, int64_t n_rows, const uint8_t *q, const float *t, const tg_qweight *w,
-             bool accumulate)
+             const float *addend, int64_t addend_stride)
 {
     int64_t k4 = padded_cols(w->cols);
     int64_t n_blocks = w->rows / w->segment * blocks_per_segment(w->segment);
+/* the addend of input row i, or NULL */
+#define ADDEND(i) (addend ? addend + (i) * addend_stride : NULL)
     int64_t i = 0;
     for (; i + 4 <= n_rows; i += 4) {
         int64_t b = 0;
         for (; b + 4 <= n_blocks; b += 4)
-            tile_vnni(4, 4, q + i * k4, k4, t + i, w, b, out + i * w->rows, accumulate);
+            tile_vnni(4, 4, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
         for (; b < n_blocks; b++)
-            tile_vnni(4, 1, q + i * k4, k4, t + i, w, b, out + i * w->rows, accumulate);
+            tile_vnni(4, 1, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
     }
     for (; i < n_rows; i++) {
         int64_t b = 0;
         for (; b + 8 <= n_blocks; b += 8)
-            tile_vnni(1, 8, q + i * k4, k4, t + i, w, b, out + i * w->rows, accumulate);
+            tile_vnni(1, 8, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
         for (; b < n_blocks; b++)
-            tile_vnni(1, 1, q + i * k4, k4, t + i, w, b, out + i * w->rows, accumulate);
+            tile_vnni(1, 1, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
     }
+#undef ADDEND
 }
 
 static bool have_vnni(void)
@@ -355,7 +367,7 @@ static bool use_vnni(void) { return !tg_reference_mode() && have_vnni(); }
 const char *tg_int8_kernel_name(void) { return use_vnni() ? "avx512-vnni" : "plain C"; }
 
 int tg_kernel_affine_int8(tg_tensor *out, const tg_tensor *x, const tg_qweight *w,
-                          bool accumulate, void *scratch)
+                          const tg_tensor *addend, void *scratch)
 {
     if (!out || !x || !w || !scratch)
         return tg_error_null_input("affine_int8");
@@ -363,6 +375,9 @@ int tg_kernel_affine_int8(tg_tensor *out, const tg_tensor *x, const tg_qweight *
     if (x->ndim != 2 || x->shape[1] != w->cols || (x->shape[1] > 1 && x->stride[1] != 1) ||
         out->ndim != 2 || out->shape[0] != n_rows || out->shape[1] != w->rows ||
         !tg_tensor_is_contiguous(out) || tg_check_float("affine_int8", 1, &x) != 0 ||
+        (addend && (addend->ndim != 2 || addend->shape[0] != n_rows || addend->shape[1] != w->rows ||
+                    (w->rows > 1 && addend->stride[1] != 1) ||
+                    tg_check_float("affine_int8", 1, &addend) != 0)) ||
         tg_check_float("affine_int8", 1, (const tg_tensor *const[]){ out }) != 0) {
         char sx[TG_SHAPE_STR_MAX], so[TG_SHAPE_STR_MAX];
         return tg_error_set("affine_int8: input %s, output %s and an int8 weight [%lld,%lld] do "
@@ -377,10 +392,12 @@ int tg_kernel_affine_int8(tg_tensor *out, const tg_tensor *x, const tg_qweight *
         t[i] = quantize_row(x->data + i * x->stride[0], w->cols, q + i * k4);
 #if defined(__x86_64__)
     if (use_vnni())
-        product_vnni(out->data, n_rows, q, t, w, accumulate);
+        product_vnni(out->data, n_rows, q, t, w, addend ? addend->data : NULL,
+                     addend ? addend->stride[0] : 0);
     else
 #endif
-        product_plain(out->data, n_rows, q, t, w, accumulate);
+        product_plain(out->data, n_rows, q, t, w, addend ? addend->data : NULL,
+                      addend ? addend->stride[0] : 0);
     tg_tensor_mark_written(out);
     return 0;
 }
