@@ -7,7 +7,7 @@
  * The step itself is in bench/rnn_step.c, shared with bench/scaling.
  *
  *     bench_rnn [--cells rnn,lstm,gru] [--configs S,M,L,XL,INF] [--threads 1,2] [--json]
- *               [--cpu-time]
+ *               [--cpu-time] [--busy]
  *
  * Every (cell, config, threads) runs in a fresh child process, so peak RSS
  * is that configuration's own. Each prints a JSON line; the parent prints a
@@ -15,12 +15,19 @@
  * matrix products a step needs; "of peak" divides it by the best
  * bli_sgemm speed on a 1024 square measured in the same run with the same
  * thread count. The GRU uses PyTorch's formulation, like torch.nn.GRU.
+ *
+ * --busy measures everything twice: as usual, then with another process
+ * spinning on one core the whole time (as a second program on the machine
+ * would), the "busy" column saying which. Compare the two thread counts
+ * within each half, by the wall clock (without --cpu-time): CPU time would
+ * not show the time a step waits for a core.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <blis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,12 +131,65 @@ static char *run_self(const char *self, const char *const *args)
     return line;
 }
 
+/* A process that keeps one core busy until killed. */
+static pid_t start_busy_loop(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (volatile unsigned long spin = 0;; spin++)
+            ;
+    }
+    return pid;
+}
+
+static void stop_busy_loop(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
 static double json_number(const char *line, const char *key)
 {
     char pattern[64];
     snprintf(pattern, sizeof pattern, "\"%s\":", key);
     const char *at = line ? strstr(line, pattern) : NULL;
     return at ? strtod(at + strlen(pattern), NULL) : -1.0;
+}
+
+/* Every (config, cell) with one thread count, after the same-run peak. */
+static void measure(const char *self, const char *threads, char **cells, int n_cells, char **names,
+                    int n_configs, const char *cpu_time, bool json, int busy)
+{
+    char *peak_line = run_self(self, (const char *[]){ "--peak", threads, NULL });
+    double peak = json_number(peak_line, "peak_gflops");
+    if (json && peak_line)
+        fputs(peak_line, stdout);
+    free(peak_line);
+    for (int c = 0; c < n_configs; c++)
+        for (int k = 0; k < n_cells; k++) {
+            char *line = run_self(self, (const char *[]){ "--run", cells[k], names[c], threads, cpu_time,
+                                                         NULL });
+            if (!line) {
+                fprintf(stderr, "bench_rnn: %s %s %s failed\n", cells[k], names[c], threads);
+                continue;
+            }
+            if (json) {
+                fputs(line, stdout);
+            } else {
+                double gflops = json_number(line, "gemm_gflops");
+                printf("%-5s %-4s %3s %-5s %-4s %10.2f %8.1f %7.0f%% %9.2f %9.1f\n", cells[k], names[c],
+                       threads, strstr(line, "infer") ? "infer" : "train", busy ? "yes" : "no",
+                       json_number(line, "ms_median"), gflops, 100.0 * gflops / peak,
+                       json_number(line, "mallocs_per_step"), json_number(line, "peak_rss_mb"));
+            }
+            fflush(stdout);
+            free(line);
+        }
+    if (!json)
+        printf("(BLIS sgemm peak with %s thread(s)%s: %.1f GFLOP/s)\n", threads,
+               busy ? ", one core busy" : "", peak);
 }
 
 int main(int argc, char **argv)
@@ -143,7 +203,7 @@ int main(int argc, char **argv)
         return run_peak_child(atoi(argv[2]));
 
     char cells_arg[64] = "rnn,lstm,gru", configs_arg[64] = "S,M,L,XL,INF", threads_arg[64] = "1,2";
-    bool json = false;
+    bool json = false, busy_too = false;
     const char *cpu_time = NULL;
     for (int i = 1; i < argc; i++) {
         char *target = strcmp(argv[i], "--cells") == 0     ? cells_arg
@@ -154,11 +214,13 @@ int main(int argc, char **argv)
             json = true;
         } else if (strcmp(argv[i], "--cpu-time") == 0) {
             cpu_time = "--cpu-time";
+        } else if (strcmp(argv[i], "--busy") == 0) {
+            busy_too = true;
         } else if (target && i + 1 < argc && strlen(argv[i + 1]) < 64) {
             strcpy(target, argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_rnn [--cells rnn,lstm,gru] [--configs S,M,L,XL,INF] "
-                            "[--threads 1,2] [--json] [--cpu-time]\n");
+                            "[--threads 1,2] [--json] [--cpu-time] [--busy]\n");
             return 2;
         }
     }
@@ -173,36 +235,13 @@ int main(int argc, char **argv)
         self = exe;
     }
     if (!json)
-        printf("%-5s %-4s %3s %-5s %10s %8s %8s %9s %9s\n", "cell", "cfg", "thr", "mode", "ms/step",
-               "GFLOP/s", "of peak", "mallocs", "RSS MB");
-    for (int t = 0; t < n_threads; t++) {
-        char *peak_line = run_self(self, (const char *[]){ "--peak", threads[t], NULL });
-        double peak = json_number(peak_line, "peak_gflops");
-        if (json && peak_line)
-            fputs(peak_line, stdout);
-        free(peak_line);
-        for (int c = 0; c < n_configs; c++)
-            for (int k = 0; k < n_cells; k++) {
-                char *line = run_self(self, (const char *[]){ "--run", cells[k], names[c], threads[t],
-                                                             cpu_time, NULL });
-                if (!line) {
-                    fprintf(stderr, "bench_rnn: %s %s %s failed\n", cells[k], names[c], threads[t]);
-                    continue;
-                }
-                if (json) {
-                    fputs(line, stdout);
-                } else {
-                    double gflops = json_number(line, "gemm_gflops");
-                    printf("%-5s %-4s %3s %-5s %10.2f %8.1f %7.0f%% %9.2f %9.1f\n", cells[k], names[c],
-                           threads[t], strstr(line, "infer") ? "infer" : "train",
-                           json_number(line, "ms_median"), gflops, 100.0 * gflops / peak,
-                           json_number(line, "mallocs_per_step"), json_number(line, "peak_rss_mb"));
-                }
-                fflush(stdout);
-                free(line);
-            }
-        if (!json)
-            printf("(BLIS sgemm peak with %s thread(s): %.1f GFLOP/s)\n", threads[t], peak);
+        printf("%-5s %-4s %3s %-5s %-4s %10s %8s %8s %9s %9s\n", "cell", "cfg", "thr", "mode", "busy",
+               "ms/step", "GFLOP/s", "of peak", "mallocs", "RSS MB");
+    for (int busy = 0; busy <= (int)busy_too; busy++) {
+        pid_t busy_loop = busy ? start_busy_loop() : 0;
+        for (int t = 0; t < n_threads; t++)
+            measure(self, threads[t], cells, n_cells, names, n_configs, cpu_time, json, busy);
+        stop_busy_loop(busy_loop);
     }
     return 0;
 }

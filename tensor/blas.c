@@ -83,9 +83,9 @@ static void init_blas(void)
 {
     choose_kernel_set();
     bli_init();
-    int expected = 0;
-    atomic_compare_exchange_strong(&num_threads, &expected, default_thread_count());
-    bli_thread_set_num_threads(atomic_load(&num_threads));
+    /* Every product calls BLIS on one thread; tensor/parallel.h spreads
+     * large ones over threads in blocks (tensor/matmul.c). */
+    bli_thread_set_num_threads(1);
 }
 
 void tg_blas_init(void) { call_once(&blas_once, init_blas); }
@@ -98,7 +98,6 @@ int tg_set_num_threads(int threads)
     threads = threads < 1 ? 1 : (threads > most ? most : threads);
     atomic_store(&num_threads, threads);
     tg_blas_init();
-    bli_thread_set_num_threads(threads);
     return threads;
 }
 

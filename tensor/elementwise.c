@@ -2,16 +2,14 @@
 
 #include <assert.h>
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tensor/fastmath.h"
 #include "tensor/iterate.h"
 #include "tensor/kernel.h"
+#include "tensor/parallel.h"
 
-/* Below this many elements a kernel runs on one thread: starting a team
- * costs a few microseconds, more than a second thread saves on a simple
+/* Below this many elements a kernel runs on one thread: handing work to
+ * another thread costs a few microseconds, more than a second thread saves on a simple
  * operation over fewer elements (at 2^16, an addition breaks even and a
  * tanh runs 1.6 times faster on two threads). */
 #define PARALLEL_MIN_ELEMENTS 65536
@@ -34,6 +32,19 @@ static void run_range(const tg_iter_plan *plan, int64_t begin, int64_t end, tg_m
         done += row.n;
         tg_iter_next(plan, index, offset);
     }
+}
+
+/* One tg_map spread over threads. */
+typedef struct map_work {
+    const tg_iter_plan *plan;
+    tg_map_fn fn;
+    tg_map_row row;
+} map_work;
+
+static void run_chunk(void *context, int64_t begin, int64_t end)
+{
+    const map_work *work = context;
+    run_range(work->plan, begin, end, work->fn, work->row);
 }
 
 int tg_map(const char *op, tg_tensor *out, int n_in, const tg_tensor *const *in, tg_map_fn fn,
@@ -60,25 +71,12 @@ int tg_map(const char *op, tg_tensor *out, int n_in, const tg_tensor *const *in,
     tg_map_row row = { .out_stride = plan.inner_stride[0], .param = param, .accumulate = accumulate };
     for (int k = 0; k < n_in; k++)
         row.in_stride[k] = plan.inner_stride[k + 1];
-    int threads = total < PARALLEL_MIN_ELEMENTS ? 1 : tg_get_num_threads();
-    if (threads <= 1) {
+    if (total < PARALLEL_MIN_ELEMENTS) {
         run_range(&plan, 0, total, fn, row);
         return 0;
     }
-    /* Each thread takes an equal run of elements, whatever the rows. */
-#pragma omp parallel num_threads(threads)
-    {
-#ifdef _OPENMP
-        int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
-#else
-        int64_t team = 1, me = 0;
-#endif
-        /* Chunk edges on multiples of 16 elements keep vector loops aligned. */
-        int64_t chunk = ((total + team - 1) / team + 15) / 16 * 16;
-        int64_t begin = me * chunk, end = begin + chunk < total ? begin + chunk : total;
-        if (begin < end)
-            run_range(&plan, begin, end, fn, row);
-    }
+    /* Chunk edges on multiples of 16 elements keep vector loops aligned. */
+    tg_parallel_for(total, 16, run_chunk, &(map_work){ &plan, fn, row });
     return 0;
 }
 

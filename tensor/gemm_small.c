@@ -1,12 +1,11 @@
 #include "tensor/gemm_small.h"
 
 #include <immintrin.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
 
-#include "tensor/threads.h"
+#include "tensor/parallel.h"
 
 /* Products with more rows than this go to BLIS, which wins on them. */
 #define SMALL_ROWS_MAX 96
@@ -22,7 +21,7 @@
 /* Below this many multiply-adds one thread does the whole product. */
 #define THREADED_MIN (1 << 19)
 /* Above this size a weight is split between threads even for one row.
- * Starting a team costs 3 to 4 us here; one thread streams a weight of
+ * Handing work to a thread costs a few us here; one thread streams a weight of
  * 1 MB or less in about that time, so splitting one did not pay (a
  * batch-of-one LSTM at H = 256 ran no faster on two threads, the RNN and
  * GRU slower), while at 2.25 MB two threads took 27% less time. */
@@ -84,23 +83,27 @@ static void pack_panel(const tg_matrix *b, int64_t j, int nr, float *dst)
     }
 }
 
-/* The panels thread `me` of `team` packs and multiplies: [*first, *end). */
-static void thread_share(int64_t panels, int64_t me, int64_t team, int64_t *first, int64_t *end)
+typedef struct pack_work {
+    const tg_matrix *b;
+    int nr;
+    float *dst;
+} pack_work;
+
+static void pack_panels(void *context, int64_t first, int64_t end)
 {
-    *first = panels * me / team;
-    *end = panels * (me + 1) / team;
+    const pack_work *w = context;
+    for (int64_t j = first; j < end; j++)
+        pack_panel(w->b, j, w->nr, w->dst + j * w->b->m * w->nr);
 }
 
-static void pack(const tg_matrix *b, int nr, float *dst, int threads)
+static void pack(const tg_matrix *b, int nr, float *dst, bool threaded)
 {
     int64_t panels = (b->n + nr - 1) / nr;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        int64_t first, end;
-        thread_share(panels, omp_get_thread_num(), omp_get_num_threads(), &first, &end);
-        for (int64_t j = first; j < end; j++)
-            pack_panel(b, j, nr, dst + j * b->m * nr);
-    }
+    pack_work w = { b, nr, dst };
+    if (threaded)
+        tg_parallel_for(panels, 1, pack_panels, &w);
+    else
+        pack_panels(&w, 0, panels);
 }
 
 /* ---- Kernels ------------------------------------------------------------------------ *
@@ -304,26 +307,35 @@ static void multiply_panels(const tg_matrix *a, const float *panels, int64_t fir
         multiply_panel(a, panels, backward ? first + end - 1 - p : p, c, alpha, accumulate, ks);
 }
 
-/* c (+)= alpha * a @ packed b. Each thread takes a fixed share of the
- * panels, so that its share stays in its own cache from one product to the
- * next. Every other product walks the panels backward: a weight larger
- * than the cache then finds the panels it used last still there, where a
- * walk in one direction would always find the oldest ones evicted. The
- * order changes no result: each panel's columns are computed alone. */
+typedef struct multiply_work {
+    const tg_matrix *a, *c;
+    const float *panels;
+    float alpha;
+    bool accumulate, backward;
+    const kernel_set *ks;
+} multiply_work;
+
+static void multiply_chunk(void *context, int64_t first, int64_t end)
+{
+    const multiply_work *w = context;
+    multiply_panels(w->a, w->panels, first, end, w->backward, w->c, w->alpha, w->accumulate, w->ks);
+}
+
+/* c (+)= alpha * a @ packed b, the panels split between threads. Every
+ * other product walks the panels (of each thread's chunk) backward: a
+ * weight larger than the cache then finds the panels it used last still
+ * there, where a walk in one direction would always find the oldest ones
+ * evicted. The order changes no result: each panel's columns are computed
+ * alone. */
 static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c, float alpha,
-                     bool accumulate, const kernel_set *ks, int threads, bool backward)
+                     bool accumulate, const kernel_set *ks, bool threaded, bool backward)
 {
     const int64_t n_panels = (c->n + ks->nr - 1) / ks->nr;
-    if (threads <= 1) {
-        multiply_panels(a, panels, 0, n_panels, backward, c, alpha, accumulate, ks);
-        return;
-    }
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t first, end;
-        thread_share(n_panels, omp_get_thread_num(), omp_get_num_threads(), &first, &end);
-        multiply_panels(a, panels, first, end, backward, c, alpha, accumulate, ks);
-    }
+    multiply_work w = { a, c, panels, alpha, accumulate, backward, ks };
+    if (threaded)
+        tg_parallel_for(n_panels, c->m == 1 ? ROW_PANELS : 1, multiply_chunk, &w);
+    else
+        multiply_chunk(&w, 0, n_panels);
 }
 
 /* ---- The cache of packed weights ---------------------------------------------------------- */
@@ -380,7 +392,7 @@ static packed *lookup(const tg_matrix *b)
 }
 
 /* Packs b into e unless e already holds this version; false when out of memory. */
-static bool refresh(packed *e, const tg_matrix *b, const tg_storage *storage, int nr, int threads)
+static bool refresh(packed *e, const tg_matrix *b, const tg_storage *storage, int nr, bool threaded)
 {
     if (e->ready && e->storage == storage && e->version == storage->version)
         return true;
@@ -394,7 +406,7 @@ static bool refresh(packed *e, const tg_matrix *b, const tg_storage *storage, in
         call_once(&cache_key_once, create_cache_key);
         tss_set(cache_key, cache);
     }
-    pack(b, nr, e->panels, threads);
+    pack(b, nr, e->panels, threaded);
     e->storage = storage;
     e->version = storage->version;
     e->ready = true;
@@ -415,19 +427,19 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
     packed *e = lookup(b);
     e->last_use = ++clock_ticks;
     /* Threads pay off for much work, and also for a large weight with few
-     * rows: each thread's share of the panels then stays in its own cache
-     * from one step to the next. */
+     * rows: streaming it from memory is then the cost, and two cores
+     * stream faster than one. */
     double work = (double)c->m * (double)c->n * (double)b->m;
     bool large_weight = (double)b->m * (double)b->n * sizeof(float) >= LARGE_WEIGHT_BYTES;
-    int threads = work < THREADED_MIN && !large_weight ? 1 : tg_get_num_threads();
+    bool threaded = work >= THREADED_MIN || large_weight;
     const kernel_set *ks = set == ISA_AVX512 ? &avx512_kernels : &avx2_kernels;
-    if (!refresh(e, b, b_storage, ks->nr, threads))
+    if (!refresh(e, b, b_storage, ks->nr, threaded))
         return false;
     if (beta != 0.0f && beta != 1.0f)
         for (int64_t i = 0; i < c->m; i++)
             for (int64_t j = 0; j < c->n; j++)
                 c->data[i * c->rs + j] *= beta;
-    multiply(a, e->panels, c, alpha, beta != 0.0f, ks, threads, e->backward);
+    multiply(a, e->panels, c, alpha, beta != 0.0f, ks, threaded, e->backward);
     e->backward = !e->backward;
     products++;
     return true;

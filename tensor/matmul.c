@@ -1,16 +1,17 @@
 #include "tensor/matmul.h"
 
 #include <blis.h>
-#include <omp.h>
 #include <string.h>
 
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
 #include "tensor/gemm_small.h"
 #include "tensor/gemm_tiny.h"
-#include "tensor/kernel.h"
-#include "tensor/reference.h"
 #include "tensor/iterate.h"
+#include "tensor/kernel.h"
+#include "tensor/parallel.h"
+#include "tensor/reference.h"
+#include "tensor/threads.h"
 
 /* A matrix as BLIS sees it (tensor/gemm_small.h). */
 typedef tg_matrix matrix;
@@ -82,27 +83,94 @@ static matrix last_two_axes(const tg_tensor *t, float *data)
                      .rs = t->stride[t->ndim - 2], .cs = t->stride[t->ndim - 1] };
 }
 
-/* Below about 64^3 multiply-adds, waking other threads costs more than they
- * save (tensor/threads.h: small kernels run on one thread). */
+/* Below about 64^3 multiply-adds, handing work to other threads costs more
+ * than they save (tensor/threads.h: small kernels run on one thread). */
 #define GEMM_THREADED_MIN (64.0 * 64.0 * 64.0)
+/* Chunk edges of a threaded BLIS product: a multiple of every BLIS
+ * micro-tile's sides, so that no chunk ends in a partial tile. */
+#define GEMM_CHUNK_GRAIN 96
+
+/* One BLIS product on the calling thread. */
+static void blis_gemm(const matrix *a, const matrix *b, const matrix *c, float alpha, float beta)
+{
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(1, &rntm);
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->m, c->n, a->n, &alpha, a->data, a->rs,
+                 a->cs, b->data, b->rs, b->cs, &beta, c->data, c->rs, c->cs, NULL, &rntm);
+}
+
+/* A product split into blocks of c's rows (by_rows) or columns. */
+typedef struct gemm_work {
+    matrix a, b, c;
+    float alpha, beta;
+    bool by_rows;
+} gemm_work;
+
+static void gemm_chunk(void *context, int64_t begin, int64_t end)
+{
+    const gemm_work *w = context;
+    matrix a = w->a, b = w->b, c = w->c;
+    if (w->by_rows) {
+        a.data += begin * a.rs;
+        c.data += begin * c.rs;
+        a.m = c.m = end - begin;
+    } else {
+        b.data += begin * b.cs;
+        c.data += begin * c.cs;
+        b.n = c.n = end - begin;
+    }
+    blis_gemm(&a, &b, &c, w->alpha, w->beta);
+}
 
 /* b_storage (NULL when b changes from call to call) lets products with few
- * rows use a cached packed copy of b (tensor/gemm_small.h). */
+ * rows use a cached packed copy of b (tensor/gemm_small.h). A large product
+ * is split into a few blocks of c, each one BLIS call on one thread
+ * (tensor/parallel.h): BLIS's own threads would wait at its barriers for a
+ * thread whose core another process holds. Each block packs the operand it
+ * shares with the others again, so the split runs along c's longer side,
+ * leaving the smaller operand to be packed again. */
 static void gemm(const matrix *a, const matrix *b, const tg_storage *b_storage, const matrix *c,
                  float alpha, float beta)
 {
     if (b_storage && !tg_reference_mode() && tg_gemm_small(a, b, b_storage, c, alpha, beta))
         return;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bool small = (double)c->m * (double)c->n * (double)a->n < GEMM_THREADED_MIN;
-    bli_rntm_set_num_threads(small ? 1 : tg_get_num_threads(), &rntm);
-    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->m, c->n, a->n, &alpha, a->data, a->rs,
-                 a->cs, b->data, b->rs, b->cs, &beta, c->data, c->rs, c->cs, NULL, &rntm);
+    int threads = tg_get_num_threads();
+    if (threads <= 1 || (double)c->m * (double)c->n * (double)a->n < GEMM_THREADED_MIN) {
+        blis_gemm(a, b, c, alpha, beta);
+        return;
+    }
+    gemm_work w = { *a, *b, *c, alpha, beta, c->m >= c->n };
+    int64_t side = w.by_rows ? c->m : c->n;
+    /* Two blocks per thread: enough for one to take over a late thread's
+     * share, few enough that the packing repeated per block stays small. */
+    int64_t per_block = (side + 2 * threads - 1) / (2 * threads);
+    int64_t grain = (per_block + GEMM_CHUNK_GRAIN - 1) / GEMM_CHUNK_GRAIN * GEMM_CHUNK_GRAIN;
+    tg_parallel_for(side, grain, gemm_chunk, &w);
 }
 
 /* Below this many multiply-adds in all, a batch of tiny products runs on
- * one thread: starting a team costs 3 to 4 us. */
+ * one thread: handing work to another thread costs a few microseconds. */
 #define TINY_BATCH_THREADED_MIN (1 << 19)
+
+/* Batch elements of a tiny product, and where each one's matrices are. */
+typedef struct tiny_work {
+    const tg_iter_plan *plan;
+    const matrix *c, *a, *b;
+    const int64_t *offsets; /* c, a, b: 3 per batch element */
+    float alpha, beta;
+} tiny_work;
+
+static void tiny_chunk(void *context, int64_t begin, int64_t end)
+{
+    const tiny_work *w = context;
+    for (int64_t e = begin; e < end; e++) {
+        matrix c = *w->c, x = *w->a, y = *w->b;
+        c.data = w->plan->base[0] + w->offsets[3 * e];
+        x.data = w->plan->base[1] + w->offsets[3 * e + 1];
+        y.data = w->plan->base[2] + w->offsets[3 * e + 2];
+        tg_gemm_tiny(&x, &y, &c, w->alpha, w->beta);
+    }
+}
 
 /* Every product of the plan's batch through the tiny kernels
  * (tensor/gemm_tiny.h), split between threads by batch element. */
@@ -122,16 +190,12 @@ static int tiny_batch(tg_iter_plan *plan, const matrix *mc, const matrix *ma,
                 offsets[3 * e + o] = offset[o] + i * plan->inner_stride[o];
         tg_iter_next(plan, index, offset);
     }
+    tiny_work w = { plan, mc, ma, mb, offsets, alpha, beta };
     double work = (double)count * (double)mc->m * (double)mc->n * (double)ma->n;
-    int threads = work < TINY_BATCH_THREADED_MIN ? 1 : tg_get_num_threads();
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-    for (int64_t e = 0; e < count; e++) {
-        matrix c = *mc, x = *ma, y = *mb;
-        c.data = plan->base[0] + offsets[3 * e];
-        x.data = plan->base[1] + offsets[3 * e + 1];
-        y.data = plan->base[2] + offsets[3 * e + 2];
-        tg_gemm_tiny(&x, &y, &c, alpha, beta);
-    }
+    if (work < TINY_BATCH_THREADED_MIN)
+        tiny_chunk(&w, 0, count);
+    else
+        tg_parallel_for(count, 1, tiny_chunk, &w);
     return 0;
 }
 

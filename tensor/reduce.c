@@ -2,14 +2,12 @@
 
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tensor/elementwise.h"
 #include "tensor/fastmath.h"
 #include "tensor/iterate.h"
 #include "tensor/kernel.h"
+#include "tensor/parallel.h"
 
 #define PARALLEL_MIN_ELEMENTS 32768
 
@@ -531,6 +529,29 @@ static void softmax_strided_row(const float *xv, int64_t xs, float *ov, int64_t 
     }
 }
 
+/* Softmax over the positions [begin, end) of a walk. */
+typedef struct softmax_work {
+    const axis_walk *walk;
+    const float *x;
+    float *out;
+    bool log;
+} softmax_work;
+
+static void softmax_positions(void *context, int64_t begin, int64_t end)
+{
+    const softmax_work *s = context;
+    const axis_walk *w = s->walk;
+    const int64_t n = w->length, xs = w->axis_stride[0], os = w->axis_stride[1];
+    for (int64_t p = begin; p < end; p++) {
+        int64_t at[TG_ITER_MAX_OPERANDS];
+        axis_walk_position(w, p, at);
+        if (xs == 1 && os == 1)
+            softmax_contiguous_row(s->x + at[0], s->out + at[1], n, s->log);
+        else
+            softmax_strided_row(s->x + at[0], xs, s->out + at[1], os, n, s->log);
+    }
+}
+
 int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
 {
     const char *op = log ? "log_softmax" : "softmax";
@@ -540,18 +561,11 @@ int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
     if (axis_walk_init(&w, op, x, dim, 1, &out, false) != 0)
         return -1;
     const int64_t positions = axis_walk_positions(&w);
-    const int64_t n = w.length, xs = w.axis_stride[0], os = w.axis_stride[1];
-    bool contiguous = xs == 1 && os == 1;
-    int threads = positions * n >= PARALLEL_MIN_ELEMENTS ? tg_get_num_threads() : 1;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t p = 0; p < positions; p++) {
-        int64_t at[TG_ITER_MAX_OPERANDS];
-        axis_walk_position(&w, p, at);
-        if (contiguous)
-            softmax_contiguous_row(x->data + at[0], out->data + at[1], n, log);
-        else
-            softmax_strided_row(x->data + at[0], xs, out->data + at[1], os, n, log);
-    }
+    softmax_work s = { &w, x->data, out->data, log };
+    if (positions * w.length >= PARALLEL_MIN_ELEMENTS)
+        tg_parallel_for(positions, 1, softmax_positions, &s);
+    else
+        softmax_positions(&s, 0, positions);
     return 0;
 }
 

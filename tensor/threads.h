@@ -4,9 +4,11 @@
  *
  * Who it is for: every user (tapegrad.h includes it).
  *
- * One setting drives both BLIS (GEMMs) and tapegrad's own OpenMP kernels.
- * The default is every core the process may run on. Kernels below a size
- * where threads pay off run on one thread whatever the setting.
+ * One setting drives every kernel, BLIS products included: tensor/parallel.h
+ * hands chunks of a kernel's work to the threads. The default is every core
+ * the process may run on. Kernels below a size where threads pay off run on
+ * one thread whatever the setting. A thread whose core another process
+ * holds does not hold the others up: they take its chunks.
  *
  * BLIS kernels: on first use tapegrad picks the BLIS kernel set that fits
  * the CPU it runs on (AVX-512, AVX2, ...), since a BLIS build may not
@@ -21,11 +23,8 @@
 extern "C" {
 #endif
 
-/* At most this many threads per core the process may run on: past it,
- * threads only wait for each other at the barriers after every product and
- * large elementwise op (on two cores, autocomplete_rnn --quick took 4.8 s
- * with 2 threads and did not finish in 300 s with 8; 64 threads made a
- * 256x256 product take 6.6 s). */
+/* At most this many threads per core the process may run on: more threads
+ * than cores only take turns on them, and each hand-over of work costs. */
 #define TG_MAX_THREADS_PER_CORE 1
 
 /* Sets the thread count for this process; values below 1 mean 1, values

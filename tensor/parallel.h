@@ -1,0 +1,46 @@
+/*
+ * tensor/parallel.h: running a kernel's work on several threads.
+ *
+ * Who it is for: people writing kernels (tensor/ and the op author's
+ * floors). Users set the thread count in tensor/threads.h.
+ *
+ * Work is split into chunks that the calling thread and the pool's helper
+ * threads take one at a time from a shared counter. The caller takes part
+ * and returns once every chunk is done; it never waits for a helper to
+ * start. So a helper whose core is busy with another process (descheduled
+ * for milliseconds) holds nothing up: the threads that are running take its
+ * chunks. A fork-join team (OpenMP's) instead waits at every barrier for
+ * every member, which made two threads several times slower than one when
+ * another process kept a core busy.
+ *
+ * Helpers spin briefly for the next piece of work (kernels of one training
+ * step come microseconds apart), then sleep without using the CPU.
+ *
+ * A call made inside a chunk, or while another thread's call holds the
+ * pool, runs on the calling thread alone: results never depend on which
+ * threads ran which chunks, only the speed does.
+ */
+#ifndef TG_PARALLEL_H
+#define TG_PARALLEL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Does the items [begin, end) of a piece of work. */
+typedef void (*tg_parallel_fn)(void *context, int64_t begin, int64_t end);
+
+/* Runs fn over the items [0, n) in chunks on up to tg_get_num_threads()
+ * threads, the caller included, and returns when all are done. Chunk edges
+ * fall on multiples of `grain` (at least 1), so a chunk is never smaller
+ * than grain items except the last. One thread, or n at most grain, runs
+ * fn(context, 0, n) on the caller. */
+void tg_parallel_for(int64_t n, int64_t grain, tg_parallel_fn fn, void *context);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

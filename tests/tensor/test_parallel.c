@@ -1,0 +1,204 @@
+/* tensor/parallel.h: every item done once, chunk edges on the grain, nested
+ * and concurrent calls, forked children, and kernels giving the same bits on
+ * one thread and on two. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+#include <tensor/parallel.h>
+
+TestSuite(parallel, .init = tg_test_setup, .fini = tg_test_teardown);
+
+enum { ITEMS = 100003 };
+
+typedef struct counting {
+    atomic_int visits[ITEMS];
+    int64_t grain;
+    atomic_int bad_edges, calls;
+} counting;
+
+static void count_items(void *context, int64_t begin, int64_t end)
+{
+    counting *c = context;
+    atomic_fetch_add(&c->calls, 1);
+    if (begin % c->grain != 0 || (end % c->grain != 0 && end != ITEMS) || begin >= end)
+        atomic_fetch_add(&c->bad_edges, 1);
+    for (int64_t i = begin; i < end; i++)
+        atomic_fetch_add(&c->visits[i], 1);
+}
+
+static int items_not_visited_once(counting *c)
+{
+    int wrong = 0;
+    for (int i = 0; i < ITEMS; i++)
+        wrong += atomic_load(&c->visits[i]) != 1;
+    return wrong;
+}
+
+Test(parallel, every_item_once_with_chunk_edges_on_the_grain)
+{
+    tg_set_num_threads(2);
+    for (int64_t grain = 1; grain <= 4096; grain *= 16) {
+        counting *c = calloc(1, sizeof *c);
+        c->grain = grain;
+        for (int round = 0; round < 50; round++)
+            tg_parallel_for(ITEMS, grain, count_items, c);
+        int wrong = 0;
+        for (int i = 0; i < ITEMS; i++)
+            wrong += atomic_load(&c->visits[i]) != 50;
+        cr_assert_eq(wrong, 0, "grain %lld: %d items not visited 50 times", (long long)grain, wrong);
+        cr_assert_eq(atomic_load(&c->bad_edges), 0, "grain %lld", (long long)grain);
+        /* Two threads: more than one chunk per call, at most 4 per thread. */
+        cr_assert(atomic_load(&c->calls) > 50 && atomic_load(&c->calls) <= 50 * 8, "%d calls",
+                  atomic_load(&c->calls));
+        free(c);
+    }
+}
+
+Test(parallel, one_thread_or_one_grain_is_one_call_on_the_caller)
+{
+    counting *c = calloc(1, sizeof *c);
+    c->grain = 1;
+    tg_set_num_threads(1);
+    tg_parallel_for(ITEMS, 1, count_items, c);
+    cr_assert_eq(atomic_load(&c->calls), 1);
+    tg_set_num_threads(2);
+    c->grain = ITEMS;
+    tg_parallel_for(ITEMS, ITEMS, count_items, c);
+    cr_assert_eq(atomic_load(&c->calls), 2);
+    cr_assert_eq(items_not_visited_once(c), ITEMS); /* every item twice */
+    tg_parallel_for(0, 1, count_items, c);
+    cr_assert_eq(atomic_load(&c->calls), 2, "no items, no call");
+    free(c);
+}
+
+/* A chunk that starts parallel work of its own: that work runs on the
+ * thread of the chunk, in one call. */
+static void count_range(void *context, int64_t begin, int64_t end)
+{
+    atomic_int *calls = context;
+    (void)begin;
+    (void)end;
+    atomic_fetch_add(calls, 1);
+}
+
+static void nested_counting_chunk(void *context, int64_t begin, int64_t end)
+{
+    atomic_int *serial_violations = context;
+    (void)begin;
+    (void)end;
+    atomic_int calls = 0;
+    tg_parallel_for(1000, 1, count_range, &calls);
+    if (atomic_load(&calls) != 1)
+        atomic_fetch_add(serial_violations, 1);
+}
+
+Test(parallel, a_call_inside_a_chunk_runs_alone)
+{
+    tg_set_num_threads(2);
+    atomic_int violations = 0;
+    for (int round = 0; round < 100; round++)
+        tg_parallel_for(64, 1, nested_counting_chunk, &violations);
+    cr_assert_eq(atomic_load(&violations), 0);
+}
+
+static void *caller_thread(void *argument)
+{
+    counting *c = argument;
+    for (int round = 0; round < 20; round++)
+        tg_parallel_for(ITEMS, 7, count_items, c);
+    return NULL;
+}
+
+Test(parallel, concurrent_callers_each_get_all_their_items)
+{
+    tg_set_num_threads(2);
+    counting *c[3];
+    pthread_t threads[3];
+    for (int k = 0; k < 3; k++) {
+        c[k] = calloc(1, sizeof *c[k]);
+        c[k]->grain = 7;
+        cr_assert_eq(pthread_create(&threads[k], NULL, caller_thread, c[k]), 0);
+    }
+    for (int k = 0; k < 3; k++) {
+        pthread_join(threads[k], NULL);
+        int wrong = 0;
+        for (int i = 0; i < ITEMS; i++)
+            wrong += atomic_load(&c[k]->visits[i]) != 20;
+        cr_assert_eq(wrong, 0, "caller %d: %d items wrong", k, wrong);
+        cr_assert_eq(atomic_load(&c[k]->bad_edges), 0);
+        free(c[k]);
+    }
+}
+
+Test(parallel, a_forked_child_runs_parallel_work)
+{
+    tg_set_num_threads(2);
+    counting *c = calloc(1, sizeof *c);
+    c->grain = 3;
+    tg_parallel_for(ITEMS, 3, count_items, c); /* the helpers exist before the fork */
+    pid_t child = fork();
+    cr_assert(child >= 0);
+    if (child == 0) {
+        counting *d = calloc(1, sizeof *d);
+        d->grain = 3;
+        for (int round = 0; round < 10; round++)
+            tg_parallel_for(ITEMS, 3, count_items, d);
+        int wrong = 0;
+        for (int i = 0; i < ITEMS; i++)
+            wrong += atomic_load(&d->visits[i]) != 10;
+        _exit(wrong == 0 && atomic_load(&d->bad_edges) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    cr_assert_eq(items_not_visited_once(c), 0);
+    free(c);
+}
+
+/* The threaded kernels split work between threads but never a sum: one
+ * thread and two give the same bits. */
+static void fill(tg_tensor *t, uint64_t seed)
+{
+    tg_rng rng = tg_rng_new(seed);
+    tg_tensor_uniform_(t, -1.0f, 1.0f, &rng);
+}
+
+Test(parallel, kernels_give_the_same_bits_on_one_thread_and_two)
+{
+    tg_tensor *a = tg_tensor_empty(TG_SHAPE(700, 300)), *b = tg_tensor_empty(TG_SHAPE(300, 500));
+    tg_tensor *small_rows = tg_tensor_empty(TG_SHAPE(64, 300)), *big = tg_tensor_empty(TG_SHAPE(400, 400));
+    fill(a, 1);
+    fill(b, 2);
+    fill(small_rows, 3);
+    fill(big, 4);
+    tg_tensor *results[2][4];
+    for (int threads = 1; threads <= 2; threads++) {
+        tg_set_num_threads(threads);
+        tg_tensor **r = results[threads - 1];
+        r[0] = tg_matmul(a, b);                            /* BLIS in blocks */
+        r[1] = tg_matmul(small_rows, b);                   /* packed small product */
+        r[2] = tg_tanh(big);                               /* elementwise */
+        r[3] = tg_log_softmax(big, 1);                     /* softmax rows */
+        for (int k = 0; k < 4; k++)
+            cr_assert_not_null(r[k], "%s", tg_error_message());
+    }
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(results[0][k]->numel, results[1][k]->numel);
+        int differ = 0;
+        for (int64_t i = 0; i < results[0][k]->numel; i++)
+            differ += results[0][k]->data[i] != results[1][k]->data[i];
+        cr_assert_eq(differ, 0, "result %d: %d elements differ between 1 and 2 threads", k, differ);
+    }
+    /* And the BLIS product is right: one element against a plain sum. */
+    double want = 0.0;
+    for (int k = 0; k < 300; k++)
+        want += (double)a->data[123 * 300 + k] * (double)b->data[k * 500 + 456];
+    cr_assert_float_eq(results[1][0]->data[123 * 500 + 456], (float)want, 1e-4);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    tg_tensor_free(small_rows);
+    tg_tensor_free(big);
+}
