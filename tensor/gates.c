@@ -8,13 +8,12 @@
  */
 #include "tensor/gates.h"
 
-#include <omp.h>
 #include <string.h>
 
 #include "tensor/fastmath.h"
 #include "tensor/iterate.h"
 #include "tensor/kernel.h"
-#include "tensor/threads.h"
+#include "tensor/parallel.h"
 
 /* Below this many units in all, one thread (as tensor/elementwise.c). */
 #define PARALLEL_MIN_ELEMENTS 65536
@@ -65,22 +64,26 @@ static bool target_of(tg_tensor *t, int64_t rows, int64_t cols, const char *op, 
     return true;
 }
 
+/* A step's rows handed to threads. */
+typedef struct rows_work {
+    void (*fn)(const step *, int64_t, int64_t);
+    const step *s;
+} rows_work;
+
+static void run_chunk(void *context, int64_t begin, int64_t end)
+{
+    const rows_work *w = context;
+    w->fn(w->s, begin, end);
+}
+
 /* Runs fn over rows [0, s->rows), split between threads when large. */
 static void run_rows(void (*fn)(const step *, int64_t, int64_t), const step *s)
 {
-    int threads = s->rows * s->h < PARALLEL_MIN_ELEMENTS ? 1 : tg_get_num_threads();
-    if (threads <= 1 || s->rows < 2) {
+    if (s->rows * s->h < PARALLEL_MIN_ELEMENTS || s->rows < 2) {
         fn(s, 0, s->rows);
         return;
     }
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
-        int64_t chunk = (s->rows + team - 1) / team;
-        int64_t begin = me * chunk, end = begin + chunk < s->rows ? begin + chunk : s->rows;
-        if (begin < end)
-            fn(s, begin, end);
-    }
+    tg_parallel_for(s->rows, 1, run_chunk, &(rows_work){ fn, s });
 }
 
 /* Units per block: the blocks of a row stay in L1. */
