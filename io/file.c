@@ -17,6 +17,7 @@ char *tg_file_read(const char *path, size_t max_bytes, size_t *size, const char 
 {
     if (!path || !size)
         return tg_null_input("file_read");
+    op = op ? op : "?";
     uint64_t length;
     int fd = tg_file_open_regular(path, op, &length);
     if (fd < 0)
@@ -47,6 +48,8 @@ char *tg_file_copy(const char *text, size_t size, size_t max_bytes, const char *
 {
     if (!text && size > 0)
         return NULL;
+    op = op ? op : "?";
+    label = label ? label : "?";
     if (size > max_bytes) {
         set_too_large(op, label, size, max_bytes);
         return NULL;

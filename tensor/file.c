@@ -43,6 +43,7 @@ int tg_file_open_regular(const char *path, const char *op, uint64_t *size)
 {
     if (!path || !size)
         return tg_error_null_input("file_open_regular");
+    op = op ? op : "?";
     /* Opening a FIFO for reading waits for a writer unless O_NONBLOCK:
      * nothing is read before fstat has shown a regular file. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -67,7 +68,11 @@ int tg_file_open_regular(const char *path, const char *op, uint64_t *size)
 int tg_file_read_at(int fd, void *buffer, size_t n, uint64_t offset, const char *op,
                     const char *path)
 {
+    op = op ? op : "?";
+    path = path ? path : "?";
     char *out = buffer;
+    if (!out && n > 0)
+        return tg_error_null_input(op);
     while (n > 0) {
         ssize_t got = pread(fd, out, n, (off_t)offset);
         if (got < 0 && errno == EINTR)
@@ -286,6 +291,7 @@ tg_atomic_file *tg_atomic_file_open(const char *path, const char *op)
 {
     if (!path)
         return tg_null_input("atomic_file_open");
+    op = op ? op : "?";
     tg_atomic_file *file = calloc(1, sizeof *file);
     if (!file || !(file->path = strdup(path))) {
         free(file);
@@ -313,6 +319,10 @@ int tg_atomic_file_write(tg_atomic_file *file, const void *bytes, size_t n)
 {
     if (!file || file->write_errno)
         return -1;
+    if (n > 0 && !bytes) {
+        file->write_errno = EINVAL; /* reported by commit, as any failed write */
+        return -1;
+    }
     if (n > 0 && fwrite(bytes, 1, n, file->stream) != n) {
         file->write_errno = errno ? errno : EIO;
         return -1;

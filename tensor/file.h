@@ -45,7 +45,8 @@
  * for stale: that save then fails (its rename finds no temporary) and
  * leaves the old file as it was.
  *
- * Errors name the calling operation (`op`), the file and the reason, with
+ * Errors name the calling operation (`op`; NULL reads as "?"), the file
+ * and the reason, with
  * the system's text for errno, e.g.
  *     csv_write: out/history.csv: cannot write: No space left on device
  */
@@ -77,8 +78,8 @@ typedef struct tg_atomic_file tg_atomic_file;
  * path is not a regular file (nor a link to one) or the temporary cannot
  * be created, e.g. the directory is missing or not writable. */
 tg_atomic_file *tg_atomic_file_open(const char *path, const char *op);
-/* Appends n bytes. After the first failure, later writes do nothing and
- * commit reports that failure. Returns 0 or -1 (the error is recorded at
+/* Appends n bytes. After the first failure (NULL bytes with n > 0 is one:
+ * EINVAL), later writes do nothing and commit reports that failure. Returns 0 or -1 (the error is recorded at
  * commit, or discard discards it). */
 int tg_atomic_file_write(tg_atomic_file *file, const void *bytes, size_t n);
 /* Flushes, fsyncs and closes the temporary, then renames it over the

@@ -458,6 +458,42 @@ Test(null_inputs, random_generators_refuse_null)
     cr_assert_not(tg_rng_state_valid(NULL));
 }
 
+/* A NULL op reads as "?" in messages; NULL bytes to write fail the save,
+ * which then leaves the old file as it was. */
+Test(null_inputs, the_file_primitives_take_a_null_op_or_null_bytes)
+{
+    cr_assert_eq(chdir(rel_dir), 0);
+    FILE *f = fopen("old.txt", "wb");
+    cr_assert_not_null(f);
+    fputs("old", f);
+    fclose(f);
+    tg_error_clear();
+    uint64_t size;
+    cr_assert_eq(tg_file_open_regular(".", NULL, &size), -1);
+    cr_assert_str_eq(tg_error_message(), "?: .: not a regular file but a directory");
+    tg_error_clear();
+    cr_assert_null(tg_atomic_file_open(".", NULL));
+    cr_assert_str_eq(tg_error_message(), "?: .: not a regular file but a directory; saves replace "
+                                         "only regular files");
+    tg_error_clear();
+    cr_assert_null(tg_file_copy("abc", 3, 2, NULL, NULL));
+    cr_assert_str_eq(tg_error_message(), "?: ?: the file has 3 bytes, more than the limit of 2");
+    tg_error_clear();
+    tg_atomic_file *file = tg_atomic_file_open("old.txt", "test_save");
+    cr_assert_not_null(file, "%s", tg_error_message());
+    cr_assert_eq(tg_atomic_file_write(file, "new", 3), 0);
+    cr_assert_eq(tg_atomic_file_write(file, NULL, 3), -1);
+    cr_assert_eq(tg_atomic_file_commit(file), -1);
+    cr_assert_str_eq(tg_error_message(), "test_save: old.txt: cannot write: Invalid argument");
+    tg_error_clear();
+    size_t n;
+    char *text = tg_file_read("old.txt", 16, &n, "test_read");
+    cr_assert_not_null(text, "%s", tg_error_message());
+    cr_assert_str_eq(text, "old");
+    free(text);
+    cr_assert_eq(dir_entries(rel_dir), 1, "the failed save left its temporary");
+}
+
 Test(null_inputs, joining_a_parameter_name_refuses_null)
 {
     char out[TG_NAME_MAX];
