@@ -228,3 +228,39 @@ Test(grad_cell, gates_of_the_wrong_shape_are_refused)
     cr_assert_null(tg_lstm_gates(NULL, tg_zeros(TG_SHAPE(3, 8)), tg_zeros(TG_SHAPE(3, 2))));
     cr_assert(tg_error_occurred());
 }
+
+/* ---- In the layers --------------------------------------------------------------------------- */
+
+/* Tape nodes one more timestep adds to a one-layer forward of `kind`. */
+static size_t nodes_per_step(const char *kind, tg_gru_formulation gru)
+{
+    tg_model *model = tg_model_new(7);
+    tg_rnn_config config = { .input = 3, .hidden = 4, .gru = gru };
+    void *layer = kind[0] == 'l' ? (void *)tg_lstm_new(model, "l", config) : (void *)tg_gru_new(model, "g", config);
+    cr_assert_not_null(layer, "%s", tg_error_message());
+    size_t nodes[2];
+    for (int k = 0; k < 2; k++) {
+        tg_tensor *x = tg_zeros(TG_SHAPE(5 + k, 2, 3));
+        size_t before = tg_graph_size();
+        tg_rnn_result r = kind[0] == 'l' ? tg_lstm_forward(layer, x, NULL) : tg_gru_forward(layer, x, NULL);
+        cr_assert_not_null(r.output, "%s", tg_error_message());
+        nodes[k] = tg_graph_size() - before;
+        tg_graph_reset();
+    }
+    tg_model_free(model);
+    return nodes[1] - nodes[0];
+}
+
+/* A step records its products, its input's slice, the gate op and (LSTM)
+ * the views of h and c; the reference mode composes the gates of ops. */
+Test(grad_cell, a_layer_step_records_the_fused_op)
+{
+    cr_assert_eq(nodes_per_step("lstm", TG_GRU_SEED), 5);
+    cr_assert_eq(nodes_per_step("gru", TG_GRU_PYTORCH), 3);
+    cr_assert_eq(nodes_per_step("gru", TG_GRU_SEED), 10);
+    tg_set_reference_mode(true);
+    cr_assert_eq(nodes_per_step("lstm", TG_GRU_SEED), 14);
+    cr_assert_eq(nodes_per_step("gru", TG_GRU_PYTORCH), 16);
+    cr_assert_eq(nodes_per_step("gru", TG_GRU_SEED), 13);
+    tg_set_reference_mode(false);
+}
