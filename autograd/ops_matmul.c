@@ -305,8 +305,7 @@ tg_tensor *tg_affine_int8(tg_tensor *x, const tg_qweight *weight, tg_tensor *add
         as_rows(copy, &x_rows);
     }
     as_rows(out, &out_rows);
-    size_t bytes = tg_int8_scratch_bytes(x_rows.shape[0], weight->cols);
-    tg_tensor *scratch = tg_empty(TG_SHAPE((int64_t)((bytes + sizeof(float) - 1) / sizeof(float))));
+    void *scratch = tg_arena_alloc(tg_arena_thread(), tg_int8_scratch_bytes(x_rows.shape[0], weight->cols));
     if (!scratch)
         return NULL;
     /* The kernel reads an addend of rows (a bias vector, or a step's slice
@@ -328,5 +327,5 @@ tg_tensor *tg_affine_int8(tg_tensor *x, const tg_qweight *weight, tg_tensor *add
             rows = &out_rows;
         }
     }
-    return tg_kernel_affine_int8(&out_rows, &x_rows, weight, rows, scratch->data) == 0 ? out : NULL;
+    return tg_kernel_affine_int8(&out_rows, &x_rows, weight, rows, scratch) == 0 ? out : NULL;
 }

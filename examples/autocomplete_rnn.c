@@ -10,11 +10,13 @@
  * on the last tenth of the text, which it never trains on, then completes
  * "I am going to the" and any --prompt by sampling with a temperature and
  * a top-k cut. With --load and --eval it trains nothing: the loaded network
- * is measured on --data's held-out tail and completes the prompts.
+ * is measured on --data's held-out tail and completes the prompts. With
+ * --quantize it then turns the network's weights into int8
+ * (tg_quantize_dynamic) and measures it again.
  *
  *     autocomplete_rnn [--quick] [--words] [--prompt TEXT] [--temperature T] [--top-k K]
  *                      [--steps N] [--hidden H] [--layers L] [--data PATH] [--out DIR]
- *                      [--save PATH] [--load PATH [--eval]]
+ *                      [--save PATH] [--load PATH [--eval]] [--quantize]
  *
  * Writes to DIR: autocomplete_rnn_history.csv (training loss, learning
  * rate and gradient norm per step, validation loss every few steps) and
@@ -34,7 +36,7 @@ static const char SEED_PROMPT[] = "I am going to the";
 enum { SAMPLES = 3, MAX_PROMPT = 1024 };
 
 typedef struct settings {
-    bool words;
+    bool words, quantize;
     int hidden, layers, embed, batch, bptt, steps, warmup, eval_every, length, top_k, max_vocab;
     float lr, clip, temperature;
     const char *prompt;
@@ -647,6 +649,30 @@ static int section_files(trainer *tr)
     return 0;
 }
 
+/* After everything else, since the float weights are gone afterwards (an
+ * int8 network is for inference: it is not trained or checkpointed here). */
+static int section_int8(trainer *tr)
+{
+    nb_section(7, "int8 inference",
+               "tg_quantize_dynamic turns every weight matrix of the RNN and the head into int8, "
+               "one scale per output row, and the inputs of each product are quantised per row "
+               "as it runs (the embedding and the biases stay float). The same forward call then "
+               "runs int8 products; the validation loss is measured again over the same tail.");
+    double float_loss = tg_history_last(tr->history, "val_loss");
+    if (tg_quantize_dynamic(tr->n.model) != 0)
+        return fail("cannot quantise the network");
+    double int8_loss = validation_loss(tr);
+    if (isnan(int8_loss))
+        return fail("cannot compute the validation loss");
+    printf("    %d weight matrices in int8 (products through the %s path)\n",
+           tg_model_quantized_count(tr->n.model), tg_int8_kernel_name());
+    printf("    validation loss with int8 weights: %.4f nats per %s (float32: %.4f), %+.2f%%\n",
+           int8_loss, tr->c.words ? "word" : "character", float_loss,
+           100.0 * (int8_loss - float_loss) / float_loss);
+    tg_rng rng = tg_rng_new(tr->common->seed + 1);
+    return show_completions(tr, SEED_PROMPT, &rng) == 0 ? 0 : fail("cannot complete the prompt");
+}
+
 /* ---- Setting up -------------------------------------------------------------------------- */
 
 /* The word model's output layer is as wide as its vocabulary (5,000 against
@@ -660,7 +686,7 @@ static const settings QUICK = { .hidden = 64, .layers = 1, .embed = 16, .batch =
 
 static int parse(int argc, char **argv, nb_common *common, settings *s)
 {
-    bool words = false;
+    bool words = false, quantize = false;
     int hidden = 0, layers = 0, top_k = 0, length = 0;
     float temperature = NAN, lr = 0.0f;
     const char *prompt = NULL;
@@ -673,6 +699,7 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
         { "hidden", NB_INT, &hidden, "units per RNN layer (default 384; --quick: 64)" },
         { "layers", NB_INT, &layers, "stacked RNN layers (default 2; --quick: 1)" },
         { "lr", NB_FLOAT, &lr, "Adam's peak learning rate (default 2e-3; --quick: 1e-2)" },
+        { "quantize", NB_FLAG, &quantize, "also measure the network with int8 weights at the end" },
     };
     int parsed = nb_parse(argc, argv, PROGRAM, "text auto-completion with an RNN", common, own,
                           (int)(sizeof own / sizeof *own));
@@ -684,6 +711,7 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
     }
     *s = common->quick ? QUICK : words ? WORDS : CHARACTERS;
     s->words = words;
+    s->quantize = quantize;
     s->clip = 1.0f;
     s->prompt = prompt;
     s->top_k = top_k ? top_k : 10;
@@ -731,6 +759,8 @@ int main(int argc, char **argv)
     }
     if (status == 0)
         status = section_files(&tr);
+    if (status == 0 && tr.s.quantize)
+        status = section_int8(&tr);
     release(&tr);
     return status;
 }

@@ -13,11 +13,17 @@
 #include "tensor/reference.h"
 
 /* The packed layout: each segment's rows in blocks of 16 (the last one
- * padded with zero rows), each block as K4/4 groups of 64 bytes, a group
+ * padded with zero rows); a block is K4/4 groups of 64 bytes, a group
  * holding 4 consecutive columns of each of the 16 rows (row-major within
  * the group): one vpdpbusd multiplies a group by 4 input bytes broadcast
- * to every lane. K4 is cols rounded up to 4, the columns past cols zero. */
-enum { BLOCK_ROWS = 16 };
+ * to every lane. K4 is cols rounded up to 4, the columns past cols zero.
+ * The blocks of a segment go in panels of PANEL_BLOCKS (the last may be
+ * narrower), interleaved by group: group g of every block of the panel,
+ * then group g + 1. A product of one input row reads a whole panel at
+ * once, so it streams one contiguous run of memory rather than 8, which
+ * the hardware prefetcher follows (a batch-of-one step's weight comes from
+ * L2, and this is what bounds it). */
+enum { BLOCK_ROWS = 16, PANEL_BLOCKS = 8 };
 
 static int64_t padded_cols(int64_t cols) { return (cols + 3) / 4 * 4; }
 static int64_t blocks_per_segment(int64_t segment) { return (segment + BLOCK_ROWS - 1) / BLOCK_ROWS; }
@@ -28,20 +34,26 @@ static size_t packed_bytes(const tg_qweight *w)
            (size_t)padded_cols(w->cols);
 }
 
+/* Blocks in the panel that starts at block p of a segment of nb blocks. */
+static int panel_width(int64_t p, int64_t nb) { return (int)(nb - p < PANEL_BLOCKS ? nb - p : PANEL_BLOCKS); }
+
 /* Fills row_sum and packed from values. */
 static void pack(tg_qweight *w)
 {
     int64_t k4 = padded_cols(w->cols), nb = blocks_per_segment(w->segment);
+    int64_t block_bytes = BLOCK_ROWS * k4;
     memset(w->packed, 0, packed_bytes(w));
     for (int64_t r = 0; r < w->rows; r++) {
         const int8_t *row = w->values + r * w->cols;
         int32_t sum = 0;
         int64_t segment = r / w->segment, in_segment = r % w->segment;
-        int64_t block = segment * nb + in_segment / BLOCK_ROWS, lane = in_segment % BLOCK_ROWS;
-        int8_t *dst = w->packed + block * BLOCK_ROWS * k4 + lane * 4;
+        int64_t block = in_segment / BLOCK_ROWS, lane = in_segment % BLOCK_ROWS;
+        int64_t panel = block / PANEL_BLOCKS * PANEL_BLOCKS;
+        int width = panel_width(panel, nb);
+        int8_t *dst = w->packed + (segment * nb + panel) * block_bytes + (block - panel) * 64 + lane * 4;
         for (int64_t k = 0; k < w->cols; k++) {
             sum += row[k];
-            dst[k / 4 * 64 + k % 4] = row[k];
+            dst[k / 4 * 64 * width + k % 4] = row[k];
         }
         w->row_sum[r] = sum;
     }
@@ -287,22 +299,23 @@ VNNI void finish_block(__m512i acc, const tg_qweight *w, int64_t r0, int lanes, 
     _mm512_mask_storeu_ps(y, mask, _mm512_fmadd_ps(exact, scale, prev));
 }
 
-/* nx input rows times nb blocks (flat block indices b0..b0+nb) at once;
- * nx and nb are constants in each use, so the nx * nb sums stay in registers. */
+/* nx input rows times nb blocks of one panel at once: group g of block b
+ * is at first + g * stride + b * 64; the blocks' first output row is r0,
+ * and rows from end on are padding. nx and nb are constants in each use,
+ * so the nx * nb sums stay in registers. */
 VNNI void tile_vnni(const int nx, const int nb, const uint8_t *q, int64_t k4, const float *t,
-                    const tg_qweight *w, int64_t b0, float *out, const float *addend,
-                    int64_t addend_stride)
+                    const tg_qweight *w, const int8_t *first, int64_t stride, int64_t r0,
+                    int64_t end, float *out, const float *addend, int64_t addend_stride)
 {
     enum { MAX_X = 4, MAX_B = 8 };
     __m512i acc[MAX_X][MAX_B];
     for (int i = 0; i < nx; i++)
         for (int b = 0; b < nb; b++)
             acc[i][b] = _mm512_setzero_si512();
-    const int8_t *blocks = w->packed + b0 * BLOCK_ROWS * k4;
     for (int64_t g = 0; g < k4 / 4; g++) {
         __m512i v[MAX_B];
         for (int b = 0; b < nb; b++)
-            v[b] = _mm512_loadu_si512(blocks + b * BLOCK_ROWS * k4 + g * 64);
+            v[b] = _mm512_loadu_si512(first + g * stride + b * 64);
         for (int i = 0; i < nx; i++) {
             int32_t four;
             memcpy(&four, q + i * k4 + g * 4, sizeof four);
@@ -311,14 +324,12 @@ VNNI void tile_vnni(const int nx, const int nb, const uint8_t *q, int64_t k4, co
                 acc[i][b] = _mm512_dpbusd_epi32(acc[i][b], p, v[b]);
         }
     }
-    int64_t nbs = blocks_per_segment(w->segment);
     for (int b = 0; b < nb; b++) {
-        int64_t block = b0 + b, in_segment = block % nbs * BLOCK_ROWS;
-        int64_t r0 = block / nbs * w->segment + in_segment;
-        int lanes = (int)(w->segment - in_segment < BLOCK_ROWS ? w->segment - in_segment : BLOCK_ROWS);
+        int64_t row = r0 + b * BLOCK_ROWS;
+        int lanes = (int)(end - row < BLOCK_ROWS ? end - row : BLOCK_ROWS);
         for (int i = 0; i < nx; i++)
-            finish_block(acc[i][b], w, r0, lanes, t[i], out + i * w->rows + r0,
-                         addend ? addend + i * addend_stride + r0 : NULL);
+            finish_block(acc[i][b], w, row, lanes, t[i], out + i * w->rows + row,
+                         addend ? addend + i * addend_stride + row : NULL);
     }
 }
 
@@ -326,26 +337,36 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
 product_vnni(float *out, int64_t n_rows, const uint8_t *q, const float *t, const tg_qweight *w,
              const float *addend, int64_t addend_stride)
 {
-    int64_t k4 = padded_cols(w->cols);
-    int64_t n_blocks = w->rows / w->segment * blocks_per_segment(w->segment);
-/* the addend of input row i, or NULL */
-#define ADDEND(i) (addend ? addend + (i) * addend_stride : NULL)
-    int64_t i = 0;
-    for (; i + 4 <= n_rows; i += 4) {
-        int64_t b = 0;
-        for (; b + 4 <= n_blocks; b += 4)
-            tile_vnni(4, 4, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
-        for (; b < n_blocks; b++)
-            tile_vnni(4, 1, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
-    }
-    for (; i < n_rows; i++) {
-        int64_t b = 0;
-        for (; b + 8 <= n_blocks; b += 8)
-            tile_vnni(1, 8, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
-        for (; b < n_blocks; b++)
-            tile_vnni(1, 1, q + i * k4, k4, t + i, w, b, out + i * w->rows, ADDEND(i), addend_stride);
-    }
-#undef ADDEND
+    int64_t k4 = padded_cols(w->cols), nb = blocks_per_segment(w->segment);
+    int64_t block_bytes = BLOCK_ROWS * k4;
+    for (int64_t s = 0; s < w->rows / w->segment; s++)
+        for (int64_t p = 0; p < nb; p += PANEL_BLOCKS) {
+            int width = panel_width(p, nb);
+            const int8_t *panel = w->packed + (s * nb + p) * block_bytes;
+            int64_t stride = 64 * width, r0 = s * w->segment + p * BLOCK_ROWS;
+            int64_t end = (s + 1) * w->segment;
+/* The arguments of tile_vnni for input rows from i and the panel's blocks from b. */
+#define AT(i, b)                                                                                   \
+    q + (i) * k4, k4, t + (i), w, panel + (b) * 64, stride, r0 + (b) * BLOCK_ROWS, end,             \
+        out + (i) * w->rows, addend ? addend + (i) * addend_stride : NULL, addend_stride
+            int64_t i = 0;
+            for (; i + 4 <= n_rows; i += 4) {
+                int b = 0;
+                for (; b + 4 <= width; b += 4)
+                    tile_vnni(4, 4, AT(i, b));
+                for (; b < width; b++)
+                    tile_vnni(4, 1, AT(i, b));
+            }
+            for (; i < n_rows; i++) {
+                if (width == PANEL_BLOCKS) {
+                    tile_vnni(1, PANEL_BLOCKS, AT(i, 0));
+                    continue;
+                }
+                for (int b = 0; b < width; b++)
+                    tile_vnni(1, 1, AT(i, b));
+            }
+#undef AT
+        }
 }
 
 static bool have_vnni(void)

@@ -205,6 +205,29 @@ Test(autocomplete_rnn, eval_measures_a_loaded_model_without_training)
                    "--eval trains nothing, so there is nothing to --save");
 }
 
+/* --quantize measures the trained network again with int8 weights: its
+ * validation loss is within 1% of the float network's (and not equal: the
+ * int8 products ran), after training and after --load --eval alike. */
+Test(autocomplete_rnn, the_int8_network_loses_less_than_one_percent)
+{
+    char trained[512], evaluated[512], checkpoint[600];
+    example_out_dir("autocomplete_rnn_int8", trained, sizeof trained);
+    example_out_dir("autocomplete_rnn_int8_eval", evaluated, sizeof evaluated);
+    out_file(checkpoint, sizeof checkpoint, trained, "run.ckpt");
+    example_run a = run_quick(trained, (const char *[]){ "--quantize", "--save", checkpoint, NULL });
+    cr_assert(strstr(a.output, "## 7. int8 inference"), "%s", a.output);
+    cr_assert(strstr(a.output, "3 weight matrices in int8"), "%s", a.output);
+    double float_loss = number_after(a.output, "(float32: ");
+    double int8_loss = number_after(a.output, "validation loss with int8 weights: ");
+    cr_assert(fabs(int8_loss - float_loss) < 0.01 * float_loss && int8_loss != float_loss,
+              "float %g, int8 %g", float_loss, int8_loss);
+    example_run b = run_quick(evaluated, (const char *[]){ "--load", checkpoint, "--eval", "--quantize",
+                                                           NULL });
+    cr_assert_eq(number_after(b.output, "validation loss with int8 weights: "), int8_loss);
+    example_run_free(&a);
+    example_run_free(&b);
+}
+
 Test(autocomplete_rnn, bad_input_exits_2_with_a_message)
 {
     char dir[512], path[600];

@@ -96,6 +96,7 @@ Test(quantize, both_paths_agree_and_stay_within_the_quantisation_bound)
     check_product(5, 7, 3, 0, true);        /* columns not a multiple of 4, rows below 16 */
     check_product(9, 33, 150, 50, false);   /* segments not a multiple of 16 */
     check_product(4, 1, 17, 0, true);
+    check_product(6, 64, 400, 200, true); /* 13 blocks a segment: a full panel and a narrower one */
 }
 
 Test(quantize, a_row_view_multiplies_like_its_rows_of_the_whole)
