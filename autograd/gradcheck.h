@@ -1,6 +1,9 @@
 /*
  * autograd/gradcheck.h: checking a backward rule against finite differences.
  *
+ * Who it is for: every user (tapegrad.h includes it), above all authors
+ * of new ops (autograd/autograd.h, "Defining a new op").
+ *
  * tg_gradcheck evaluates fn(inputs), back-propagates a fixed random weight
  * w of the output's shape (so the checked objective is sum(w * fn(inputs))
  * for outputs of any shape), and compares each input's gradient with the

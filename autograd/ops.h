@@ -1,6 +1,10 @@
 /*
  * autograd/ops.h: differentiable operations.
  *
+ * Who it is for: every user (tapegrad.h includes it). These are also the
+ * views with gradients (tg_reshape, tg_slice, ...): the raw views of
+ * tensor/kernel.h refuse a tensor that requires a gradient.
+ *
  * Each op computes its result with a tensor/ kernel into a new graph tensor
  * and records itself on the tape when an input requires a gradient
  * (autograd/autograd.h). Results live until tg_graph_reset(); never free

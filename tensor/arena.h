@@ -1,6 +1,10 @@
 /*
  * tensor/arena.h: the memory that graph tensors live in.
  *
+ * Who it is for: every user (tapegrad.h includes it): the arena's size
+ * and reset. Giving one block back before the reset is the op author's
+ * (tg_arena_give_back, tensor/kernel.h).
+ *
  * An arena hands out aligned blocks by bumping a pointer through a list of
  * chunks. Reset makes all of it free again but keeps the chunks, so a loop
  * that allocates the same sequence of blocks every iteration (a training

@@ -1,6 +1,10 @@
 /*
  * tensor/elementwise_table.h: every elementwise op in one table.
  *
+ * Who it is for: people writing ops (reached through tensor/elementwise.h
+ * and tensor/kernel.h, not tapegrad.h), and a reader looking for an
+ * elementwise op's formulas.
+ *
  * One row per op: its kind, its name, its forward formula and, for the
  * differentiable ones, what its backward reads and its gradient formulas,
  * side by side. tensor/ compiles the forward column (tensor/elementwise.c)

@@ -1,6 +1,9 @@
 /*
  * tensor/error.h: how tapegrad reports bad input.
  *
+ * Who it is for: every user (tapegrad.h includes it), and op authors, who
+ * report errors the same way.
+ *
  * A function given bad input returns NULL (or -1) and records a message that
  * names the operation and the shapes, e.g.
  *     matmul: [32,64] x [128,256]: inner dimensions 64 and 128 differ

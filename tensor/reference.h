@@ -1,6 +1,9 @@
 /*
  * tensor/reference.h: the reference mode, with every speed path off.
  *
+ * Who it is for: every user (tapegrad.h includes it), and op authors
+ * whose op has a speed path of its own: the mode must turn it off.
+ *
  * tapegrad's speed comes from paths that must not change a result beyond
  * float rounding: postponed weight-gradient products, gradient buffers
  * given back to the arena and lent between ops, gradient views inside

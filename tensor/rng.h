@@ -1,6 +1,8 @@
 /*
  * tensor/rng.h: a seedable random number generator (xoshiro256**).
  *
+ * Who it is for: every user (tapegrad.h includes it).
+ *
  * Same seed, same numbers, on every machine and thread count: tensors are
  * filled in row-major order by one thread. Normal variates use Box-Muller in
  * double precision.
