@@ -2,8 +2,11 @@
  * tg_gru_seed_gates): values against the formulas computed in double,
  * first and second derivatives against central differences with
  * contiguous, transposed, step-sliced and broadcast operands and an input
- * given twice, no recording in no-grad mode, and the shape errors. */
+ * given twice, no recording in no-grad mode, the shape errors, the nodes a
+ * layer's step records, and rows split between threads. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "autograd/check.h"
 
@@ -263,4 +266,37 @@ Test(grad_cell, a_layer_step_records_the_fused_op)
     cr_assert_eq(nodes_per_step("gru", TG_GRU_PYTORCH), 16);
     cr_assert_eq(nodes_per_step("gru", TG_GRU_SEED), 13);
     tg_set_reference_mode(false);
+}
+
+/* Rows of a large step are split between threads (B * H >= 65536); each
+ * unit's formula is the same, so one and two threads agree exactly. */
+Test(grad_cell, rows_split_between_threads_give_the_same_values)
+{
+    if (tg_max_num_threads() < 2)
+        cr_skip_test("one core: nothing to split");
+    float *values[2][4] = { { NULL } };
+    int64_t sizes[4] = { 0 };
+    for (int threads = 1; threads <= 2; threads++) {
+        cr_assert_eq(tg_set_num_threads(threads), threads);
+        tg_tensor *x = make_leaf(TG_SHAPE(64, 4096), FILL_ANY, 41), *hg = make_leaf(TG_SHAPE(64, 4096), FILL_ANY, 42);
+        tg_tensor *c_prev = make_leaf(TG_SHAPE(64, 1024), FILL_ANY, 43);
+        tg_tensor *hc = tg_lstm_gates(x, hg, c_prev);
+        cr_assert_not_null(hc, "%s", tg_error_message());
+        cr_assert_eq(tg_backward(tg_sum_all(tg_mul(hc, hc))), 0, "%s", tg_error_message());
+        const tg_tensor *results[4] = { hc, tg_grad(x), tg_grad(hg), tg_grad(c_prev) };
+        for (int k = 0; k < 4; k++) {
+            cr_assert_not_null(results[k]);
+            sizes[k] = results[k]->numel;
+            values[threads - 1][k] = malloc(sizeof(float) * (size_t)sizes[k]);
+            cr_assert_not_null(values[threads - 1][k]);
+            memcpy(values[threads - 1][k], results[k]->data, sizeof(float) * (size_t)sizes[k]);
+        }
+        tg_graph_reset();
+    }
+    tg_set_num_threads(1);
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(memcmp(values[0][k], values[1][k], sizeof(float) * (size_t)sizes[k]), 0, "result %d differs", k);
+        free(values[0][k]);
+        free(values[1][k]);
+    }
 }
