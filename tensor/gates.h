@@ -2,6 +2,10 @@
  * tensor/gates.h: the elementwise part of a recurrent cell's step in one
  * pass, and its gradient in one pass (autograd/ops_cell.c makes them ops).
  *
+ * Who it is for: people writing ops (reached through tensor/kernel.h, not
+ * tapegrad.h); a model uses tg_lstm_gates and the GRU's ops of
+ * autograd/ops.h, which record their gradients.
+ *
  * B rows, H units. Gate pre-activations are 2-d [B, G*H] with any strides,
  * the G gates side by side along the second axis in PyTorch's order.
  * States (c_prev, h_prev) and the GRU's z and n_pre broadcast to [B, H]
