@@ -43,6 +43,7 @@ struct tg_model {
     int n_metadata, metadata_capacity;
     quantized_weight *quantized;
     int n_quantized, quantized_capacity;
+    uint64_t parameters_removed; /* tg_model_parameters_removed */
     bool training;
     tg_rng rng;
 };
@@ -236,6 +237,7 @@ tg_qweight *tg_model_quantize_parameter(tg_model *model, const char *name, int64
     memmove(model->params + at, model->params + at + 1,
             sizeof *model->params * (size_t)(model->n_params - at - 1));
     model->n_params--;
+    model->parameters_removed++;
     memset(model->slots, 0xff, model->n_slots * sizeof *model->slots);
     for (int i = 0; i < model->n_params; i++)
         model->slots[find_slot(model, model->params[i].name)] = i;
@@ -265,6 +267,8 @@ tg_qweight *tg_model_find_quantized(const tg_model *model, const char *name)
 }
 
 int tg_model_parameter_count(const tg_model *model) { return model ? model->n_params : 0; }
+
+uint64_t tg_model_parameters_removed(const tg_model *model) { return model ? model->parameters_removed : 0; }
 
 const char *tg_model_parameter_name(const tg_model *model, int index)
 {

@@ -65,7 +65,8 @@ int tg_model_own(tg_model *model, void *object, void (*free_fn)(void *));
  * grad mode, with an input or bias that requires a gradient, returns NULL
  * with an error saying to use tg_no_grad_begin(), so a training step over
  * them fails at once. Quantise when training is over: an optimizer made
- * before holds the freed float weights and must not step again.
+ * before refuses to step or zero gradients afterwards (its float weights
+ * are freed), with an error saying so.
  * Checkpoints of a quantised model: layers/model_io.h. */
 
 /* Quantises every layer that registered a quantizer, in creation order,
@@ -97,6 +98,10 @@ tg_qweight *tg_model_find_quantized(const tg_model *model, const char *name);
 
 /* Parameters in registration order. */
 int tg_model_parameter_count(const tg_model *model);
+/* How many parameters have left the model (tg_quantize_dynamic turns float
+ * weights into int8 ones): an optimizer made before refuses to step once
+ * this has changed, since the tensors it holds are freed. */
+uint64_t tg_model_parameters_removed(const tg_model *model);
 const char *tg_model_parameter_name(const tg_model *model, int index);
 tg_tensor *tg_model_parameter(const tg_model *model, int index);
 /* The parameter called name, or NULL (no error) when there is none. */

@@ -70,6 +70,8 @@ tg_optimizer *tg_optimizer_create(size_t size, const char *name, const char *op,
         return NULL;
     }
     opt->n_params = n;
+    opt->model = model;
+    opt->parameters_removed = tg_model_parameters_removed(model);
     for (int i = 0; i < n; i++) {
         opt->params[i] = tg_model_parameter(model, i);
         if (create_state(opt, model, i, slot_names, op) != 0) {
@@ -93,10 +95,23 @@ void tg_optimizer_free(tg_optimizer *opt)
     free(opt);
 }
 
+/* 0 while the parameters this optimizer holds are still the model's;
+ * -1 with an error naming op once some have left it (and been freed). */
+static int check_parameters_live(const tg_optimizer *opt, const char *op)
+{
+    if (tg_model_parameters_removed(opt->model) == opt->parameters_removed)
+        return 0;
+    return tg_error_set("%s: %s: the model's parameters changed after this optimizer was made "
+                        "(tg_quantize_dynamic freed its float weights): a quantised model does "
+                        "not train", op, opt->name);
+}
+
 int tg_optimizer_step(tg_optimizer *opt)
 {
     if (!opt)
         return tg_error_null_input("optimizer_step");
+    if (check_parameters_live(opt, "optimizer_step") != 0)
+        return -1;
     for (int i = 0; i < opt->n_params; i++) {
         tg_tensor *p = opt->params[i];
         tg_tensor *g = tg_grad(p);
@@ -119,7 +134,7 @@ int tg_optimizer_step(tg_optimizer *opt)
 
 void tg_optimizer_zero_grad(tg_optimizer *opt)
 {
-    if (!opt)
+    if (!opt || check_parameters_live(opt, "optimizer_zero_grad") != 0)
         return;
     for (int i = 0; i < opt->n_params; i++)
         tg_zero_grad(opt->params[i]);
@@ -157,6 +172,8 @@ tg_tensor *tg_optimizer_parameter(const tg_optimizer *opt, int index)
 {
     if (!opt)
         return tg_null_input("optimizer_parameter");
+    if (check_parameters_live(opt, "optimizer_parameter") != 0)
+        return NULL;
     if (index < 0 || index >= opt->n_params) {
         tg_error_set("%s: parameter %d: out of range [0, %d)", opt->name, index, opt->n_params);
         return NULL;

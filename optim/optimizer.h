@@ -136,7 +136,8 @@ tg_optimizer *tg_adagrad_new(tg_model *model, tg_adagrad_config config);
 /* ---- The shared interface ------------------------------------------------- */
 
 /* Updates every parameter that has a gradient. Returns 0, or -1 with an
- * error (none for well-formed optimizers; NULL gives -1 silently). */
+ * error: NULL, or parameters that left the model after the optimizer was
+ * made (tg_quantize_dynamic; zero_grad then records the same error). */
 int tg_optimizer_step(tg_optimizer *opt);
 /* Forgets the gradient of every parameter of the optimizer (tg_zero_grad). */
 void tg_optimizer_zero_grad(tg_optimizer *opt);

@@ -40,6 +40,8 @@ struct tg_optimizer {
     int64_t steps;
     int n_params;
     tg_tensor **params;
+    const tg_model *model;       /* whose parameters params are */
+    uint64_t parameters_removed; /* the model's count when they were taken */
     int n_slots;
     tg_tensor **state; /* per parameter: the step count, then n_slots slots */
     char (*state_names)[TG_OPTIM_NAME_MAX];

@@ -265,3 +265,31 @@ Test(quantize_layers, cells_are_quantised_too_and_nothing_passes_a_gradient)
     cr_assert_null(tg_model_add_parameter(model, "head.weight", TG_SHAPE(2)));
     tg_model_free(model);
 }
+
+Test(quantize_layers, an_optimizer_made_before_quantising_refuses_to_step)
+{
+    tg_model *model = tg_model_new(4);
+    tg_linear *head = tg_linear_new(model, "head", (tg_linear_config){ .input = 8, .output = 3 });
+    cr_assert_not_null(head);
+    tg_optimizer *opt = tg_adam_new(model, (tg_adam_config){ .lr = 1e-3 });
+    cr_assert_not_null(opt, "%s", tg_error_message());
+    cr_assert_eq(tg_optimizer_step(opt), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_quantize_dynamic(model), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_optimizer_step(opt), -1);
+    cr_assert_str_eq(tg_error_message(),
+                     "optimizer_step: adam: the model's parameters changed after this optimizer was "
+                     "made (tg_quantize_dynamic freed its float weights): a quantised model does "
+                     "not train");
+    tg_error_clear();
+    tg_optimizer_zero_grad(opt);
+    cr_assert(strstr(tg_error_message(), "optimizer_zero_grad: adam: the model's parameters changed"));
+    tg_error_clear();
+    cr_assert_null(tg_optimizer_parameter(opt, 0));
+    /* An optimizer made afterwards holds the float parameters left (the bias). */
+    tg_optimizer *after = tg_adam_new(model, (tg_adam_config){ .lr = 1e-3 });
+    cr_assert_eq(tg_optimizer_parameter_count(after), 1);
+    cr_assert_eq(tg_optimizer_step(after), 0, "%s", tg_error_message());
+    tg_optimizer_free(after);
+    tg_optimizer_free(opt);
+    tg_model_free(model);
+}
