@@ -146,17 +146,6 @@ Test(atomic_file, any_valid_name_saves_even_250_bytes_long)
     cr_assert_eq(dir_entries(io_dir), 1);
 }
 
-/* The pid of a process that has ended. */
-static pid_t dead_pid(void)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0)
-        _exit(0);
-    cr_assert_eq(waitpid(pid, NULL, 0), pid);
-    return pid;
-}
-
 static void make_file(const char *name)
 {
     io_write_text(io_path(name), "partial");

@@ -156,17 +156,6 @@ Test(plot_save, a_chart_saves_under_any_valid_name_even_250_bytes_long)
     cr_assert_eq(dir_entries(dir), 1);
 }
 
-/* The pid of a process that has ended. */
-static pid_t dead_pid(void)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0)
-        _exit(0);
-    cr_assert_eq(waitpid(pid, NULL, 0), pid);
-    return pid;
-}
-
 static void make_file(const char *name)
 {
     FILE *f = fopen(name, "wb");
