@@ -128,7 +128,10 @@ static void gemm_chunk(void *context, int64_t begin, int64_t end)
  * (tensor/parallel.h): BLIS's own threads would wait at its barriers for a
  * thread whose core another process holds. Each block packs the operand it
  * shares with the others again, so the split runs along c's longer side,
- * leaving the smaller operand to be packed again. */
+ * leaving the smaller operand to be packed again. A block may be small
+ * enough for BLIS's unpacked path, which sums in another order: one thread
+ * and two can differ in the last bits (each thread count always splits
+ * alike, so a run repeats exactly). */
 static void gemm(const matrix *a, const matrix *b, const tg_storage *b_storage, const matrix *c,
                  float alpha, float beta)
 {

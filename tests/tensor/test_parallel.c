@@ -1,6 +1,7 @@
 /* tensor/parallel.h: every item done once, chunk edges on the grain, nested
  * and concurrent calls, forked children, and kernels giving the same bits on
  * one thread and on two. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
@@ -159,7 +160,9 @@ Test(parallel, a_forked_child_runs_parallel_work)
 }
 
 /* The threaded kernels split work between threads but never a sum: one
- * thread and two give the same bits. */
+ * thread and two give the same bits. BLIS is the exception: a block of a
+ * large product may be small enough for BLIS's unpacked small-matrix path,
+ * which sums in another order, so its results agree within rounding. */
 static void fill(tg_tensor *t, uint64_t seed)
 {
     tg_rng rng = tg_rng_new(seed);
@@ -188,8 +191,11 @@ Test(parallel, kernels_give_the_same_bits_on_one_thread_and_two)
     for (int k = 0; k < 4; k++) {
         cr_assert_eq(results[0][k]->numel, results[1][k]->numel);
         int differ = 0;
-        for (int64_t i = 0; i < results[0][k]->numel; i++)
-            differ += results[0][k]->data[i] != results[1][k]->data[i];
+        for (int64_t i = 0; i < results[0][k]->numel; i++) {
+            float one = results[0][k]->data[i], two = results[1][k]->data[i];
+            /* |a b| summed over 300 terms of [-1, 1] stays below 300. */
+            differ += k == 0 ? fabsf(one - two) > 300 * 1e-6f : one != two;
+        }
         cr_assert_eq(differ, 0, "result %d: %d elements differ between 1 and 2 threads", k, differ);
     }
     /* And the BLIS product is right: one element against a plain sum. */
