@@ -8,12 +8,6 @@
 #include "tensor/kernel.h"
 #include "tensor/parallel.h"
 
-/* Below this many elements a kernel runs on one thread: handing work to
- * another thread costs a few microseconds, more than a second thread saves on a simple
- * operation over fewer elements (at 2^16, an addition breaks even and a
- * tanh runs 1.6 times faster on two threads). */
-#define PARALLEL_MIN_ELEMENTS 65536
-
 /* Elements [begin, end) of the plan in row-major order, handed to fn a row
  * at a time (the first and the last row may be partial). */
 static void run_range(const tg_iter_plan *plan, int64_t begin, int64_t end, tg_map_fn fn,
@@ -71,7 +65,7 @@ int tg_map(const char *op, tg_tensor *out, int n_in, const tg_tensor *const *in,
     tg_map_row row = { .out_stride = plan.inner_stride[0], .param = param, .accumulate = accumulate };
     for (int k = 0; k < n_in; k++)
         row.in_stride[k] = plan.inner_stride[k + 1];
-    if (total < PARALLEL_MIN_ELEMENTS) {
+    if (total < TG_PARALLEL_MIN_ELEMENTS) {
         run_range(&plan, 0, total, fn, row);
         return 0;
     }

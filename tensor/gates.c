@@ -15,9 +15,6 @@
 #include "tensor/kernel.h"
 #include "tensor/parallel.h"
 
-/* Below this many units in all, one thread (as tensor/elementwise.c). */
-#define PARALLEL_MIN_ELEMENTS 65536
-
 /* A 2-d operand: its first element and its two strides. */
 typedef struct plane {
     float *p;
@@ -79,7 +76,7 @@ static void run_chunk(void *context, int64_t begin, int64_t end)
 /* Runs fn over rows [0, s->rows), split between threads when large. */
 static void run_rows(void (*fn)(const step *, int64_t, int64_t), const step *s)
 {
-    if (s->rows * s->h < PARALLEL_MIN_ELEMENTS || s->rows < 2) {
+    if (s->rows * s->h < TG_PARALLEL_MIN_ELEMENTS || s->rows < 2) {
         fn(s, 0, s->rows);
         return;
     }
