@@ -46,6 +46,7 @@
 #include <stddef.h>
 
 #include "tensor/tensor.h"
+#include "tensor/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -171,6 +172,75 @@ int tg_autograd_grad(tg_tensor *const *outputs, int n_outputs, tg_tensor *const 
  * the notice off; it costs nothing then. Per thread. */
 typedef void (*tg_grad_ready_fn)(tg_tensor *leaf, void *ctx);
 void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx);
+
+/* ---- Splitting a batch between threads ---------------------------------------- */
+
+/*
+ * Data parallelism inside one process, for networks whose ops are too small
+ * to split: the batch is cut into parts, and each part runs its whole
+ * forward and backward (every timestep of a recurrence) on one of the
+ * pool's threads (tensor/threads.h), with no hand-over between threads
+ * inside it. A recurrent step's products at batch 32 are too small to
+ * share; half the batch's whole pass is not.
+ *
+ *     static int part_step(void *ctx, int part, int parts)
+ *     {
+ *         batch *b = ctx;
+ *         int64_t begin = b->size * part / parts, end = b->size * (part + 1) / parts;
+ *         tg_tensor *x = tg_narrow(b->x, 1, begin, end - begin);   // time first
+ *         tg_tensor *loss = ... forward of x, mean over the part ...;
+ *         loss = tg_mul_scalar(loss, (float)(end - begin) / (float)b->size);
+ *         b->loss[part] = loss ? loss->data[0] : 0;  // the part's graph goes when it returns
+ *         return loss ? tg_backward(loss) : -1;
+ *     }
+ *
+ *     tg_batch_split *split = tg_batch_split_new(tg_get_num_threads(), 42);
+ *     ...
+ *     tg_model_zero_grad(model);
+ *     if (tg_batch_split_run(split, part_step, &b) != 0) ... tg_error_message() ...
+ *     tg_optimizer_step(adam);
+ *
+ * While a part runs, the gradients of owned leaves (parameters, and tensors
+ * made by tg_tensor_* that require a gradient) go to buffers of the part's
+ * own. Once every part is done, they are added to the leaves' gradients
+ * (tg_grad) in part order, part 0 first, as a tg_backward over the whole
+ * batch would accumulate them; a gradient notice set on the calling thread
+ * (tg_set_grad_ready_notice) then announces each leaf once, its gradient
+ * final. Results depend on the number of parts, never on which threads ran
+ * which parts. If a part fails, no leaf's gradient changes and the run
+ * fails with the first failing part's error: "batch_split: part 1 of 2:
+ * ...".
+ *
+ * A part runs with the caller's grad mode. It records its own graph, which
+ * is freed when fn returns (copy out what you need, like the loss's value).
+ * It may read any tensor that nobody writes meanwhile, record ops, and run
+ * backward (tg_backward, tg_autograd_grad) on its graph. It must not read
+ * graph tensors that require a gradient from outside the part, write
+ * tensors another part reads, call tg_graph_reset, free or change a shared
+ * leaf, or draw from a generator other parts use: tg_batch_split_rng gives
+ * each part one (dropout uses it inside a part instead of the model's). A
+ * split whose parts are all run on one thread (one thread, or a late
+ * helper) gives the same result.
+ */
+typedef struct tg_batch_split tg_batch_split;
+
+/* One part's work: forward and backward of part `part` of `parts`. 0, or
+ * -1 with an error set. */
+typedef int (*tg_part_fn)(void *ctx, int part, int parts);
+
+/* A split into `parts` (1 to TG_BATCH_SPLIT_MAX_PARTS). Each run draws the
+ * parts' generators from a generator seeded with `seed`. NULL with an error
+ * when parts is out of range or memory runs out. */
+#define TG_BATCH_SPLIT_MAX_PARTS 256
+tg_batch_split *tg_batch_split_new(int parts, uint64_t seed);
+/* Runs fn for every part, on up to tg_get_num_threads() threads, and adds
+ * the parts' leaf gradients to the leaves'. 0, or -1 with an error (also
+ * when called from inside a part). */
+int tg_batch_split_run(tg_batch_split *split, tg_part_fn fn, void *ctx);
+/* The generator of the part running on this thread; NULL outside a part. */
+tg_rng *tg_batch_split_rng(void);
+/* Frees the split and the parts' gradient buffers. NULL is fine. */
+void tg_batch_split_free(tg_batch_split *split);
 
 /* ---- The graph ---------------------------------------------------------------- */
 

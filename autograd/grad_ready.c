@@ -27,6 +27,12 @@ void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx)
     notice_ctx = ctx;
 }
 
+tg_grad_ready_fn tg_grad_ready_notice(void **ctx)
+{
+    *ctx = notice_ctx;
+    return notice;
+}
+
 static int list_leaf(int64_t node, tg_tensor *leaf)
 {
     if (tg_thread_list_room(&listed, TG_LIST_READY, sizeof(ready), 64, "backward: the gradient notice") != 0)

@@ -24,6 +24,8 @@ int tg_grad_ready_begin(int64_t last);
 /* Backward has run (or skipped) node number `index`: announces the leaves
  * whose last reader it was. 0, or -1 with an error. */
 int tg_grad_ready_passed(int64_t index);
+/* This thread's notice (its context in *ctx), or NULL when none is set. */
+tg_grad_ready_fn tg_grad_ready_notice(void **ctx);
 /* Forgets the list (after backward, whether it failed or not). */
 void tg_grad_ready_end(void);
 

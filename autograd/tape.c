@@ -9,6 +9,7 @@
 #include "autograd/postponed.h"
 #include "autograd/grad_ready.h"
 #include "autograd/meta.h"
+#include "autograd/split.h"
 #include "autograd/thread_list.h"
 #include "tensor/gemm_small.h"
 #include "tensor/kernel.h"
@@ -45,7 +46,14 @@ static void release_owned_meta(tg_tensor_ext *ext)
     free(m);
 }
 
-tg_autograd_meta *tg_meta(const tg_tensor *t) { return t ? (tg_autograd_meta *)t->ext : NULL; }
+tg_autograd_meta *tg_meta(const tg_tensor *t)
+{
+    tg_autograd_meta *m = t ? (tg_autograd_meta *)t->ext : NULL;
+    /* Inside a part of a batch split, an owned leaf's gradient is the part's own. */
+    if (tg_running_part && m && m->node < 0 && m->requires_grad && (t->flags & TG_TENSOR_OWNED))
+        return tg_part_leaf_meta(t);
+    return m;
+}
 
 /* The metadata of t, created on first need: malloc'd for owned tensors
  * (freed with them), in the arena for graph tensors. */

@@ -6,7 +6,8 @@
  * value is unchanged and evaluation needs no rescaling. In evaluation mode,
  * or with p = 0, the input passes through unchanged. The random mask comes
  * from the model's generator, so a seeded model drops the same elements on
- * every run.
+ * every run (inside a part of a batch split, from the part's generator:
+ * tg_batch_split_rng).
  *
  *     h = tg_dropout(model, h, 0.2f);
  */
