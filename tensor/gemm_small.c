@@ -1,6 +1,7 @@
 #include "tensor/gemm_small.h"
 
 #include <immintrin.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
@@ -44,10 +45,14 @@ static isa detect_isa(void)
 
 static isa cpu_isa(void)
 {
-    static isa found = ISA_UNKNOWN; /* the same answer on every thread: a benign race */
-    if (found == ISA_UNKNOWN)
-        found = detect_isa();
-    return found;
+    /* Every thread finds the same answer; atomic, so that two finding it at once is no data race. */
+    static _Atomic int found = ISA_UNKNOWN;
+    int known = atomic_load_explicit(&found, memory_order_relaxed);
+    if (known == ISA_UNKNOWN) {
+        known = (int)detect_isa();
+        atomic_store_explicit(&found, known, memory_order_relaxed);
+    }
+    return (isa)known;
 }
 
 /* ---- Packing ---------------------------------------------------------------------- *
