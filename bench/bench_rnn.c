@@ -7,7 +7,7 @@
  * The step itself is in bench/rnn_step.c, shared with bench/scaling.
  *
  *     bench_rnn [--cells rnn,lstm,gru] [--configs S,M,L,XL,INF] [--threads 1,2] [--json]
- *               [--cpu-time] [--busy]
+ *               [--cpu-time] [--busy] [--split]
  *
  * Every (cell, config, threads) runs in a fresh child process, so peak RSS
  * is that configuration's own. Each prints a JSON line; the parent prints a
@@ -21,6 +21,10 @@
  * would), the "busy" column saying which. Compare the two thread counts
  * within each half, by the wall clock (without --cpu-time): CPU time would
  * not show the time a step waits for a core.
+ *
+ * --split adds, for every thread count above 1, training steps that cut
+ * the batch into one part per thread, each part's whole forward and
+ * backward on one thread (tg_batch_split): mode "split".
  */
 #define _POSIX_C_SOURCE 200809L
 #include <blis.h>
@@ -50,7 +54,7 @@ static const config configs[] = {
 
 /* ---- Child: one configuration ------------------------------------------------ */
 
-static int run_child(const char *cell, const char *config_name, int threads)
+static int run_child(const char *cell, const char *config_name, int threads, bool split)
 {
     const config *c = NULL;
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
@@ -60,7 +64,7 @@ static int run_child(const char *cell, const char *config_name, int threads)
         return 2;
     tg_set_num_threads(threads);
     rnn_bench b;
-    if (rnn_bench_build(&b, cell, c->shape) != 0) {
+    if (rnn_bench_build(&b, cell, c->shape) != 0 || (split && rnn_bench_split(&b, threads) != 0)) {
         fprintf(stderr, "bench_rnn: %s: %s\n", cell, tg_error_message());
         return 1;
     }
@@ -73,7 +77,7 @@ static int run_child(const char *cell, const char *config_name, int threads)
     getrusage(RUSAGE_SELF, &usage);
     printf("{\"cell\":\"%s\",\"config\":\"%s\",\"threads\":%d,\"mode\":\"%s\",\"ms_median\":%.3f,"
            "\"runs\":%d,\"gemm_gflops\":%.1f,\"mallocs_per_step\":%.2f,\"peak_rss_mb\":%.1f}\n",
-           cell, c->name, threads, c->infer ? "infer" : "train", timing.ms_median, timing.runs,
+           cell, c->name, threads, c->infer ? "infer" : split ? "split" : "train", timing.ms_median, timing.runs,
            rnn_bench_gemm_flops(&b, c->infer) / timing.ms_median * 1e-6, timing.mallocs_per_step,
            usage.ru_maxrss / 1024.0);
     rnn_bench_free(&b);
@@ -160,7 +164,7 @@ static double json_number(const char *line, const char *key)
 
 /* Every (config, cell) with one thread count, after the same-run peak. */
 static void measure(const char *self, const char *threads, char **cells, int n_cells, char **names,
-                    int n_configs, const char *cpu_time, bool json, int busy)
+                    int n_configs, const char *cpu_time, bool json, int busy, bool split)
 {
     char *peak_line = run_self(self, (const char *[]){ "--peak", threads, NULL });
     double peak = json_number(peak_line, "peak_gflops");
@@ -169,8 +173,11 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
     free(peak_line);
     for (int c = 0; c < n_configs; c++)
         for (int k = 0; k < n_cells; k++) {
-            char *line = run_self(self, (const char *[]){ "--run", cells[k], names[c], threads, cpu_time,
-                                                         NULL });
+            if (split && strcmp(names[c], "INF") == 0)
+                continue;
+            const char *cpu = cpu_time ? cpu_time : "", *split_flag = split ? "--split" : "";
+            char *line = run_self(self, (const char *[]){ "--run", cells[k], names[c], threads, cpu,
+                                                         split_flag, NULL });
             if (!line) {
                 fprintf(stderr, "bench_rnn: %s %s %s failed\n", cells[k], names[c], threads);
                 continue;
@@ -180,14 +187,14 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
             } else {
                 double gflops = json_number(line, "gemm_gflops");
                 printf("%-5s %-4s %3s %-5s %-4s %10.2f %8.1f %7.0f%% %9.2f %9.1f\n", cells[k], names[c],
-                       threads, strstr(line, "infer") ? "infer" : "train", busy ? "yes" : "no",
+                       threads, strstr(line, "infer") ? "infer" : split ? "split" : "train", busy ? "yes" : "no",
                        json_number(line, "ms_median"), gflops, 100.0 * gflops / peak,
                        json_number(line, "mallocs_per_step"), json_number(line, "peak_rss_mb"));
             }
             fflush(stdout);
             free(line);
         }
-    if (!json)
+    if (!json && !split)
         printf("(BLIS sgemm peak with %s thread(s)%s: %.1f GFLOP/s)\n", threads,
                busy ? ", one core busy" : "", peak);
 }
@@ -195,15 +202,19 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "--run") == 0) {
-        if (argc == 6 && strcmp(argv[5], "--cpu-time") == 0)
-            bench_use_cpu_time();
-        return run_child(argv[2], argv[3], atoi(argv[4]));
+        bool split = false;
+        for (int i = 5; i < argc; i++) {
+            if (strcmp(argv[i], "--cpu-time") == 0)
+                bench_use_cpu_time();
+            split = split || strcmp(argv[i], "--split") == 0;
+        }
+        return run_child(argv[2], argv[3], atoi(argv[4]), split);
     }
     if (argc == 3 && strcmp(argv[1], "--peak") == 0)
         return run_peak_child(atoi(argv[2]));
 
     char cells_arg[64] = "rnn,lstm,gru", configs_arg[64] = "S,M,L,XL,INF", threads_arg[64] = "1,2";
-    bool json = false, busy_too = false;
+    bool json = false, busy_too = false, split_too = false;
     const char *cpu_time = NULL;
     for (int i = 1; i < argc; i++) {
         char *target = strcmp(argv[i], "--cells") == 0     ? cells_arg
@@ -216,11 +227,13 @@ int main(int argc, char **argv)
             cpu_time = "--cpu-time";
         } else if (strcmp(argv[i], "--busy") == 0) {
             busy_too = true;
+        } else if (strcmp(argv[i], "--split") == 0) {
+            split_too = true;
         } else if (target && i + 1 < argc && strlen(argv[i + 1]) < 64) {
             strcpy(target, argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_rnn [--cells rnn,lstm,gru] [--configs S,M,L,XL,INF] "
-                            "[--threads 1,2] [--json] [--cpu-time] [--busy]\n");
+                            "[--threads 1,2] [--json] [--cpu-time] [--busy] [--split]\n");
             return 2;
         }
     }
@@ -239,8 +252,11 @@ int main(int argc, char **argv)
                "ms/step", "GFLOP/s", "of peak", "mallocs", "RSS MB");
     for (int busy = 0; busy <= (int)busy_too; busy++) {
         pid_t busy_loop = busy ? start_busy_loop() : 0;
-        for (int t = 0; t < n_threads; t++)
-            measure(self, threads[t], cells, n_cells, names, n_configs, cpu_time, json, busy);
+        for (int t = 0; t < n_threads; t++) {
+            measure(self, threads[t], cells, n_cells, names, n_configs, cpu_time, json, busy, false);
+            if (split_too && atoi(threads[t]) > 1)
+                measure(self, threads[t], cells, n_cells, names, n_configs, cpu_time, json, busy, true);
+        }
         stop_busy_loop(busy_loop);
     }
     return 0;

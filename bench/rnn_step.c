@@ -82,6 +82,7 @@ int rnn_bench_build(rnn_bench *b, const char *cell, rnn_shape shape)
 
 void rnn_bench_free(rnn_bench *b)
 {
+    tg_batch_split_free(b->split);
     tg_optimizer_free(b->adam);
     tg_model_free(b->model);
     tg_tensor_free(b->x);
@@ -97,12 +98,40 @@ static void end_step(rnn_bench *b)
     tg_graph_reset();
 }
 
+int rnn_bench_split(rnn_bench *b, int parts)
+{
+    b->split = tg_batch_split_new(parts, 7);
+    return b->split ? 0 : -1;
+}
+
+/* Forward and backward of the batch rows [begin, end), its loss weighted
+ * by its share of the batch. */
+static int forward_backward(rnn_bench *b, int64_t begin, int64_t end)
+{
+    tg_tensor *x = b->x, *targets = b->targets;
+    if (end - begin < b->shape.batch) {
+        x = tg_narrow(x, 1, begin, end - begin);
+        targets = tg_narrow(targets, 1, begin, end - begin);
+    }
+    tg_rnn_result r = b->forward(b->layer, x, NULL);
+    tg_tensor *loss = tg_cross_entropy(tg_linear_forward(b->head, r.output), targets, NULL);
+    if (end - begin < b->shape.batch)
+        loss = tg_mul_scalar(loss, (float)(end - begin) / (float)b->shape.batch);
+    return loss ? tg_backward(loss) : -1;
+}
+
+static int part_step(void *ctx, int part, int parts)
+{
+    rnn_bench *b = ctx;
+    int64_t batch = b->shape.batch;
+    return forward_backward(b, batch * part / parts, batch * (part + 1) / parts);
+}
+
 int rnn_bench_train_step(rnn_bench *b)
 {
     tg_model_zero_grad(b->model);
-    tg_rnn_result r = b->forward(b->layer, b->x, NULL);
-    tg_tensor *loss = tg_cross_entropy(tg_linear_forward(b->head, r.output), b->targets, NULL);
-    int rc = loss && tg_backward(loss) == 0 && tg_optimizer_step(b->adam) == 0 ? 0 : -1;
+    int rc = b->split ? tg_batch_split_run(b->split, part_step, b) : forward_backward(b, 0, b->shape.batch);
+    rc = rc == 0 && tg_optimizer_step(b->adam) == 0 ? 0 : -1;
     end_step(b);
     return rc;
 }

@@ -30,6 +30,7 @@ typedef struct rnn_bench {
     tg_rnn_result (*forward)(tg_rnn *, tg_tensor *, const tg_rnn_options *);
     tg_linear *head;
     tg_optimizer *adam;
+    tg_batch_split *split; /* NULL: the whole batch in one pass */
     tg_tensor *x, *targets;
     rnn_shape shape;
     int gates;            /* weight blocks per cell: 1 (rnn), 3 (gru), 4 (lstm) */
@@ -41,6 +42,10 @@ typedef struct rnn_bench {
  * tapegrad's error message set, or for an unknown cell) on failure. */
 int rnn_bench_build(rnn_bench *b, const char *cell, rnn_shape shape);
 void rnn_bench_free(rnn_bench *b);
+
+/* From now on a training step cuts the batch into `parts`, each with its
+ * whole pass on one thread (tg_batch_split); 0 or -1. */
+int rnn_bench_split(rnn_bench *b, int parts);
 
 int rnn_bench_train_step(rnn_bench *b);
 int rnn_bench_infer_step(rnn_bench *b);
