@@ -62,7 +62,7 @@ example_args() { # EXAMPLE OUT_DIR
 # of files, every byte of which is untrusted (jansson, not instrumented,
 # parses the checkpoint headers). The examples above drive the layers,
 # cells, optimizers, plots and checkpoints. --all runs the rest too.
-ci_tests="test_matmul test_gemm_small test_grad_matmul test_fuzz_replay test_parallel
+ci_tests="test_matmul test_gemm_small test_grad_matmul test_fuzz_replay test_parallel test_batch_split
           $(cd tests/io && ls test_*.c | sed 's/\.c$//')"
 
 # Never under memcheck: they run the example programs through the shell,
