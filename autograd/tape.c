@@ -50,7 +50,7 @@ tg_autograd_meta *tg_meta(const tg_tensor *t)
 {
     tg_autograd_meta *m = t ? (tg_autograd_meta *)t->ext : NULL;
     /* Inside a part of a batch split, an owned leaf's gradient is the part's own. */
-    if (tg_running_part && m && m->node < 0 && m->requires_grad && (t->flags & TG_TENSOR_OWNED))
+    if (m && m->node < 0 && m->requires_grad && (t->flags & TG_TENSOR_OWNED) && tg_running_part)
         return tg_part_leaf_meta(t);
     return m;
 }
