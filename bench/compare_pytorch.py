@@ -16,7 +16,12 @@ and the speed-ups (rival's time / tapegrad's) against PyTorch and LibTorch.
     bench/compare_pytorch.py --bench build/release/bench/bench_rnn
         [--libtorch build/release/bench/libtorch_step]
         [--cells rnn,lstm,gru] [--configs S,M,L,XL,INF] [--threads 1,2]
-        [--rounds 3] [--cpu-time] [--json]
+        [--rounds 3] [--cpu-time] [--split] [--json]
+
+--split times tapegrad's training steps with more than one thread with the
+batch cut into one part per thread (bench_rnn --split, tg_batch_split), the
+way a tapegrad program trains on several threads; mode "split". PyTorch and
+LibTorch run their usual step (their threads share each op).
 
 --libtorch defaults to libtorch_step beside --bench; the column is left out
 (with a note) when that program is missing. Needs Debian's python3-torch for
@@ -138,6 +143,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cpu-time", action="store_true",
                         help="measure process CPU time (for a busy machine, one thread)")
+    parser.add_argument("--split", action="store_true",
+                        help="tapegrad splits the batch between threads (above one thread)")
     parser.add_argument("--json", action="store_true", help="print JSON lines only")
     args = parser.parse_args()
 
@@ -164,10 +171,13 @@ def main():
             for cell in args.cells.split(","):
                 ours, theirs, cpp = [], [], []
                 rss = [0.0, 0.0, 0.0]
+                split = args.split and int(threads) > 1 and not config["infer"]
                 for _ in range(args.rounds):
                     command = [args.bench, "--run", cell, name, threads]
                     if args.cpu_time:
                         command.append("--cpu-time")
+                    if split:
+                        command.append("--split")
                     r = run_json(command, env)
                     if r:
                         ours.append(r["ms_median"])
@@ -190,7 +200,7 @@ def main():
                 pt = statistics.median(theirs) if theirs else float("nan")
                 lt = statistics.median(cpp) if cpp else float("nan")
                 row = {"cell": cell, "config": name, "threads": int(threads),
-                       "mode": "infer" if config["infer"] else "train",
+                       "mode": "infer" if config["infer"] else "split" if split else "train",
                        "tapegrad_ms": tg if ours else None, "pytorch_ms": pt if theirs else None,
                        "libtorch_ms": lt if cpp else None,
                        "speedup": pt / tg if ours and theirs else None,
