@@ -224,20 +224,21 @@ static streams make_streams(int64_t first, int64_t length, int batch, int bptt)
     return (streams){ first, stride, batch, bptt, (int)((stride + bptt - 1) / bptt) };
 }
 
-/* Graph tensors [T, B] of the inputs and targets of window w (T = bptt,
- * less for the last window of a pass). */
-static int window(const corpus *c, const streams *st, int w, tg_tensor **x, tg_tensor **y)
+/* Graph tensors [T, end - begin] of the inputs and targets of window w for
+ * the streams [begin, end) (T = bptt, less for the last window of a pass). */
+static int window(const corpus *c, const streams *st, int w, int begin, int end, tg_tensor **x, tg_tensor **y)
 {
     int64_t start = (int64_t)w * st->bptt, steps = st->stride - start < st->bptt ? st->stride - start : st->bptt;
-    *x = tg_empty(TG_SHAPE(steps, st->batch));
-    *y = tg_empty(TG_SHAPE(steps, st->batch));
+    int width = end - begin;
+    *x = tg_empty(TG_SHAPE(steps, width));
+    *y = tg_empty(TG_SHAPE(steps, width));
     if (!*x || !*y)
         return -1;
     for (int64_t t = 0; t < steps; t++)
-        for (int b = 0; b < st->batch; b++) {
+        for (int b = begin; b < end; b++) {
             int64_t at = st->first + b * st->stride + start + t;
-            (*x)->data[t * st->batch + b] = (float)c->ids[at];
-            (*y)->data[t * st->batch + b] = (float)c->ids[at + 1];
+            (*x)->data[t * width + b - begin] = (float)c->ids[at];
+            (*y)->data[t * width + b - begin] = (float)c->ids[at + 1];
         }
     return 0;
 }
@@ -254,8 +255,14 @@ typedef struct trainer {
     tg_history *history;
     tg_checkpoint ck;
     streams train, validation;
-    tg_tensor *h;     /* owned: the state carried between training windows [L, B, H] */
-    tg_tensor *h_val; /* owned: the same for validation */
+    /* The batch's streams are split between the threads (tg_batch_split):
+     * part p reads the streams [batch*p/parts, batch*(p+1)/parts). */
+    tg_batch_split *split;
+    int parts;
+    int window_now;       /* the training window the parts compute */
+    tg_tensor **h_parts;  /* owned: each part's state carried between training windows [L, B_p, H] */
+    float *part_loss;     /* each part's share of the window's loss */
+    tg_tensor *h_val;     /* owned: the state carried between validation windows [L, B, H] */
     double seconds;   /* training time, evaluations left out */
 } trainer;
 
@@ -269,7 +276,7 @@ static double validation_loss(trainer *tr)
     int64_t count = 0;
     for (int w = 0; w < tr->validation.windows; w++) {
         tg_tensor *x, *y, *h_n = NULL;
-        tg_tensor *loss = window(&tr->c, &tr->validation, w, &x, &y) == 0
+        tg_tensor *loss = window(&tr->c, &tr->validation, w, 0, tr->s.batch, &x, &y) == 0
                               ? tg_cross_entropy(net_forward(&tr->n, x, tr->h_val, &h_n), y,
                                                  &(tg_class_loss_config){ .reduction = TG_REDUCTION_SUM })
                               : NULL;
@@ -294,27 +301,44 @@ static int record_validation(trainer *tr, int64_t step)
     return isnan(loss) ? -1 : tg_history_add(tr->history, step, "val_loss", loss);
 }
 
-/* One window: forward, backward, clipping, Adam, the schedule. A new pass
- * over the text starts from a zero state. */
+/* Forward and backward of the current window for one part's streams,
+ * from that part's carried state (a new pass over the text starts from
+ * zero). Its loss, the mean over its tokens, is weighted by its share of
+ * the batch, so the parts' gradients add up to the whole batch's. */
+static int train_part(void *ctx, int part, int parts)
+{
+    trainer *tr = ctx;
+    int begin = tr->s.batch * part / parts, end = tr->s.batch * (part + 1) / parts;
+    tg_tensor *h = tr->h_parts[part], *x, *y, *h_n;
+    if (tr->window_now == 0)
+        tg_tensor_fill_(h, 0.0f);
+    if (window(&tr->c, &tr->train, tr->window_now, begin, end, &x, &y) != 0)
+        return -1;
+    tg_tensor *loss = tg_cross_entropy(net_forward(&tr->n, x, h, &h_n), y, NULL);
+    loss = tg_mul_scalar(loss, (float)(end - begin) / (float)tr->s.batch);
+    if (!loss || tg_backward(loss) != 0 || tg_tensor_copy_(h, h_n) != 0)
+        return -1;
+    tr->part_loss[part] = tg_tensor_item(loss);
+    return 0;
+}
+
+/* One window: forward and backward (the parts on their threads),
+ * clipping, Adam, the schedule. */
 static int train_step(trainer *tr, int64_t step)
 {
-    int w = (int)(step % tr->train.windows);
-    if (w == 0)
-        tg_tensor_fill_(tr->h, 0.0f);
-    tg_tensor *x, *y;
-    if (window(&tr->c, &tr->train, w, &x, &y) != 0)
+    tr->window_now = (int)(step % tr->train.windows);
+    if (tg_batch_split_run(tr->split, train_part, tr) != 0)
         return -1;
-    tg_tensor *h_n;
-    tg_tensor *loss = tg_cross_entropy(net_forward(&tr->n, x, tr->h, &h_n), y, NULL);
-    if (!loss || tg_backward(loss) != 0 || tg_tensor_copy_(tr->h, h_n) != 0)
-        return -1;
+    double loss = 0;
+    for (int p = 0; p < tr->parts; p++)
+        loss += tr->part_loss[p];
     float norm = tg_clip_grad_norm(tr->n.model, tr->s.clip);
     double lr = tg_optimizer_lr(tr->opt);
     if (!isfinite(norm) || tg_optimizer_step(tr->opt) != 0)
         return -1;
     tg_optimizer_zero_grad(tr->opt);
     tg_schedule_step(tr->sched);
-    tg_history_add(tr->history, step, "train_loss", tg_tensor_item(loss));
+    tg_history_add(tr->history, step, "train_loss", loss);
     tg_history_add(tr->history, step, "lr", lr);
     tg_history_add(tr->history, step, "grad_norm", norm);
     tg_graph_reset();
@@ -522,25 +546,48 @@ static int load_checkpoint(trainer *tr)
     return status;
 }
 
+/* One part of the batch per thread, each with its own carried state. */
+static int make_parts(trainer *tr)
+{
+    const settings *s = &tr->s;
+    tr->parts = tg_get_num_threads() < s->batch ? tg_get_num_threads() : s->batch;
+    tr->split = tg_batch_split_new(tr->parts, tr->common->seed);
+    tr->h_parts = calloc((size_t)tr->parts, sizeof *tr->h_parts);
+    tr->part_loss = calloc((size_t)tr->parts, sizeof *tr->part_loss);
+    if (!tr->split || !tr->h_parts || !tr->part_loss)
+        return -1;
+    for (int p = 0; p < tr->parts; p++) {
+        int64_t streams = s->batch * (p + 1) / tr->parts - s->batch * p / tr->parts;
+        if (!(tr->h_parts[p] = tg_tensor_zeros(TG_SHAPE(s->layers, streams, s->hidden))))
+            return -1;
+    }
+    return 0;
+}
+
 static int section_training(trainer *tr)
 {
     const settings *s = &tr->s;
     tr->train = make_streams(0, tr->c.n_train, s->batch, s->bptt);
     tr->validation = make_streams(tr->c.n_train, tr->c.n - tr->c.n_train, s->batch, s->bptt);
-    char text[1400];
+    if (make_parts(tr) != 0)
+        return fail("cannot set up training");
+    char text[1700];
     snprintf(text, sizeof text,
              "Truncated backpropagation through time. The training text is cut into %d streams of "
              "%lld tokens read side by side; each step reads the next %d tokens of every stream "
              "(a batch [%d, %d]), back-propagates through those %d steps only, and carries the "
              "last state into the next window: tg_tensor_copy_ copies h_n into an owned tensor after "
              "backward (which still reads the old state), and so also cuts it from the graph, so the state remembers across windows while the "
-             "gradient stops at the window's start. %d steps are %.1f passes over the text.\n\n"
+             "gradient stops at the window's start. %d steps are %.1f passes over the text. The "
+             "streams are split between %d thread(s) (tg_batch_split): each thread runs its share "
+             "of them through the whole window, forward and backward, with a state of its own, and "
+             "the gradients are added before the step.\n\n"
              "Adam (lr %g), gradients clipped to norm %g (an RNN's gradient can explode), the "
              "learning rate warmed up over %d steps then annealed along a cosine to 1/20th. Every "
              "%d steps, and at the end, the validation loss over the whole held-out tail (%d "
              "streams, no gradients).",
              s->batch, (long long)tr->train.stride, s->bptt, s->bptt, s->batch, s->bptt, s->steps,
-             (double)s->steps / tr->train.windows, s->lr, s->clip, s->warmup, s->eval_every, s->batch);
+             (double)s->steps / tr->train.windows, tr->parts, s->lr, s->clip, s->warmup, s->eval_every, s->batch);
     if (tr->common->eval)
         snprintf(text, sizeof text,
                  "--eval: the network's weights come from --load, and nothing is trained. The "
@@ -551,9 +598,8 @@ static int section_training(trainer *tr)
     tr->sched = tg_schedule_new(tr->opt, (tg_schedule_config){ .kind = TG_SCHEDULE_COSINE,
         .warmup_steps = s->warmup, .t_max = s->steps - s->warmup, .eta_min = s->lr / 20 });
     tr->history = tg_history_new("step");
-    tr->h = tg_tensor_zeros(TG_SHAPE(s->layers, s->batch, s->hidden));
     tr->h_val = tg_tensor_zeros(TG_SHAPE(s->layers, s->batch, s->hidden));
-    if (!tr->opt || !tr->sched || !tr->history || !tr->h || !tr->h_val)
+    if (!tr->opt || !tr->sched || !tr->history || !tr->h_val)
         return fail("cannot set up training");
     tr->ck = (tg_checkpoint){ .model = tr->n.model, .optimizer = tr->opt };
     if (tr->common->load) {
@@ -731,7 +777,11 @@ static int parse(int argc, char **argv, nb_common *common, settings *s)
 
 static void release(trainer *tr)
 {
-    tg_tensor_free(tr->h);
+    for (int p = 0; tr->h_parts && p < tr->parts; p++)
+        tg_tensor_free(tr->h_parts[p]);
+    free(tr->h_parts);
+    free(tr->part_loss);
+    tg_batch_split_free(tr->split);
     tg_tensor_free(tr->h_val);
     tg_history_free(tr->history);
     tg_schedule_free(tr->sched);
