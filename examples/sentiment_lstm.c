@@ -323,9 +323,40 @@ static int evaluate(classifier *c, const review *r, int n, float *probability, s
 
 /* ---- 4. Training ------------------------------------------------------------------ */
 
+/* A training batch as its parts see it (tg_batch_split: one part per
+ * thread, each running its reviews through the whole network and back),
+ * and what each part reports. */
+typedef struct train_batch {
+    classifier *c;
+    const review *items[MAX_BATCH];
+    int count;
+    float loss[MAX_BATCH]; /* each part's share of the batch's mean loss */
+    int right[MAX_BATCH];  /* each part's correct predictions */
+} train_batch;
+
+static int train_part(void *ctx, int part, int parts)
+{
+    train_batch *b = ctx;
+    int begin = b->count * part / parts, end = b->count * (part + 1) / parts;
+    b->loss[part] = 0;
+    b->right[part] = 0;
+    if (begin == end) /* a last batch smaller than the number of parts */
+        return 0;
+    const review *const *items = b->items + begin;
+    tg_tensor *logits = classify(b->c, items, end - begin);
+    tg_tensor *labels = labels_of(items, end - begin);
+    tg_tensor *loss = tg_mul_scalar(tg_bce_with_logits(logits, labels, NULL), (float)(end - begin) / (float)b->count);
+    tg_tensor *right = tg_sum_all(tg_eq(tg_gt_scalar(logits, 0.0f), labels));
+    if (!loss || !right || tg_backward(loss) != 0)
+        return -1;
+    b->loss[part] = tg_tensor_item(loss);
+    b->right[part] = (int)tg_tensor_item(right);
+    return 0;
+}
+
 /* One pass over the training sentences in a new random order. */
-static int train_epoch(classifier *c, tg_optimizer *opt, const corpus *data, int n_train,
-                       int batch_size, tg_rng *data_rng, scores *out)
+static int train_epoch(classifier *c, tg_optimizer *opt, tg_batch_split *split, int parts, const corpus *data,
+                       int n_train, int batch_size, tg_rng *data_rng, scores *out)
 {
     int64_t *order = malloc((size_t)n_train * sizeof *order);
     if (!order)
@@ -335,24 +366,22 @@ static int train_epoch(classifier *c, tg_optimizer *opt, const corpus *data, int
     tg_rng_shuffle(data_rng, order, n_train);
     double loss = 0;
     int correct = 0, status = 0;
+    train_batch b = { .c = c };
     for (int first = 0; first < n_train; first += batch_size) {
-        const review *items[MAX_BATCH];
-        int count = n_train - first < batch_size ? n_train - first : batch_size;
-        for (int i = 0; i < count; i++)
-            items[i] = &data->train[order[first + i]];
-        tg_tensor *logits = classify(c, items, count);
-        tg_tensor *labels = labels_of(items, count);
-        tg_tensor *batch_loss = tg_bce_with_logits(logits, labels, NULL);
-        tg_tensor *right = tg_sum_all(tg_eq(tg_gt_scalar(logits, 0.0f), labels));
-        if (!batch_loss || !right || tg_backward(batch_loss) != 0) {
+        b.count = n_train - first < batch_size ? n_train - first : batch_size;
+        for (int i = 0; i < b.count; i++)
+            b.items[i] = &data->train[order[first + i]];
+        if (tg_batch_split_run(split, train_part, &b) != 0) {
             status = -1;
             break;
         }
         tg_clip_grad_norm(c->model, 5.0f);
         tg_optimizer_step(opt);
         tg_optimizer_zero_grad(opt);
-        loss += tg_tensor_item(batch_loss) * count;
-        correct += (int)tg_tensor_item(right);
+        for (int p = 0; p < parts; p++) {
+            loss += b.loss[p] * b.count;
+            correct += b.right[p];
+        }
         tg_graph_reset();
     }
     free(order);
@@ -373,11 +402,19 @@ static int train(classifier *c, tg_optimizer *opt, const corpus *data, const set
     if (!stop)
         return -1;
     int status = 0, n_train = data->n_train < s->train_limit ? data->n_train : s->train_limit;
+    /* One part of each batch per thread; dropout draws from the parts'
+     * generators, seeded from the model's. */
+    int parts = tg_get_num_threads() < s->batch ? tg_get_num_threads() : s->batch;
+    tg_batch_split *split = tg_batch_split_new(parts, tg_rng_next_u64(tg_model_rng(c->model)));
+    if (!split) {
+        tg_early_stop_free(stop);
+        return -1;
+    }
     printf("    epoch   train loss  train acc   valid loss  valid acc   seconds\n");
     for (int epoch = first_epoch; epoch < first_epoch + s->epochs; epoch++) {
         double start = nb_seconds();
         scores train_scores, valid;
-        if (train_epoch(c, opt, data, n_train, s->batch, data_rng, &train_scores) != 0 ||
+        if (train_epoch(c, opt, split, parts, data, n_train, s->batch, data_rng, &train_scores) != 0 ||
             evaluate(c, data->valid, data->n_valid, NULL, &valid) != 0) {
             status = -1;
             break;
@@ -401,6 +438,7 @@ static int train(classifier *c, tg_optimizer *opt, const corpus *data, const set
         *best_valid = (scores){ .loss = tg_early_stop_best_tie(stop),
                                 .accuracy = tg_early_stop_best_score(stop) };
     tg_early_stop_free(stop);
+    tg_batch_split_free(split);
     return best_epoch;
 }
 
@@ -666,7 +704,9 @@ static int section_training(notebook *nb)
         return 0;
     }
     nb_section(4, "Training",
-               "Batches of 16 sentences in a new random order each epoch; the loss is binary "
+               "Batches of 16 sentences in a new random order each epoch, each batch split "
+               "between the threads (tg_batch_split: every thread runs its sentences through "
+               "the whole network and back, and their gradients are added); the loss is binary "
                "cross-entropy computed from the logit (stable however large it grows), and "
                "AdamW takes a step after each batch, with gradients clipped to norm 5. After "
                "each epoch the validation accuracy decides: the best epoch's weights are "
@@ -766,11 +806,6 @@ static int parse(int argc, char **argv, nb_common *common, notebook *nb)
         fprintf(stderr, "%s: --steps: this example counts epochs (--epochs N)\n", PROGRAM);
         return 2;
     }
-    /* The matrices here are small (a step is [16, 64] x [64, 256]): one
-     * thread computes them faster than two that wait for each other at every
-     * step, so one thread unless --threads says otherwise. */
-    if (!common->threads)
-        tg_set_num_threads(1);
     nb->s = (settings){ .embedding = 64, .hidden = 64, .dropout = 0.5f, .lr = 1e-3,
                         .weight_decay = 1e-2, .batch = 16, .epochs = 30, .patience = 6,
                         .min_count = 2, .train_limit = 1 << 30 };

@@ -1,7 +1,6 @@
 /* The sentiment_lstm example, run with --quick: its outputs and their
  * consistency, its options, another data file, determinism, checkpoints
- * and its refusals. The runs use one thread (the example's default), as
- * the machine is shared. */
+ * and its refusals. */
 #include "examples/run_example.h"
 
 TestSuite(sentiment_lstm, .init = tg_test_setup, .fini = tg_test_teardown);
@@ -39,7 +38,7 @@ Test(sentiment_lstm, quick_run_writes_its_files_and_a_consistent_report)
     const char *expected[] = { "## 1. The data", "## 2. Words to numbers", "## 4. Training",
                                "kept the weights of epoch", "## 6. The seed's review",
                                "sentiment_lstm_curves.png", "sentiment_lstm_confusion.png",
-                               "computing on 1 thread(s)" };
+                               "thread(s) (--threads N to change)" };
     for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
         cr_assert(strstr(run.output, expected[i]), "no \"%s\" in:\n%s", expected[i], run.output);
     /* 2,000 sentences split 70/15/15. */
