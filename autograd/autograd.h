@@ -207,7 +207,10 @@ void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx);
  * batch would accumulate them; a gradient notice set on the calling thread
  * (tg_set_grad_ready_notice) then announces each leaf once, its gradient
  * final. Results depend on the number of parts, never on which threads ran
- * which parts. If a part fails, no leaf's gradient changes and the run
+ * which parts. Parts are handed out as threads come free, so more parts
+ * than threads (two per thread) keep a step from waiting for a thread that
+ * another program slows down, at the price of smaller products. If a
+ * part fails, no leaf's gradient changes and the run
  * fails with the first failing part's error: "batch_split: part 1 of 2:
  * ...".
  *
