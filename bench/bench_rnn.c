@@ -23,11 +23,12 @@
  * not show the time a step waits for a core.
  *
  * --split adds, for every thread count above 1, training steps that cut
- * the batch into two parts per thread, each part's whole forward and
- * backward on one thread (tg_batch_split): mode "split". Two per thread,
- * not one: when another program slows one thread down, the others take
- * the parts it has not started (with one part per thread, the step waits
- * for the slow thread's whole half; measured in BENCHMARKS.md).
+ * the batch into parts, each part's whole forward and backward on one
+ * thread (tg_batch_split): mode "split". Two parts per thread while each
+ * keeps at least 8 rows, else one: when another program slows one thread
+ * down, the others take the parts it has not started (with one part per
+ * thread, the step waits for the slow thread's whole half), but a part of
+ * 4 rows makes products too thin (measured in BENCHMARKS.md).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <blis.h>
@@ -57,6 +58,12 @@ static const config configs[] = {
 
 /* ---- Child: one configuration ------------------------------------------------ */
 
+/* Parts of a split batch: two per thread while each keeps 8 rows. */
+static int split_parts(int threads, int64_t batch)
+{
+    return batch >= 16 * (int64_t)threads ? 2 * threads : threads;
+}
+
 static int run_child(const char *cell, const char *config_name, int threads, bool split)
 {
     const config *c = NULL;
@@ -67,7 +74,7 @@ static int run_child(const char *cell, const char *config_name, int threads, boo
         return 2;
     tg_set_num_threads(threads);
     rnn_bench b;
-    if (rnn_bench_build(&b, cell, c->shape) != 0 || (split && rnn_bench_split(&b, 2 * threads) != 0)) {
+    if (rnn_bench_build(&b, cell, c->shape) != 0 || (split && rnn_bench_split(&b, split_parts(threads, c->shape.batch)) != 0)) {
         fprintf(stderr, "bench_rnn: %s: %s\n", cell, tg_error_message());
         return 1;
     }

@@ -19,7 +19,8 @@ and the speed-ups (rival's time / tapegrad's) against PyTorch and LibTorch.
         [--rounds 3] [--cpu-time] [--split] [--json]
 
 --split times tapegrad's training steps with more than one thread with the
-batch cut into two parts per thread (bench_rnn --split, tg_batch_split), the
+batch cut into parts (bench_rnn --split, tg_batch_split: two per thread
+while each keeps 8 rows), the
 way a tapegrad program trains on several threads; mode "split". PyTorch and
 LibTorch run their usual step (their threads share each op).
 
