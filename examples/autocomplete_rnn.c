@@ -546,11 +546,12 @@ static int load_checkpoint(trainer *tr)
     return status;
 }
 
-/* One part of the batch per thread, each with its own carried state. */
+/* The batch's streams in parts for the threads, each part with its own
+ * carried state. */
 static int make_parts(trainer *tr)
 {
     const settings *s = &tr->s;
-    tr->parts = tg_get_num_threads() < s->batch ? tg_get_num_threads() : s->batch;
+    tr->parts = nb_split_parts(s->batch);
     tr->split = tg_batch_split_new(tr->parts, tr->common->seed);
     tr->h_parts = calloc((size_t)tr->parts, sizeof *tr->h_parts);
     tr->part_loss = calloc((size_t)tr->parts, sizeof *tr->part_loss);
@@ -579,15 +580,15 @@ static int section_training(trainer *tr)
              "last state into the next window: tg_tensor_copy_ copies h_n into an owned tensor after "
              "backward (which still reads the old state), and so also cuts it from the graph, so the state remembers across windows while the "
              "gradient stops at the window's start. %d steps are %.1f passes over the text. The "
-             "streams are split between %d thread(s) (tg_batch_split): each thread runs its share "
-             "of them through the whole window, forward and backward, with a state of its own, and "
-             "the gradients are added before the step.\n\n"
+             "streams are split into %d parts for %d thread(s) (tg_batch_split): each part runs "
+             "through the whole window, forward and backward, on one thread, with a state of its "
+             "own, and the parts' gradients are added before the step.\n\n"
              "Adam (lr %g), gradients clipped to norm %g (an RNN's gradient can explode), the "
              "learning rate warmed up over %d steps then annealed along a cosine to 1/20th. Every "
              "%d steps, and at the end, the validation loss over the whole held-out tail (%d "
              "streams, no gradients).",
              s->batch, (long long)tr->train.stride, s->bptt, s->bptt, s->batch, s->bptt, s->steps,
-             (double)s->steps / tr->train.windows, tr->parts, s->lr, s->clip, s->warmup, s->eval_every, s->batch);
+             (double)s->steps / tr->train.windows, tr->parts, tg_get_num_threads(), s->lr, s->clip, s->warmup, s->eval_every, s->batch);
     if (tr->common->eval)
         snprintf(text, sizeof text,
                  "--eval: the network's weights come from --load, and nothing is trained. The "

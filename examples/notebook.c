@@ -260,6 +260,16 @@ double nb_seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+int nb_split_parts(int batch)
+{
+    int threads = tg_get_num_threads();
+    if (threads == 1) /* one after the other, parts would only thin the products */
+        return 1;
+    if (batch >= 16 * threads)
+        return 2 * threads;
+    return threads < batch ? threads : batch;
+}
+
 void nb_print_parameters(const tg_model *model, int name_width)
 {
     for (int i = 0; i < tg_model_parameter_count(model); i++) {

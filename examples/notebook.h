@@ -88,4 +88,10 @@ int nb_resume_epochs(const char *program, const nb_common *common, tg_model *mod
 /* Wall-clock seconds since an arbitrary start. */
 double nb_seconds(void);
 
+/* How many parts to split a batch of `batch` rows into between the threads
+ * (tg_batch_split): two per thread while each keeps 8 rows, so a thread
+ * that another program slows down holds up only a small part; else one
+ * per thread; never more than the rows. One part on one thread. */
+int nb_split_parts(int batch);
+
 #endif

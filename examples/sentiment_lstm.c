@@ -402,9 +402,9 @@ static int train(classifier *c, tg_optimizer *opt, const corpus *data, const set
     if (!stop)
         return -1;
     int status = 0, n_train = data->n_train < s->train_limit ? data->n_train : s->train_limit;
-    /* One part of each batch per thread; dropout draws from the parts'
+    /* Each batch in parts for the threads; dropout draws from the parts'
      * generators, seeded from the model's. */
-    int parts = tg_get_num_threads() < s->batch ? tg_get_num_threads() : s->batch;
+    int parts = nb_split_parts(s->batch);
     tg_batch_split *split = tg_batch_split_new(parts, tg_rng_next_u64(tg_model_rng(c->model)));
     if (!split) {
         tg_early_stop_free(stop);

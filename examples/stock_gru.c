@@ -402,8 +402,7 @@ static int fit(forecaster *f, tg_optimizer *opt, const returns *r, const series 
 {
     double *predicted = malloc((size_t)valid.count * sizeof *predicted);
     tg_early_stop *stop = tg_early_stop_new(f->model, (tg_early_stop_config){ .goal = TG_GOAL_MIN });
-    /* One part of each batch per thread. */
-    int parts = tg_get_num_threads() < s->batch ? tg_get_num_threads() : s->batch;
+    int parts = nb_split_parts(s->batch);
     tg_batch_split *split = tg_batch_split_new(parts, tg_rng_next_u64(tg_model_rng(f->model)));
     int status = predicted && stop && split ? 0 : -1;
     if (status == 0)
