@@ -194,7 +194,7 @@ void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx);
  *         return loss ? tg_backward(loss) : -1;
  *     }
  *
- *     tg_batch_split *split = tg_batch_split_new(tg_get_num_threads(), 42);
+ *     tg_batch_split *split = tg_batch_split_new(2 * tg_get_num_threads(), 42);
  *     ...
  *     tg_model_zero_grad(model);
  *     if (tg_batch_split_run(split, part_step, &b) != 0) ... tg_error_message() ...
