@@ -584,6 +584,8 @@ typedef struct trainer {
     int64_t *order;
     int n_train, n_validation;
     tg_optimizer *opt;
+    tg_batch_split *split; /* each batch in parts for the threads */
+    int parts;
     tg_history *history;
     tg_checkpoint ck;
     int trained_epochs;
@@ -637,6 +639,36 @@ static double validation_loss(trainer *tr)
     return total / (double)(count ? count : 1);
 }
 
+/* A training batch as its parts see it (tg_batch_split: each part's
+ * pronunciations through the encoder, the attention and the decoder and
+ * back on one thread), and each part's share of the batch's loss. */
+typedef struct train_batch {
+    trainer *tr;
+    example xs[1024];
+    int count;
+    int64_t tokens; /* target tokens of the whole batch (phonemes and EOS) */
+    float loss[TG_BATCH_SPLIT_MAX_PARTS];
+} train_batch;
+
+/* A part's summed loss over the batch's tokens: the parts add up to the
+ * batch's mean loss per token. */
+static int train_part(void *ctx, int part, int parts)
+{
+    train_batch *b = ctx;
+    int begin = b->count * part / parts, end = b->count * (part + 1) / parts;
+    b->loss[part] = 0;
+    if (begin == end) /* a last batch smaller than the number of parts */
+        return 0;
+    batch bt;
+    tg_tensor *loss = make_batch(&b->tr->d, b->xs + begin, end - begin, &bt) == 0
+                          ? tg_mul_scalar(batch_loss(&b->tr->n, &bt, TG_REDUCTION_SUM), 1.0f / (float)b->tokens)
+                          : NULL;
+    if (!loss || tg_backward(loss) != 0)
+        return -1;
+    b->loss[part] = tg_tensor_item(loss);
+    return 0;
+}
+
 /* One pass over the shuffled training examples; stops early (returning 1)
  * when the time budget is spent. */
 static int train_epoch(trainer *tr, int epoch, tg_rng *rng, double deadline)
@@ -644,21 +676,26 @@ static int train_epoch(trainer *tr, int epoch, tg_rng *rng, double deadline)
     const settings *s = &tr->s;
     tg_rng_shuffle(rng, tr->order, tr->n_train);
     int64_t steps = (tr->n_train + s->batch - 1) / s->batch;
+    train_batch b = { .tr = tr };
     for (int64_t i = 0; i < steps; i++) {
-        example xs[1024];
-        int B = 0;
-        for (int64_t at = i * s->batch; at < tr->n_train && B < s->batch; at++)
-            xs[B++] = tr->train[tr->order[at]];
-        batch bt;
+        b.count = 0;
+        b.tokens = 0;
+        for (int64_t at = i * s->batch; at < tr->n_train && b.count < s->batch; at++) {
+            example x = tr->train[tr->order[at]];
+            b.xs[b.count++] = x;
+            b.tokens += tr->d.words[x.word].lengths[x.pron] + 1;
+        }
         double started = nb_seconds();
-        tg_tensor *loss = make_batch(&tr->d, xs, B, &bt) == 0 ? batch_loss(&tr->n, &bt, TG_REDUCTION_MEAN) : NULL;
-        if (!loss || tg_backward(loss) != 0)
+        if (tg_batch_split_run(tr->split, train_part, &b) != 0)
             return -1;
+        double loss = 0;
+        for (int p = 0; p < tr->parts; p++)
+            loss += b.loss[p];
         float norm = tg_clip_grad_norm(tr->n.model, s->clip);
         if (!isfinite(norm) || tg_optimizer_step(tr->opt) != 0)
             return -1;
         tg_optimizer_zero_grad(tr->opt);
-        tg_history_add(tr->history, (int64_t)epoch * steps + i, "train_loss", tg_tensor_item(loss));
+        tg_history_add(tr->history, (int64_t)epoch * steps + i, "train_loss", loss);
         tg_graph_reset();
         tr->seconds += nb_seconds() - started;
         if (nb_seconds() > deadline)
@@ -749,12 +786,17 @@ static int section_training(trainer *tr)
     else
         snprintf(text, sizeof text,
                  "Adam (lr %g), batches of %d pronunciations in a new order each epoch, gradients "
-                 "clipped to norm %g. Up to %d epochs, stopping when %.1f minutes of training are "
-                 "spent; the validation loss after each epoch.", s->lr, s->batch, s->clip, s->epochs, s->minutes);
+                 "clipped to norm %g, each batch split into %d parts for %d thread(s) (tg_batch_split: "
+                 "each part runs its pronunciations forward and back on one thread, and the parts' "
+                 "gradients are added). Up to %d epochs, stopping when %.1f minutes of training are "
+                 "spent; the validation loss after each epoch.", s->lr, s->batch, s->clip,
+                 nb_split_parts(s->batch), tg_get_num_threads(), s->epochs, s->minutes);
     nb_section(3, tr->common->eval ? "Evaluation only" : "Training", text);
     tr->opt = tg_adam_new(tr->n.model, (tg_adam_config){ .lr = s->lr });
+    tr->parts = nb_split_parts(s->batch);
+    tr->split = tg_batch_split_new(tr->parts, tr->common->seed);
     tr->history = tg_history_new("step");
-    if (!tr->opt || !tr->history)
+    if (!tr->opt || !tr->split || !tr->history)
         return fail("cannot set up training");
     int status = nb_resume_epochs(PROGRAM, tr->common, tr->n.model, tr->opt, &tr->trained_epochs);
     if (status != 0)
@@ -1063,6 +1105,7 @@ static void release(trainer *tr)
     free(tr->train);
     free(tr->validation);
     free(tr->order);
+    tg_batch_split_free(tr->split);
     free_dictionary(&tr->d);
     tg_graph_release();
 }
