@@ -308,7 +308,8 @@ static int record_validation(trainer *tr, int64_t step)
 static int train_part(void *ctx, int part, int parts)
 {
     trainer *tr = ctx;
-    int begin = tr->s.batch * part / parts, end = tr->s.batch * (part + 1) / parts;
+    int begin, end;
+    nb_part_rows(tr->s.batch, part, parts, &begin, &end);
     tg_tensor *h = tr->h_parts[part], *x, *y, *h_n;
     if (tr->window_now == 0)
         tg_tensor_fill_(h, 0.0f);
@@ -558,8 +559,9 @@ static int make_parts(trainer *tr)
     if (!tr->split || !tr->h_parts || !tr->part_loss)
         return -1;
     for (int p = 0; p < tr->parts; p++) {
-        int64_t streams = s->batch * (p + 1) / tr->parts - s->batch * p / tr->parts;
-        if (!(tr->h_parts[p] = tg_tensor_zeros(TG_SHAPE(s->layers, streams, s->hidden))))
+        int begin, end;
+        nb_part_rows(s->batch, p, tr->parts, &begin, &end);
+        if (!(tr->h_parts[p] = tg_tensor_zeros(TG_SHAPE(s->layers, end - begin, s->hidden))))
             return -1;
     }
     return 0;

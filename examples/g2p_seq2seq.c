@@ -655,7 +655,8 @@ typedef struct train_batch {
 static int train_part(void *ctx, int part, int parts)
 {
     train_batch *b = ctx;
-    int begin = b->count * part / parts, end = b->count * (part + 1) / parts;
+    int begin, end;
+    nb_part_rows(b->count, part, parts, &begin, &end);
     b->loss[part] = 0;
     if (begin == end) /* a last batch smaller than the number of parts */
         return 0;

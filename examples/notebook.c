@@ -260,6 +260,12 @@ double nb_seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+void nb_part_rows(int rows, int part, int parts, int *begin, int *end)
+{
+    *begin = (int)((int64_t)rows * part / parts);
+    *end = (int)((int64_t)rows * (part + 1) / parts);
+}
+
 int nb_split_parts(int batch)
 {
     int threads = tg_get_num_threads();

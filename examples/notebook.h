@@ -93,5 +93,8 @@ double nb_seconds(void);
  * that another program slows down holds up only a small part; else one
  * per thread; never more than the rows. One part on one thread. */
 int nb_split_parts(int batch);
+/* The rows [*begin, *end) of part `part` of `parts` of a batch of `rows`
+ * rows (the parts' sizes differ by at most one). */
+void nb_part_rows(int rows, int part, int parts, int *begin, int *end);
 
 #endif

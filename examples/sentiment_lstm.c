@@ -323,9 +323,9 @@ static int evaluate(classifier *c, const review *r, int n, float *probability, s
 
 /* ---- 4. Training ------------------------------------------------------------------ */
 
-/* A training batch as its parts see it (tg_batch_split: one part per
- * thread, each running its reviews through the whole network and back),
- * and what each part reports. */
+/* A training batch as its parts see it (tg_batch_split: each part's
+ * reviews through the whole network and back on one thread), and what
+ * each part reports. */
 typedef struct train_batch {
     classifier *c;
     const review *items[MAX_BATCH];
@@ -337,7 +337,8 @@ typedef struct train_batch {
 static int train_part(void *ctx, int part, int parts)
 {
     train_batch *b = ctx;
-    int begin = b->count * part / parts, end = b->count * (part + 1) / parts;
+    int begin, end;
+    nb_part_rows(b->count, part, parts, &begin, &end);
     b->loss[part] = 0;
     b->right[part] = 0;
     if (begin == end) /* a last batch smaller than the number of parts */

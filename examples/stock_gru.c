@@ -334,9 +334,9 @@ static errors measure(const double *predicted, const series *s, period p)
 
 /* ---- 4. Training -------------------------------------------------------------------------- */
 
-/* A training batch as its parts see it (tg_batch_split: one part per
- * thread, each running its windows through the GRU and back), and each
- * part's share of the batch's mean loss. */
+/* A training batch as its parts see it (tg_batch_split: each part's
+ * windows through the GRU and back on one thread), and each part's share
+ * of the batch's mean loss. */
 typedef struct train_batch {
     forecaster *f;
     const returns *r;
@@ -347,7 +347,8 @@ typedef struct train_batch {
 static int train_part(void *ctx, int part, int parts)
 {
     train_batch *b = ctx;
-    int begin = b->count * part / parts, end = b->count * (part + 1) / parts;
+    int begin, end;
+    nb_part_rows(b->count, part, parts, &begin, &end);
     b->loss[part] = 0;
     if (begin == end) /* a last batch smaller than the number of parts */
         return 0;
