@@ -271,7 +271,8 @@ static int merge_leaf(tg_batch_split *split, int first, tg_tensor *leaf)
     return 0;
 }
 
-/* Each leaf once, in the order the parts first used them. */
+/* Each leaf once, in the order the parts first used them. 0, or -1 with
+ * the error of the gradient that could not be added (out of memory). */
 static int merge(tg_batch_split *split)
 {
     for (int p = 0; p < split->parts; p++) {
@@ -279,7 +280,7 @@ static int merge(tg_batch_split *split)
         for (size_t i = 0; i < part->used_count; i++)
             if (find_slot(part, part->used[i])->merged != split->runs &&
                 merge_leaf(split, p, part->used[i]) != 0)
-                return tg_error_set("batch_split: adding the parts' gradients: %s", tg_error_message());
+                return -1;
     }
     return 0;
 }
