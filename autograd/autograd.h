@@ -216,11 +216,14 @@ void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx);
  *
  * A part runs with the caller's grad mode. It records its own graph, which
  * is freed when fn returns (copy out what you need, like the loss's value).
- * It may read any tensor that nobody writes meanwhile, record ops, and run
- * backward (tg_backward, tg_autograd_grad) on its graph. It must not read
- * graph tensors that require a gradient from outside the part, write
- * tensors another part reads, call tg_graph_reset, free or change a shared
- * leaf, or draw from a generator other parts use: tg_batch_split_rng gives
+ * It may read any tensor that nobody writes meanwhile (the caller's graph
+ * tensors too), record ops, and run backward (tg_backward,
+ * tg_autograd_grad) on its graph. A graph tensor that requires a gradient
+ * but was recorded outside the part (by the caller, or by another part)
+ * is refused with an error naming the op: pass its value through
+ * tg_detach. A part must not write tensors another part reads, call
+ * tg_graph_reset, free or change a shared leaf, or draw from a generator
+ * other parts use: tg_batch_split_rng gives
  * each part one (dropout uses it inside a part instead of the model's). A
  * split whose parts are all run on one thread (one thread, or a late
  * helper) gives the same result.

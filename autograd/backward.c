@@ -10,6 +10,7 @@
 #include "autograd/grad_ready.h"
 #include "autograd/meta.h"
 #include "autograd/ops.h"
+#include "autograd/split.h"
 #include "tensor/kernel.h"
 
 /* Gradients of intermediates from an earlier backward over the same graph
@@ -156,6 +157,7 @@ static tg_tensor *start_gradient(const char *op, tg_tensor *out, tg_tensor *grad
 {
     char a[TG_SHAPE_STR_MAX], b[TG_SHAPE_STR_MAX];
     if (tg_tensor_check_live(out, op, grad ? "the tensor" : "the loss") != 0 ||
+        tg_part_check_own(out, op, grad ? "the tensor" : "the loss") != 0 ||
         (grad && tg_tensor_check_live(grad, op, "the gradient") != 0))
         return NULL;
     if (!tg_requires_grad(out)) {
@@ -245,7 +247,8 @@ static int check_grad_inputs(tg_tensor *const *inputs, int n)
     for (int i = 0; i < n; i++) {
         if (!inputs[i])
             return tg_error_null_input("autograd_grad");
-        if (tg_tensor_check_live(inputs[i], "autograd_grad", "an input") != 0)
+        if (tg_tensor_check_live(inputs[i], "autograd_grad", "an input") != 0 ||
+            tg_part_check_own(inputs[i], "autograd_grad", "an input") != 0)
             return -1;
         if (!tg_requires_grad(inputs[i]))
             return tg_error_set("autograd_grad: input %d %s does not require a gradient", i,

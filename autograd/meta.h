@@ -36,6 +36,9 @@ typedef struct tg_autograd_meta {
     /* Who still reads this intermediate's own gradient buffer in the
      * running backward (grad.c, "The lifetime of a gradient buffer"). */
     int32_t readers;
+    /* For a graph tensor, the batch-split part whose graph it belongs to
+     * (autograd/split.h); NULL outside a split. */
+    const struct tg_part *part;
     tg_grad_state state;
     bool requires_grad;
     bool recorded;     /* grad is a recorded tensor of a graph-creating pass, not a buffer */

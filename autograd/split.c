@@ -145,6 +145,18 @@ tg_autograd_meta *tg_part_leaf_meta(const tg_tensor *leaf)
     return s->meta;
 }
 
+int tg_part_check_own(const tg_tensor *t, const char *op, const char *what)
+{
+    if (!tg_running_part || !t || (t->flags & TG_TENSOR_OWNED))
+        return 0;
+    const tg_autograd_meta *m = (const tg_autograd_meta *)t->ext;
+    if (!m || !m->requires_grad || m->part == tg_running_part)
+        return 0;
+    return tg_error_set("%s: %s is a graph tensor that requires a gradient, recorded outside "
+                        "this part of the batch split; a part may use only the graph it records "
+                        "(read the value through tg_detach, or compute it inside the part)", op, what);
+}
+
 static void free_part(struct tg_part *p)
 {
     for (size_t i = 0; i < p->capacity; i++)
@@ -205,6 +217,7 @@ typedef struct split_job {
     tg_part_fn fn;
     void *ctx;
     bool grad_enabled; /* the caller's grad mode, which every part runs with */
+    unsigned caller_generation; /* the caller's arena: its graph tensors stay readable */
 } split_job;
 
 /* Runs one part on this thread: its table installed, the thread's notice
@@ -224,6 +237,7 @@ static void run_part(const split_job *job, int index)
     tg_set_grad_ready_notice(NULL, NULL);
     bool grad_was = tg_set_grad_enabled(job->grad_enabled);
     tg_graph_mark mark = tg_graph_get_mark();
+    unsigned lent_before = tg_arena_lend_generation(job->caller_generation);
     tg_running_part = p;
     p->rc = job->fn(job->ctx, index, job->split->parts);
     if (p->rc != 0)
@@ -231,6 +245,7 @@ static void run_part(const split_job *job, int index)
     else if (p->out_of_memory)
         p->rc = -1, snprintf(p->error, sizeof p->error, "out of memory for the part's gradients");
     tg_running_part = NULL;
+    tg_arena_lend_generation(lent_before);
     tg_graph_rewind(mark);
     tg_set_grad_enabled(grad_was);
     tg_set_grad_ready_notice(notice, notice_ctx);
@@ -300,7 +315,8 @@ int tg_batch_split_run(tg_batch_split *split, tg_part_fn fn, void *ctx)
         p->rc = 0;
         p->rng = tg_rng_new(tg_rng_next_u64(&split->rng));
     }
-    split_job job = { .split = split, .fn = fn, .ctx = ctx, .grad_enabled = tg_grad_enabled() };
+    split_job job = { .split = split, .fn = fn, .ctx = ctx, .grad_enabled = tg_grad_enabled(),
+                      .caller_generation = tg_arena_generation(tg_arena_thread()) };
     tg_parallel_for(split->parts, 1, run_parts, &job);
     for (int i = 0; i < split->parts; i++)
         if (split->part[i].rc != 0)

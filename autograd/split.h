@@ -21,4 +21,11 @@ extern _Thread_local struct tg_part *tg_running_part;
  * gradient), made on the leaf's first use in the part. */
 tg_autograd_meta *tg_part_leaf_meta(const tg_tensor *leaf);
 
+/* 0 unless a part is running and t is a graph tensor that requires a
+ * gradient from outside the part's graph (the caller's, or another
+ * part's): then an error naming op and `what`, and -1. Its backward
+ * would run nodes the part does not own, and only when the part happens
+ * to run on the thread that recorded them. */
+int tg_part_check_own(const tg_tensor *t, const char *op, const char *what);
+
 #endif

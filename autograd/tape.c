@@ -73,6 +73,7 @@ static tg_autograd_meta *meta_for(tg_tensor *t)
         m = tg_arena_calloc(tg_arena_thread(), sizeof *m);
         if (!m)
             return NULL;
+        m->part = tg_running_part;
     }
     m->node = -1;
     t->ext = &m->ext;
@@ -250,7 +251,8 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
     if (!out || !op)
         return -1;
     for (int i = 0; i < n_in; i++)
-        if (inputs[i] && tg_tensor_check_live(inputs[i], op->name, "an input") != 0)
+        if (inputs[i] && (tg_tensor_check_live(inputs[i], op->name, "an input") != 0 ||
+                          tg_part_check_own(inputs[i], op->name, "an input") != 0))
             return -1;
     if (tg_tensor_check_live(out, op->name, "the output") != 0)
         return -1;
@@ -295,6 +297,7 @@ int tg_record(const tg_op *op, tg_tensor *out, tg_tensor *const *inputs, int n_i
     node->n_in = n_in;
     r->meta.requires_grad = true;
     r->meta.node = (int64_t)thread_tape.nodes.count;
+    r->meta.part = tg_running_part;
     out->ext = &r->meta.ext;
     out->flags |= TG_TENSOR_TRACKED;
     if (push_node(node) != 0)

@@ -330,6 +330,7 @@ size_t tg_arena_reserved(const tg_arena *arena) { return arena ? arena->reserved
 /* ---- The per-thread arena ------------------------------------------------ */
 
 static _Thread_local tg_arena *thread_arena;
+static _Thread_local unsigned lent_generation;
 static tss_t thread_arena_key;
 static once_flag thread_arena_key_once = ONCE_FLAG_INIT;
 
@@ -355,3 +356,12 @@ void tg_arena_release_thread(void)
     tg_arena_free(thread_arena);
     thread_arena = NULL;
 }
+
+unsigned tg_arena_lend_generation(unsigned generation)
+{
+    unsigned before = lent_generation;
+    lent_generation = generation;
+    return before;
+}
+
+unsigned tg_arena_lent_generation(void) { return lent_generation; }

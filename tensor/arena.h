@@ -58,6 +58,13 @@ size_t tg_arena_reserved(const tg_arena *arena);
 tg_arena *tg_arena_thread(void);
 /* Frees this thread's arena; the next use creates a new one. */
 void tg_arena_release_thread(void);
+/* Lets this thread read the graph tensors of another thread's arena, of
+ * generation `generation`, while that thread keeps them alive (it waits
+ * for this one): tg_tensor_is_stale does not count them as stale here.
+ * 0 ends it. Returns the generation lent before. */
+unsigned tg_arena_lend_generation(unsigned generation);
+/* The generation lent to this thread; 0 when none. */
+unsigned tg_arena_lent_generation(void);
 
 #ifdef __cplusplus
 }

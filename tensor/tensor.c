@@ -335,7 +335,8 @@ bool tg_tensor_is_stale(const tg_tensor *t)
     if (__asan_region_is_poisoned((void *)t, sizeof *t))
         return true;
 #endif
-    return t->generation != 0 && t->generation != tg_arena_generation(tg_arena_thread());
+    return t->generation != 0 && t->generation != tg_arena_generation(tg_arena_thread()) &&
+           t->generation != tg_arena_lent_generation();
 }
 
 int tg_tensor_check_live(const tg_tensor *t, const char *op, const char *what)

@@ -197,7 +197,8 @@ int tg_tensor_copy_(tg_tensor *dst, const tg_tensor *src);
 /* ---- Inspection ---------------------------------------------------------- */
 
 /* True for a graph tensor from before this thread's last tg_arena_reset
- * (tg_graph_reset), or from another thread's arena: its memory may since
+ * (tg_graph_reset), or from another thread's arena (unless that arena's
+ * generation is lent to this thread, tensor/arena.h): its memory may since
  * hold other tensors. Checked by every op and by backward. The check reads
  * only the tensor struct; it cannot tell a stale pointer from a new tensor
  * made at the very same address, which the arena avoids by starting each

@@ -4,6 +4,10 @@
  * batch, bit for bit the same on one thread and two, accumulate like
  * backward, and a failing part changes nothing.
  */
+#include <stdatomic.h>
+#include <threads.h>
+#include <time.h>
+
 #include "support.h"
 
 static void setup(void)
@@ -381,3 +385,132 @@ Test(batch_split, callers_graph_survives_the_run)
     tg_tensor_free(w);
     net_free(&n);
 }
+
+/* Parts that read a graph tensor of the caller's: `shared` scales each
+ * part's loss. With `on_two_threads`, part 0 holds its thread until part 1
+ * has started, so the two run on different threads. */
+typedef struct reads_caller {
+    net *n;
+    tg_tensor *shared;
+    bool on_two_threads;
+    atomic_bool part_one_started;
+} reads_caller;
+
+/* Waits up to 5 s for part 1 to start; false if it never did. */
+static bool wait_for_part_one(reads_caller *r)
+{
+    struct timespec start, now;
+    timespec_get(&start, TIME_UTC);
+    while (!atomic_load(&r->part_one_started)) {
+        thrd_yield();
+        timespec_get(&now, TIME_UTC);
+        if (now.tv_sec - start.tv_sec > 5)
+            return false;
+    }
+    return true;
+}
+
+static int scaled_part_step(void *ctx, int part, int parts)
+{
+    reads_caller *r = ctx;
+    if (part == 1)
+        atomic_store(&r->part_one_started, true);
+    if (r->on_two_threads && part == 0 && !wait_for_part_one(r))
+        return tg_error_set("part 1 never started");
+    tg_tensor *loss = rows_loss(r->n, BATCH * part / parts, BATCH * (part + 1) / parts);
+    loss = tg_mul(loss, tg_sum_all(r->shared));
+    if (!loss)
+        return -1;
+    r->n->loss[part] = loss->data[0];
+    return tg_backward(loss);
+}
+
+/* A graph tensor of the caller's that needs no gradient is readable in
+ * every part, on the caller's thread and on another. */
+Test(batch_split, parts_read_the_callers_graph_tensors)
+{
+    net n = net_new(21);
+    tg_tensor *half = tg_tensor_full(TG_SHAPE(2), 0.25f);
+    tg_tensor *whole[8];
+    tg_model_zero_grad(n.model);
+    tg_tensor *shared = tg_mul_scalar(half, 2.0f); /* a graph tensor: 0.5, 0.5 */
+    tg_tensor *loss = tg_mul(rows_loss(&n, 0, BATCH), tg_sum_all(shared));
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    copy_grads(n.model, whole);
+    for (int together = 0; together <= 1; together++) {
+        tg_set_num_threads(together ? 2 : 1);
+        reads_caller r = { .n = &n, .shared = shared };
+        tg_batch_split *split = tg_batch_split_new(2, 1);
+        /* The first run starts the helper thread (it may join late); the
+         * second holds part 0 until the helper has taken part 1. */
+        for (int run = 0; run <= together; run++) {
+            r.on_two_threads = run == 1;
+            tg_model_zero_grad(n.model);
+            cr_assert_eq(tg_batch_split_run(split, scaled_part_step, &r), 0, "%s", tg_error_message());
+            assert_grads_close(n.model, whole, 2e-6f);
+        }
+        tg_batch_split_free(split);
+    }
+    tg_graph_reset();
+    tg_tensor_free(half);
+    free_grads(n.model, whole);
+    net_free(&n);
+}
+
+/* One that requires a gradient is refused, on whatever thread the part
+ * runs: its backward would run the caller's nodes. Detached, it is read. */
+Test(batch_split, parts_refuse_the_callers_graph_tensors_with_a_gradient)
+{
+    net n = net_new(23);
+    tg_tensor *w = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 0.5f, 0.5f });
+    tg_tensor *shared = tg_mul_scalar(w, 1.0f);
+    for (int together = 0; together <= 1; together++) {
+        tg_set_num_threads(together ? 2 : 1);
+        reads_caller r = { .n = &n, .shared = shared };
+        tg_batch_split *split = tg_batch_split_new(2, 1);
+        tg_model_zero_grad(n.model);
+        tg_error_clear();
+        cr_assert_eq(tg_batch_split_run(split, scaled_part_step, &r), -1);
+        cr_assert_str_eq(tg_error_message(),
+                         "batch_split: part 0 of 2: sum: an input is a graph tensor that requires a "
+                         "gradient, recorded outside this part of the batch split; a part may use "
+                         "only the graph it records (read the value through tg_detach, or compute "
+                         "it inside the part)");
+        for (int i = 0; i < tg_model_parameter_count(n.model); i++)
+            cr_assert_null(tg_grad(tg_model_parameter(n.model, i)));
+        cr_assert_null(tg_grad(w));
+        r.shared = tg_detach(shared);
+        tg_error_clear();
+        cr_assert_eq(tg_batch_split_run(split, scaled_part_step, &r), 0, "%s", tg_error_message());
+        cr_assert_null(tg_grad(w), "the detached value carried a gradient back");
+        tg_batch_split_free(split);
+    }
+    tg_graph_reset();
+    tg_tensor_free(w);
+    net_free(&n);
+}
+
+static int backward_of_callers_loss(void *ctx, int part, int parts)
+{
+    (void)part, (void)parts;
+    return tg_backward(ctx);
+}
+
+Test(batch_split, parts_refuse_backward_of_the_callers_loss)
+{
+    tg_tensor *w = tg_test_owned_leaf(TG_SHAPE(2), (float[]){ 1, 2 });
+    tg_tensor *loss = tg_sum_all(tg_square(w));
+    tg_batch_split *split = tg_batch_split_new(1, 1);
+    cr_assert_eq(tg_batch_split_run(split, backward_of_callers_loss, loss), -1);
+    cr_assert_str_eq(tg_error_message(),
+                     "batch_split: part 0 of 1: backward: the loss is a graph tensor that requires a "
+                     "gradient, recorded outside this part of the batch split; a part may use only "
+                     "the graph it records (read the value through tg_detach, or compute it inside "
+                     "the part)");
+    cr_assert_null(tg_grad(w));
+    cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    tg_assert_values(tg_grad(w), ((float[]){ 2, 4 }), 2, 0);
+    tg_batch_split_free(split);
+    tg_tensor_free(w);
+}
+
