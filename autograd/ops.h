@@ -277,6 +277,13 @@ tg_tensor *tg_masked_fill(tg_tensor *x, tg_tensor *mask, float value);
 
 tg_tensor *tg_softmax(tg_tensor *x, int dim);
 tg_tensor *tg_log_softmax(tg_tensor *x, int dim);
+/* log_softmax over x's last (class) axis, at one class per row: the
+ * result has x's shape without that axis, out[...] = log_softmax(x, -1)[...,
+ * index[...]]. index (int64, or float32 whole numbers) has that shape and
+ * holds classes in [0, C). The same values as tg_gather of tg_log_softmax,
+ * in one pass, and a backward that writes x's gradient in one pass:
+ * cross_entropy's core. */
+tg_tensor *tg_log_softmax_pick(tg_tensor *x, tg_tensor *index);
 
 /* ---- Recurrent cells' gates ------------------------------------------------------ *
  * The elementwise part of one step of a cell as one op (kernels in

@@ -4,6 +4,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/kernel.h"
+#include "tensor/reference.h"
 
 static tg_tensor *reduce(tg_tensor *loss, tg_reduction reduction)
 {
@@ -121,26 +122,37 @@ static int read_targets(const tg_tensor *scores, const tg_tensor *target,
     return 0;
 }
 
-static tg_tensor *class_loss(tg_tensor *log_probs, tg_tensor *target, const tg_class_loss_config *config,
-                             const char *op)
+/* The loss over scores [..., C]: log-probabilities already (nll_loss), or
+ * logits whose log_softmax is taken here (cross_entropy). */
+static tg_tensor *class_loss(tg_tensor *scores, bool are_log_probs, tg_tensor *target,
+                             const tg_class_loss_config *config, const char *op)
 {
     const tg_class_loss_config defaults = { 0 };
     const tg_class_loss_config *c = config ? config : &defaults;
     targets t = { 0 };
-    if (check_reduction(c->reduction, op) != 0 || read_targets(log_probs, target, c, op, &t) != 0)
+    if (check_reduction(c->reduction, op) != 0 || read_targets(scores, target, c, op, &t) != 0)
         return NULL;
     float s = c->label_smoothing;
     if (!(s >= 0.0f && s <= 1.0f)) {
         tg_error_set("%s: label smoothing %g is outside [0, 1]", op, (double)s);
         return NULL;
     }
-    int last = log_probs->ndim - 1;
+    int last = scores->ndim - 1;
     /* Ignored targets read class 0, then count for nothing. */
     tg_tensor *kept = t.kept;
-    tg_tensor *picked = tg_squeeze(tg_gather(log_probs, last, tg_unsqueeze(t.index, -1)), -1);
+    /* Each row's log-probability of its class: from logits in one fused op
+     * unless every log-probability is needed (label smoothing sums them);
+     * the reference mode keeps the plain composition. */
+    tg_tensor *log_probs = are_log_probs ? scores : NULL, *picked;
+    if (!log_probs && s == 0.0f && !tg_reference_mode()) {
+        picked = tg_log_softmax_pick(scores, t.index);
+    } else {
+        log_probs = log_probs ? log_probs : tg_log_softmax(scores, -1);
+        picked = tg_squeeze(tg_gather(log_probs, last, tg_unsqueeze(t.index, -1)), -1);
+    }
     tg_tensor *loss = tg_mul_scalar(picked, -(1.0f - s));
     if (s > 0.0f) {
-        float per_class = s / (float)log_probs->shape[last];
+        float per_class = s / (float)scores->shape[last];
         loss = tg_sub(loss, tg_mul_scalar(tg_sum(log_probs, TG_AXES(last), false), per_class));
     }
     if (!kept)
@@ -159,7 +171,7 @@ tg_tensor *tg_cross_entropy(tg_tensor *logits, tg_tensor *target, const tg_class
         tg_error_set("cross_entropy: logits must have a class axis, got a scalar");
         return NULL;
     }
-    return class_loss(tg_log_softmax(logits, -1), target, config, "cross_entropy");
+    return class_loss(logits, false, target, config, "cross_entropy");
 }
 
 tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *target, const tg_class_loss_config *config)
@@ -170,7 +182,7 @@ tg_tensor *tg_nll_loss(tg_tensor *log_probs, tg_tensor *target, const tg_class_l
         tg_error_set("nll_loss: label smoothing applies to cross_entropy only");
         return NULL;
     }
-    return class_loss(log_probs, target, config, "nll_loss");
+    return class_loss(log_probs, true, target, config, "nll_loss");
 }
 
 /* ---- Binary ----------------------------------------------------------------------------------- */

@@ -569,6 +569,98 @@ int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log)
     return 0;
 }
 
+/* ---- Log-softmax at one class per row ------------------------------------------------- */
+
+/* Rows of x [rows, classes] with their classes, for both directions. */
+typedef struct pick_work {
+    const float *x;
+    const tg_tensor *index; /* [rows], contiguous: int64, or float32 whole numbers */
+    int64_t classes;
+    float *picked, *lse;    /* forward: [rows] each */
+    const float *g;         /* backward: the gradient of picked, [rows] */
+    float *gx;              /* backward: x's gradient, [rows, classes] contiguous */
+    bool accumulate;
+} pick_work;
+
+static int64_t class_of(const tg_tensor *index, int64_t row)
+{
+    return index->dtype == TG_INT64 ? index->i64[row] : (int64_t)index->data[row];
+}
+
+/* The same arithmetic as softmax_contiguous_row's log branch: the picked
+ * value is bit for bit log_softmax's. */
+static void pick_rows(void *context, int64_t begin, int64_t end)
+{
+    const pick_work *w = context;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = w->x + r * w->classes;
+        float shift = shift_of(row_max(x, w->classes));
+        float lse = shift + logf((float)row_exp_sum(x, w->classes, shift, NULL));
+        w->lse[r] = lse;
+        w->picked[r] = x[class_of(w->index, r)] - lse;
+    }
+}
+
+/* gx = g * (one_hot(class) - exp(x - lse)), written as log_softmax's
+ * gradient of a one-hot g computes it (g_c - exp(y_c) * g), so that the
+ * bits match that composition's. */
+static void pick_grad_rows(void *context, int64_t begin, int64_t end)
+{
+    const pick_work *w = context;
+    const int64_t n = w->classes;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = w->x + r * n;
+        float *gx = w->gx + r * n, g = w->g[r], lse = w->lse[r];
+        int64_t picked = class_of(w->index, r);
+        if (w->accumulate)
+            for (int64_t i = 0; i < n; i++)
+                gx[i] += (i == picked ? g : 0.0f) - tg_fast_expf(x[i] - lse) * g;
+        else
+            for (int64_t i = 0; i < n; i++)
+                gx[i] = (i == picked ? g : 0.0f) - tg_fast_expf(x[i] - lse) * g;
+    }
+}
+
+static void run_pick(const pick_work *w, int64_t rows, tg_parallel_fn fn)
+{
+    if (rows * w->classes >= PARALLEL_MIN_ELEMENTS)
+        tg_parallel_for(rows, 1, fn, (void *)w);
+    else
+        fn((void *)w, 0, rows);
+}
+
+int tg_kernel_log_softmax_pick(tg_tensor *picked, tg_tensor *lse, const tg_tensor *x, const tg_tensor *index)
+{
+    if (!picked || !lse || !x || !index)
+        return tg_error_null_input("kernel_log_softmax_pick");
+    int64_t classes = x->ndim ? x->shape[x->ndim - 1] : 0, rows = classes ? x->numel / classes : 0;
+    if (!tg_tensor_is_contiguous(x) || !tg_tensor_is_contiguous(index) || !tg_tensor_is_contiguous(picked) ||
+        !tg_tensor_is_contiguous(lse) || index->numel != rows || picked->numel != rows || lse->numel != rows)
+        return tg_error_set("log_softmax_pick: the kernel takes contiguous tensors, one class and "
+                            "one output per row of x");
+    pick_work w = { .x = x->data, .index = index, .classes = classes, .picked = picked->data, .lse = lse->data };
+    run_pick(&w, rows, pick_rows);
+    return 0;
+}
+
+int tg_kernel_log_softmax_pick_grad(tg_tensor *gx, const tg_tensor *x, const tg_tensor *lse,
+                                    const tg_tensor *index, const tg_tensor *g, bool accumulate)
+{
+    if (!gx || !x || !lse || !index || !g)
+        return tg_error_null_input("kernel_log_softmax_pick_grad");
+    int64_t classes = x->ndim ? x->shape[x->ndim - 1] : 0, rows = classes ? x->numel / classes : 0;
+    if (!tg_tensor_is_contiguous(gx) || !tg_tensor_is_contiguous(x) || !tg_tensor_is_contiguous(lse) ||
+        !tg_tensor_is_contiguous(index) || !tg_tensor_is_contiguous(g) || gx->numel != x->numel ||
+        lse->numel != rows || index->numel != rows || g->numel != rows)
+        return tg_error_set("log_softmax_pick: the gradient kernel takes contiguous tensors, x's "
+                            "gradient of x's size and one value per row of x");
+    pick_work w = { .x = x->data, .index = index, .classes = classes, .lse = (float *)lse->data,
+                    .g = g->data, .gx = gx->data, .accumulate = accumulate };
+    run_pick(&w, rows, pick_grad_rows);
+    tg_tensor_mark_written(gx);
+    return 0;
+}
+
 int tg_reduce_shapes(const tg_tensor *x, tg_axes axes, bool keepdim, tg_shape *kept,
                      tg_shape *result, const char *op)
 {

@@ -47,6 +47,16 @@ int tg_kernel_arg_reduce(tg_tensor *values, tg_tensor *indices, const tg_tensor 
 /* out = softmax (or log_softmax) of x along dim; out has x's shape. */
 int tg_kernel_softmax(tg_tensor *out, const tg_tensor *x, int dim, bool log);
 
+/* Log-softmax over the last axis of x [..., C], at one class per row:
+ * picked[r] = x[r, index[r]] - lse[r], lse[r] = log(sum(exp(x[r, :]))).
+ * Everything contiguous; index int64 (or float32 whole numbers), checked
+ * to be in [0, C) by the caller; picked and lse one value per row. */
+int tg_kernel_log_softmax_pick(tg_tensor *picked, tg_tensor *lse, const tg_tensor *x, const tg_tensor *index);
+/* Its gradient for x: gx (=, or += with accumulate) g[r] * (one_hot(index[r])
+ * - exp(x[r, :] - lse[r])). */
+int tg_kernel_log_softmax_pick_grad(tg_tensor *gx, const tg_tensor *x, const tg_tensor *lse,
+                                    const tg_tensor *index, const tg_tensor *g, bool accumulate);
+
 /* The shapes of reducing x over `axes`: `kept` keeps every axis (size 1
  * where reduced), `result` drops the reduced ones unless keepdim. */
 int tg_reduce_shapes(const tg_tensor *x, tg_axes axes, bool keepdim, tg_shape *kept,

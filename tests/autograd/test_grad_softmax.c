@@ -110,3 +110,113 @@ Test(grad_softmax, cross_entropy_gradient_is_softmax_minus_one_hot)
     }
     tg_assert_values(tg_grad(logits), expected, 12, 1e-6f);
 }
+
+/* ---- log_softmax_pick ------------------------------------------------------------------- */
+
+/* A class for each row of x [..., C]: (7 r + 3) mod C, as int64. */
+static tg_tensor *classes_of_rows(const tg_tensor *x)
+{
+    int64_t classes = x->shape[x->ndim - 1], rows = x->numel / classes, values[64];
+    cr_assert_leq(rows, 64);
+    for (int64_t r = 0; r < rows; r++)
+        values[r] = (7 * r + 3) % classes;
+    tg_shape shape = tg_tensor_shape(x);
+    shape.ndim--;
+    return tg_from_int64(shape, values);
+}
+
+static tg_tensor *apply_pick(tg_tensor *const *in, void *user)
+{
+    tg_tensor *x = ((const operand *)user)->view(in[0]);
+    return tg_log_softmax_pick(x, classes_of_rows(x));
+}
+
+static tg_tensor *apply_pick_plus_input(tg_tensor *const *in, void *user)
+{
+    (void)user;
+    tg_tensor *x = in[0];
+    return tg_add(tg_sum_all(tg_log_softmax_pick(x, classes_of_rows(x))), tg_sum_all(tg_square(x)));
+}
+
+Test(grad_softmax, log_softmax_pick_on_shapes_and_views)
+{
+    const operand cases[] = {
+        { "[3,4]", TG_SHAPE(3, 4), view_same },
+        { "[2,3,4]", TG_SHAPE(2, 3, 4), view_same },
+        { "[5], one row", TG_SHAPE(5), view_same },
+        { "one class [3,1]", TG_SHAPE(3, 1), view_same },
+        { "transposed [4,3]", TG_SHAPE(4, 3), view_transposed },
+        { "step-sliced [3,9]", TG_SHAPE(3, 9), view_step_sliced },
+        { "expanded [1,4]", TG_SHAPE(1, 4), view_expanded },
+        { "permuted [2,3,4]", TG_SHAPE(2, 3, 4), view_permuted },
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        tg_tensor *x = make_leaf(cases[i].leaf, FILL_ANY, 1500 + (uint64_t)i);
+        char what[96];
+        snprintf(what, sizeof what, "log_softmax_pick of %s", cases[i].name);
+        assert_gradcheck(apply_pick, (void *)&cases[i], &x, 1, what);
+    }
+}
+
+Test(grad_softmax, log_softmax_pick_with_the_input_used_twice)
+{
+    tg_tensor *x = make_leaf(TG_SHAPE(3, 5), FILL_ANY, 7);
+    assert_gradcheck(apply_pick_plus_input, NULL, &x, 1, "log_softmax_pick(x) + x^2");
+}
+
+/* The values and the gradient are log_softmax's and gather's, bit for bit,
+ * on one thread and on two (rows split between them). */
+Test(grad_softmax, log_softmax_pick_is_gather_of_log_softmax_bit_for_bit)
+{
+    const tg_shape shapes[] = { TG_SHAPE(5, 7, 65), TG_SHAPE(700, 65) };
+    for (int threads = 1; threads <= 2; threads++) {
+        tg_set_num_threads(threads);
+        for (int k = 0; k < 2; k++) {
+            tg_rng rng = tg_rng_new(40 + (uint64_t)k);
+            tg_tensor *x = tg_tensor_randn(shapes[k], &rng), *weight = NULL, *index = NULL;
+            int64_t classes = x->shape[x->ndim - 1], rows = x->numel / classes;
+            tg_shape row_shape = tg_tensor_shape(x);
+            row_shape.ndim--;
+            weight = tg_tensor_randn(row_shape, &rng);
+            index = tg_tensor_empty_dtype(row_shape, TG_INT64);
+            for (int64_t r = 0; r < rows; r++)
+                index->i64[r] = (int64_t)tg_rng_below(&rng, (uint64_t)classes);
+            cr_assert_eq(tg_set_requires_grad(x, true), 0);
+            tg_tensor *fused = tg_log_softmax_pick(x, index);
+            cr_assert_eq(tg_backward(tg_sum_all(tg_mul(fused, weight))), 0, "%s", tg_error_message());
+            tg_tensor *fused_grad = tg_tensor_clone(tg_grad(x));
+            tg_zero_grad(x);
+            tg_tensor *plain = tg_squeeze(tg_gather(tg_log_softmax(x, -1), -1, tg_unsqueeze(index, -1)), -1);
+            cr_assert_eq(tg_backward(tg_sum_all(tg_mul(plain, weight))), 0, "%s", tg_error_message());
+            cr_assert_eq(memcmp(fused->data, plain->data, sizeof(float) * (size_t)rows), 0,
+                         "values differ (%d threads)", threads);
+            cr_assert_eq(memcmp(fused_grad->data, tg_grad(x)->data, sizeof(float) * (size_t)x->numel), 0,
+                         "gradients differ (%d threads)", threads);
+            tg_graph_reset();
+            tg_tensor_free(fused_grad);
+            tg_tensor_free(x);
+            tg_tensor_free(weight);
+            tg_tensor_free(index);
+        }
+    }
+    tg_set_num_threads(1);
+}
+
+Test(grad_softmax, log_softmax_pick_refuses_bad_inputs)
+{
+    tg_tensor *x = make_leaf(TG_SHAPE(2, 3), FILL_ANY, 9);
+    cr_assert_null(tg_log_softmax_pick(x, tg_from_int64(TG_SHAPE(3), (int64_t[]){ 0, 1, 2 })));
+    tg_assert_error("log_softmax_pick: x [2,3] and index [3]: x needs a class axis (last, at least one "
+                    "class) and index x's shape without it");
+    tg_error_clear();
+    cr_assert_null(tg_log_softmax_pick(x, tg_from_int64(TG_SHAPE(2), (int64_t[]){ 0, 3 })));
+    tg_assert_error("log_softmax_pick: index 3 at position 1 of index tensor [2] is out of range [0, 3)");
+    tg_error_clear();
+    cr_assert_null(tg_log_softmax_pick(x, tg_from_array(TG_SHAPE(2), (float[]){ 0, 1.5f })));
+    tg_assert_error("log_softmax_pick: index 1.5 at position 1 of index tensor [2]");
+    tg_error_clear();
+    cr_assert_null(tg_log_softmax_pick(tg_zeros(TG_SHAPE(2, 0)), tg_from_int64(TG_SHAPE(2), (int64_t[]){ 0, 0 })));
+    tg_assert_error("log_softmax_pick: x [2,0] and index [2]: x needs a class axis");
+    tg_error_clear();
+    cr_assert_null(tg_log_softmax_pick(NULL, NULL));
+}

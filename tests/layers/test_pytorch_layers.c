@@ -297,6 +297,8 @@ static tg_tensor *fixture_loss(const char *name, tg_tensor *x, tg_tensor *target
             .use_ignore_index = true, .ignore_index = -100, .label_smoothing = 0.1f });
     if (strcmp(name, "cross_entropy_sum") == 0)
         return tg_cross_entropy(x, target, &(tg_class_loss_config){ .reduction = TG_REDUCTION_SUM });
+    if (strcmp(name, "cross_entropy_ignored") == 0)
+        return tg_cross_entropy(x, target, &(tg_class_loss_config){ .use_ignore_index = true, .ignore_index = -100 });
     if (strcmp(name, "nll") == 0)
         return tg_nll_loss(x, target, &(tg_class_loss_config){ .use_ignore_index = true, .ignore_index = 2 });
     if (strcmp(name, "bce") == 0)
@@ -307,8 +309,8 @@ static tg_tensor *fixture_loss(const char *name, tg_tensor *x, tg_tensor *target
 
 Test(pytorch_layers, losses)
 {
-    const char *cases[] = { "mse", "l1_sum", "huber", "cross_entropy", "cross_entropy_sum", "nll", "bce",
-                            "bce_pos_weight" };
+    const char *cases[] = { "mse", "l1_sum", "huber", "cross_entropy", "cross_entropy_sum",
+                            "cross_entropy_ignored", "nll", "bce", "bce_pos_weight" };
     tg_safetensors *file = load_fixture("losses");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char key[64];

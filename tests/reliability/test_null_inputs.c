@@ -208,6 +208,7 @@ Test(null_inputs, every_public_function_survives_null_pointers)
     CALL_PTR(tg_one_hot(NULL, (int64_t)0));
     CALL_PTR(tg_softmax(NULL, (int)0));
     CALL_PTR(tg_log_softmax(NULL, (int)0));
+    CALL_PTR(tg_log_softmax_pick(NULL, NULL));
     CALL_VOID(tg_model_free(NULL));
     CALL_PTR(tg_model_add_parameter(NULL, NULL, (tg_shape){0}));
     CALL_VALUE(tg_model_own(NULL, NULL, NULL));
