@@ -218,6 +218,23 @@ static int affine_backward(tg_node *node, tg_tensor *grad)
 
 static const tg_op affine_op = { "affine", affine_backward, 0x4 | TG_OP_OUTPUT_UNREAD };
 
+/* out (as out_rows [R, O]) = x_rows @ weight_t + bias. A bias of one row,
+ * or of out's shape with rows that fold, is added as the product is stored
+ * where the kernel can (tensor/matmul.h); any other broadcast is copied
+ * into out first. */
+static int product_plus_bias(tg_tensor *out, tg_tensor *out_rows, const tg_tensor *x_rows,
+                             const tg_tensor *weight_t, const tg_tensor *bias)
+{
+    tg_tensor bias_rows;
+    if (bias->ndim == 1)
+        return tg_kernel_matmul_add(out_rows, x_rows, weight_t, bias);
+    if (tg_tensor_same_shape(bias, out) && as_rows(bias, &bias_rows))
+        return tg_kernel_matmul_add(out_rows, x_rows, weight_t, &bias_rows);
+    if (tg_kernel_copy(out, bias, false) != 0)
+        return -1;
+    return tg_kernel_matmul(out_rows, x_rows, weight_t, 1.0f, 1.0f);
+}
+
 tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
 {
     if (tg_check_inputs("affine", 2, (tg_tensor *[]){ x, weight }) != 0 ||
@@ -247,9 +264,8 @@ tg_tensor *tg_affine(tg_tensor *x, tg_tensor *weight, tg_tensor *bias)
     }
     as_rows(out, &out_rows);
     tg_tensor weight_t = transposed(weight);
-    if (bias && tg_kernel_copy(out, bias, false) != 0)
-        return NULL;
-    if (tg_kernel_matmul(&out_rows, &x_rows, &weight_t, 1.0f, bias ? 1.0f : 0.0f) != 0)
+    if ((bias ? product_plus_bias(out, &out_rows, &x_rows, &weight_t, bias)
+              : tg_kernel_matmul(&out_rows, &x_rows, &weight_t, 1.0f, 0.0f)) != 0)
         return NULL;
     tg_node *node;
     tg_tensor *in[3] = { x, weight, bias };

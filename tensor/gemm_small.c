@@ -119,19 +119,19 @@ static void pack(const tg_matrix *b, int nr, float *dst, bool threaded)
 /* out[0 .. min(left, 16)) (+)= alpha * value: the columns past the matrix's
  * edge are masked off. */
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
-store_avx512(float *out, __m512 value, int left, bool accumulate, float alpha)
+store_avx512(float *out, __m512 value, int left, const float *add, float alpha)
 {
     __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
     if (alpha != 1.0f)
         value = _mm512_mul_ps(value, _mm512_set1_ps(alpha));
-    if (accumulate)
-        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, out));
+    if (add)
+        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, add));
     _mm512_mask_storeu_ps(out, mask, value);
 }
 
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
 kernel_avx512(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
-              int64_t ldc, int ncols, bool accumulate, float alpha)
+              int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
     __m512 acc[MR_AVX512][3];
     for (int i = 0; i < mr; i++)
@@ -148,15 +148,16 @@ kernel_avx512(const int mr, int64_t kc, const float *a, int64_t lda, const float
     }
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < 3 && 16 * v < ncols; v++)
-            store_avx512(c + i * ldc + 16 * v, acc[i][v], ncols - 16 * v, accumulate, alpha);
+            store_avx512(c + i * ldc + 16 * v, acc[i][v], ncols - 16 * v, add ? add + i * ld_add + 16 * v : NULL,
+                         alpha);
 }
 
 __attribute__((target("avx512f,fma"))) static void
 rows_avx512(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
-            int64_t ldc, int ncols, bool accumulate, float alpha)
+            int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
     switch (mr) {
-#define CASE(R) case R: kernel_avx512(R, kc, a, lda, panel, c, ldc, ncols, accumulate, alpha); break;
+#define CASE(R) case R: kernel_avx512(R, kc, a, lda, panel, c, ldc, ncols, add, ld_add, alpha); break;
         CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) CASE(1)
 #undef CASE
     }
@@ -170,7 +171,7 @@ rows_avx512(int mr, int64_t kc, const float *a, int64_t lda, const float *panel,
  * order, so the result equals the one-panel kernel's bit for bit. */
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
 row_kernel_avx512(const int count, int64_t kc, const float *a, const float *panel,
-                  int64_t panel_floats, float *c, int ncols, bool accumulate, float alpha)
+                  int64_t panel_floats, float *c, int ncols, const float *add, float alpha)
 {
     __m512 acc[ROW_PANELS][3];
     for (int p = 0; p < count; p++)
@@ -187,15 +188,15 @@ row_kernel_avx512(const int count, int64_t kc, const float *a, const float *pane
     for (int p = 0; p < count; p++)
         for (int v = 0; v < 3 && NR_AVX512 * p + 16 * v < ncols; v++)
             store_avx512(c + NR_AVX512 * p + 16 * v, acc[p][v], ncols - NR_AVX512 * p - 16 * v,
-                         accumulate, alpha);
+                         add ? add + NR_AVX512 * p + 16 * v : NULL, alpha);
 }
 
 __attribute__((target("avx512f,fma"))) static void
 row_avx512(int count, int64_t kc, const float *a, const float *panel, int64_t panel_floats,
-           float *c, int ncols, bool accumulate, float alpha)
+           float *c, int ncols, const float *add, float alpha)
 {
     switch (count) {
-#define CASE(P) case P: row_kernel_avx512(P, kc, a, panel, panel_floats, c, ncols, accumulate, alpha); break;
+#define CASE(P) case P: row_kernel_avx512(P, kc, a, panel, panel_floats, c, ncols, add, alpha); break;
         CASE(4) CASE(3) CASE(2) CASE(1)
 #undef CASE
     }
@@ -203,7 +204,7 @@ row_avx512(int count, int64_t kc, const float *a, const float *panel, int64_t pa
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 kernel_avx2(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
-            int64_t ldc, int ncols, bool accumulate, float alpha)
+            int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
     __m256 acc[MR_AVX2][3];
     for (int i = 0; i < mr; i++)
@@ -223,17 +224,18 @@ kernel_avx2(const int mr, int64_t kc, const float *a, int64_t lda, const float *
         for (int v = 0; v < 3; v++)
             _mm256_storeu_ps(lanes + 8 * v, acc[i][v]);
         float *out = c + i * ldc;
+        const float *in = add ? add + i * ld_add : NULL;
         for (int col = 0; col < ncols; col++)
-            out[col] = (accumulate ? out[col] : 0.0f) + alpha * lanes[col];
+            out[col] = (in ? in[col] : 0.0f) + alpha * lanes[col];
     }
 }
 
 __attribute__((target("avx2,fma"))) static void
 rows_avx2(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
-          int64_t ldc, int ncols, bool accumulate, float alpha)
+          int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
     switch (mr) {
-#define CASE(R) case R: kernel_avx2(R, kc, a, lda, panel, c, ldc, ncols, accumulate, alpha); break;
+#define CASE(R) case R: kernel_avx2(R, kc, a, lda, panel, c, ldc, ncols, add, ld_add, alpha); break;
         CASE(4) CASE(3) CASE(2) CASE(1)
 #undef CASE
     }
@@ -242,9 +244,9 @@ rows_avx2(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, f
 /* ---- The product ----------------------------------------------------------------------- */
 
 typedef void (*rows_fn)(int, int64_t, const float *, int64_t, const float *, float *, int64_t, int,
-                        bool, float);
-typedef void (*row_fn)(int, int64_t, const float *, const float *, int64_t, float *, int, bool,
-                       float);
+                        const float *, int64_t, float);
+typedef void (*row_fn)(int, int64_t, const float *, const float *, int64_t, float *, int,
+                       const float *, float);
 
 /* One instruction set's kernels: `rows` multiplies up to mr_max rows by one
  * panel of nr columns; `row`, when present, one row by up to ROW_PANELS
@@ -258,10 +260,20 @@ typedef struct kernel_set {
 static const kernel_set avx512_kernels = { NR_AVX512, MR_AVX512, rows_avx512, row_avx512 };
 static const kernel_set avx2_kernels = { NR_AVX2, MR_AVX2, rows_avx2, NULL };
 
-/* c (+)= alpha * a @ packed panel j; with accumulate false the first pass
- * overwrites c. */
+/* What a pass over depth block k0 adds its products to, at row i and
+ * column col of c: the addend d in the first block (NULL: nothing), the
+ * sum so far in c after it. */
+static const float *added(const tg_matrix *c, const tg_matrix *d, int64_t i, int64_t col, int64_t k0,
+                          int64_t *ld)
+{
+    const tg_matrix *from = k0 > 0 ? c : d;
+    *ld = from ? from->rs : 0;
+    return from ? from->data + i * from->rs + col : NULL;
+}
+
+/* c = alpha * a @ packed panel j + d. */
 static void multiply_panel(const tg_matrix *a, const float *panels, int64_t j, const tg_matrix *c,
-                           float alpha, bool accumulate, const kernel_set *ks)
+                           const tg_matrix *d, float alpha, const kernel_set *ks)
 {
     const int64_t k_total = a->n;
     const int nr = ks->nr;
@@ -271,15 +283,17 @@ static void multiply_panel(const tg_matrix *a, const float *panels, int64_t j, c
         int64_t kc = k_total - k0 < KC ? k_total - k0 : KC;
         for (int64_t i = 0; i < c->m; i += ks->mr_max) {
             int mr = (int)(c->m - i < ks->mr_max ? c->m - i : ks->mr_max);
+            int64_t ld;
+            const float *add = added(c, d, i, j * nr, k0, &ld);
             ks->rows(mr, kc, a->data + i * a->rs + k0, a->rs, panel + k0 * nr,
-                     c->data + i * c->rs + j * nr, c->rs, ncols, accumulate || k0 > 0, alpha);
+                     c->data + i * c->rs + j * nr, c->rs, ncols, add, ld, alpha);
         }
     }
 }
 
 /* The single row of a times panels [j, j + count). */
 static void multiply_row_panels(const tg_matrix *a, const float *panels, int64_t j, int count,
-                                const tg_matrix *c, float alpha, bool accumulate,
+                                const tg_matrix *c, const tg_matrix *d, float alpha,
                                 const kernel_set *ks)
 {
     const int64_t k_total = a->n, panel_floats = k_total * ks->nr;
@@ -287,16 +301,16 @@ static void multiply_row_panels(const tg_matrix *a, const float *panels, int64_t
     if (width > (int64_t)count * ks->nr)
         width = (int64_t)count * ks->nr;
     for (int64_t k0 = 0; k0 < k_total; k0 += KC) {
-        int64_t kc = k_total - k0 < KC ? k_total - k0 : KC;
+        int64_t kc = k_total - k0 < KC ? k_total - k0 : KC, ld;
         ks->row(count, kc, a->data + k0, panels + j * panel_floats + k0 * ks->nr, panel_floats,
-                c->data + j * ks->nr, (int)width, accumulate || k0 > 0, alpha);
+                c->data + j * ks->nr, (int)width, added(c, d, 0, j * ks->nr, k0, &ld), alpha);
     }
 }
 
 /* Panels [first, end) one after another, backward when `backward`; a single
  * row takes them ROW_PANELS at a time. */
 static void multiply_panels(const tg_matrix *a, const float *panels, int64_t first, int64_t end,
-                            bool backward, const tg_matrix *c, float alpha, bool accumulate,
+                            bool backward, const tg_matrix *c, const tg_matrix *d, float alpha,
                             const kernel_set *ks)
 {
     if (c->m == 1 && ks->row) {
@@ -304,39 +318,39 @@ static void multiply_panels(const tg_matrix *a, const float *panels, int64_t fir
         for (int64_t g = 0; g < groups; g++) {
             int64_t j = first + (backward ? groups - 1 - g : g) * ROW_PANELS;
             int count = (int)(end - j < ROW_PANELS ? end - j : ROW_PANELS);
-            multiply_row_panels(a, panels, j, count, c, alpha, accumulate, ks);
+            multiply_row_panels(a, panels, j, count, c, d, alpha, ks);
         }
         return;
     }
     for (int64_t p = first; p < end; p++)
-        multiply_panel(a, panels, backward ? first + end - 1 - p : p, c, alpha, accumulate, ks);
+        multiply_panel(a, panels, backward ? first + end - 1 - p : p, c, d, alpha, ks);
 }
 
 typedef struct multiply_work {
-    const tg_matrix *a, *c;
+    const tg_matrix *a, *c, *d;
     const float *panels;
     float alpha;
-    bool accumulate, backward;
+    bool backward;
     const kernel_set *ks;
 } multiply_work;
 
 static void multiply_chunk(void *context, int64_t first, int64_t end)
 {
     const multiply_work *w = context;
-    multiply_panels(w->a, w->panels, first, end, w->backward, w->c, w->alpha, w->accumulate, w->ks);
+    multiply_panels(w->a, w->panels, first, end, w->backward, w->c, w->d, w->alpha, w->ks);
 }
 
-/* c (+)= alpha * a @ packed b, the panels split between threads. Every
+/* c = alpha * a @ packed b + d, the panels split between threads. Every
  * other product walks the panels (of each thread's chunk) backward: a
  * weight larger than the cache then finds the panels it used last still
  * there, where a walk in one direction would always find the oldest ones
  * evicted. The order changes no result: each panel's columns are computed
  * alone. */
-static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c, float alpha,
-                     bool accumulate, const kernel_set *ks, bool threaded, bool backward)
+static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c, const tg_matrix *d,
+                     float alpha, const kernel_set *ks, bool threaded, bool backward)
 {
     const int64_t n_panels = (c->n + ks->nr - 1) / ks->nr;
-    multiply_work w = { a, c, panels, alpha, accumulate, backward, ks };
+    multiply_work w = { a, c, d, panels, alpha, backward, ks };
     if (threaded)
         tg_parallel_for(n_panels, c->m == 1 ? ROW_PANELS : 1, multiply_chunk, &w);
     else
@@ -419,13 +433,16 @@ static bool refresh(packed *e, const tg_matrix *b, const tg_storage *storage, in
 }
 
 bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_storage,
-                   const tg_matrix *c, float alpha, float beta)
+                   const tg_matrix *c, const tg_matrix *d, float alpha, float beta)
 {
     isa set = cpu_isa();
     if (set == ISA_NONE || !b_storage || c->m > SMALL_ROWS_MAX || c->m < 1)
         return false;
-    /* The kernel reads rows of a and writes rows of c contiguously. */
+    /* The kernel reads rows of a and d and writes rows of c contiguously. */
     if ((a->cs != 1 && a->n > 1) || (c->cs != 1 && c->n > 1))
+        return false;
+    d = d ? d : c;
+    if (d != c && ((d->cs != 1 && d->n > 1) || d->m != c->m || d->n != c->n || (beta != 0.0f && beta != 1.0f)))
         return false;
     if (b->m < 8 || b->n < 16 || b->m * b->n < 4096)
         return false;
@@ -444,7 +461,7 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
         for (int64_t i = 0; i < c->m; i++)
             for (int64_t j = 0; j < c->n; j++)
                 c->data[i * c->rs + j] *= beta;
-    multiply(a, e->panels, c, alpha, beta != 0.0f, ks, threaded, e->backward);
+    multiply(a, e->panels, c, beta != 0.0f ? d : NULL, alpha, ks, threaded, e->backward);
     e->backward = !e->backward;
     products++;
     return true;

@@ -26,11 +26,15 @@ typedef struct tg_matrix {
     int64_t m, n, rs, cs;
 } tg_matrix;
 
-/* c = alpha * a @ b + beta * c through the packed path, when the shapes,
- * the layouts and the CPU suit it; false (nothing done) otherwise. b_storage
- * is the storage behind b, whose version keys the cache. */
+/* c = alpha * a @ b + beta * d through the packed path, when the shapes,
+ * the layouts and the CPU suit it; false (nothing done) otherwise. d is c
+ * itself when NULL; another d (beta 0 or 1) has c's shape and contiguous
+ * rows, and a row stride of 0 adds one row to every row of c. Adding d as
+ * the product is stored saves copying it into c first, with the same
+ * result bit for bit. b_storage is the storage behind b, whose version
+ * keys the cache. */
 bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_storage,
-                   const tg_matrix *c, float alpha, float beta);
+                   const tg_matrix *c, const tg_matrix *d, float alpha, float beta);
 
 /* Frees this thread's packed copies (also done at thread exit). */
 void tg_gemm_small_release_thread(void);

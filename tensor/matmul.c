@@ -135,7 +135,7 @@ static void gemm_chunk(void *context, int64_t begin, int64_t end)
 static void gemm(const matrix *a, const matrix *b, const tg_storage *b_storage, const matrix *c,
                  float alpha, float beta)
 {
-    if (b_storage && !tg_reference_mode() && tg_gemm_small(a, b, b_storage, c, alpha, beta))
+    if (b_storage && !tg_reference_mode() && tg_gemm_small(a, b, b_storage, c, NULL, alpha, beta))
         return;
     int threads = tg_get_num_threads();
     if (threads <= 1 || (double)c->m * (double)c->n * (double)a->n < GEMM_THREADED_MIN) {
@@ -323,3 +323,48 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
     tg_arena_rewind(arena, mark);
     return 0;
 }
+
+/* The addend as a matrix of c's shape that the small-product kernels read
+ * as they store: contiguous rows, or one row (row stride 0) added to every
+ * row of c. False for other shapes and strides. */
+static bool addend_matrix(const tg_tensor *addend, const matrix *c, matrix *d)
+{
+    if (addend->ndim < 1 || addend->ndim > 2 || addend->shape[addend->ndim - 1] != c->n)
+        return false;
+    int64_t rows = addend->ndim == 2 ? addend->shape[0] : 1;
+    if ((rows != c->m && rows != 1) || (addend->stride[addend->ndim - 1] != 1 && c->n > 1))
+        return false;
+    *d = (matrix){ .data = addend->data, .m = c->m, .n = c->n,
+                   .rs = rows == 1 ? 0 : addend->stride[0], .cs = 1 };
+    return true;
+}
+
+/* out = a @ b + addend through the small-product kernels, the addend read
+ * as the product is stored; false (nothing done) when they do not take it. */
+static bool small_product_with_addend(tg_tensor *out, const tg_tensor *a, const tg_tensor *b,
+                                      const tg_tensor *addend)
+{
+    if (tg_reference_mode() || out->ndim != 2 || a->ndim != 2 || b->ndim != 2 || out->numel == 0 ||
+        a->shape[1] == 0 || out->shape[0] != a->shape[0] || out->shape[1] != b->shape[1] ||
+        a->shape[1] != b->shape[0] || out->dtype != TG_FLOAT32 || a->dtype != TG_FLOAT32 ||
+        b->dtype != TG_FLOAT32 || addend->dtype != TG_FLOAT32)
+        return false;
+    matrix mc = last_two_axes(out, out->data), ma = last_two_axes(a, a->data), mb = last_two_axes(b, b->data), md;
+    if (!blis_strides(&mc) || !blis_strides(&ma) || !blis_strides(&mb) || !addend_matrix(addend, &mc, &md) ||
+        !tg_gemm_small(&ma, &mb, b->storage, &mc, &md, 1.0f, 1.0f))
+        return false;
+    tg_tensor_mark_written(out);
+    return true;
+}
+
+int tg_kernel_matmul_add(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *addend)
+{
+    if (!out || !a || !b || !addend)
+        return tg_error_null_input("kernel_matmul_add");
+    if (small_product_with_addend(out, a, b, addend))
+        return 0;
+    if (tg_kernel_copy(out, addend, false) != 0)
+        return -1;
+    return tg_kernel_matmul(out, a, b, 1.0f, 1.0f);
+}
+

@@ -26,6 +26,13 @@ extern "C" {
  * least 2 dimensions (autograd's tg_matmul also takes vectors). */
 int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, float alpha, float beta);
 
+/* out = a @ b + addend, the addend broadcasting to out's shape (it must
+ * not overlap out). A product the small-product kernels take (few rows,
+ * tensor/gemm_small.h) adds the addend as it stores its result; any other
+ * copies the addend into out and adds the product: the same bits either
+ * way. */
+int tg_kernel_matmul_add(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *addend);
+
 /* The shape of a @ b, or an error naming op and both shapes. */
 int tg_matmul_shape(const tg_tensor *a, const tg_tensor *b, tg_shape *out, const char *op);
 

@@ -177,3 +177,50 @@ Test(gemm_small, a_new_weight_at_a_reused_address_is_packed_anew)
     free(expected);
     tg_tensor_free(a);
 }
+
+/* tg_kernel_matmul_add against a copy of the addend into out and a product
+ * added to it (the plain path): the same bits, for an addend of out's
+ * shape, one row, rows taken from a wider tensor, a depth past one pass, a
+ * single row, two threads; and whether the packed path took it. */
+static void check_addend(int64_t m, int64_t k, int64_t n, int addend_kind, bool packed)
+{
+    tg_rng rng = tg_rng_new((uint64_t)(m * 31 + k * 7 + n + addend_kind));
+    tg_tensor *a = tg_tensor_randn(TG_SHAPE(m, k), &rng);
+    tg_tensor *w = tg_tensor_randn(TG_SHAPE(n, k), &rng);
+    tg_tensor *b = tg_view_transpose(w, 0, 1);
+    tg_tensor *wide = tg_tensor_randn(TG_SHAPE(m, 3 * n), &rng);
+    tg_tensor *addend = addend_kind == 0 ? tg_tensor_randn(TG_SHAPE(m, n), &rng)
+                      : addend_kind == 1 ? tg_tensor_randn(TG_SHAPE(n), &rng)
+                                         : tg_view_narrow(wide, 1, n, n); /* rows 3n apart */
+    tg_tensor *plain = tg_tensor_empty(TG_SHAPE(m, n)), *fused = tg_tensor_empty(TG_SHAPE(m, n));
+    cr_assert_eq(tg_kernel_copy(plain, addend, false), 0);
+    cr_assert_eq(tg_kernel_matmul(plain, a, b, 1.0f, 1.0f), 0, "%s", tg_error_message());
+    uint64_t before = tg_gemm_small_count();
+    cr_assert_eq(tg_kernel_matmul_add(fused, a, b, addend), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_gemm_small_count() - before, packed ? 1u : 0u, "m %lld k %lld n %lld addend %d",
+                 (long long)m, (long long)k, (long long)n, addend_kind);
+    cr_assert_eq(memcmp(plain->data, fused->data, sizeof(float) * (size_t)(m * n)), 0,
+                 "m %lld k %lld n %lld addend %d: not the plain path's bits", (long long)m, (long long)k,
+                 (long long)n, addend_kind);
+    if (addend_kind != 2)
+        tg_tensor_free(addend);
+    tg_tensor_free(a);
+    tg_tensor_free(w);
+    tg_tensor_free(wide);
+    tg_tensor_free(plain);
+    tg_tensor_free(fused);
+}
+
+Test(gemm_small, an_addend_is_added_as_the_product_is_stored)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        check_addend(32, 128, 128, kind, true);
+        check_addend(8, 777, 100, kind, true);  /* depth past one pass, a partial panel */
+        check_addend(1, 256, 1000, kind, true); /* one row: the panels in groups */
+        check_addend(300, 64, 64, kind, false); /* too many rows: BLIS, after a copy */
+    }
+    tg_set_num_threads(2);
+    check_addend(64, 512, 512, 0, true); /* panels split between threads */
+    check_addend(1, 1024, 1024, 1, true);
+    tg_set_num_threads(1);
+}
