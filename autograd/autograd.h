@@ -245,6 +245,12 @@ tg_batch_split *tg_batch_split_new(int parts, uint64_t seed);
 int tg_batch_split_run(tg_batch_split *split, tg_part_fn fn, void *ctx);
 /* The generator of the part running on this thread; NULL outside a part. */
 tg_rng *tg_batch_split_rng(void);
+/* The generator each run of the split draws its parts' generators from
+ * (seeded by tg_batch_split_new). Saved with a checkpoint (the rngs of
+ * optim/checkpoint.h), it lets a resumed run give its parts the generators,
+ * and so the dropout masks, of an uninterrupted run. NULL, with an error,
+ * for a NULL split. */
+tg_rng *tg_batch_split_generator(tg_batch_split *split);
 /* Frees the split and the parts' gradient buffers. NULL is fine. */
 void tg_batch_split_free(tg_batch_split *split);
 

@@ -210,6 +210,11 @@ void tg_batch_split_free(tg_batch_split *split)
 
 tg_rng *tg_batch_split_rng(void) { return tg_running_part ? &tg_running_part->rng : NULL; }
 
+tg_rng *tg_batch_split_generator(tg_batch_split *split)
+{
+    return split ? &split->rng : tg_null_input("batch_split_generator");
+}
+
 /* ---- Running the parts ------------------------------------------------------------------ */
 
 typedef struct split_job {

@@ -4,10 +4,12 @@
  * batch, bit for bit the same on one thread and two, accumulate like
  * backward, and a failing part changes nothing.
  */
+#define _XOPEN_SOURCE 700 /* nftw, for tests/scratch.h */
 #include <stdatomic.h>
 #include <threads.h>
 #include <time.h>
 
+#include "scratch.h"
 #include "support.h"
 
 static void setup(void)
@@ -512,5 +514,42 @@ Test(batch_split, parts_refuse_backward_of_the_callers_loss)
     tg_assert_values(tg_grad(w), ((float[]){ 2, 4 }), 2, 0);
     tg_batch_split_free(split);
     tg_tensor_free(w);
+}
+
+/* The split's generator saved in a checkpoint: a run resumed from it gives
+ * its parts the generators (the dropout masks) of an uninterrupted run. */
+Test(batch_split, a_checkpointed_generator_resumes_the_parts_draws)
+{
+    char dir[] = "/tmp/tg_split_XXXXXX";
+    scratch_make(dir);
+    const char *path = scratch_path(dir, "run.ckpt");
+    net n = net_new(25);
+    n.dropout = 0.3f;
+    n.draw_in_part = true;
+    tg_batch_split *split = tg_batch_split_new(2, 42);
+    tg_checkpoint ck = { .model = n.model, .rngs = { { "split", tg_batch_split_generator(split) } } };
+    cr_assert_eq(tg_batch_split_run(split, part_step, &n), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_checkpoint_save(path, &ck), 0, "%s", tg_error_message());
+    tg_model_zero_grad(n.model);
+    cr_assert_eq(tg_batch_split_run(split, part_step, &n), 0, "%s", tg_error_message());
+    tg_tensor *uninterrupted[8];
+    copy_grads(n.model, uninterrupted);
+    uint64_t drawn[2] = { n.drawn[0], n.drawn[1] };
+
+    tg_batch_split *resumed = tg_batch_split_new(2, 7); /* another seed: the checkpoint decides */
+    tg_checkpoint restore = { .model = n.model, .rngs = { { "split", tg_batch_split_generator(resumed) } } };
+    cr_assert_eq(tg_checkpoint_load(path, &restore), 0, "%s", tg_error_message());
+    tg_model_zero_grad(n.model);
+    cr_assert_eq(tg_batch_split_run(resumed, part_step, &n), 0, "%s", tg_error_message());
+    cr_assert(n.drawn[0] == drawn[0] && n.drawn[1] == drawn[1], "the parts drew other numbers");
+    assert_grads_equal(n.model, uninterrupted);
+
+    cr_assert_null(tg_batch_split_generator(NULL));
+    tg_assert_error("batch_split_generator");
+    free_grads(n.model, uninterrupted);
+    tg_batch_split_free(split);
+    tg_batch_split_free(resumed);
+    net_free(&n);
+    scratch_remove(dir);
 }
 
