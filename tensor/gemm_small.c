@@ -112,12 +112,14 @@ static void pack(const tg_matrix *b, int nr, float *dst, bool threaded)
 }
 
 /* ---- Kernels ------------------------------------------------------------------------ *
- * c[0..mr, 0..ncols) (+)= alpha * a[0..mr, 0..kc) @ panel[0..kc, 0..nr), with
- * the rows of a broadcast one element at a time. mr is a compile-time
- * constant in each instantiation, so the accumulators stay in registers. */
+ * c[0..mr, 0..ncols) = alpha * a[0..mr, 0..kc) @ panel[0..kc, 0..nr) + add,
+ * with the rows of a broadcast one element at a time; add (NULL: nothing)
+ * is c itself to accumulate, or an addend read as the result is stored.
+ * mr is a compile-time constant in each instantiation, so the accumulators
+ * stay in registers. */
 
-/* out[0 .. min(left, 16)) (+)= alpha * value: the columns past the matrix's
- * edge are masked off. */
+/* out[0 .. min(left, 16)) = alpha * value + add[...] (add NULL: nothing):
+ * the columns past the matrix's edge are masked off. */
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
 store_avx512(float *out, __m512 value, int left, const float *add, float alpha)
 {
@@ -163,7 +165,7 @@ rows_avx512(int mr, int64_t kc, const float *a, int64_t lda, const float *panel,
     }
 }
 
-/* c[0, 0..ncols) (+)= alpha * a[0, 0..kc) @ `count` consecutive panels,
+/* c[0, 0..ncols) = alpha * a[0, 0..kc) @ `count` consecutive panels + add,
  * `panel_floats` apart. One row against one panel leaves only three
  * accumulator chains, too few to hide the multiply-add's latency: a single
  * row (a batch of one) then runs at half the speed the cache can feed.
