@@ -100,13 +100,7 @@ int tg_check_indices(const tg_tensor *index, int64_t limit, const char *op)
     return 0;
 }
 
-/* The index value at element offset `at` of either dtype (checked before). */
-static inline int64_t index_value(const tg_tensor *index, int64_t at)
-{
-    return index->dtype == TG_INT64 ? index->i64[at] : (int64_t)index->data[at];
-}
-
-static int64_t index_at(const tg_tensor *index, int64_t i) { return index_value(index, i * index->stride[0]); }
+static int64_t index_at(const tg_tensor *index, int64_t i) { return tg_index_value(index, i * index->stride[0]); }
 
 /* Shared checks of index_select and index_add: a 1-d index into axis d of
  * `indexed`, and `other` equal to `indexed` but with size L at d. */
@@ -208,7 +202,7 @@ static int gather_scatter(const char *op, tg_tensor *indexed, int dim, const tg_
         float *v = plan.base[0] + offset[0];
         float *x = plan.base[2] + offset[2];
         for (int64_t i = 0; i < plan.inner; i++) {
-            int64_t ix = index_value(index, offset[1] + i * plan.inner_stride[1]);
+            int64_t ix = tg_index_value(index, offset[1] + i * plan.inner_stride[1]);
             float *element = x + i * plan.inner_stride[2] + ix * along;
             if (scatter)
                 *element += v[i * plan.inner_stride[0]];
@@ -263,7 +257,7 @@ int tg_kernel_one_hot(tg_tensor *out, const tg_tensor *index, int64_t classes)
     tg_iter_unravel(&plan, 0, at);
     for (int64_t r = 0; r < plan.rows; r++) {
         for (int64_t i = 0; i < plan.inner; i++) {
-            int64_t c = index_value(index, offset[0] + i * plan.inner_stride[0]);
+            int64_t c = tg_index_value(index, offset[0] + i * plan.inner_stride[0]);
             plan.base[1][offset[1] + i * plan.inner_stride[1] + c * along] = 1.0f;
         }
         tg_iter_next(&plan, at, offset);

@@ -40,6 +40,12 @@ int tg_kernel_concat(tg_tensor *out, const tg_tensor *const *inputs, int n, int 
 
 /* Checks that every value of index is a whole number in [0, limit). */
 int tg_check_indices(const tg_tensor *index, int64_t limit, const char *op);
+/* The index value at element offset `at` of an index of either dtype
+ * (int64, or float32 whole numbers, checked before). */
+static inline int64_t tg_index_value(const tg_tensor *index, int64_t at)
+{
+    return index->dtype == TG_INT64 ? index->i64[at] : (int64_t)index->data[at];
+}
 
 #ifdef __cplusplus
 }

@@ -582,11 +582,6 @@ typedef struct pick_work {
     bool accumulate;
 } pick_work;
 
-static int64_t class_of(const tg_tensor *index, int64_t row)
-{
-    return index->dtype == TG_INT64 ? index->i64[row] : (int64_t)index->data[row];
-}
-
 /* The same arithmetic as softmax_contiguous_row's log branch: the picked
  * value is bit for bit log_softmax's. */
 static void pick_rows(void *context, int64_t begin, int64_t end)
@@ -597,7 +592,7 @@ static void pick_rows(void *context, int64_t begin, int64_t end)
         float shift = shift_of(row_max(x, w->classes));
         float lse = shift + logf((float)row_exp_sum(x, w->classes, shift, NULL));
         w->lse[r] = lse;
-        w->picked[r] = x[class_of(w->index, r)] - lse;
+        w->picked[r] = x[tg_index_value(w->index, r)] - lse;
     }
 }
 
@@ -611,7 +606,7 @@ static void pick_grad_rows(void *context, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *x = w->x + r * n;
         float *gx = w->gx + r * n, g = w->g[r], lse = w->lse[r];
-        int64_t picked = class_of(w->index, r);
+        int64_t picked = tg_index_value(w->index, r);
         if (w->accumulate)
             for (int64_t i = 0; i < n; i++)
                 gx[i] += (i == picked ? g : 0.0f) - tg_fast_expf(x[i] - lse) * g;
