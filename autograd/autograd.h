@@ -209,7 +209,11 @@ void tg_set_grad_ready_notice(tg_grad_ready_fn fn, void *ctx);
  * final. Results depend on the number of parts, never on which threads ran
  * which parts. Parts are handed out as threads come free, so more parts
  * than threads (two per thread) keep a step from waiting for a thread that
- * another program slows down, at the price of smaller products. If a
+ * another program slows down, at the price of smaller products. While a
+ * thread runs parts it is bound to a CPU of its own, so that another
+ * program keeping a core busy cannot leave two parts sharing the other
+ * (tg_parallel_for_bound in tensor/parallel.h); the caller's CPUs come
+ * back when the run returns. If a
  * part fails, no leaf's gradient changes and the run
  * fails with the first failing part's error: "batch_split: part 1 of 2:
  * ...".

@@ -322,7 +322,7 @@ int tg_batch_split_run(tg_batch_split *split, tg_part_fn fn, void *ctx)
     }
     split_job job = { .split = split, .fn = fn, .ctx = ctx, .grad_enabled = tg_grad_enabled(),
                       .caller_generation = tg_arena_generation(tg_arena_thread()) };
-    tg_parallel_for(split->parts, 1, run_parts, &job);
+    tg_parallel_for_bound(split->parts, run_parts, &job);
     for (int i = 0; i < split->parts; i++)
         if (split->part[i].rc != 0)
             return tg_error_set("batch_split: part %d of %d: %s", i, split->parts, split->part[i].error);

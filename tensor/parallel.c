@@ -1,3 +1,5 @@
+/* CPU affinity (pthread_setaffinity_np, sched_getcpu) is a GNU extension. */
+#define _GNU_SOURCE
 #include "tensor/parallel.h"
 
 #include <immintrin.h>
@@ -18,6 +20,10 @@
 /* How long an idle helper spins before it sleeps: longer than the gap
  * between two kernels of a step, far shorter than a scheduler tick. */
 #define SPIN_NANOSECONDS 100000
+/* How often a thread done with bound work wakes while it waits for the
+ * others: longer than the scheduler's cost of a migration (0.5 ms), so
+ * that its CPU going idle makes the scheduler look for work to pull. */
+#define NAP_NANOSECONDS 1000000
 
 /*
  * The work in progress. `ticket` holds the generation of the work (high 32
@@ -36,19 +42,33 @@ static struct {
     atomic_int helpers;          /* helper threads started */
     atomic_int taking_part;      /* helpers with a lower index take chunks */
     atomic_int sleepers;         /* helpers asleep on `wake` */
+    atomic_int done_waiters;     /* threads asleep on `all_done` */
+    atomic_bool bound;           /* the threads taking chunks bind to CPUs */
     uint32_t generation;         /* the last published; written under `busy` */
     pthread_mutex_t busy;        /* held by the thread whose work is published */
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
+    pthread_mutex_t done_lock;
+    pthread_cond_t all_done;
 } pool = {
     .busy = PTHREAD_MUTEX_INITIALIZER,
     .sleep_lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
+    .done_lock = PTHREAD_MUTEX_INITIALIZER,
+    .all_done = PTHREAD_COND_INITIALIZER,
 };
+
+/* The CPUs of bound work, written by the caller before it publishes it. */
+static struct {
+    cpu_set_t cpus; /* the caller's */
+    int caller_cpu;
+} binding;
 
 /* Set on helpers, and on the caller while it runs chunks: a call made from
  * inside a chunk runs alone. */
 static _Thread_local bool inside_work;
+/* 0 on the caller, k + 1 on helper k: which CPU it takes in bound work. */
+static _Thread_local int thread_number;
 
 static uint32_t ticket_generation(uint64_t ticket) { return (uint32_t)(ticket >> 32); }
 static int64_t ticket_chunks(uint64_t ticket) { return (int64_t)((ticket >> 16) & MAX_CHUNKS); }
@@ -68,6 +88,88 @@ static void cpu_relax(void)
 #endif
 }
 
+/* ---- Bound work: a CPU per thread ---- */
+
+/* Picks the CPUs of bound work: the caller stays on the CPU it runs on;
+ * the others take the caller's other CPUs. False (no binding) when the
+ * caller may run on fewer CPUs than threads take part. */
+static bool choose_cpus(int threads)
+{
+    if (pthread_getaffinity_np(pthread_self(), sizeof binding.cpus, &binding.cpus) != 0 ||
+        CPU_COUNT(&binding.cpus) < threads)
+        return false;
+    binding.caller_cpu = sched_getcpu();
+    return binding.caller_cpu >= 0 && CPU_ISSET(binding.caller_cpu, &binding.cpus);
+}
+
+/* The CPU of thread `number`: the caller's own, or the number-th of its
+ * others. */
+static int cpu_of(int number)
+{
+    if (number == 0)
+        return binding.caller_cpu;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &binding.cpus) && cpu != binding.caller_cpu && --number == 0)
+            return cpu;
+    return binding.caller_cpu;
+}
+
+/* Binds this thread to `cpu`; `saved` receives the CPUs it had. Binding
+ * only steers the scheduler: where the system refuses, the thread runs
+ * where it was allowed to. */
+static void bind_to_cpu(int cpu, cpu_set_t *saved)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (pthread_getaffinity_np(pthread_self(), sizeof *saved, saved) == 0)
+        pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+static void unbind(const cpu_set_t *saved) { pthread_setaffinity_np(pthread_self(), sizeof *saved, saved); }
+
+static bool generation_running(uint32_t g, int64_t chunks)
+{
+    return ticket_generation(atomic_load(&pool.ticket)) == g && atomic_load(&pool.done) < chunks;
+}
+
+/* Sleeps while chunks of generation g run, until `deadline` on the
+ * monotonic clock (NULL: none). Returns whether they still run. */
+static bool sleep_while_running(uint32_t g, int64_t chunks, const struct timespec *deadline)
+{
+    pthread_mutex_lock(&pool.done_lock);
+    atomic_fetch_add(&pool.done_waiters, 1);
+    bool running;
+    while ((running = generation_running(g, chunks))) {
+        if (!deadline)
+            pthread_cond_wait(&pool.all_done, &pool.done_lock);
+        else if (pthread_cond_clockwait(&pool.all_done, &pool.done_lock, CLOCK_MONOTONIC, deadline) != 0)
+            break;
+    }
+    atomic_fetch_sub(&pool.done_waiters, 1);
+    pthread_mutex_unlock(&pool.done_lock);
+    return running;
+}
+
+/* Called by a thread done with its chunks of bound work: sleeps until the
+ * others are done, waking every NAP_NANOSECONDS. Each time this CPU goes
+ * idle again the scheduler looks for work to pull onto it, and finds a
+ * program that shares a CPU with a thread still running (when that
+ * program is waiting for its turn, not running). Sleeping without a
+ * break, the CPU is left to the scheduler's periodic balancing, which
+ * took 8 to 15 ms to move a program that never sleeps. */
+static void nap_while_running(uint32_t g, int64_t chunks)
+{
+    for (;;) {
+        int64_t wake = now_nanoseconds() + NAP_NANOSECONDS;
+        struct timespec deadline = { .tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000 };
+        if (!sleep_while_running(g, chunks, &deadline))
+            return;
+    }
+}
+
+/* ---- Chunks ---- */
+
 /* The next chunk of generation g, or -1 when it has none left (or is over). */
 static int64_t claim(uint32_t g)
 {
@@ -81,19 +183,45 @@ static int64_t claim(uint32_t g)
     }
 }
 
-/* Takes and runs chunks of generation g until none is left. */
+/* Counts a chunk done and wakes the threads asleep waiting for chunks.
+ * Both sides use sequentially consistent operations: either this thread
+ * sees a waiter, or the waiter sees this chunk counted. */
+static void finish_chunk(void)
+{
+    atomic_fetch_add(&pool.done, 1);
+    if (atomic_load(&pool.done_waiters) > 0) {
+        pthread_mutex_lock(&pool.done_lock);
+        pthread_cond_broadcast(&pool.all_done);
+        pthread_mutex_unlock(&pool.done_lock);
+    }
+}
+
+/* Takes and runs chunks of generation g until none is left. In bound
+ * work, the thread is bound to its CPU from its first chunk to its last,
+ * and then naps until the others are done. */
 static void take_chunks(uint32_t g)
 {
     tg_parallel_fn fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
     void *context = atomic_load_explicit(&pool.context, memory_order_relaxed);
     int64_t n = atomic_load_explicit(&pool.n, memory_order_relaxed);
     int64_t size = atomic_load_explicit(&pool.chunk_size, memory_order_relaxed);
-    for (int64_t c; (c = claim(g)) >= 0;) {
+    bool bound = atomic_load_explicit(&pool.bound, memory_order_relaxed);
+    cpu_set_t saved;
+    int64_t ran = 0;
+    for (int64_t c; (c = claim(g)) >= 0; ran++) {
+        if (bound && ran == 0)
+            bind_to_cpu(cpu_of(thread_number), &saved);
         int64_t begin = c * size, end = begin + size < n ? begin + size : n;
         fn(context, begin, end);
-        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+        finish_chunk();
+    }
+    if (bound && ran > 0) {
+        unbind(&saved);
+        nap_while_running(g, (n + size - 1) / size);
     }
 }
+
+/* ---- Helpers ---- */
 
 /* Waits until a generation other than `seen` is published; returns it. */
 static uint32_t wait_for_work(uint32_t seen)
@@ -121,7 +249,10 @@ static void *helper_main(void *argument)
 {
     int index = (int)(intptr_t)argument;
     inside_work = true;
-    uint32_t seen = ticket_generation(atomic_load(&pool.ticket));
+    thread_number = index + 1;
+    /* Generations start at 1: a helper started for work already published
+     * takes part in it. */
+    uint32_t seen = 0;
     for (;;) {
         seen = wait_for_work(seen);
         if (index < atomic_load_explicit(&pool.taking_part, memory_order_relaxed))
@@ -149,13 +280,18 @@ static void reset_in_child(void)
 {
     atomic_store(&pool.helpers, 0);
     atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.done_waiters, 0);
     pthread_mutex_init(&pool.busy, NULL);
     pthread_mutex_init(&pool.sleep_lock, NULL);
     pthread_cond_init(&pool.wake, NULL);
+    pthread_mutex_init(&pool.done_lock, NULL);
+    pthread_cond_init(&pool.all_done, NULL);
 }
 
 static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
 static void install_fork_handler(void) { pthread_atfork(NULL, NULL, reset_in_child); }
+
+/* ---- The caller ---- */
 
 /* Publishes the work as a new generation and wakes sleeping helpers. */
 static uint32_t publish(int64_t n, int64_t chunk_size, int64_t chunks, tg_parallel_fn fn, void *context)
@@ -186,7 +322,7 @@ static void wait_until_done(int64_t chunks)
     }
 }
 
-void tg_parallel_for(int64_t n, int64_t grain, tg_parallel_fn fn, void *context)
+static void run_in_chunks(int64_t n, int64_t grain, tg_parallel_fn fn, void *context, bool bind)
 {
     if (n <= 0)
         return;
@@ -205,10 +341,25 @@ void tg_parallel_for(int64_t n, int64_t grain, tg_parallel_fn fn, void *context)
     atomic_store_explicit(&pool.taking_part, threads - 1, memory_order_relaxed);
     int64_t chunk_size = ((n + chunks - 1) / chunks + grain - 1) / grain * grain;
     chunks = (n + chunk_size - 1) / chunk_size;
+    bool bound = bind && choose_cpus(threads);
+    atomic_store_explicit(&pool.bound, bound, memory_order_relaxed);
     uint32_t g = publish(n, chunk_size, chunks, fn, context);
     inside_work = true;
     take_chunks(g);
     inside_work = false;
-    wait_until_done(chunks);
+    if (bound)
+        sleep_while_running(g, chunks, NULL); /* items take milliseconds: no spinning */
+    else
+        wait_until_done(chunks);
     pthread_mutex_unlock(&pool.busy);
+}
+
+void tg_parallel_for(int64_t n, int64_t grain, tg_parallel_fn fn, void *context)
+{
+    run_in_chunks(n, grain, fn, context, false);
+}
+
+void tg_parallel_for_bound(int64_t n, tg_parallel_fn fn, void *context)
+{
+    run_in_chunks(n, 1, fn, context, true);
 }

@@ -46,6 +46,26 @@ typedef void (*tg_parallel_fn)(void *context, int64_t begin, int64_t end);
  * fn(context, 0, n) on the caller. */
 void tg_parallel_for(int64_t n, int64_t grain, tg_parallel_fn fn, void *context);
 
+/* tg_parallel_for with grain 1, for items that each run for milliseconds
+ * (the parts of a batch split). Each thread taking part is bound to a CPU
+ * of its own from its first item to its last: the caller to the CPU it
+ * runs on, helpers to the caller's other CPUs. A thread done with its
+ * items gets its CPUs back and sleeps until the others are done, waking
+ * every millisecond.
+ *
+ * Why: when another program keeps a core busy, three threads share two
+ * cores, and the scheduler lets the program keep a core to itself while
+ * our two threads share the other, each at half speed: two threads then
+ * ran no faster than one. Bound to different CPUs, our threads never
+ * share one. And when one of them is done first, its CPU going idle again
+ * every millisecond makes the scheduler move the other program there, so
+ * the thread that shared a CPU gets one to itself; a CPU that sleeps
+ * without a break was left idle for 8 to 15 ms first.
+ *
+ * When the caller may run on fewer CPUs than threads take part, or the
+ * system refuses, the items run unbound, as with tg_parallel_for. */
+void tg_parallel_for_bound(int64_t n, tg_parallel_fn fn, void *context);
+
 #ifdef __cplusplus
 }
 #endif

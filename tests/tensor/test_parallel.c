@@ -1,10 +1,14 @@
 /* tensor/parallel.h: every item done once, chunk edges on the grain, nested
- * and concurrent calls, forked children, and kernels giving the same bits on
- * one thread and on two. */
+ * and concurrent calls, forked children, kernels giving the same bits on
+ * one thread and on two, and bound work's CPUs. */
+/* CPU affinity (pthread_getaffinity_np) is a GNU extension. */
+#define _GNU_SOURCE
 #include <math.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -160,6 +164,132 @@ Test(parallel, a_forked_child_runs_parallel_work)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
     cr_assert_eq(items_not_visited_once(c), 0);
     free(c);
+}
+
+/* ---- Bound work ---- */
+
+/* What one of two items saw of its thread's CPUs. */
+typedef struct item_view {
+    pthread_t thread;
+    int cpus_at_start, cpus_at_end; /* how many the thread may run on */
+    int cpu_at_start, cpu_at_end;   /* the first of them */
+} item_view;
+
+typedef struct two_items {
+    atomic_int started;
+    int spin_milliseconds; /* item 1 runs this long after both started */
+    item_view item[2];
+} two_items;
+
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void view_cpus(int *count, int *first)
+{
+    cpu_set_t cpus;
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof cpus, &cpus), 0);
+    *count = CPU_COUNT(&cpus);
+    *first = -1;
+    for (int cpu = CPU_SETSIZE - 1; cpu >= 0; cpu--)
+        if (CPU_ISSET(cpu, &cpus))
+            *first = cpu;
+}
+
+/* Each item waits (up to 2 s) for the other to start, so that both run at
+ * once on two threads; then item 1 runs on while item 0 returns. */
+static void view_item(void *context, int64_t begin, int64_t end)
+{
+    two_items *w = context;
+    for (int64_t i = begin; i < end; i++) {
+        item_view *v = &w->item[i];
+        v->thread = pthread_self();
+        view_cpus(&v->cpus_at_start, &v->cpu_at_start);
+        atomic_fetch_add(&w->started, 1);
+        double give_up = seconds_now() + 2.0;
+        while (atomic_load(&w->started) < 2 && seconds_now() < give_up)
+            ;
+        if (i == 1)
+            for (double until = seconds_now() + 1e-3 * w->spin_milliseconds; seconds_now() < until;)
+                ;
+        view_cpus(&v->cpus_at_end, &v->cpu_at_end);
+    }
+}
+
+static two_items *run_two_items(bool bound, int spin_milliseconds)
+{
+    two_items *w = calloc(1, sizeof *w);
+    w->spin_milliseconds = spin_milliseconds;
+    if (bound)
+        tg_parallel_for_bound(2, view_item, w);
+    else
+        tg_parallel_for(2, 1, view_item, w);
+    return w;
+}
+
+static cpu_set_t callers_cpus(void)
+{
+    cpu_set_t cpus;
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof cpus, &cpus), 0);
+    return cpus;
+}
+
+Test(parallel, bound_work_binds_each_thread_to_a_cpu_of_its_own_until_it_returns)
+{
+    tg_set_num_threads(2);
+    cpu_set_t before = callers_cpus();
+    int allowed = CPU_COUNT(&before);
+    two_items *w = run_two_items(true, 5);
+    cpu_set_t after = callers_cpus();
+    cr_assert(CPU_EQUAL(&before, &after), "the caller's CPUs come back");
+    if (allowed < 2 || tg_get_num_threads() < 2) {
+        /* Nothing to bind to: the items ran on the caller, unbound. */
+        cr_assert_eq(w->item[0].cpus_at_start, allowed);
+        cr_assert_eq(w->item[1].cpus_at_start, allowed);
+        free(w);
+        return;
+    }
+    cr_assert(!pthread_equal(w->item[0].thread, w->item[1].thread), "the two items ran at once");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(w->item[i].cpus_at_start, 1, "item %d's thread is bound to one CPU", i);
+        cr_assert_eq(w->item[i].cpus_at_end, 1, "item %d", i);
+        cr_assert_eq(w->item[i].cpu_at_end, w->item[i].cpu_at_start, "item %d", i);
+    }
+    cr_assert_neq(w->item[0].cpu_at_start, w->item[1].cpu_at_start, "CPUs of their own");
+    cr_assert(pthread_equal(w->item[0].thread, pthread_self()) || pthread_equal(w->item[1].thread, pthread_self()),
+              "the caller ran one item");
+    free(w);
+
+    /* The helper's CPUs came back too: unbound work sees them all. */
+    w = run_two_items(false, 0);
+    cr_assert(!pthread_equal(w->item[0].thread, w->item[1].thread));
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(w->item[i].cpus_at_start, allowed, "item %d", i);
+    free(w);
+}
+
+Test(parallel, bound_work_with_fewer_cpus_than_threads_runs_unbound)
+{
+    tg_set_num_threads(2);
+    free(run_two_items(false, 0)); /* helpers start with the caller's CPUs: all of them */
+    cpu_set_t everything = callers_cpus(), one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+    two_items *w = run_two_items(true, 5);
+    cpu_set_t after = callers_cpus();
+    cr_assert(CPU_EQUAL(&one, &after), "the caller keeps its one CPU");
+    for (int i = 0; i < 2; i++) {
+        /* The caller's item sees its one CPU; a helper's, the helper's own. */
+        bool on_caller = pthread_equal(w->item[i].thread, pthread_self());
+        cr_assert_eq(w->item[i].cpus_at_start, on_caller ? 1 : CPU_COUNT(&everything), "item %d", i);
+        cr_assert_eq(w->item[i].cpus_at_end, w->item[i].cpus_at_start, "item %d", i);
+    }
+    cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof everything, &everything), 0);
+    free(w);
 }
 
 /* The threaded kernels split work between threads but never a sum: one
