@@ -188,6 +188,14 @@ static double seconds_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Waits by sleeping, not spinning: under memcheck, which runs one thread
+ * at a time, a spinning thread can keep the others from ever running. */
+static void pause_briefly(void)
+{
+    struct timespec pause = { 0, 100000 };
+    nanosleep(&pause, NULL);
+}
+
 static void view_cpus(int *count, int *first)
 {
     cpu_set_t cpus;
@@ -211,10 +219,10 @@ static void view_item(void *context, int64_t begin, int64_t end)
         atomic_fetch_add(&w->started, 1);
         double give_up = seconds_now() + 2.0;
         while (atomic_load(&w->started) < 2 && seconds_now() < give_up)
-            ;
+            pause_briefly();
         if (i == 1)
             for (double until = seconds_now() + 1e-3 * w->spin_milliseconds; seconds_now() < until;)
-                ;
+                pause_briefly();
         view_cpus(&v->cpus_at_end, &v->cpu_at_end);
     }
 }
