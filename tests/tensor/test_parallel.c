@@ -177,7 +177,7 @@ typedef struct item_view {
 
 typedef struct two_items {
     atomic_int started;
-    int spin_milliseconds; /* item 1 runs this long after both started */
+    int linger_milliseconds; /* item 1 runs on this long after both started */
     item_view item[2];
 } two_items;
 
@@ -221,16 +221,16 @@ static void view_item(void *context, int64_t begin, int64_t end)
         while (atomic_load(&w->started) < 2 && seconds_now() < give_up)
             pause_briefly();
         if (i == 1)
-            for (double until = seconds_now() + 1e-3 * w->spin_milliseconds; seconds_now() < until;)
+            for (double until = seconds_now() + 1e-3 * w->linger_milliseconds; seconds_now() < until;)
                 pause_briefly();
         view_cpus(&v->cpus_at_end, &v->cpu_at_end);
     }
 }
 
-static two_items *run_two_items(bool bound, int spin_milliseconds)
+static two_items *run_two_items(bool bound, int linger_milliseconds)
 {
     two_items *w = calloc(1, sizeof *w);
-    w->spin_milliseconds = spin_milliseconds;
+    w->linger_milliseconds = linger_milliseconds;
     if (bound)
         tg_parallel_for_bound(2, view_item, w);
     else
