@@ -367,4 +367,3 @@ int tg_kernel_matmul_add(tg_tensor *out, const tg_tensor *a, const tg_tensor *b,
         return -1;
     return tg_kernel_matmul(out, a, b, 1.0f, 1.0f);
 }
-
