@@ -54,7 +54,12 @@ else
 fi
 
 # The agent is called as ssh would be: agent HOST COMMAND...; the command
-# (mpirun's daemon) runs in the host's namespace.
+# (mpirun's daemon) runs in the host's namespace. Each host, and mpirun,
+# gets a temporary directory of its own, as separate machines would: the
+# three share one hostname, and Open MPI names its session directories
+# after it, so in a shared /tmp two daemons raced to create the same one
+# and the loser never reported back (mpirun waited until the timeout).
+mkdir "$work/hosta" "$work/hostb" "$work/launcher"
 cat >"$work/agent" <<EOF
 #!/bin/sh
 host=\$1
@@ -64,6 +69,7 @@ case "\$host" in
     hostb) ns=$ns_b ;;
     *) echo "netns agent: unknown host \$host" >&2; exit 1 ;;
 esac
+export TMPDIR="$work/\$host"
 exec ip netns exec "\$ns" /bin/sh -c "\$*"
 EOF
 chmod +x "$work/agent"
@@ -72,7 +78,7 @@ printf 'hosta slots=1\nhostb slots=1\n' >"$work/hosts"
 # mpirun itself runs in the first namespace; both ranks are "remote", one
 # per host, and talk over TCP on the veth pair only.
 two_hosts() {
-    ip netns exec "$ns_a" timeout -k 5 "${NETNS_TIMEOUT:-60}" mpirun --hostfile "$work/hosts" -np 2 --map-by node \
+    TMPDIR="$work/launcher" ip netns exec "$ns_a" timeout -k 5 "${NETNS_TIMEOUT:-60}" mpirun --hostfile "$work/hosts" -np 2 --map-by node \
         --mca plm_rsh_agent "$work/agent" --mca plm_rsh_no_tree_spawn 1 \
         --mca btl tcp,self --mca btl_tcp_if_include 10.231.0.0/24 \
         --mca oob_tcp_if_include 10.231.0.0/24 "$@"
