@@ -120,6 +120,14 @@ static void put(plane target, int64_t row, int64_t unit, bool accumulate, const 
             p[j * cs] = v[j];
 }
 
+/* Where a forward writes activation k of `count` for row's units from
+ * unit on: straight into the saved activations ([rows, count * h]), or
+ * into scratch when nothing is saved (no gradient will be taken). */
+static float *act_run(const step *s, int64_t row, int count, int k, int64_t unit, float *scratch)
+{
+    return s->act_out ? s->act_out + (row * count + k) * s->h + unit : scratch;
+}
+
 /* Calls body(s, row, unit, n) for every block of units of rows [begin, end). */
 #define FOR_BLOCKS(s, begin, end, row, unit, n)                                     \
     for (int64_t row = (begin); row < (end); row++)                                 \
@@ -131,7 +139,7 @@ static void put(plane target, int64_t row, int64_t unit, bool accumulate, const 
 static void lstm_rows(const step *s, int64_t begin, int64_t end)
 {
     int64_t h = s->h;
-    float buf[9][BLOCK], act[5][BLOCK];
+    float buf[9][BLOCK], scratch[5][BLOCK];
     FOR_BLOCKS(s, begin, end, b, u, n) {
         const float *x[4], *hg[4];
         for (int k = 0; k < 4; k++) {
@@ -140,6 +148,9 @@ static void lstm_rows(const step *s, int64_t begin, int64_t end)
         }
         const float *c_prev = run_of(s->in[2], b, u, n, buf[8]);
         float *out_h = s->out.p + b * h + u, *out_c = s->out.p + (s->rows + b) * h + u;
+        float *act[5];
+        for (int k = 0; k < 5; k++)
+            act[k] = act_run(s, b, 5, k, u, scratch[k]);
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) {
             float i = tg_fast_sigmoidf(x[0][j] + hg[0][j]), f = tg_fast_sigmoidf(x[1][j] + hg[1][j]);
@@ -150,9 +161,6 @@ static void lstm_rows(const step *s, int64_t begin, int64_t end)
             out_h[j] = o * tc;
             act[0][j] = i, act[1][j] = f, act[2][j] = g, act[3][j] = o, act[4][j] = tc;
         }
-        if (s->act_out)
-            for (int k = 0; k < 5; k++)
-                memcpy(s->act_out + b * 5 * h + k * h + u, act[k], sizeof(float) * (size_t)n);
     }
 }
 
@@ -219,7 +227,7 @@ int tg_kernel_lstm_gates_backward(tg_tensor *d_x_gates, bool accumulate_x, tg_te
 static void gru_rows(const step *s, int64_t begin, int64_t end)
 {
     int64_t h = s->h;
-    float buf[7][BLOCK], act[3][BLOCK];
+    float buf[7][BLOCK], scratch[3][BLOCK];
     FOR_BLOCKS(s, begin, end, b, u, n) {
         const float *xr = run_of(s->in[0], b, u, n, buf[0]), *xz = run_of(s->in[0], b, h + u, n, buf[1]);
         const float *xn = run_of(s->in[0], b, 2 * h + u, n, buf[2]);
@@ -227,6 +235,9 @@ static void gru_rows(const step *s, int64_t begin, int64_t end)
         const float *hn = run_of(s->in[1], b, 2 * h + u, n, buf[5]);
         const float *h_prev = run_of(s->in[2], b, u, n, buf[6]);
         float *out = s->out.p + b * h + u;
+        float *act[3];
+        for (int k = 0; k < 3; k++)
+            act[k] = act_run(s, b, 3, k, u, scratch[k]);
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) {
             float r = tg_fast_sigmoidf(xr[j] + hr[j]);
@@ -235,9 +246,6 @@ static void gru_rows(const step *s, int64_t begin, int64_t end)
             out[j] = nn + z * (h_prev[j] - nn);
             act[0][j] = r, act[1][j] = z, act[2][j] = nn;
         }
-        if (s->act_out)
-            for (int k = 0; k < 3; k++)
-                memcpy(s->act_out + b * 3 * h + k * h + u, act[k], sizeof(float) * (size_t)n);
     }
 }
 
@@ -307,19 +315,17 @@ int tg_kernel_gru_gates_backward(tg_tensor *d_x_gates, bool accumulate_x, tg_ten
 static void seed_rows(const step *s, int64_t begin, int64_t end)
 {
     int64_t h = s->h;
-    float buf[3][BLOCK], act[BLOCK];
+    float buf[3][BLOCK], scratch[BLOCK];
     FOR_BLOCKS(s, begin, end, b, u, n) {
         const float *n_pre = run_of(s->in[0], b, u, n, buf[0]), *z = run_of(s->in[1], b, u, n, buf[1]);
         const float *h_prev = run_of(s->in[2], b, u, n, buf[2]);
-        float *out = s->out.p + b * h + u;
+        float *out = s->out.p + b * h + u, *act = act_run(s, b, 1, 0, u, scratch);
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) {
             float nn = tg_fast_tanhf(n_pre[j]);
             out[j] = h_prev[j] + z[j] * (nn - h_prev[j]);
             act[j] = nn;
         }
-        if (s->act_out)
-            memcpy(s->act_out + b * h + u, act, sizeof(float) * (size_t)n);
     }
 }
 
