@@ -8,8 +8,17 @@
 
 #include "tensor/parallel.h"
 
-/* Products with more rows than this go to BLIS, which wins on them. */
+/* Rows a product is multiplied with at once: its rows of a stay in cache
+ * while it walks every panel of b. */
 #define SMALL_ROWS_MAX 96
+/* A product with more rows runs as blocks of SMALL_ROWS_MAX rows, each
+ * walking every panel, where that measured faster than BLIS (see
+ * suits_many_rows): an input projection or a classifier head over all
+ * steps at once, whose weight has a small side. */
+#define MANY_ROWS_PANEL_BYTES (512 << 10)
+#define MANY_ROWS_NARROW 96
+#define MANY_ROWS_SHALLOW 128
+#define MANY_ROWS_SHALLOW_WIDTH 512
 /* Columns of b per panel and rows of a per kernel call, per instruction set;
  * KC is the depth of one pass, so that a kernel's rows of a stay in L1. */
 #define NR_AVX512 48
@@ -342,6 +351,27 @@ static void multiply_chunk(void *context, int64_t first, int64_t end)
     multiply_panels(w->a, w->panels, first, end, w->backward, w->c, w->d, w->alpha, w->ks);
 }
 
+/* Rows [first, first + count) of m (m itself when its row stride is 0: a
+ * row added to every row). */
+static tg_matrix row_range(const tg_matrix *m, int64_t first, int64_t count)
+{
+    return (tg_matrix){ m->data + first * m->rs, count, m->n, m->rs, m->cs };
+}
+
+/* Blocks [first, end) of SMALL_ROWS_MAX rows, each through every panel. */
+static void multiply_row_blocks(void *context, int64_t first, int64_t end)
+{
+    const multiply_work *w = context;
+    for (int64_t block = first; block < end; block++) {
+        int64_t row = block * SMALL_ROWS_MAX, rows = w->c->m - row < SMALL_ROWS_MAX ? w->c->m - row : SMALL_ROWS_MAX;
+        tg_matrix a = row_range(w->a, row, rows), c = row_range(w->c, row, rows), d;
+        if (w->d)
+            d = row_range(w->d, row, rows);
+        const int64_t n_panels = (c.n + w->ks->nr - 1) / w->ks->nr;
+        multiply_panels(&a, w->panels, 0, n_panels, w->backward, &c, w->d ? &d : NULL, w->alpha, w->ks);
+    }
+}
+
 /* c = alpha * a @ packed b + d, the panels split between threads. Every
  * other product walks the panels (of each thread's chunk) backward: a
  * weight larger than the cache then finds the panels it used last still
@@ -353,6 +383,15 @@ static void multiply(const tg_matrix *a, const float *panels, const tg_matrix *c
 {
     const int64_t n_panels = (c->n + ks->nr - 1) / ks->nr;
     multiply_work w = { a, c, d, panels, alpha, backward, ks };
+    if (c->m > SMALL_ROWS_MAX) {
+        /* Many rows: threads take blocks of rows, each with every panel. */
+        int64_t blocks = (c->m + SMALL_ROWS_MAX - 1) / SMALL_ROWS_MAX;
+        if (threaded)
+            tg_parallel_for(blocks, 1, multiply_row_blocks, &w);
+        else
+            multiply_row_blocks(&w, 0, blocks);
+        return;
+    }
     if (threaded)
         tg_parallel_for(n_panels, c->m == 1 ? ROW_PANELS : 1, multiply_chunk, &w);
     else
@@ -412,12 +451,30 @@ static packed *lookup(const tg_matrix *b)
     return oldest;
 }
 
+/* Floats of b packed into panels nr columns wide. */
+static size_t packed_floats(const tg_matrix *b, int nr) { return (size_t)((b->n + nr - 1) / nr) * (size_t)nr * (size_t)b->m; }
+
+/* Whether a product with more than SMALL_ROWS_MAX rows takes the packed
+ * path. Only while the packed weight stays in L2 between blocks of rows;
+ * then where it beat BLIS at 2,048 to 4,096 rows: a narrow product (two
+ * panels at most, where BLIS's 12-column tiles leave a ragged edge too:
+ * 1.2x to 1.4x BLIS for the 65 columns of a character head), or a shallow
+ * one (a panel stays in L1 beside its rows of a: 1.1x to 1.2x for depth 64
+ * and 512 columns). Deeper and wider ones ([2048, 256] x [256, 256], or a
+ * head's gradient [4096, 65] x [65, 1024]) ran faster in BLIS. */
+static bool suits_many_rows(const tg_matrix *b, int nr)
+{
+    if (packed_floats(b, nr) * sizeof(float) > MANY_ROWS_PANEL_BYTES)
+        return false;
+    return b->n <= MANY_ROWS_NARROW || (b->m <= MANY_ROWS_SHALLOW && b->n <= MANY_ROWS_SHALLOW_WIDTH);
+}
+
 /* Packs b into e unless e already holds this version; false when out of memory. */
 static bool refresh(packed *e, const tg_matrix *b, const tg_storage *storage, int nr, bool threaded)
 {
     if (e->ready && e->storage == storage && e->version == storage->version)
         return true;
-    size_t need = (size_t)((b->n + nr - 1) / nr) * (size_t)nr * (size_t)b->m;
+    size_t need = packed_floats(b, nr);
     if (need > e->capacity) {
         free(e->panels);
         e->panels = aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64);
@@ -438,7 +495,7 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
                    const tg_matrix *c, const tg_matrix *d, float alpha, float beta)
 {
     isa set = cpu_isa();
-    if (set == ISA_NONE || !b_storage || c->m > SMALL_ROWS_MAX || c->m < 1)
+    if (set == ISA_NONE || !b_storage || c->m < 1)
         return false;
     /* The kernel reads rows of a and d and writes rows of c contiguously. */
     if ((a->cs != 1 && a->n > 1) || (c->cs != 1 && c->n > 1))
@@ -448,6 +505,9 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
         return false;
     if (b->m < 8 || b->n < 16 || b->m * b->n < 4096)
         return false;
+    const kernel_set *ks = set == ISA_AVX512 ? &avx512_kernels : &avx2_kernels;
+    if (c->m > SMALL_ROWS_MAX && !suits_many_rows(b, ks->nr))
+        return false;
     packed *e = lookup(b);
     e->last_use = ++clock_ticks;
     /* Threads pay off for much work, and also for a large weight with few
@@ -456,7 +516,6 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
     double work = (double)c->m * (double)c->n * (double)b->m;
     bool large_weight = (double)b->m * (double)b->n * sizeof(float) >= LARGE_WEIGHT_BYTES;
     bool threaded = work >= THREADED_MIN || large_weight;
-    const kernel_set *ks = set == ISA_AVX512 ? &avx512_kernels : &avx2_kernels;
     if (!refresh(e, b, b_storage, ks->nr, threaded))
         return false;
     if (beta != 0.0f && beta != 1.0f)

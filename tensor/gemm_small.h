@@ -1,5 +1,5 @@
 /*
- * tensor/gemm_small.h: matrix products with few rows (internal).
+ * tensor/gemm_small.h: matrix products with a packed weight (internal).
  *
  * A recurrent step multiplies a batch of states (16 to 64 rows) by the same
  * weight at every step. BLIS packs that weight again in every call and its
@@ -8,9 +8,13 @@
  * laid out for an AVX-512 (or AVX2) kernel and kept in a per-thread cache,
  * validated by its storage's version: the packed copy is rebuilt only when
  * the weight has been written (an optimizer step), and reused by every
- * step in between. Which path a product takes depends on its shapes and
- * layouts only, never on what ran before, so results are reproducible bit
- * for bit (a resumed run equals an uninterrupted one).
+ * step in between. A product with many rows (an input projection or a
+ * head over all steps at once) runs as blocks of rows, each walking every
+ * panel, when the packed weight is small enough to stay in L2 cache
+ * between blocks; BLIS, which blocks for larger ones, takes the rest.
+ * Which path a product takes depends on its shapes and layouts only,
+ * never on what ran before, so results are reproducible bit for bit (a
+ * resumed run equals an uninterrupted one).
  */
 #ifndef TG_GEMM_SMALL_H
 #define TG_GEMM_SMALL_H

@@ -51,7 +51,8 @@ static void check_product(int64_t m, int64_t k, int64_t n, bool transposed, floa
 
 Test(gemm_small, every_row_count_up_to_a_kernel_and_beyond_matches_a_naive_loop)
 {
-    const int64_t rows[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 64, 96 };
+    /* Past 96 rows: blocks of 96, the last one partial or whole. */
+    const int64_t rows[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 64, 96, 97, 192, 1001 };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         check_product(rows[i], 64, 100, true, 1.0f, 0.0f);
         check_product(rows[i], 64, 100, false, 1.0f, 0.0f);
@@ -217,10 +218,12 @@ Test(gemm_small, an_addend_is_added_as_the_product_is_stored)
         check_addend(32, 128, 128, kind, true);
         check_addend(8, 777, 100, kind, true);  /* depth past one pass, a partial panel */
         check_addend(1, 256, 1000, kind, true); /* one row: the panels in groups */
-        check_addend(300, 64, 64, kind, false); /* too many rows: BLIS, after a copy */
+        check_addend(300, 64, 64, kind, true);    /* many rows, a small weight: blocks of rows */
+        check_addend(300, 512, 512, kind, false); /* many rows, a large weight: BLIS, after a copy */
     }
     tg_set_num_threads(2);
     check_addend(64, 512, 512, 0, true); /* panels split between threads */
+    check_addend(1000, 64, 200, 1, true); /* blocks of rows split between threads */
     check_addend(1, 1024, 1024, 1, true);
     tg_set_num_threads(1);
 }
