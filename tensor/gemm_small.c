@@ -362,12 +362,12 @@ static tg_matrix row_range(const tg_matrix *m, int64_t first, int64_t count)
 static void multiply_row_blocks(void *context, int64_t first, int64_t end)
 {
     const multiply_work *w = context;
+    const int64_t n_panels = (w->c->n + w->ks->nr - 1) / w->ks->nr;
     for (int64_t block = first; block < end; block++) {
-        int64_t row = block * SMALL_ROWS_MAX, rows = w->c->m - row < SMALL_ROWS_MAX ? w->c->m - row : SMALL_ROWS_MAX;
-        tg_matrix a = row_range(w->a, row, rows), c = row_range(w->c, row, rows), d;
-        if (w->d)
-            d = row_range(w->d, row, rows);
-        const int64_t n_panels = (c.n + w->ks->nr - 1) / w->ks->nr;
+        int64_t row = block * SMALL_ROWS_MAX;
+        int64_t rows = w->c->m - row < SMALL_ROWS_MAX ? w->c->m - row : SMALL_ROWS_MAX;
+        tg_matrix a = row_range(w->a, row, rows), c = row_range(w->c, row, rows);
+        tg_matrix d = w->d ? row_range(w->d, row, rows) : c;
         multiply_panels(&a, w->panels, 0, n_panels, w->backward, &c, w->d ? &d : NULL, w->alpha, w->ks);
     }
 }
@@ -452,7 +452,10 @@ static packed *lookup(const tg_matrix *b)
 }
 
 /* Floats of b packed into panels nr columns wide. */
-static size_t packed_floats(const tg_matrix *b, int nr) { return (size_t)((b->n + nr - 1) / nr) * (size_t)nr * (size_t)b->m; }
+static size_t packed_floats(const tg_matrix *b, int nr)
+{
+    return (size_t)((b->n + nr - 1) / nr) * (size_t)nr * (size_t)b->m;
+}
 
 /* Whether a product with more than SMALL_ROWS_MAX rows takes the packed
  * path. Only while the packed weight stays in L2 between blocks of rows;
