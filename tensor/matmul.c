@@ -6,6 +6,7 @@
 #include "tensor/blas.h"
 #include "tensor/elementwise.h"
 #include "tensor/gemm_small.h"
+#include "tensor/gemm_tall.h"
 #include "tensor/gemm_tiny.h"
 #include "tensor/iterate.h"
 #include "tensor/kernel.h"
@@ -136,6 +137,8 @@ static void gemm(const matrix *a, const matrix *b, const tg_storage *b_storage, 
                  float alpha, float beta)
 {
     if (b_storage && !tg_reference_mode() && tg_gemm_small(a, b, b_storage, c, NULL, alpha, beta))
+        return;
+    if (!tg_reference_mode() && tg_gemm_tall(a, b, c, alpha, beta))
         return;
     int threads = tg_get_num_threads();
     if (threads <= 1 || (double)c->m * (double)c->n * (double)a->n < GEMM_THREADED_MIN) {

@@ -2,6 +2,7 @@
  * values against a naive loop, on awkward shapes (1x1, 1xN, Nx1, vectors),
  * transposed, sliced and expanded operands, and batches broadcast both ways. */
 #include "autograd/check.h"
+#include <tensor/gemm_tall.h>
 #include <tensor/kernel.h>
 
 TestSuite(grad_matmul, .init = tg_test_setup, .fini = tg_test_teardown);
@@ -276,13 +277,11 @@ Test(grad_matmul, affine_with_one_input_as_x_weight_and_bias)
     assert_gradcheck(apply_affine_self, NULL, &x, 1, "affine(x, x, x[1])");
 }
 
-/* A weight applied at 30 steps of 50 rows: its postponed gradient is added
- * through gathered chunks of rows (more rows than one chunk holds, and a
- * partial last chunk). loss = sum_t sum(affine(x_t, w) * c_t), so
- * dL/dw = sum_t c_t^T x_t, summed here in double. */
-Test(grad_matmul, affine_over_many_steps_sums_every_steps_weight_gradient)
+/* loss = sum_t sum(affine(x_t, w) * c_t) over `steps` steps of `rows` rows,
+ * so dL/dw = sum_t c_t^T x_t, summed here in double. Returns how many
+ * products the tall path (tensor/gemm_tall.h) computed in the backward. */
+static uint64_t check_weight_gradient_over_steps(int64_t steps, int64_t rows, int64_t in, int64_t out)
 {
-    const int64_t steps = 30, rows = 50, in = 16, out = 8;
     tg_rng rng = tg_rng_new(21);
     tg_tensor *x = tg_tensor_randn(TG_SHAPE(steps, rows, in), &rng);
     tg_tensor *c = tg_tensor_randn(TG_SHAPE(steps, rows, out), &rng);
@@ -293,18 +292,39 @@ Test(grad_matmul, affine_over_many_steps_sums_every_steps_weight_gradient)
         tg_tensor *term = tg_sum_all(tg_mul(tg_affine(tg_select(x, 0, t), w, NULL), tg_select(c, 0, t)));
         loss = loss ? tg_add(loss, term) : term;
     }
+    uint64_t tall_before = tg_gemm_tall_count();
     cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
+    uint64_t tall = tg_gemm_tall_count() - tall_before;
     const tg_tensor *g = tg_grad(w);
     for (int64_t o = 0; o < out; o++)
         for (int64_t i = 0; i < in; i++) {
             double expected = 0;
             for (int64_t r = 0; r < steps * rows; r++)
                 expected += (double)c->data[r * out + o] * (double)x->data[r * in + i];
-            cr_assert_float_eq(g->data[o * in + i], (float)expected, 1e-3,
+            cr_assert_float_eq(g->data[o * in + i], (float)expected, 1e-3 * fmax(1.0, fabs(expected)),
                                "dw[%lld,%lld] = %g, expected %g", (long long)o, (long long)i,
                                (double)g->data[o * in + i], expected);
         }
     tg_tensor_free(x);
     tg_tensor_free(c);
     tg_tensor_free(w);
+    return tall;
+}
+
+/* A weight applied at 30 steps of 50 rows: its postponed gradient is added
+ * through gathered chunks of rows (more rows than one chunk holds, and a
+ * partial last chunk). */
+Test(grad_matmul, affine_over_many_steps_sums_every_steps_weight_gradient)
+{
+    check_weight_gradient_over_steps(30, 50, 16, 8);
+}
+
+/* The shapes of a recurrent layer's input weight at 64 steps of a batch of
+ * 32: the gathered chunks of 1,024 rows each go through the tall path on a
+ * CPU that has it. */
+Test(grad_matmul, a_weight_over_many_rows_takes_the_tall_path)
+{
+    uint64_t tall = check_weight_gradient_over_steps(64, 32, 64, 128);
+    if (__builtin_cpu_supports("avx512f"))
+        cr_assert_eq(tall, 2, "the tall path computed %llu products, expected 2", (unsigned long long)tall);
 }
