@@ -8,6 +8,11 @@
  * transposed and sliced views are multiplied in place, without copies.
  * Only operands BLIS cannot describe (expanded, stride-0 axes) are copied.
  * The BLIS kernel set the products use is chosen as tensor/threads.h says.
+ * Shapes BLIS runs far below its peak go to tapegrad's own kernels: few
+ * rows against a weight (tensor/gemm_small.h), batches of tiny matrices
+ * (tensor/gemm_tiny.h), and a weight's gradient summed over many rows
+ * (tensor/gemm_tall.h). The reference mode (tensor/reference.h) sends
+ * every product to BLIS.
  */
 #ifndef TG_MATMUL_H
 #define TG_MATMUL_H

@@ -8,8 +8,9 @@
  * float rounding: postponed weight-gradient products, gradient buffers
  * given back to the arena and lent between ops, gradient views inside
  * their input's gradient, fused gradient formulas, packed kernels for
- * products with few rows or tiny batched products, and small tensors
- * stored inside their header. The reference mode turns each off for its
+ * products with few rows or tiny batched products, kernels of their own
+ * for weight gradients over many rows, and small tensors stored inside
+ * their header. The reference mode turns each off for its
  * plain counterpart (one BLIS product per product, a buffer per gradient,
  * gradient formulas run as ops), so that tests can show the two agree: CI
  * runs the layer, optimizer and PyTorch-fixture tests in both modes.
