@@ -71,7 +71,10 @@ tall_kernel(const int mr, const int nv, int64_t kc, const float *a, int64_t a_st
             acc[i][v] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         const float *a_row = a + k * a_step, *b_row = block + k * TALL_NR;
-        _mm_prefetch((const char *)(a_row + TALL_PREFETCH_ROWS * a_step), _MM_HINT_T0);
+        /* An address past a's last row is never read, but as a pointer it
+         * would be undefined: it is formed as an integer. */
+        uintptr_t ahead = (uintptr_t)a_row + (uintptr_t)(TALL_PREFETCH_ROWS * a_step) * sizeof(float);
+        _mm_prefetch((const char *)ahead, _MM_HINT_T0);
         __m512 b[TALL_NV];
         for (int v = 0; v < nv; v++)
             b[v] = _mm512_load_ps(b_row + 16 * v);
