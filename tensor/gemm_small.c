@@ -6,6 +6,7 @@
 #include <string.h>
 #include <threads.h>
 
+#include "tensor/cpu.h"
 #include "tensor/parallel.h"
 
 /* Rows a product is multiplied with at once: its rows of a stay in cache
@@ -43,9 +44,9 @@ typedef enum isa { ISA_UNKNOWN, ISA_NONE, ISA_AVX2, ISA_AVX512 } isa;
 static isa detect_isa(void)
 {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+    if (tg_cpu_has_avx512())
         return ISA_AVX512;
+    __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return ISA_AVX2;
 #endif
@@ -494,6 +495,13 @@ static bool refresh(packed *e, const tg_matrix *b, const tg_storage *storage, in
     return true;
 }
 
+void tg_matrix_scale(const tg_matrix *m, float factor)
+{
+    for (int64_t i = 0; i < m->m; i++)
+        for (int64_t j = 0; j < m->n; j++)
+            m->data[i * m->rs + j * m->cs] *= factor;
+}
+
 bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_storage,
                    const tg_matrix *c, const tg_matrix *d, float alpha, float beta)
 {
@@ -522,9 +530,7 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
     if (!refresh(e, b, b_storage, ks->nr, threaded))
         return false;
     if (beta != 0.0f && beta != 1.0f)
-        for (int64_t i = 0; i < c->m; i++)
-            for (int64_t j = 0; j < c->n; j++)
-                c->data[i * c->rs + j] *= beta;
+        tg_matrix_scale(c, beta);
     multiply(a, e->panels, c, beta != 0.0f ? d : NULL, alpha, ks, threaded, e->backward);
     e->backward = !e->backward;
     products++;

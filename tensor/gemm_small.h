@@ -30,6 +30,10 @@ typedef struct tg_matrix {
     int64_t m, n, rs, cs;
 } tg_matrix;
 
+/* m *= factor, element by element: the kernels here take beta 0 or 1, and
+ * scale c first for any other. */
+void tg_matrix_scale(const tg_matrix *m, float factor);
+
 /* c = alpha * a @ b + beta * d through the packed path, when the shapes,
  * the layouts and the CPU suit it; false (nothing done) otherwise. d is c
  * itself when NULL; another d (beta 0 or 1) has c's shape and contiguous

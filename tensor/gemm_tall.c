@@ -1,9 +1,9 @@
 #include "tensor/gemm_tall.h"
 
 #include <immintrin.h>
-#include <stdatomic.h>
 #include <string.h>
 
+#include "tensor/cpu.h"
 #include "tensor/parallel.h"
 #include "tensor/threads.h"
 
@@ -37,23 +37,6 @@
 static _Thread_local uint64_t products;
 
 uint64_t tg_gemm_tall_count(void) { return products; }
-
-static bool have_avx512(void)
-{
-#if defined(__x86_64__)
-    /* Every thread finds the same answer; atomic, so that two finding it at once is no data race. */
-    static _Atomic int found = -1;
-    int known = atomic_load_explicit(&found, memory_order_relaxed);
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-        atomic_store_explicit(&found, known, memory_order_relaxed);
-    }
-    return known == 1;
-#else
-    return false;
-#endif
-}
 
 /* c[0..mr, 0..ncols) (+)= alpha * sum over k < kc of a[k, 0..mr)^T b[k, 0..ncols):
  * row k of the sum has a's mr elements at a + k * a_step, contiguous, and
@@ -170,16 +153,14 @@ static void tall_columns(void *context, int64_t first, int64_t end)
 
 bool tg_gemm_tall(const tg_matrix *a, const tg_matrix *b, const tg_matrix *c, float alpha, float beta)
 {
-    if (!have_avx512() || a->rs != 1 || b->cs != 1 || c->cs != 1)
+    if (!tg_cpu_has_avx512() || a->rs != 1 || b->cs != 1 || c->cs != 1)
         return false;
     if (a->n < TALL_K_MIN || c->m * c->n < TALL_C_MIN)
         return false;
     if ((double)c->m * (double)c->n * sizeof(float) > TALL_C_MAX_BYTES)
         return false;
     if (beta != 0.0f && beta != 1.0f)
-        for (int64_t i = 0; i < c->m; i++)
-            for (int64_t j = 0; j < c->n; j++)
-                c->data[i * c->rs + j] *= beta;
+        tg_matrix_scale(c, beta);
     tall_work w = { a, b, c, alpha, beta != 0.0f };
     int threads = tg_get_num_threads();
     if (threads <= 1 || (double)c->m * (double)c->n * (double)a->n < TALL_THREADED_MIN) {

@@ -2,27 +2,15 @@
 
 #include <immintrin.h>
 
+#include "tensor/cpu.h"
+
 /* Products above this many multiply-adds go to BLIS, whose packing then
  * pays for itself. */
 #define TINY_MAX_WORK (64 * 64 * 64)
 
-static bool have_avx512(void)
-{
-#if defined(__x86_64__)
-    static int found = -1; /* the same answer on every thread: a benign race */
-    if (found < 0) {
-        __builtin_cpu_init();
-        found = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return found == 1;
-#else
-    return false;
-#endif
-}
-
 bool tg_gemm_tiny_suits(const tg_matrix *a, const tg_matrix *b, const tg_matrix *c)
 {
-    if (!have_avx512() || (double)c->m * (double)c->n * (double)a->n > TINY_MAX_WORK)
+    if (!tg_cpu_has_avx512() || (double)c->m * (double)c->n * (double)a->n > TINY_MAX_WORK)
         return false;
     if (c->cs == 1 || c->n == 1) {
         if (b->cs == 1 || b->n == 1)
