@@ -24,31 +24,16 @@ static _Thread_local tg_thread_list pending;
 
 static product *products(void) { return pending.items; }
 
-/* Rows gathered for one product, at most: for the largest recurrent layers
- * a chunk of steps then needs a few tens of MB, not the whole sequence's
- * copy, and each product is still deep enough (K = the rows) to run near
- * the machine's peak. A single product with more rows is added alone. */
-#define GATHER_ROWS_MAX 1024
-
-static tg_tensor transposed(const tg_tensor *t)
-{
-    tg_tensor v = *t;
-    v.shape[0] = t->shape[1];
-    v.shape[1] = t->shape[0];
-    v.stride[0] = t->stride[1];
-    v.stride[1] = t->stride[0];
-    return v;
-}
-
-/* target (+)= a^T b. */
-static int add_product(tg_tensor *target, const tg_tensor *a, const tg_tensor *b, bool accumulate)
-{
-    tg_tensor a_t = transposed(a);
-    return tg_kernel_matmul(target, &a_t, b, 1.0f, accumulate ? 1.0f : 0.0f);
-}
+/* Rows of one chunk, at most: its products are added as one product over
+ * all their rows, deep enough (K = the rows) to run near the machine's
+ * peak. When that product copies its pieces together (a result too large
+ * for the tall path, tensor/matmul.h), the copy for the largest recurrent
+ * layers is then a few tens of MB, not the whole sequence. A single
+ * product with more rows is added alone. */
+#define CHUNK_ROWS_MAX 1024
 
 /* x's first chunk: its oldest products, in order, as many as fit in
- * GATHER_ROWS_MAX rows (at least one). They lie in the list from *first to
+ * CHUNK_ROWS_MAX rows (at least one). They lie in the list from *first to
  * *end (one past the last), among other weights' products; *count and
  * *rows say what the chunk holds. */
 static void first_chunk(const tg_tensor *x, size_t *first, size_t *end, int *count, int64_t *rows)
@@ -60,7 +45,7 @@ static void first_chunk(const tg_tensor *x, size_t *first, size_t *end, int *cou
         if (products()[i].x != x)
             continue;
         int64_t r = products()[i].a->shape[0];
-        if (*count > 0 && *rows + r > GATHER_ROWS_MAX)
+        if (*count > 0 && *rows + r > CHUNK_ROWS_MAX)
             break;
         if (*count == 0)
             *first = i;
@@ -70,31 +55,21 @@ static void first_chunk(const tg_tensor *x, size_t *first, size_t *end, int *cou
     }
 }
 
-/* Copies the rows of x's products in [first, end) into one matrix per
- * operand, [rows, O] and [rows, I], in the arena. */
-static int gather(const tg_tensor *x, size_t first, size_t end, int64_t rows, tg_tensor **a_all,
-                  tg_tensor **b_all)
+/* The operands of x's products in [first, end), in order, into arrays in
+ * the arena: count of each. */
+static int chunk_operands(const tg_tensor *x, size_t first, size_t end, int count, const tg_tensor ***a,
+                          const tg_tensor ***b)
 {
-    *a_all = tg_empty(TG_SHAPE(rows, x->shape[0]));
-    *b_all = tg_empty(TG_SHAPE(rows, x->shape[1]));
-    if (!*a_all || !*b_all)
+    *a = tg_arena_alloc(tg_arena_thread(), 2 * (size_t)count * sizeof **a);
+    if (!*a)
         return -1;
-    int64_t at = 0;
-    for (size_t i = first; i < end; i++) {
-        if (products()[i].x != x)
-            continue;
-        int64_t r = products()[i].a->shape[0];
-        tg_tensor a_part = **a_all, b_part = **b_all;
-        a_part.data += at * x->shape[0];
-        b_part.data += at * x->shape[1];
-        a_part.shape[0] = b_part.shape[0] = r;
-        a_part.numel = r * x->shape[0];
-        b_part.numel = r * x->shape[1];
-        if (tg_kernel_copy(&a_part, products()[i].a, false) != 0 ||
-            tg_kernel_copy(&b_part, products()[i].b, false) != 0)
-            return -1;
-        at += r;
-    }
+    *b = *a + count;
+    int n = 0;
+    for (size_t i = first; i < end; i++)
+        if (products()[i].x == x) {
+            (*a)[n] = products()[i].a;
+            (*b)[n++] = products()[i].b;
+        }
     return 0;
 }
 
@@ -126,18 +101,13 @@ static int add_first_chunk(tg_tensor *x)
     if (!target)
         return -1;
     const product *oldest = &products()[first];
-    int rc;
-    if (count == 1) {
-        rc = add_product(target, oldest->a, oldest->b, accumulate);
-    } else {
-        tg_arena *arena = tg_arena_thread();
-        tg_arena_mark mark = tg_arena_get_mark(arena);
-        tg_tensor *a_all, *b_all;
-        rc = gather(x, first, end, rows, &a_all, &b_all);
-        if (rc == 0)
-            rc = add_product(target, a_all, b_all, accumulate);
-        tg_arena_rewind(arena, mark);
-    }
+    tg_arena *arena = tg_arena_thread();
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    const tg_tensor **a, **b;
+    int rc = chunk_operands(x, first, end, count, &a, &b);
+    if (rc == 0)
+        rc = tg_kernel_matmul_tn_sum(target, count, a, b, accumulate);
+    tg_arena_rewind(arena, mark);
     /* Anomaly mode names the op, as if the products had been added at once. */
     if (rc == 0 && tg_anomaly_mode())
         rc = tg_anomaly_check_input_grad(oldest->node, oldest->input);
@@ -159,10 +129,10 @@ int tg_postpone_product(const tg_node *node, int input, const tg_tensor *a, cons
     /* A full chunk of earlier products is added now, while its rows are
      * still in cache, and the gradients it read go back to the arena. The
      * chunk never holds this product, whose gradient the calling rule
-     * still uses: before it, x's products held at most GATHER_ROWS_MAX
+     * still uses: before it, x's products held at most CHUNK_ROWS_MAX
      * rows or were a single product, and a chunk stops at that many rows
      * or at one product. */
-    bool full = m->postponed_rows > GATHER_ROWS_MAX && m->postponed_rows > a->shape[0];
+    bool full = m->postponed_rows > CHUNK_ROWS_MAX && m->postponed_rows > a->shape[0];
     return full ? add_first_chunk(x) : 0;
 }
 

@@ -26,7 +26,7 @@ trap 'rm -f "$samples"' EXIT
 json_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$1"; }
 
 peak=$(json_field "$("$bench" --peak 1)" peak_gflops)
-product_symbols='tall_tile|tall_part|pack_block|tg_gemm_tall|rows_avx512|row_avx512|rows_avx2|multiply_chunk|multiply_panel|multiply_row_panels|pack_panel|tg_gemm_small|tg_gemm_tiny|gemm_chunk|blis_gemm'
+product_symbols='tall_tile|tall_part|pass_rows|pack_block|tg_gemm_tall|rows_avx512|row_avx512|rows_avx2|multiply_chunk|multiply_panel|multiply_row_panels|pack_panel|tg_gemm_small|tg_gemm_tiny|gemm_chunk|blis_gemm'
 printf '%-5s %-4s %9s %9s %8s %10s %12s %12s\n' cell cfg ms/step GFLOP/s "of peak" "products" \
     "their GFLOP/s" "their share"
 for cell in ${cells//,/ }; do

@@ -370,3 +370,105 @@ int tg_kernel_matmul_add(tg_tensor *out, const tg_tensor *a, const tg_tensor *b,
         return -1;
     return tg_kernel_matmul(out, a, b, 1.0f, 1.0f);
 }
+
+/* ---- A sum of products over pieces of rows ------------------------------------------- */
+
+/* Piece p fits out: a [R, M] and b [R, N] for out [M, N], all float. */
+static int check_piece(const tg_tensor *out, const tg_tensor *a, const tg_tensor *b, int p)
+{
+    if (!a || !b)
+        return tg_error_null_input("matmul_tn_sum");
+    if (a->dtype == TG_FLOAT32 && b->dtype == TG_FLOAT32 && a->ndim == 2 && b->ndim == 2 &&
+        a->shape[0] == b->shape[0] && a->shape[1] == out->shape[0] && b->shape[1] == out->shape[1])
+        return 0;
+    char so[TG_SHAPE_STR_MAX], sa[TG_SHAPE_STR_MAX], sb[TG_SHAPE_STR_MAX];
+    return tg_error_set("matmul_tn_sum: piece %d: a %s and b %s do not fit out %s (need float a [R,M] and "
+                        "b [R,N] for out [M,N])", p, tg_shape_format(sa, sizeof sa, a),
+                        tg_shape_format(sb, sizeof sb, b), tg_shape_format(so, sizeof so, out));
+}
+
+/* A 2-D tensor as the tall path reads it; false unless its rows are
+ * contiguous (a single column's stride is never used). */
+static bool contiguous_rows(const tg_tensor *t, matrix *m)
+{
+    *m = (matrix){ t->data, t->shape[0], t->shape[1], t->stride[0], t->shape[1] == 1 ? 1 : t->stride[1] };
+    return m->cs == 1;
+}
+
+/* The pieces through the tall path, read where they lie: 1 when done, 0
+ * when it does not take them (nothing written), -1 when out of memory. */
+static int tall_sum(tg_tensor *out, int count, const tg_tensor *const *a, const tg_tensor *const *b,
+                    bool accumulate, tg_arena *arena)
+{
+    matrix c;
+    if (tg_reference_mode() || !contiguous_rows(out, &c))
+        return 0;
+    matrix *g = tg_arena_alloc(arena, 2 * (size_t)count * sizeof *g);
+    if (!g)
+        return -1;
+    matrix *x = g + count;
+    for (int p = 0; p < count; p++)
+        if (!contiguous_rows(a[p], &g[p]) || !contiguous_rows(b[p], &x[p]))
+            return 0;
+    return tg_gemm_tall_pieces(count, g, x, &c, 1.0f, accumulate ? 1.0f : 0.0f);
+}
+
+/* One operand's pieces copied one under the other, into graph memory. */
+static tg_tensor *stack_pieces(int count, const tg_tensor *const *piece, int64_t rows)
+{
+    tg_tensor *all = tg_empty(TG_SHAPE(rows, piece[0]->shape[1]));
+    if (!all)
+        return NULL;
+    tg_tensor part = *all;
+    for (int p = 0; p < count; p++) {
+        part.shape[0] = piece[p]->shape[0];
+        part.numel = part.shape[0] * part.shape[1];
+        if (tg_kernel_copy(&part, piece[p], false) != 0)
+            return NULL;
+        part.data += part.numel;
+    }
+    return all;
+}
+
+int tg_kernel_matmul_tn_sum(tg_tensor *out, int count, const tg_tensor *const *a, const tg_tensor *const *b,
+                            bool accumulate)
+{
+    if (!out || !a || !b)
+        return tg_error_null_input("matmul_tn_sum");
+    if (count < 1)
+        return tg_error_set("matmul_tn_sum: %d pieces; give at least one", count);
+    if (out->ndim != 2 || tg_check_dtype(out, TG_FLOAT32, "matmul_tn_sum") != 0)
+        return out->ndim != 2 ? tg_error_set("matmul_tn_sum: out has %d dimensions; it must be a matrix",
+                                             out->ndim)
+                              : -1;
+    int64_t rows = 0;
+    for (int p = 0; p < count; p++) {
+        if (check_piece(out, a[p], b[p], p) != 0)
+            return -1;
+        rows += a[p]->shape[0];
+    }
+    tg_arena *arena = tg_arena_thread();
+    if (!arena)
+        return tg_error_set("matmul_tn_sum: out of memory");
+    tg_arena_mark mark = tg_arena_get_mark(arena);
+    int rc = tall_sum(out, count, a, b, accumulate, arena);
+    if (rc == 1) {
+        tg_tensor_mark_written(out);
+        rc = 0;
+    } else if (rc == 0) {
+        tg_arena_rewind(arena, mark);
+        const tg_tensor *a_all = count == 1 ? a[0] : stack_pieces(count, a, rows);
+        const tg_tensor *b_all = count == 1 ? b[0] : stack_pieces(count, b, rows);
+        tg_tensor a_t;
+        if (!a_all || !b_all) {
+            rc = -1;
+        } else {
+            a_t = *a_all;
+            a_t.shape[0] = a_all->shape[1], a_t.shape[1] = a_all->shape[0];
+            a_t.stride[0] = a_all->stride[1], a_t.stride[1] = a_all->stride[0];
+            rc = tg_kernel_matmul(out, &a_t, b_all, 1.0f, accumulate ? 1.0f : 0.0f);
+        }
+    }
+    tg_arena_rewind(arena, mark);
+    return rc;
+}

@@ -11,7 +11,7 @@
  * Shapes BLIS runs far below its peak go to tapegrad's own kernels: few
  * rows against a weight (tensor/gemm_small.h), batches of tiny matrices
  * (tensor/gemm_tiny.h), and a weight's gradient summed over many rows
- * (tensor/gemm_tall.h). The reference mode (tensor/reference.h) sends
+ * (tensor/gemm_tall.h), also when those rows lie in pieces. The reference mode (tensor/reference.h) sends
  * every product to BLIS.
  */
 #ifndef TG_MATMUL_H
@@ -38,6 +38,14 @@ int tg_kernel_matmul(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, flo
  * way. */
 int tg_kernel_matmul_add(tg_tensor *out, const tg_tensor *a, const tg_tensor *b, const tg_tensor *addend);
 
+/* out = a[0]^T @ b[0] + ... + a[count-1]^T @ b[count-1] (+ out, when
+ * accumulate), for a[p] [R_p, M] and b[p] [R_p, N] and out [M, N]: one
+ * product summed over every piece's rows in turn, as a weight's gradient
+ * over the steps of a sequence is. The tall path (tensor/gemm_tall.h)
+ * reads the pieces where they lie; otherwise, and in the reference mode,
+ * the pieces are copied together into graph memory and multiplied as one. */
+int tg_kernel_matmul_tn_sum(tg_tensor *out, int count, const tg_tensor *const *a, const tg_tensor *const *b,
+                            bool accumulate);
 /* The shape of a @ b, or an error naming op and both shapes. */
 int tg_matmul_shape(const tg_tensor *a, const tg_tensor *b, tg_shape *out, const char *op);
 

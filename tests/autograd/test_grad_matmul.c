@@ -312,16 +312,17 @@ static uint64_t check_weight_gradient_over_steps(int64_t steps, int64_t rows, in
 }
 
 /* A weight applied at 30 steps of 50 rows: its postponed gradient is added
- * through gathered chunks of rows (more rows than one chunk holds, and a
- * partial last chunk). */
+ * in chunks of steps (more rows than one chunk holds, and a partial last
+ * chunk), each copied together for BLIS: the result is too small for the
+ * tall path. */
 Test(grad_matmul, affine_over_many_steps_sums_every_steps_weight_gradient)
 {
     check_weight_gradient_over_steps(30, 50, 16, 8);
 }
 
 /* The shapes of a recurrent layer's input weight at 64 steps of a batch of
- * 32: the gathered chunks of 1,024 rows each go through the tall path on a
- * CPU that has it. */
+ * 32: each chunk of 1,024 rows goes through the tall path on a CPU that
+ * has it, which reads the steps' rows where they lie. */
 Test(grad_matmul, a_weight_over_many_rows_takes_the_tall_path)
 {
     uint64_t tall = check_weight_gradient_over_steps(64, 32, 64, 128);

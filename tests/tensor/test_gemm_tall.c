@@ -172,3 +172,147 @@ Test(gemm_tall, two_threads_give_the_same_product_as_one)
     check_two_threads(&(tall_case){ 512, 128, 1024, 512, 128, 128, 1, 0 });
     check_two_threads(&(tall_case){ 65, 520, 1024, 65, 520, 520, 1, 0 });
 }
+
+/* ---- A sum over pieces of rows (tg_gemm_tall_pieces) --------------------------------- */
+
+/* Pieces of a sum, each piece's g [rows, m] and x [rows, n] a malloc of its
+ * own with a padded row stride, and the same rows copied one under the
+ * other, for the one-matrix path. */
+typedef struct pieces {
+    int count;
+    int64_t m, n, rows;
+    tg_matrix g[16], x[16];
+    float *g_all, *x_all;
+} pieces;
+
+static pieces make_pieces(int count, const int64_t *rows, int64_t m, int64_t n, uint64_t seed)
+{
+    tg_rng rng = tg_rng_new(seed);
+    pieces p = { .count = count, .m = m, .n = n };
+    for (int i = 0; i < count; i++)
+        p.rows += rows[i];
+    p.g_all = malloc(sizeof(float) * (size_t)(p.rows * m));
+    p.x_all = malloc(sizeof(float) * (size_t)(p.rows * n));
+    cr_assert(p.g_all && p.x_all);
+    int64_t at = 0;
+    for (int i = 0; i < count; i++) {
+        int64_t g_stride = m + i % 3, x_stride = n + 2 * (i % 2);
+        /* A piece of no rows still gets an address of its own. */
+        p.g[i] = (tg_matrix){ random_floats(rows[i] * g_stride + 1, &rng), rows[i], m, g_stride, 1 };
+        p.x[i] = (tg_matrix){ random_floats(rows[i] * x_stride + 1, &rng), rows[i], n, x_stride, 1 };
+        for (int64_t r = 0; r < rows[i]; r++, at++) {
+            memcpy(p.g_all + at * m, p.g[i].data + r * g_stride, sizeof(float) * (size_t)m);
+            memcpy(p.x_all + at * n, p.x[i].data + r * x_stride, sizeof(float) * (size_t)n);
+        }
+    }
+    return p;
+}
+
+static void release_pieces(pieces *p)
+{
+    for (int i = 0; i < p->count; i++) {
+        free(p->g[i].data);
+        free(p->x[i].data);
+    }
+    free(p->g_all);
+    free(p->x_all);
+}
+
+/* The pieces' sum, with alpha and beta, on `threads` threads: bit for bit
+ * the one-matrix path's over the rows copied together (each element sums
+ * the same rows in the same order), and within rounding of a double sum. */
+static void check_pieces(const pieces *p, float alpha, float beta, int threads)
+{
+    size_t bytes = sizeof(float) * (size_t)(p->m * p->n);
+    tg_rng rng = tg_rng_new(11);
+    float *c = random_floats(p->m * p->n, &rng), *c_all = malloc(bytes), *before = malloc(bytes);
+    cr_assert(c_all && before);
+    memcpy(c_all, c, bytes);
+    memcpy(before, c, bytes);
+    tg_matrix out = { c, p->m, p->n, p->n, 1 }, out_all = { c_all, p->m, p->n, p->n, 1 };
+    tg_matrix a_all = { p->g_all, p->m, p->rows, 1, p->m }, b_all = { p->x_all, p->rows, p->n, p->n, 1 };
+    tg_set_num_threads(threads);
+    bool taken = tg_gemm_tall_pieces(p->count, p->g, p->x, &out, alpha, beta);
+    bool taken_all = tg_gemm_tall(&a_all, &b_all, &out_all, alpha, beta);
+    tg_set_num_threads(1);
+    cr_assert_eq(taken, __builtin_cpu_supports("avx512f") != 0, "taken: %d", taken);
+    cr_assert_eq(taken_all, taken);
+    if (taken) {
+        cr_assert_eq(memcmp(c, c_all, bytes), 0, "%d pieces of %lld rows differ from the rows copied together",
+                     p->count, (long long)p->rows);
+        for (int64_t i = 0; i < p->m; i++)
+            for (int64_t j = 0; j < p->n; j++) {
+                double sum = 0;
+                for (int64_t r = 0; r < p->rows; r++)
+                    sum += (double)p->g_all[r * p->m + i] * (double)p->x_all[r * p->n + j];
+                double expected = alpha * sum + (beta != 0.0f ? beta * (double)before[i * p->n + j] : 0.0);
+                cr_assert(fabs(c[i * p->n + j] - expected) <= 1e-4 * fmax(1.0, fabs(expected)),
+                          "[%lld, %lld]: got %.7g, expected %.7g", (long long)i, (long long)j,
+                          (double)c[i * p->n + j], expected);
+            }
+    }
+    free(c);
+    free(c_all);
+    free(before);
+}
+
+/* Pieces of one row, of none, and pieces that end inside a pass of 128
+ * rows or span one; the last rows prefetched lie in the last piece. */
+Test(gemm_tall, pieces_are_summed_where_they_lie)
+{
+    static const int64_t rows[] = { 1, 0, 31, 100, 127, 3, 200, 5, 0 };
+    pieces p = make_pieces(9, rows, 70, 90, 21);
+    check_pieces(&p, 1, 0, 1);
+    check_pieces(&p, 0.5f, 1, 1);
+    check_pieces(&p, 1, -2, 1);
+    release_pieces(&p);
+}
+
+/* A recurrent weight's chunk: 32 steps of 32 rows. */
+Test(gemm_tall, steps_of_a_batch_as_pieces)
+{
+    int64_t rows[16];
+    for (int i = 0; i < 16; i++)
+        rows[i] = 32;
+    pieces p = make_pieces(16, rows, 384, 128, 22);
+    check_pieces(&p, 1, 1, 1);
+    release_pieces(&p);
+}
+
+Test(gemm_tall, two_threads_sum_pieces_as_one_does)
+{
+    static const int64_t rows[] = { 300, 17, 0, 400, 250 };
+    pieces tall = make_pieces(5, rows, 384, 128, 23), wide = make_pieces(5, rows, 65, 520, 24);
+    check_pieces(&tall, 1, 0, 2);
+    check_pieces(&wide, 1, 1, 2);
+    release_pieces(&tall);
+    release_pieces(&wide);
+}
+
+/* A piece that does not fit c, or whose rows are not contiguous, and a
+ * sum too short over all pieces leave c untouched. */
+Test(gemm_tall, pieces_it_does_not_suit_are_left_untouched)
+{
+    static const int64_t rows[] = { 100, 100, 100 };
+    pieces p = make_pieces(3, rows, 70, 90, 25);
+    float c[70 * 90];
+    for (int i = 0; i < 70 * 90; i++)
+        c[i] = 7.0f;
+    tg_matrix out = { c, 70, 90, 90, 1 };
+    tg_matrix g[3] = { p.g[0], p.g[1], p.g[2] }, x[3] = { p.x[0], p.x[1], p.x[2] };
+    g[1].n = 69;
+    cr_assert_not(tg_gemm_tall_pieces(3, g, x, &out, 1, 0), "a piece of g too narrow was taken");
+    g[1] = p.g[1];
+    x[2].m = 99;
+    cr_assert_not(tg_gemm_tall_pieces(3, g, x, &out, 1, 0), "pieces of g and x with other rows were taken");
+    x[2] = p.x[2];
+    x[0].cs = 2;
+    cr_assert_not(tg_gemm_tall_pieces(3, g, x, &out, 1, 0), "x with strided rows was taken");
+    x[0] = p.x[0];
+    g[2].m = x[2].m = 55; /* 255 rows in all */
+    cr_assert_not(tg_gemm_tall_pieces(3, g, x, &out, 1, 0), "a sum of 255 rows was taken");
+    cr_assert_not(tg_gemm_tall_pieces(0, g, x, &out, 1, 0), "no pieces were taken");
+    for (int i = 0; i < 70 * 90; i++)
+        cr_assert_eq(c[i], 7.0f, "c[%d] written", i);
+    release_pieces(&p);
+}

@@ -1,7 +1,9 @@
 /* tg_kernel_matmul against a naive triple loop on awkward shapes and
  * layouts: degenerate sizes, views BLIS takes in place, views it cannot
- * take (copied), batches with broadcasting, alpha and beta. */
+ * take (copied), batches with broadcasting, alpha and beta; and tg_kernel_matmul_tn_sum,
+ * one product summed over pieces of rows. */
 #include "support.h"
+#include <tensor/gemm_tall.h>
 #include <tensor/kernel.h>
 
 TestSuite(matmul, .init = tg_test_setup, .fini = tg_test_teardown);
@@ -196,4 +198,91 @@ Test(matmul, large_product_on_two_threads)
     tg_set_num_threads(previous);
     cr_assert_eq(tg_get_num_threads(), previous);
     cr_assert_gt(strlen(tg_blas_kernel_set()), 0);
+}
+
+/* ---- tg_kernel_matmul_tn_sum: a product summed over pieces of rows ------------------- */
+
+/* out = before (when accumulating) + sum over the pieces of a[p]^T b[p],
+ * checked against a double sum. */
+static void check_tn_sum(int count, const tg_tensor *const *a, const tg_tensor *const *b, bool accumulate)
+{
+    int64_t m = a[0]->shape[1], n = b[0]->shape[1];
+    tg_tensor *out = random_tensor(TG_SHAPE(m, n), 5);
+    tg_tensor *before = tg_copy_to_graph(out);
+    cr_assert_eq(tg_kernel_matmul_tn_sum(out, count, a, b, accumulate), 0, "%s", tg_error_message());
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double expected = accumulate ? before->data[i * n + j] : 0.0;
+            for (int p = 0; p < count; p++)
+                for (int64_t r = 0; r < a[p]->shape[0]; r++)
+                    expected += (double)a[p]->data[r * a[p]->stride[0] + i * a[p]->stride[1]] *
+                                (double)b[p]->data[r * b[p]->stride[0] + j * b[p]->stride[1]];
+            float got = out->data[i * n + j];
+            cr_assert(fabs(got - expected) <= 1e-4 * fmax(1.0, fabs(expected)),
+                      "[%lld, %lld] over %d pieces: got %.7g, expected %.7g", (long long)i, (long long)j, count,
+                      (double)got, expected);
+        }
+}
+
+/* The steps of a [T, B, M] and a [T, B, N] tensor as pieces, and the same
+ * sum with one piece of b transposed (rows not contiguous: the pieces are
+ * copied together), and in the reference mode. */
+Test(matmul, tn_sum_over_the_steps_of_a_sequence)
+{
+    enum { STEPS = 12, BATCH = 32, M = 96, N = 64 };
+    tg_tensor *g = random_tensor(TG_SHAPE(STEPS, BATCH, M), 1), *x = random_tensor(TG_SHAPE(STEPS, BATCH, N), 2);
+    const tg_tensor *a[STEPS], *b[STEPS];
+    for (int t = 0; t < STEPS; t++) {
+        a[t] = tg_view_select(g, 0, t);
+        b[t] = tg_view_select(x, 0, t);
+    }
+    check_tn_sum(STEPS, a, b, false);
+    check_tn_sum(STEPS, a, b, true);
+    check_tn_sum(1, a, b, true);
+    tg_tensor *x_t = tg_view_transpose(random_tensor(TG_SHAPE(N, BATCH), 3), 0, 1);
+    b[4] = x_t;
+    check_tn_sum(STEPS, a, b, true);
+    tg_set_reference_mode(true);
+    check_tn_sum(STEPS, a, b, false);
+    tg_set_reference_mode(false);
+}
+
+/* With AVX-512, pieces with contiguous rows go through the tall path and
+ * nothing else: the same bits as the rows copied together and multiplied
+ * by tg_kernel_matmul, which takes the same path. */
+Test(matmul, tn_sum_reads_pieces_where_they_lie)
+{
+    enum { STEPS = 16, BATCH = 32, M = 128, N = 64 };
+    tg_tensor *g = random_tensor(TG_SHAPE(STEPS, BATCH, M), 6), *x = random_tensor(TG_SHAPE(STEPS, BATCH, N), 7);
+    const tg_tensor *a[STEPS], *b[STEPS];
+    for (int t = 0; t < STEPS; t++) {
+        a[t] = tg_view_select(g, 0, t);
+        b[t] = tg_view_select(x, 0, t);
+    }
+    tg_tensor *pieces = tg_zeros(TG_SHAPE(M, N)), *whole = tg_zeros(TG_SHAPE(M, N));
+    uint64_t tall = tg_gemm_tall_count();
+    cr_assert_eq(tg_kernel_matmul_tn_sum(pieces, STEPS, a, b, false), 0, "%s", tg_error_message());
+    cr_assert_eq(tg_gemm_tall_count() - tall, __builtin_cpu_supports("avx512f") ? 1u : 0u);
+    tg_tensor *g_rows = tg_view_transpose(tg_view_reshape(g, TG_SHAPE(STEPS * BATCH, M)), 0, 1);
+    cr_assert_eq(tg_kernel_matmul(whole, g_rows, tg_view_reshape(x, TG_SHAPE(STEPS * BATCH, N)), 1, 0), 0);
+    cr_assert_eq(memcmp(pieces->data, whole->data, sizeof(float) * M * N), 0);
+}
+
+Test(matmul, tn_sum_refuses_pieces_that_do_not_fit)
+{
+    tg_tensor *out = tg_zeros(TG_SHAPE(4, 5));
+    const tg_tensor *a[2] = { tg_zeros(TG_SHAPE(3, 4)), tg_zeros(TG_SHAPE(2, 4)) };
+    const tg_tensor *b[2] = { tg_zeros(TG_SHAPE(3, 5)), tg_zeros(TG_SHAPE(3, 5)) };
+    cr_assert_eq(tg_kernel_matmul_tn_sum(out, 2, a, b, false), -1);
+    tg_assert_error("matmul_tn_sum: piece 1: a [2,4] and b [3,5] do not fit out [4,5]");
+    tg_error_clear();
+    cr_assert_eq(tg_kernel_matmul_tn_sum(out, 0, a, b, false), -1);
+    tg_assert_error("matmul_tn_sum: 0 pieces");
+    tg_error_clear();
+    const tg_tensor *missing[2] = { a[0], NULL };
+    cr_assert_eq(tg_kernel_matmul_tn_sum(out, 2, a, missing, false), -1);
+    tg_assert_error("matmul_tn_sum");
+    tg_error_clear();
+    cr_assert_eq(tg_kernel_matmul_tn_sum(tg_zeros(TG_SHAPE(20)), 1, a, b, false), -1);
+    tg_assert_error("matmul_tn_sum: out has 1 dimensions");
 }
