@@ -401,7 +401,8 @@ static int tall_sum(tg_tensor *out, int count, const tg_tensor *const *a, const 
                     bool accumulate, tg_arena *arena)
 {
     matrix c;
-    if (tg_reference_mode() || !contiguous_rows(out, &c))
+    /* Overlapping rows of out are left to tg_kernel_matmul, which refuses them. */
+    if (tg_reference_mode() || !contiguous_rows(out, &c) || (c.m > 1 && c.rs < c.n))
         return 0;
     matrix *g = tg_arena_alloc(arena, 2 * (size_t)count * sizeof *g);
     if (!g)
@@ -430,6 +431,21 @@ static tg_tensor *stack_pieces(int count, const tg_tensor *const *piece, int64_t
     return all;
 }
 
+/* The pieces copied together (one piece as it lies) and multiplied as one
+ * product. */
+static int copied_sum(tg_tensor *out, int count, const tg_tensor *const *a, const tg_tensor *const *b, int64_t rows,
+                      bool accumulate)
+{
+    const tg_tensor *a_all = count == 1 ? a[0] : stack_pieces(count, a, rows);
+    const tg_tensor *b_all = count == 1 ? b[0] : stack_pieces(count, b, rows);
+    if (!a_all || !b_all)
+        return -1;
+    tg_tensor a_t = *a_all;
+    a_t.shape[0] = a_all->shape[1], a_t.shape[1] = a_all->shape[0];
+    a_t.stride[0] = a_all->stride[1], a_t.stride[1] = a_all->stride[0];
+    return tg_kernel_matmul(out, &a_t, b_all, 1.0f, accumulate ? 1.0f : 0.0f);
+}
+
 int tg_kernel_matmul_tn_sum(tg_tensor *out, int count, const tg_tensor *const *a, const tg_tensor *const *b,
                             bool accumulate)
 {
@@ -437,10 +453,10 @@ int tg_kernel_matmul_tn_sum(tg_tensor *out, int count, const tg_tensor *const *a
         return tg_error_null_input("matmul_tn_sum");
     if (count < 1)
         return tg_error_set("matmul_tn_sum: %d pieces; give at least one", count);
-    if (out->ndim != 2 || tg_check_dtype(out, TG_FLOAT32, "matmul_tn_sum") != 0)
-        return out->ndim != 2 ? tg_error_set("matmul_tn_sum: out has %d dimensions; it must be a matrix",
-                                             out->ndim)
-                              : -1;
+    if (out->ndim != 2)
+        return tg_error_set("matmul_tn_sum: out has %d dimensions; it must be a matrix", out->ndim);
+    if (tg_check_dtype(out, TG_FLOAT32, "matmul_tn_sum") != 0)
+        return -1;
     int64_t rows = 0;
     for (int p = 0; p < count; p++) {
         if (check_piece(out, a[p], b[p], p) != 0)
@@ -454,21 +470,10 @@ int tg_kernel_matmul_tn_sum(tg_tensor *out, int count, const tg_tensor *const *a
     int rc = tall_sum(out, count, a, b, accumulate, arena);
     if (rc == 1) {
         tg_tensor_mark_written(out);
-        rc = 0;
     } else if (rc == 0) {
         tg_arena_rewind(arena, mark);
-        const tg_tensor *a_all = count == 1 ? a[0] : stack_pieces(count, a, rows);
-        const tg_tensor *b_all = count == 1 ? b[0] : stack_pieces(count, b, rows);
-        tg_tensor a_t;
-        if (!a_all || !b_all) {
-            rc = -1;
-        } else {
-            a_t = *a_all;
-            a_t.shape[0] = a_all->shape[1], a_t.shape[1] = a_all->shape[0];
-            a_t.stride[0] = a_all->stride[1], a_t.stride[1] = a_all->stride[0];
-            rc = tg_kernel_matmul(out, &a_t, b_all, 1.0f, accumulate ? 1.0f : 0.0f);
-        }
+        rc = copied_sum(out, count, a, b, rows, accumulate);
     }
     tg_arena_rewind(arena, mark);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }

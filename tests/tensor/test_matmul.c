@@ -224,6 +224,16 @@ static void check_tn_sum(int count, const tg_tensor *const *a, const tg_tensor *
         }
 }
 
+/* Step t of g [T, B, M] and x [T, B, N] as pieces a[t] and b[t]. */
+static void steps_as_pieces(int steps, const tg_tensor *g, const tg_tensor *x, const tg_tensor **a,
+                            const tg_tensor **b)
+{
+    for (int t = 0; t < steps; t++) {
+        a[t] = tg_view_select(g, 0, t);
+        b[t] = tg_view_select(x, 0, t);
+    }
+}
+
 /* The steps of a [T, B, M] and a [T, B, N] tensor as pieces, and the same
  * sum with one piece of b transposed (rows not contiguous: the pieces are
  * copied together), and in the reference mode. */
@@ -232,10 +242,7 @@ Test(matmul, tn_sum_over_the_steps_of_a_sequence)
     enum { STEPS = 12, BATCH = 32, M = 96, N = 64 };
     tg_tensor *g = random_tensor(TG_SHAPE(STEPS, BATCH, M), 1), *x = random_tensor(TG_SHAPE(STEPS, BATCH, N), 2);
     const tg_tensor *a[STEPS], *b[STEPS];
-    for (int t = 0; t < STEPS; t++) {
-        a[t] = tg_view_select(g, 0, t);
-        b[t] = tg_view_select(x, 0, t);
-    }
+    steps_as_pieces(STEPS, g, x, a, b);
     check_tn_sum(STEPS, a, b, false);
     check_tn_sum(STEPS, a, b, true);
     check_tn_sum(1, a, b, true);
@@ -255,10 +262,7 @@ Test(matmul, tn_sum_reads_pieces_where_they_lie)
     enum { STEPS = 16, BATCH = 32, M = 128, N = 64 };
     tg_tensor *g = random_tensor(TG_SHAPE(STEPS, BATCH, M), 6), *x = random_tensor(TG_SHAPE(STEPS, BATCH, N), 7);
     const tg_tensor *a[STEPS], *b[STEPS];
-    for (int t = 0; t < STEPS; t++) {
-        a[t] = tg_view_select(g, 0, t);
-        b[t] = tg_view_select(x, 0, t);
-    }
+    steps_as_pieces(STEPS, g, x, a, b);
     tg_tensor *pieces = tg_zeros(TG_SHAPE(M, N)), *whole = tg_zeros(TG_SHAPE(M, N));
     uint64_t tall = tg_gemm_tall_count();
     cr_assert_eq(tg_kernel_matmul_tn_sum(pieces, STEPS, a, b, false), 0, "%s", tg_error_message());
@@ -285,4 +289,10 @@ Test(matmul, tn_sum_refuses_pieces_that_do_not_fit)
     tg_error_clear();
     cr_assert_eq(tg_kernel_matmul_tn_sum(tg_zeros(TG_SHAPE(20)), 1, a, b, false), -1);
     tg_assert_error("matmul_tn_sum: out has 1 dimensions");
+    tg_error_clear();
+    /* Rows of out that overlap: every row the same 5 floats. */
+    tg_tensor *row = tg_zeros(TG_SHAPE(1, 5));
+    cr_assert_eq(tg_kernel_matmul_tn_sum(tg_view_expand(row, TG_SHAPE(4, 5)), 1, a, b, false), -1);
+    tg_assert_error("overlapping");
+    cr_assert_eq(row->data[0], 0.0f);
 }
