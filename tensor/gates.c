@@ -134,6 +134,21 @@ static float *act_run(const step *s, int64_t row, int count, int k, int64_t unit
         for (int64_t unit = 0, n = (s)->h < BLOCK ? (s)->h : BLOCK; unit < (s)->h;  \
              unit += BLOCK, n = (s)->h - unit < BLOCK ? (s)->h - unit : BLOCK)
 
+/* Asks the cache for the next row's units [unit, unit + n) of each of the
+ * `gates` gates of x: a layer's input projection, computed for every step
+ * before the first and long out of cache by this one. Each block reads
+ * `gates` runs far apart in a row. LSTM S steps ran 0.964x to 0.976x with
+ * it (three paired runs, 6 to 12 pairs each); the GRU's three gates ran
+ * 1.053x (6 pairs, each slower), so only the LSTM asks. */
+static void prefetch_next_row(const step *s, int64_t row, int gates, int64_t unit, int64_t n)
+{
+    if (row + 1 >= s->rows || s->in[0].cs != 1)
+        return;
+    for (int k = 0; k < gates; k++)
+        for (int64_t j = 0; j < n; j += 16)
+            __builtin_prefetch(at(s->in[0], row + 1, k * s->h + unit + j));
+}
+
 /* ---- LSTM ---------------------------------------------------------------------------------- */
 
 static void lstm_rows(const step *s, int64_t begin, int64_t end)
@@ -147,6 +162,7 @@ static void lstm_rows(const step *s, int64_t begin, int64_t end)
             hg[k] = run_of(s->in[1], b, k * h + u, n, buf[4 + k]);
         }
         const float *c_prev = run_of(s->in[2], b, u, n, buf[8]);
+        prefetch_next_row(s, b, 4, u, n);
         float *out_h = s->out.p + b * h + u, *out_c = s->out.p + (s->rows + b) * h + u;
         float *act[5];
         for (int k = 0; k < 5; k++)
