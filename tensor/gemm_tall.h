@@ -6,9 +6,9 @@
  * result no larger than the weight. a = g^T is then a transposed view (its
  * columns contiguous) and b = x has contiguous rows. A recurrent weight's
  * rows come in pieces, one per step, wherever each step left them: the sum
- * runs over the pieces in turn, without copying them together first. BLIS packs both
- * operands for such a product and runs it at half to two thirds of its
- * peak here. These kernels read a where it lies: each step of the sum
+ * runs over the pieces in turn, without copying them together first. BLIS
+ * packs both operands for such a product and runs it at half to two thirds
+ * of its peak here. These kernels read a where it lies: each step of the sum
  * broadcasts six contiguous elements of a row of g against 64 floats of
  * the same row of x, into a tile of c held in registers. The sum runs in
  * passes of 128 rows; in each, a block of x's rows and 64 columns is copied

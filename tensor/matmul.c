@@ -418,17 +418,7 @@ static int tall_sum(tg_tensor *out, int count, const tg_tensor *const *a, const 
 static tg_tensor *stack_pieces(int count, const tg_tensor *const *piece, int64_t rows)
 {
     tg_tensor *all = tg_empty(TG_SHAPE(rows, piece[0]->shape[1]));
-    if (!all)
-        return NULL;
-    tg_tensor part = *all;
-    for (int p = 0; p < count; p++) {
-        part.shape[0] = piece[p]->shape[0];
-        part.numel = part.shape[0] * part.shape[1];
-        if (tg_kernel_copy(&part, piece[p], false) != 0)
-            return NULL;
-        part.data += part.numel;
-    }
-    return all;
+    return all && tg_kernel_concat(all, piece, count, 0) == 0 ? all : NULL;
 }
 
 /* The pieces copied together (one piece as it lies) and multiplied as one

@@ -11,8 +11,8 @@
  * Shapes BLIS runs far below its peak go to tapegrad's own kernels: few
  * rows against a weight (tensor/gemm_small.h), batches of tiny matrices
  * (tensor/gemm_tiny.h), and a weight's gradient summed over many rows
- * (tensor/gemm_tall.h), also when those rows lie in pieces. The reference mode (tensor/reference.h) sends
- * every product to BLIS.
+ * (tensor/gemm_tall.h), also when those rows lie in pieces. The reference
+ * mode (tensor/reference.h) sends every product to BLIS.
  */
 #ifndef TG_MATMUL_H
 #define TG_MATMUL_H
