@@ -141,25 +141,38 @@ store_avx512(float *out, __m512 value, int left, const float *add, float alpha)
     _mm512_mask_storeu_ps(out, mask, value);
 }
 
+/* How many of a panel's three vectors (of `lanes` columns each) its ncols
+ * columns need. A panel at the matrix's edge is zero-padded to a whole
+ * panel; the vectors past the edge are neither loaded nor multiplied
+ * (with AVX-512, n = 128 leaves a last panel of 32 columns: two vectors of
+ * three; a 65-class head one of 17, also two). */
+static inline int vectors_for(int ncols, int lanes)
+{
+    int vectors = (ncols + lanes - 1) / lanes;
+    return vectors < 3 ? vectors : 3;
+}
+
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
-kernel_avx512(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
-              int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
+kernel_avx512(const int mr, const int nv, int64_t kc, const float *a, int64_t lda, const float *panel,
+              float *c, int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
     __m512 acc[MR_AVX512][3];
     for (int i = 0; i < mr; i++)
-        acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         const float *p = panel + k * NR_AVX512;
-        __m512 b0 = _mm512_load_ps(p), b1 = _mm512_load_ps(p + 16), b2 = _mm512_load_ps(p + 32);
+        __m512 b[3];
+        for (int v = 0; v < nv; v++)
+            b[v] = _mm512_load_ps(p + 16 * v);
         for (int i = 0; i < mr; i++) {
             __m512 x = _mm512_set1_ps(a[i * lda + k]);
-            acc[i][0] = _mm512_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(x, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(x, b2, acc[i][2]);
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm512_fmadd_ps(x, b[v], acc[i][v]);
         }
     }
     for (int i = 0; i < mr; i++)
-        for (int v = 0; v < 3 && 16 * v < ncols; v++)
+        for (int v = 0; v < nv; v++)
             store_avx512(c + i * ldc + 16 * v, acc[i][v], ncols - 16 * v, add ? add + i * ld_add + 16 * v : NULL,
                          alpha);
 }
@@ -168,37 +181,40 @@ __attribute__((target("avx512f,fma"))) static void
 rows_avx512(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
             int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
-    switch (mr) {
-#define CASE(R) case R: kernel_avx512(R, kc, a, lda, panel, c, ldc, ncols, add, ld_add, alpha); break;
-        CASE(8) CASE(7) CASE(6) CASE(5) CASE(4) CASE(3) CASE(2) CASE(1)
+    switch (mr * 4 + vectors_for(ncols, 16)) {
+#define CASE(R, V) case R * 4 + V: kernel_avx512(R, V, kc, a, lda, panel, c, ldc, ncols, add, ld_add, alpha); break;
+#define CASES(R) CASE(R, 3) CASE(R, 2) CASE(R, 1)
+        CASES(8) CASES(7) CASES(6) CASES(5) CASES(4) CASES(3) CASES(2) CASES(1)
+#undef CASES
 #undef CASE
     }
 }
 
 /* c[0, 0..ncols) = alpha * a[0, 0..kc) @ `count` consecutive panels + add,
- * `panel_floats` apart. One row against one panel leaves only three
- * accumulator chains, too few to hide the multiply-add's latency: a single
- * row (a batch of one) then runs at half the speed the cache can feed.
- * Four panels at once give twelve chains. Each column still sums over k in
- * order, so the result equals the one-panel kernel's bit for bit. */
+ * `panel_floats` apart, the last of them with nv vectors of 16.
+ * One row against one panel leaves only three accumulator chains, too few
+ * to hide the multiply-add's latency: a single row (a batch of one) then
+ * runs at half the speed the cache can feed. Four panels at once give
+ * twelve chains. Each column still sums over k in order, so the result
+ * equals the one-panel kernel's bit for bit. */
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
-row_kernel_avx512(const int count, int64_t kc, const float *a, const float *panel,
+row_kernel_avx512(const int count, const int nv, int64_t kc, const float *a, const float *panel,
                   int64_t panel_floats, float *c, int ncols, const float *add, float alpha)
 {
     __m512 acc[ROW_PANELS][3];
     for (int p = 0; p < count; p++)
-        acc[p][0] = acc[p][1] = acc[p][2] = _mm512_setzero_ps();
+        for (int v = 0; v < (p == count - 1 ? nv : 3); v++)
+            acc[p][v] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 x = _mm512_set1_ps(a[k]);
         for (int p = 0; p < count; p++) {
             const float *b = panel + p * panel_floats + k * NR_AVX512;
-            acc[p][0] = _mm512_fmadd_ps(x, _mm512_load_ps(b), acc[p][0]);
-            acc[p][1] = _mm512_fmadd_ps(x, _mm512_load_ps(b + 16), acc[p][1]);
-            acc[p][2] = _mm512_fmadd_ps(x, _mm512_load_ps(b + 32), acc[p][2]);
+            for (int v = 0; v < (p == count - 1 ? nv : 3); v++)
+                acc[p][v] = _mm512_fmadd_ps(x, _mm512_load_ps(b + 16 * v), acc[p][v]);
         }
     }
     for (int p = 0; p < count; p++)
-        for (int v = 0; v < 3 && NR_AVX512 * p + 16 * v < ncols; v++)
+        for (int v = 0; v < (p == count - 1 ? nv : 3); v++)
             store_avx512(c + NR_AVX512 * p + 16 * v, acc[p][v], ncols - NR_AVX512 * p - 16 * v,
                          add ? add + NR_AVX512 * p + 16 * v : NULL, alpha);
 }
@@ -207,48 +223,54 @@ __attribute__((target("avx512f,fma"))) static void
 row_avx512(int count, int64_t kc, const float *a, const float *panel, int64_t panel_floats,
            float *c, int ncols, const float *add, float alpha)
 {
-    switch (count) {
-#define CASE(P) case P: row_kernel_avx512(P, kc, a, panel, panel_floats, c, ncols, add, alpha); break;
-        CASE(4) CASE(3) CASE(2) CASE(1)
+    switch (count * 4 + vectors_for(ncols - NR_AVX512 * (count - 1), 16)) {
+#define CASE(P, V) case P * 4 + V: row_kernel_avx512(P, V, kc, a, panel, panel_floats, c, ncols, add, alpha); break;
+#define CASES(P) CASE(P, 3) CASE(P, 2) CASE(P, 1)
+        CASES(4) CASES(3) CASES(2) CASES(1)
+#undef CASES
 #undef CASE
     }
 }
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-kernel_avx2(const int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
-            int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
+kernel_avx2(const int mr, const int nv, int64_t kc, const float *a, int64_t lda, const float *panel,
+            float *c, int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
     __m256 acc[MR_AVX2][3];
     for (int i = 0; i < mr; i++)
-        acc[i][0] = acc[i][1] = acc[i][2] = _mm256_setzero_ps();
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         const float *p = panel + k * NR_AVX2;
-        __m256 b0 = _mm256_load_ps(p), b1 = _mm256_load_ps(p + 8), b2 = _mm256_load_ps(p + 16);
+        __m256 b[3];
+        for (int v = 0; v < nv; v++)
+            b[v] = _mm256_load_ps(p + 8 * v);
         for (int i = 0; i < mr; i++) {
             __m256 x = _mm256_broadcast_ss(a + i * lda + k);
-            acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
-            acc[i][2] = _mm256_fmadd_ps(x, b2, acc[i][2]);
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm256_fmadd_ps(x, b[v], acc[i][v]);
         }
     }
-    for (int i = 0; i < mr; i++) {
-        float lanes[NR_AVX2];
-        for (int v = 0; v < 3; v++)
-            _mm256_storeu_ps(lanes + 8 * v, acc[i][v]);
-        float *out = c + i * ldc;
-        const float *in = add ? add + i * ld_add : NULL;
-        for (int col = 0; col < ncols; col++)
-            out[col] = (in ? in[col] : 0.0f) + alpha * lanes[col];
-    }
+    for (int i = 0; i < mr; i++)
+        for (int v = 0; v < nv; v++) {
+            float lanes[8];
+            _mm256_storeu_ps(lanes, acc[i][v]);
+            float *out = c + i * ldc + 8 * v;
+            const float *in = add ? add + i * ld_add + 8 * v : NULL;
+            for (int col = 0; col < 8 && 8 * v + col < ncols; col++)
+                out[col] = (in ? in[col] : 0.0f) + alpha * lanes[col];
+        }
 }
 
 __attribute__((target("avx2,fma"))) static void
 rows_avx2(int mr, int64_t kc, const float *a, int64_t lda, const float *panel, float *c,
           int64_t ldc, int ncols, const float *add, int64_t ld_add, float alpha)
 {
-    switch (mr) {
-#define CASE(R) case R: kernel_avx2(R, kc, a, lda, panel, c, ldc, ncols, add, ld_add, alpha); break;
-        CASE(4) CASE(3) CASE(2) CASE(1)
+    switch (mr * 4 + vectors_for(ncols, 8)) {
+#define CASE(R, V) case R * 4 + V: kernel_avx2(R, V, kc, a, lda, panel, c, ldc, ncols, add, ld_add, alpha); break;
+#define CASES(R) CASE(R, 3) CASE(R, 2) CASE(R, 1)
+        CASES(4) CASES(3) CASES(2) CASES(1)
+#undef CASES
 #undef CASE
     }
 }

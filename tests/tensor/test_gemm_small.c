@@ -114,6 +114,53 @@ Test(gemm_small, alpha_and_beta_scale_and_accumulate)
     check_product(12, 64, 80, false, 1.0f, -3.0f);
 }
 
+/* The last panel is multiplied only as far as its columns reach: 1, 2 or
+ * 3 vectors, of 16 columns with AVX-512 and of 8 with AVX2 (which memcheck's
+ * run of this program takes). The widths put its edge on each side of
+ * every vector boundary of both, for a kernel of 8 rows, a partial one (5),
+ * a batch (32) and a single row (whose last group of panels ends in the
+ * partial one). The result is a view into a wider buffer, so that a write
+ * past its edge shows as a changed neighbour. */
+Test(gemm_small, a_last_panel_is_multiplied_as_far_as_its_columns_reach)
+{
+    const int64_t rows[] = { 1, 5, 8, 32 }, last_columns[] = { 1, 15, 16, 17, 31, 32, 33, 47, 48 };
+    const int64_t k = 70, pad = 20;
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+        for (size_t l = 0; l < sizeof last_columns / sizeof last_columns[0]; l++) {
+            int64_t m = rows[r], n = 96 + last_columns[l];
+            tg_rng rng = tg_rng_new((uint64_t)(m * 100 + n));
+            tg_tensor *a = tg_tensor_randn(TG_SHAPE(m, k), &rng);
+            tg_tensor *w = tg_tensor_randn(TG_SHAPE(n, k), &rng);
+            tg_tensor *b = tg_view_transpose(w, 0, 1);
+            tg_tensor *wide = tg_tensor_randn(TG_SHAPE(m, n + pad), &rng);
+            tg_tensor *before = tg_tensor_clone(wide);
+            tg_tensor *out = tg_view_narrow(wide, 1, 0, n);
+            float *expected = malloc(sizeof(float) * (size_t)(m * n)), *start = malloc(sizeof(float) * (size_t)(m * n));
+            for (int64_t i = 0; i < m; i++)
+                memcpy(start + i * n, wide->data + i * (n + pad), sizeof(float) * (size_t)n);
+            naive(a, b, 1.5f, 1.0f, start, expected);
+            uint64_t products = tg_gemm_small_count();
+            cr_assert_eq(tg_kernel_matmul(out, a, b, 1.5f, 1.0f), 0, "%s", tg_error_message());
+            cr_assert_eq(tg_gemm_small_count(), products + 1, "m %lld n %lld", (long long)m, (long long)n);
+            for (int64_t i = 0; i < m; i++) {
+                for (int64_t j = 0; j < n; j++)
+                    cr_assert_float_eq(wide->data[i * (n + pad) + j], expected[i * n + j], 1e-4f,
+                                       "m %lld n %lld: [%lld, %lld]", (long long)m, (long long)n,
+                                       (long long)i, (long long)j);
+                for (int64_t j = n; j < n + pad; j++)
+                    cr_assert_eq(wide->data[i * (n + pad) + j], before->data[i * (n + pad) + j],
+                                 "m %lld n %lld: column %lld past the edge was written", (long long)m,
+                                 (long long)n, (long long)j);
+            }
+            free(expected);
+            free(start);
+            tg_tensor_free(a);
+            tg_tensor_free(w);
+            tg_tensor_free(wide);
+            tg_tensor_free(before);
+        }
+}
+
 Test(gemm_small, two_threads_give_the_same_product_as_one)
 {
     tg_set_num_threads(2);
