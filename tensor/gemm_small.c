@@ -15,11 +15,12 @@
 /* A product with more rows runs as blocks of SMALL_ROWS_MAX rows, each
  * walking every panel, where that measured faster than BLIS (see
  * suits_many_rows): an input projection or a classifier head over all
- * steps at once, whose weight has a small side. */
-#define MANY_ROWS_PANEL_BYTES (512 << 10)
+ * steps at once. */
+#define MANY_ROWS_PANEL_BYTES (4 << 20)
 #define MANY_ROWS_NARROW 96
 #define MANY_ROWS_SHALLOW 128
 #define MANY_ROWS_SHALLOW_WIDTH 512
+#define MANY_ROWS_DEEP 256
 /* Columns of b per panel and rows of a per kernel call, per instruction set;
  * KC is the depth of one pass, so that a kernel's rows of a stay in L1. */
 #define NR_AVX512 48
@@ -69,6 +70,52 @@ static isa cpu_isa(void)
  * b [k, n] becomes ceil(n / nr) panels; panel j holds columns j*nr..j*nr+nr-1
  * as k rows of nr contiguous floats, zero-padded past column n. */
 
+/* Rows [k, k + 8) of 8 contiguous columns of b, cs apart, into 8 rows of a
+ * panel nr floats wide: an 8 x 8 transpose in registers. Packing runs only
+ * where the AVX2 or AVX-512 kernels do, so AVX is there. */
+__attribute__((target("avx"))) static void transpose_8x8(const float *src, int64_t cs, float *dst, int nr)
+{
+    __m256 r[8], t[8], s[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(src + i * cs);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) { /* the first four rows, then the last four */
+        s[h] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
+        s[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
+        s[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+        s[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {
+        _mm256_storeu_ps(dst + j * nr, _mm256_permute2f128_ps(s[j], s[j + 4], 0x20));
+        _mm256_storeu_ps(dst + (j + 4) * nr, _mm256_permute2f128_ps(s[j], s[j + 4], 0x31));
+    }
+}
+
+/* `rows` rows of the panel's `width` columns (column c at src + c * cs,
+ * its elements rs apart) into block, nr floats a row, zeros past width.
+ * Contiguous columns go 8 x 8 through registers; what is left (other
+ * strides, the edges) element by element. */
+static void pack_transposed_block(const float *src, int64_t rs, int64_t cs, int64_t rows, int64_t width,
+                                  int nr, float *block)
+{
+    int64_t fast_columns = rs == 1 ? width / 8 * 8 : 0, fast_rows = rows / 8 * 8;
+    for (int64_t c = 0; c < fast_columns; c += 8)
+        for (int64_t k = 0; k < fast_rows; k += 8)
+            transpose_8x8(src + c * cs + k, cs, block + k * nr + c, nr);
+    for (int64_t c = 0; c < nr; c++) {
+        int64_t k = c < fast_columns ? fast_rows : 0;
+        if (c >= width)
+            for (; k < rows; k++)
+                block[k * nr + c] = 0.0f;
+        else
+            for (; k < rows; k++)
+                block[k * nr + c] = src[c * cs + k * rs];
+    }
+}
+
 static void pack_panel(const tg_matrix *b, int64_t j, int nr, float *dst)
 {
     int64_t n0 = j * nr, width = b->n - n0 < nr ? b->n - n0 : nr;
@@ -84,17 +131,7 @@ static void pack_panel(const tg_matrix *b, int64_t j, int nr, float *dst)
      * rows, so that the destination block stays in L1 while it fills. */
     for (int64_t k0 = 0; k0 < b->m; k0 += 64) {
         int64_t rows = b->m - k0 < 64 ? b->m - k0 : 64;
-        float *block = dst + k0 * nr;
-        for (int64_t c = 0; c < nr; c++) {
-            if (c >= width) {
-                for (int64_t k = 0; k < rows; k++)
-                    block[k * nr + c] = 0.0f;
-                continue;
-            }
-            const float *column = src + c * b->cs + k0 * b->rs;
-            for (int64_t k = 0; k < rows; k++)
-                block[k * nr + c] = column[k * b->rs];
-        }
+        pack_transposed_block(src + k0 * b->rs, b->rs, b->cs, rows, width, nr, dst + k0 * nr);
     }
 }
 
@@ -481,18 +518,26 @@ static size_t packed_floats(const tg_matrix *b, int nr)
 }
 
 /* Whether a product with more than SMALL_ROWS_MAX rows takes the packed
- * path. Only while the packed weight stays in L2 between blocks of rows;
- * then where it beat BLIS at 2,048 to 4,096 rows: a narrow product (two
- * panels at most, where BLIS's 12-column tiles leave a ragged edge too:
- * 1.2x to 1.4x BLIS for the 65 columns of a character head), or a shallow
- * one (a panel stays in L1 beside its rows of a: 1.1x to 1.2x for depth 64
- * and 512 columns). Deeper and wider ones ([2048, 256] x [256, 256], or a
- * head's gradient [4096, 65] x [65, 1024]) ran faster in BLIS. */
+ * path. Measured against BLIS at 1,024 to 4,096 rows, one thread, each
+ * weight packed anew (as after an optimizer step):
+ * - a narrow product (two panels at most, where BLIS's 12-column tiles
+ *   leave a ragged edge too): 1.5x to 1.7x BLIS for the 65 columns of a
+ *   character head, at depths 128 to 4,096;
+ * - a shallow one (a panel stays in L1 beside its rows of a): 1.1x to
+ *   1.2x for depth 64 and 512 columns;
+ * - a deep one (depth 256 and more): 1.0x to 1.2x, e.g. an LSTM's input
+ *   projection [2048, 256] x [256, 1024], where BLIS also needed the bias
+ *   copied into c first. Each block of rows streams the packed weight
+ *   again, from L3 once it is past L2; at 16 MB ([4096, 1024] x
+ *   [1024, 4096]) that no longer paid (0.98x), so 4 MB is the limit.
+ * Shallow and wide ones stay with BLIS: a head's gradient [4096, 65] x
+ * [65, 1024] ran at 0.77x, its tiles too shallow to repay their stores. */
 static bool suits_many_rows(const tg_matrix *b, int nr)
 {
     if (packed_floats(b, nr) * sizeof(float) > MANY_ROWS_PANEL_BYTES)
         return false;
-    return b->n <= MANY_ROWS_NARROW || (b->m <= MANY_ROWS_SHALLOW && b->n <= MANY_ROWS_SHALLOW_WIDTH);
+    return b->n <= MANY_ROWS_NARROW || (b->m <= MANY_ROWS_SHALLOW && b->n <= MANY_ROWS_SHALLOW_WIDTH) ||
+           b->m >= MANY_ROWS_DEEP;
 }
 
 /* Packs b into e unless e already holds this version; false when out of memory. */

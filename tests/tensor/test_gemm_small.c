@@ -266,7 +266,9 @@ Test(gemm_small, an_addend_is_added_as_the_product_is_stored)
         check_addend(8, 777, 100, kind, true);  /* depth past one pass, a partial panel */
         check_addend(1, 256, 1000, kind, true); /* one row: the panels in groups */
         check_addend(300, 64, 64, kind, true);    /* many rows, a small weight: blocks of rows */
-        check_addend(300, 512, 512, kind, false); /* many rows, a large weight: BLIS, after a copy */
+        check_addend(300, 512, 512, kind, true);  /* many rows, a deep weight: blocks of rows */
+        check_addend(300, 64, 1024, kind, false); /* many rows, shallow and wide: BLIS, after a copy */
+        check_addend(200, 1024, 1100, kind, false); /* packed past 4 MB: BLIS */
     }
     tg_set_num_threads(2);
     check_addend(64, 512, 512, 0, true); /* panels split between threads */
