@@ -162,8 +162,9 @@ static void pack(const tg_matrix *b, int nr, float *dst, bool threaded)
  * c[0..mr, 0..ncols) = alpha * a[0..mr, 0..kc) @ panel[0..kc, 0..nr) + add,
  * with the rows of a broadcast one element at a time; add (NULL: nothing)
  * is c itself to accumulate, or an addend read as the result is stored.
- * mr is a compile-time constant in each instantiation, so the accumulators
- * stay in registers. */
+ * mr and nv (the vectors of the panel it uses, vectors_for) are
+ * compile-time constants in each instantiation, so the accumulators stay
+ * in registers. */
 
 /* out[0 .. min(left, 16)) = alpha * value + add[...] (add NULL: nothing):
  * the columns past the matrix's edge are masked off. */
