@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every check: the tests in an
 # optimised build, then in a build with AddressSanitizer and
-# UndefinedBehaviorSanitizer; each libFuzzer target for 60 seconds
+# UndefinedBehaviorSanitizer; each libFuzzer target for 45 seconds
 # (tests/fuzz/fuzz.sh); valgrind's memcheck over the examples in --quick
 # mode and the test programs chosen in tests/valgrind.sh (--all there runs
 # every one). Warnings are errors. Usage: bash tests/run.sh
@@ -32,8 +32,8 @@ bash tests/dist/netns.sh build/release
 step "AddressSanitizer + UndefinedBehaviorSanitizer build"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DTAPEGRAD_SANITIZE=ON
-step "libFuzzer targets, 60 s each"
-bash tests/fuzz/fuzz.sh build/fuzz 60
+step "libFuzzer targets, 45 s each"
+bash tests/fuzz/fuzz.sh build/fuzz 45
 step "Valgrind memcheck: the examples (--quick) and test programs"
 bash tests/valgrind.sh build/valgrind
 printf 'All checks passed in %d:%02d: both test builds, the fuzz targets and memcheck.\n' \
