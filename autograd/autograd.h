@@ -415,7 +415,9 @@ struct tg_node {
     int64_t iparam[TG_NODE_PARAMS];
     /* Optional, for an op whose output is a view of input 0: set it after
      * tg_record, and the output's gradient lives inside input 0's (no
-     * buffer, no copy) and backward skips the op. */
+     * buffer, no copy) and backward skips the op. The first rule writing a
+     * view's gradient may be told to overwrite it (tg_grad_target): input
+     * 0's gradient is zeroed only around the parts its views write first. */
     tg_grad_view_fn grad_view;
 };
 

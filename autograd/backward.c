@@ -27,6 +27,7 @@ static void forget_intermediate_grads(void)
         }
         m->readers = 0;
         m->state = TG_GRAD_FRESH;
+        m->zero_pending = false;
     }
 }
 
@@ -35,6 +36,7 @@ int tg_anomaly_check_input_grad(const tg_node *node, int input)
     tg_autograd_meta *m = tg_meta(node->in[input]);
     if (!m || !m->grad || m->state != TG_GRAD_VALID)
         return 0;
+    tg_grad_settle(m);
     float value;
     int64_t at = tg_first_non_finite(m->grad, &value);
     if (at >= 0)
@@ -98,6 +100,7 @@ static int backward_node(tg_node *node, const walk *w)
         return -1;
     if (nm->state != TG_GRAD_VALID || nm->aliased)
         return 0; /* no gradient flows through this op, or it is already in place */
+    tg_grad_settle(nm); /* its views may have left parts of it unwritten */
     if (check_node_usable(node, nm) != 0)
         return -1;
     nm->consumed = !w->retain_graph;

@@ -130,18 +130,107 @@ static void count_first_readers(tg_autograd_meta *m);
 
 /* ---- Gradient buffers (first order) ---------------------------------------------------- */
 
+/* grad (a gradient buffer) set to zero; NULL with an error when it cannot be. */
+static tg_tensor *zero_filled(tg_tensor *grad)
+{
+    if (tg_tensor_is_contiguous(grad)) {
+        memset(grad->data, 0, sizeof(float) * (size_t)grad->numel);
+        tg_tensor_mark_written(grad);
+        return grad;
+    }
+    return tg_kernel_fill(grad, 0.0f) == 0 ? grad : NULL;
+}
+
+/* ---- Gradients zeroed lazily ----------------------------------------------------------- *
+ * A view's gradient lies inside its input's (alias_input_grad), and the
+ * input's gradient starts from zero. Zeroing all of it first would cost a
+ * pass over memory, and each view would then add to its part: a recurrent
+ * layer's input projection, seen one step at a time, would be zeroed whole
+ * and then read back and written again, step by step. So a fresh input
+ * gradient with its own contiguous buffer is zeroed lazily. While the parts
+ * its views take first join into one run of elements, each view writes its
+ * part as a first contribution (no adding), and the run grows. What lies
+ * outside the run is zeroed only when something else reads or adds to the
+ * gradient (tg_grad_settle). Once the run covers the whole gradient,
+ * nothing is left to zero. */
+
+static bool may_zero_lazily(const tg_autograd_meta *m, const tg_tensor *grad)
+{
+    return m->node >= 0 && !m->retain_grad && !m->aliased && !m->borrowed && tg_tensor_is_contiguous(grad);
+}
+
+void tg_grad_settle(tg_autograd_meta *m)
+{
+    if (!m->zero_pending)
+        return;
+    m->zero_pending = false;
+    float *data = m->grad->data;
+    memset(data, 0, sizeof(float) * (size_t)m->written_begin);
+    memset(data + m->written_end, 0, sizeof(float) * (size_t)(m->grad->numel - m->written_end));
+    tg_tensor_mark_written(m->grad);
+}
+
+/* The gradient of x, an op's input, for a view of it to lie inside: zeroed
+ * when it is fresh, or to be zeroed lazily when it may be. */
+static tg_tensor *input_grad_for_view(tg_tensor *x)
+{
+    tg_autograd_meta *m = tg_meta(x);
+    if (m->zero_pending)
+        return m->grad;
+    bool accumulate;
+    tg_tensor *grad = tg_grad_target(x, &accumulate);
+    if (!grad || accumulate)
+        return grad;
+    if (!may_zero_lazily(m, grad))
+        return zero_filled(grad);
+    m->zero_pending = true;
+    m->written_begin = m->written_end = 0;
+    return grad;
+}
+
+/* Whether a view, inside the gradient of m's tensor, is the first to write
+ * its part: true when the gradient is zeroed lazily and the part joins the
+ * run written so far, which grows by it. Any other part settles the
+ * gradient first, and is added to. */
+static bool claims_fresh_part(tg_autograd_meta *m, const tg_tensor *view)
+{
+    if (!m->zero_pending)
+        return false;
+    int64_t begin = view->data - m->grad->data, end = begin + view->numel;
+    bool contiguous = tg_tensor_is_contiguous(view);
+    if (contiguous && m->written_begin == m->written_end) {
+        m->written_begin = begin;
+        m->written_end = end;
+    } else if (contiguous && end == m->written_begin) {
+        m->written_begin = begin;
+    } else if (contiguous && begin == m->written_end) {
+        m->written_end = end;
+    } else {
+        tg_grad_settle(m);
+        return false;
+    }
+    if (m->written_begin == 0 && m->written_end == m->grad->numel)
+        m->zero_pending = false; /* written whole */
+    return true;
+}
+
 /* The gradient of a view output as the same view of its input's gradient,
  * when the op allows it; NULL otherwise (the output gets its own buffer, as
- * it must when retained: tg_grad then shows its own part alone). */
-static tg_tensor *alias_input_grad(tg_autograd_meta *m)
+ * it must when retained: tg_grad then shows its own part alone). *fresh
+ * says whether the view is the first to write its part. */
+static tg_tensor *alias_input_grad(tg_autograd_meta *m, bool *fresh)
 {
+    *fresh = false;
     if (m->node < 0 || m->retain_grad || tg_reference_mode())
         return NULL;
     const tg_node *node = tg_tape_node(m->node);
     if (!node->grad_view || node->n_in < 1 || !tg_grad_needed(node->in[0]))
         return NULL;
-    tg_tensor *input_grad = tg_grad_target_zeroed(node->in[0]);
-    return input_grad ? node->grad_view(node, input_grad) : NULL;
+    tg_tensor *input_grad = input_grad_for_view(node->in[0]);
+    tg_tensor *view = input_grad ? node->grad_view(node, input_grad) : NULL;
+    if (view)
+        *fresh = claims_fresh_part(tg_meta(node->in[0]), view);
+    return view;
 }
 
 tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate)
@@ -160,9 +249,13 @@ tg_tensor *tg_grad_target(tg_tensor *x, bool *accumulate)
         return NULL;
     if (m->node < 0)
         m->graph_grad = NULL; /* the own buffer changes: the graph copy is out of date */
-    if (!m->grad && (m->grad = alias_input_grad(m)) != NULL) {
+    tg_grad_settle(m); /* added to as a whole from here */
+    bool fresh_part;
+    if (!m->grad && (m->grad = alias_input_grad(m, &fresh_part)) != NULL) {
         m->aliased = true;
-        m->state = TG_GRAD_VALID; /* the input's gradient starts from zero */
+        /* The input's gradient is zero, or zeroed lazily outside the parts
+         * written first: the view's first writer overwrites its part then. */
+        m->state = fresh_part ? TG_GRAD_FRESH : TG_GRAD_VALID;
     }
     if (!m->grad) {
         tg_shape shape = tg_tensor_shape(x);
@@ -183,14 +276,7 @@ tg_tensor *tg_grad_target_zeroed(tg_tensor *x)
 {
     bool accumulate;
     tg_tensor *target = tg_grad_target(x, &accumulate);
-    if (!target || accumulate)
-        return target;
-    if (tg_tensor_is_contiguous(target)) {
-        memset(target->data, 0, sizeof(float) * (size_t)target->numel);
-        tg_tensor_mark_written(target);
-        return target;
-    }
-    return tg_kernel_fill(target, 0.0f) == 0 ? target : NULL;
+    return !target || accumulate ? target : zero_filled(target);
 }
 
 /* ---- Recorded gradients (a pass that creates a graph) ------------------------------------ */

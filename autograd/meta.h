@@ -36,6 +36,10 @@ typedef struct tg_autograd_meta {
     /* Who still reads this intermediate's own gradient buffer in the
      * running backward (grad.c, "The lifetime of a gradient buffer"). */
     int32_t readers;
+    /* While zero_pending, the elements of grad outside [written_begin,
+     * written_end) are not zeroed yet: the tensor's views are writing it
+     * part by part (grad.c, "Gradients zeroed lazily"). */
+    int64_t written_begin, written_end;
     /* For a graph tensor, the batch-split part whose graph it belongs to
      * (autograd/split.h); NULL outside a split. */
     const struct tg_part *part;
@@ -47,6 +51,7 @@ typedef struct tg_autograd_meta {
     bool retain_grad;
     bool aliased;      /* grad is a view inside the gradient of the op's input */
     bool borrowed;     /* grad is a part of a consumer's output gradient (tg_grad_accumulate_part) */
+    bool zero_pending; /* grad is zeroed lazily: see written_begin */
 } tg_autograd_meta;
 
 tg_autograd_meta *tg_meta(const tg_tensor *t);
@@ -88,6 +93,9 @@ bool tg_pass_capturing(void);
  * and one fewer: at zero the buffer goes back to the arena (grad.c). */
 void tg_grad_hold(tg_autograd_meta *m);
 void tg_grad_release(tg_autograd_meta *m);
+/* m's gradient made whole: what its views left unwritten is zeroed, when
+ * it was zeroed lazily. Anything reading m->grad itself calls it first. */
+void tg_grad_settle(tg_autograd_meta *m);
 
 /* Anomaly mode's check of the gradient of one of node's inputs: 0, or -1
  * with the report naming the op. */
