@@ -61,6 +61,52 @@ static bool target_of(tg_tensor *t, int64_t rows, int64_t cols, const char *op, 
     return true;
 }
 
+/* The first and one past the last address t's elements reach (t not empty). */
+static void address_range(const tg_tensor *t, uintptr_t *first, uintptr_t *end)
+{
+    int64_t low = 0, high = 0; /* elements from t->data */
+    for (int d = 0; d < t->ndim; d++) {
+        int64_t reach = (t->shape[d] - 1) * t->stride[d];
+        if (reach < 0)
+            low += reach;
+        else
+            high += reach;
+    }
+    uintptr_t at = (uintptr_t)t->data;
+    *first = at - (uintptr_t)(-low) * sizeof(float);
+    *end = at + (uintptr_t)(high + 1) * sizeof(float);
+}
+
+static bool share_memory(const tg_tensor *a, const tg_tensor *b)
+{
+    if (a->numel == 0 || b->numel == 0)
+        return false;
+    uintptr_t a_first, a_end, b_first, b_end;
+    address_range(a, &a_first, &a_end);
+    address_range(b, &b_first, &b_end);
+    return a_first < b_end && b_first < a_end;
+}
+
+/* Gradient targets that share memory (views of one gradient) are all
+ * added to. A backward writes its targets block of units by block, so a
+ * target overwritten in a later block would wipe out what an earlier block
+ * added to another target in the same memory: it is zeroed first instead. */
+static int add_to_shared_targets(tg_tensor *const *targets, bool *accumulate, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!targets[i] || accumulate[i])
+            continue;
+        for (int j = 0; j < n && !accumulate[i]; j++) {
+            if (j == i || !targets[j] || !share_memory(targets[i], targets[j]))
+                continue;
+            if (tg_kernel_fill(targets[i], 0.0f) != 0)
+                return -1;
+            accumulate[i] = true;
+        }
+    }
+    return 0;
+}
+
 /* A step's rows handed to threads. */
 typedef struct rows_work {
     void (*fn)(const step *, int64_t, int64_t);
@@ -232,7 +278,9 @@ int tg_kernel_lstm_gates_backward(tg_tensor *d_x_gates, bool accumulate_x, tg_te
     step s = { .rows = grad->shape[1], .h = grad->shape[2], .grad = grad->data, .act = act,
                .accumulate = { accumulate_x, accumulate_h, accumulate_c } };
     if (!plane_of(c_prev, s.rows, s.h, op, &s.in[0]) || !target_of(d_x_gates, s.rows, 4 * s.h, op, &s.d_out[0]) ||
-        !target_of(d_h_gates, s.rows, 4 * s.h, op, &s.d_out[1]) || !target_of(d_c_prev, s.rows, s.h, op, &s.d_out[2]))
+        !target_of(d_h_gates, s.rows, 4 * s.h, op, &s.d_out[1]) ||
+        !target_of(d_c_prev, s.rows, s.h, op, &s.d_out[2]) ||
+        add_to_shared_targets((tg_tensor *const[]){ d_x_gates, d_h_gates, d_c_prev }, s.accumulate, 3) != 0)
         return -1;
     run_rows(lstm_back_rows, &s);
     return 0;
@@ -320,7 +368,8 @@ int tg_kernel_gru_gates_backward(tg_tensor *d_x_gates, bool accumulate_x, tg_ten
     s.in[0] = (plane){ h_gates->data, h_gates->stride[0], h_gates->stride[1] };
     if (!plane_of(h_prev, s.rows, s.h, op, &s.in[1]) || !target_of(d_x_gates, s.rows, 3 * s.h, op, &s.d_out[0]) ||
         !target_of(d_h_gates, s.rows, 3 * s.h, op, &s.d_out[1]) ||
-        !target_of(d_h_prev, s.rows, s.h, op, &s.d_out[2]))
+        !target_of(d_h_prev, s.rows, s.h, op, &s.d_out[2]) ||
+        add_to_shared_targets((tg_tensor *const[]){ d_x_gates, d_h_gates, d_h_prev }, s.accumulate, 3) != 0)
         return -1;
     run_rows(gru_back_rows, &s);
     return 0;
@@ -392,7 +441,8 @@ int tg_kernel_gru_seed_gates_backward(tg_tensor *d_n_pre, bool accumulate_n, tg_
                .accumulate = { accumulate_n, accumulate_z, accumulate_prev } };
     if (!plane_of(z, s.rows, s.h, op, &s.in[0]) || !plane_of(h_prev, s.rows, s.h, op, &s.in[1]) ||
         !target_of(d_n_pre, s.rows, s.h, op, &s.d_out[0]) || !target_of(d_z, s.rows, s.h, op, &s.d_out[1]) ||
-        !target_of(d_h_prev, s.rows, s.h, op, &s.d_out[2]))
+        !target_of(d_h_prev, s.rows, s.h, op, &s.d_out[2]) ||
+        add_to_shared_targets((tg_tensor *const[]){ d_n_pre, d_z, d_h_prev }, s.accumulate, 3) != 0)
         return -1;
     run_rows(seed_back_rows, &s);
     return 0;

@@ -14,7 +14,9 @@
  * contiguous. Gradient targets ("d_" arguments) are the full [B, G*H]
  * or [B, H], not broadcast, with any strides (a caller sums one down to a
  * broadcast input's shape); NULL for one not wanted. With `accumulate` the
- * kernel adds to a target, otherwise it overwrites it.
+ * kernel adds to a target, otherwise it overwrites it. Targets may share
+ * memory (views of one gradient): each adds its part, and one to be
+ * overwritten is zeroed first.
  *
  * Activations are tensor/fastmath.h's sigmoid and tanh, and every product
  * and sum is rounded as the same formula written with separate kernels

@@ -208,6 +208,72 @@ Test(grad_cell, fused_and_op_gradients_agree)
     }
 }
 
+/* A state input that is a view inside a gate input: its gradient lies in
+ * the same memory as the gates'. The kernels write their targets one
+ * block of 64 units after another, and with H = 100 the state's part
+ * reaches across a block boundary of the gates'. The gradients must not
+ * depend on that order: fused against the rules written with ops. */
+#define SHARED_H 100
+
+static tg_tensor *lstm_c_inside_gates(tg_tensor *gates, tg_tensor *h_gates)
+{
+    tg_tensor *x = tg_mul_scalar(gates, 1.0f); /* an intermediate: views share its gradient */
+    return tg_lstm_gates(x, h_gates, tg_narrow(x, 1, 32, SHARED_H));
+}
+
+static tg_tensor *gru_h_inside_gates(tg_tensor *gates, tg_tensor *h_gates)
+{
+    tg_tensor *x = tg_mul_scalar(gates, 1.0f);
+    return tg_gru_gates(x, h_gates, tg_narrow(x, 1, 32, SHARED_H));
+}
+
+static tg_tensor *seed_h_the_transposed_z(tg_tensor *z, tg_tensor *n_pre)
+{
+    tg_tensor *x = tg_mul_scalar(z, 1.0f);
+    return tg_gru_seed_gates(n_pre, x, tg_transpose(x, 0, 1));
+}
+
+Test(grad_cell, a_state_inside_a_gate_input_gets_both_gradients)
+{
+    const struct {
+        const char *name;
+        tg_shape shape[2];
+        tg_tensor *(*op)(tg_tensor *, tg_tensor *);
+    } shared[] = {
+        { "lstm", { TG_SHAPE(3, 4 * SHARED_H), TG_SHAPE(3, 4 * SHARED_H) }, lstm_c_inside_gates },
+        { "gru", { TG_SHAPE(3, 3 * SHARED_H), TG_SHAPE(3, 3 * SHARED_H) }, gru_h_inside_gates },
+        { "gru seed", { TG_SHAPE(SHARED_H, SHARED_H), TG_SHAPE(SHARED_H, SHARED_H) }, seed_h_the_transposed_z },
+    };
+    for (size_t k = 0; k < sizeof shared / sizeof shared[0]; k++) {
+        float *fused[2] = { NULL };
+        for (int mode = 0; mode < 2; mode++) {
+            tg_set_reference_mode(mode == 1);
+            tg_tensor *leaves[2];
+            for (int i = 0; i < 2; i++)
+                leaves[i] = make_leaf(shared[k].shape[i], FILL_ANY, 700 + 10 * k + (uint64_t)i);
+            tg_tensor *out = shared[k].op(leaves[0], leaves[1]);
+            tg_tensor *w = out ? make_leaf(tg_tensor_shape(out), FILL_ANY, 790 + k) : NULL;
+            cr_assert_eq(tg_backward(tg_sum_all(tg_mul(out, w))), 0, "%s: %s", shared[k].name, tg_error_message());
+            for (int i = 0; i < 2; i++) {
+                tg_tensor *g = tg_grad(leaves[i]);
+                cr_assert_not_null(g, "%s: input %d has no gradient", shared[k].name, i);
+                if (mode == 0) {
+                    fused[i] = malloc(sizeof(float) * (size_t)g->numel);
+                    cr_assert_not_null(fused[i]);
+                    memcpy(fused[i], g->data, sizeof(float) * (size_t)g->numel);
+                    continue;
+                }
+                for (int64_t e = 0; e < g->numel; e++)
+                    cr_assert_float_eq(g->data[e], fused[i][e], 1e-5, "%s: input %d element %lld", shared[k].name,
+                                       i, (long long)e);
+                free(fused[i]);
+            }
+            tg_graph_reset();
+        }
+        tg_set_reference_mode(false);
+    }
+}
+
 /* ---- Errors ---------------------------------------------------------------------------------- */
 
 Test(grad_cell, gates_of_the_wrong_shape_are_refused)
