@@ -166,6 +166,26 @@ static void put(plane target, int64_t row, int64_t unit, bool accumulate, const 
             p[j * cs] = v[j];
 }
 
+/* Where a backward writes n elements of gradient target t (of s->d_out)
+ * from (row, unit): straight into the target when this is its first
+ * contribution and it runs contiguously along units, else into scratch,
+ * which put_scratch then adds (or copies) in. */
+static float *grad_run(const step *s, int t, int64_t row, int64_t unit, float *scratch)
+{
+    plane target = s->d_out[t];
+    if (target.p && target.cs == 1 && !s->accumulate[t])
+        return target.p + row * target.rs + unit;
+    return scratch;
+}
+
+/* Puts a run written into scratch (by grad_run's choice) into target t. */
+static void put_scratch(const step *s, int t, int64_t row, int64_t unit, const float *run, const float *scratch,
+                        int64_t n)
+{
+    if (run == scratch)
+        put(s->d_out[t], row, unit, s->accumulate[t], scratch, n);
+}
+
 /* Where a forward writes activation k of `count` for row's units from
  * unit on: straight into the saved activations ([rows, count * h]), or
  * into scratch when nothing is saved (no gradient will be taken). */
@@ -246,25 +266,31 @@ int tg_kernel_lstm_gates(tg_tensor *out, float *act, const tg_tensor *x_gates, c
 static void lstm_back_rows(const step *s, int64_t begin, int64_t end)
 {
     int64_t h = s->h;
-    float buf[BLOCK], d[5][BLOCK];
+    float buf[BLOCK], scratch[9][BLOCK];
     FOR_BLOCKS(s, begin, end, b, u, n) {
         const float *grad_h = s->grad + b * h + u, *grad_c = s->grad + (s->rows + b) * h + u;
         const float *a = s->act + b * 5 * h + u;
         const float *c_prev = run_of(s->in[0], b, u, n, buf);
+        float *dx[4], *dh[4], *dc_prev = grad_run(s, 2, b, u, scratch[8]);
+        for (int k = 0; k < 4; k++) {
+            dx[k] = grad_run(s, 0, b, k * h + u, scratch[k]);
+            dh[k] = grad_run(s, 1, b, k * h + u, scratch[4 + k]);
+        }
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) {
             float i = a[j], f = a[h + j], g = a[2 * h + j], o = a[3 * h + j], tc = a[4 * h + j];
             float dc = grad_c[j] + grad_h[j] * o * (1.0f - tc * tc);
-            d[0][j] = dc * g * i * (1.0f - i);
-            d[1][j] = dc * c_prev[j] * f * (1.0f - f);
-            d[2][j] = dc * i * (1.0f - g * g);
-            d[3][j] = grad_h[j] * tc * o * (1.0f - o);
-            d[4][j] = dc * f;
-        }
-        for (int t = 0; t < 2; t++)
+            float d[4] = { dc * g * i * (1.0f - i), dc * c_prev[j] * f * (1.0f - f), dc * i * (1.0f - g * g),
+                           grad_h[j] * tc * o * (1.0f - o) };
             for (int k = 0; k < 4; k++)
-                put(s->d_out[t], b, k * h + u, s->accumulate[t], d[k], n);
-        put(s->d_out[2], b, u, s->accumulate[2], d[4], n);
+                dx[k][j] = d[k], dh[k][j] = d[k];
+            dc_prev[j] = dc * f;
+        }
+        for (int k = 0; k < 4; k++) {
+            put_scratch(s, 0, b, k * h + u, dx[k], scratch[k], n);
+            put_scratch(s, 1, b, k * h + u, dh[k], scratch[4 + k], n);
+        }
+        put_scratch(s, 2, b, u, dc_prev, scratch[8], n);
     }
 }
 
@@ -333,25 +359,29 @@ int tg_kernel_gru_gates(tg_tensor *out, float *act, const tg_tensor *x_gates, co
 static void gru_back_rows(const step *s, int64_t begin, int64_t end)
 {
     int64_t h = s->h;
-    float buf[2][BLOCK], d[5][BLOCK];
+    float buf[2][BLOCK], scratch[7][BLOCK];
     FOR_BLOCKS(s, begin, end, b, u, n) {
         const float *grad = s->grad + b * h + u, *a = s->act + b * 3 * h + u;
         const float *hn = run_of(s->in[0], b, 2 * h + u, n, buf[0]), *h_prev = run_of(s->in[1], b, u, n, buf[1]);
+        float *dx[3], *dh[3], *d_prev = grad_run(s, 2, b, u, scratch[6]);
+        for (int k = 0; k < 3; k++) {
+            dx[k] = grad_run(s, 0, b, k * h + u, scratch[k]);
+            dh[k] = grad_run(s, 1, b, k * h + u, scratch[3 + k]);
+        }
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) {
             float r = a[j], z = a[h + j], nn = a[2 * h + j], g = grad[j];
             float dn = g * (1.0f - z) * (1.0f - nn * nn);
-            d[0][j] = dn * hn[j] * r * (1.0f - r);
-            d[1][j] = g * (h_prev[j] - nn) * z * (1.0f - z);
-            d[2][j] = dn;
-            d[3][j] = dn * r;
-            d[4][j] = g * z;
+            float dr = dn * hn[j] * r * (1.0f - r), dz = g * (h_prev[j] - nn) * z * (1.0f - z);
+            dx[0][j] = dr, dx[1][j] = dz, dx[2][j] = dn;
+            dh[0][j] = dr, dh[1][j] = dz, dh[2][j] = dn * r;
+            d_prev[j] = g * z;
         }
-        for (int k = 0; k < 3; k++)
-            put(s->d_out[0], b, k * h + u, s->accumulate[0], d[k], n);
-        for (int k = 0; k < 3; k++)
-            put(s->d_out[1], b, k * h + u, s->accumulate[1], d[k == 2 ? 3 : k], n);
-        put(s->d_out[2], b, u, s->accumulate[2], d[4], n);
+        for (int k = 0; k < 3; k++) {
+            put_scratch(s, 0, b, k * h + u, dx[k], scratch[k], n);
+            put_scratch(s, 1, b, k * h + u, dh[k], scratch[3 + k], n);
+        }
+        put_scratch(s, 2, b, u, d_prev, scratch[6], n);
     }
 }
 
@@ -413,10 +443,13 @@ int tg_kernel_gru_seed_gates(tg_tensor *out, float *act, const tg_tensor *n_pre,
 static void seed_back_rows(const step *s, int64_t begin, int64_t end)
 {
     int64_t h = s->h;
-    float buf[2][BLOCK], d[3][BLOCK];
+    float buf[2][BLOCK], scratch[3][BLOCK];
     FOR_BLOCKS(s, begin, end, b, u, n) {
         const float *grad = s->grad + b * h + u, *a = s->act + b * h + u;
         const float *z = run_of(s->in[0], b, u, n, buf[0]), *h_prev = run_of(s->in[1], b, u, n, buf[1]);
+        float *d[3];
+        for (int k = 0; k < 3; k++)
+            d[k] = grad_run(s, k, b, u, scratch[k]);
 #pragma omp simd
         for (int64_t j = 0; j < n; j++) {
             float g = grad[j];
@@ -425,7 +458,7 @@ static void seed_back_rows(const step *s, int64_t begin, int64_t end)
             d[2][j] = g - g * z[j];
         }
         for (int k = 0; k < 3; k++)
-            put(s->d_out[k], b, u, s->accumulate[k], d[k], n);
+            put_scratch(s, k, b, u, d[k], scratch[k], n);
     }
 }
 
