@@ -2,25 +2,25 @@
  * gradient, which is zeroed lazily: the views write their parts first, and
  * what none of them wrote is zeroed before anything else reads or adds to
  * it (autograd/grad.c, "Gradients zeroed lazily"). Every test fills graph
- * memory with 1e6 first, as a buffer reused from an earlier step would
- * hold, so a part left unzeroed shows in the gradients. */
+ * memory with 1e6 (or NaN) first, as a buffer reused from an earlier step
+ * would hold, so a part left unzeroed shows in the gradients. */
 #include "support.h"
 
 TestSuite(view_grads, .init = tg_test_setup, .fini = tg_test_teardown);
 
-static void fill_graph_memory_with(float value)
-{
-    cr_assert_not_null(tg_full(TG_SHAPE(1 << 14), value), "%s", tg_error_message());
-    tg_graph_reset();
-}
-
-static void fill_graph_memory(void) { fill_graph_memory_with(1e6f); }
-
 /* x, [4, 3], requiring a gradient, and h = 2 x: the intermediate whose
  * gradient the views share. */
-static tg_tensor *steps_leaf(void)
+typedef struct step_graph {
+    tg_tensor *x, *h;
+} step_graph;
+
+/* Graph memory filled with `junk`, then x and h. */
+static step_graph new_step_graph(float junk)
 {
-    return tg_test_owned_leaf(TG_SHAPE(4, 3), (float[]){ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 });
+    cr_assert_not_null(tg_full(TG_SHAPE(1 << 14), junk), "%s", tg_error_message());
+    tg_graph_reset();
+    tg_tensor *x = tg_test_owned_leaf(TG_SHAPE(4, 3), (float[]){ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 });
+    return (step_graph){ x, tg_mul_scalar(x, 2.0f) };
 }
 
 /* (t + 1) sum(h[t]): step t's part of the gradient of h is t + 1. */
@@ -51,9 +51,8 @@ static void assert_step_grads(const tg_tensor *x, const float per_step[4])
 
 static void backward_over_steps(const int *steps, int n, const float per_step[4])
 {
-    fill_graph_memory();
-    tg_tensor *x = steps_leaf();
-    tg_tensor *h = tg_mul_scalar(x, 2.0f);
+    step_graph st = new_step_graph(1e6f);
+    tg_tensor *x = st.x, *h = st.h;
     cr_assert_eq(tg_backward(sum_of_steps(h, steps, n)), 0, "%s", tg_error_message());
     assert_step_grads(x, per_step);
     tg_tensor_free(x);
@@ -87,9 +86,8 @@ Test(view_grads, a_step_read_twice_gets_both_parts)
 Test(view_grads, a_direct_use_of_the_input_adds_to_the_parts_either_way)
 {
     for (int direct_first = 0; direct_first < 2; direct_first++) {
-        fill_graph_memory();
-        tg_tensor *x = steps_leaf();
-        tg_tensor *h = tg_mul_scalar(x, 2.0f);
+        step_graph st = new_step_graph(1e6f);
+        tg_tensor *x = st.x, *h = st.h;
         /* 10 sum(h), recorded before the steps (its backward runs after
          * theirs) or after them (before). */
         tg_tensor *direct = direct_first ? tg_mul_scalar(tg_sum_all(h), 10.0f) : NULL;
@@ -105,9 +103,8 @@ Test(view_grads, a_direct_use_of_the_input_adds_to_the_parts_either_way)
 
 Test(view_grads, column_views_get_their_columns_and_zero_elsewhere)
 {
-    fill_graph_memory();
-    tg_tensor *x = steps_leaf();
-    tg_tensor *h = tg_mul_scalar(x, 2.0f);
+    step_graph st = new_step_graph(1e6f);
+    tg_tensor *x = st.x, *h = st.h;
     /* Columns are not contiguous in h's gradient. */
     tg_tensor *loss = tg_add(tg_sum_all(tg_select(h, 1, 0)), tg_mul_scalar(tg_sum_all(tg_select(h, 1, 2)), 3.0f));
     cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
@@ -117,9 +114,8 @@ Test(view_grads, column_views_get_their_columns_and_zero_elsewhere)
 
 Test(view_grads, the_gradient_with_respect_to_the_input_itself_is_zero_where_no_view_reads)
 {
-    fill_graph_memory();
-    tg_tensor *x = steps_leaf();
-    tg_tensor *h = tg_mul_scalar(x, 2.0f);
+    step_graph st = new_step_graph(1e6f);
+    tg_tensor *x = st.x, *h = st.h;
     tg_tensor *loss = sum_of_steps(h, (int[]){ 2, 3 }, 2);
     tg_tensor *grad_h = NULL;
     cr_assert_eq(tg_autograd_grad(&loss, 1, &h, 1, &grad_h, (tg_grad_config){ 0 }), 0, "%s", tg_error_message());
@@ -130,9 +126,8 @@ Test(view_grads, the_gradient_with_respect_to_the_input_itself_is_zero_where_no_
 
 Test(view_grads, a_second_backward_through_the_same_graph_starts_from_zero_again)
 {
-    fill_graph_memory();
-    tg_tensor *x = steps_leaf();
-    tg_tensor *h = tg_mul_scalar(x, 2.0f);
+    step_graph st = new_step_graph(1e6f);
+    tg_tensor *x = st.x, *h = st.h;
     tg_tensor *loss = sum_of_steps(h, (int[]){ 1, 3 }, 2);
     cr_assert_eq(tg_backward_with(loss, (tg_backward_config){ .retain_graph = true }), 0, "%s", tg_error_message());
     cr_assert_eq(tg_backward(loss), 0, "%s", tg_error_message());
@@ -176,9 +171,8 @@ static tg_tensor *identity_op(const tg_op *op, tg_tensor *x)
 
 Test(view_grads, a_backward_that_failed_part_way_leaves_nothing_pending_for_the_next)
 {
-    fill_graph_memory();
-    tg_tensor *x = steps_leaf();
-    tg_tensor *h = tg_mul_scalar(x, 2.0f);
+    step_graph st = new_step_graph(1e6f);
+    tg_tensor *x = st.x, *h = st.h;
     /* sum(h) through the failing op, recorded before the step: the step
      * writes its part of h's gradient, then the pass stops. */
     tg_tensor *through = tg_sum_all(identity_op(&fail_first_op, h));
@@ -196,10 +190,9 @@ Test(view_grads, a_backward_that_failed_part_way_leaves_nothing_pending_for_the_
 Test(view_grads, anomaly_mode_reads_no_part_the_views_left_unwritten)
 {
     /* NaN in graph memory: an unzeroed part would be reported. */
-    fill_graph_memory_with(NAN);
+    step_graph st = new_step_graph(NAN);
+    tg_tensor *x = st.x, *h = st.h;
     tg_set_anomaly_mode(true);
-    tg_tensor *x = steps_leaf();
-    tg_tensor *h = tg_mul_scalar(x, 2.0f);
     /* Anomaly mode checks h's gradient once the op's rule has run; the rule
      * writes none of it. */
     tg_tensor *unused = tg_sum_all(identity_op(&pass_nothing_op, h));
