@@ -228,6 +228,10 @@ rows_avx512(int mr, int64_t kc, const float *a, int64_t lda, const float *panel,
     }
 }
 
+/* The vectors of panel p of `count` that row_kernel_avx512 uses: all three,
+ * but nv in the last one. */
+static inline int row_panel_vectors(int p, int count, int nv) { return p == count - 1 ? nv : 3; }
+
 /* c[0, 0..ncols) = alpha * a[0, 0..kc) @ `count` consecutive panels + add,
  * `panel_floats` apart, the last of them with nv vectors of 16.
  * One row against one panel leaves only three accumulator chains, too few
@@ -241,18 +245,18 @@ row_kernel_avx512(const int count, const int nv, int64_t kc, const float *a, con
 {
     __m512 acc[ROW_PANELS][3];
     for (int p = 0; p < count; p++)
-        for (int v = 0; v < (p == count - 1 ? nv : 3); v++)
+        for (int v = 0; v < row_panel_vectors(p, count, nv); v++)
             acc[p][v] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 x = _mm512_set1_ps(a[k]);
         for (int p = 0; p < count; p++) {
             const float *b = panel + p * panel_floats + k * NR_AVX512;
-            for (int v = 0; v < (p == count - 1 ? nv : 3); v++)
+            for (int v = 0; v < row_panel_vectors(p, count, nv); v++)
                 acc[p][v] = _mm512_fmadd_ps(x, _mm512_load_ps(b + 16 * v), acc[p][v]);
         }
     }
     for (int p = 0; p < count; p++)
-        for (int v = 0; v < (p == count - 1 ? nv : 3); v++)
+        for (int v = 0; v < row_panel_vectors(p, count, nv); v++)
             store_avx512(c + NR_AVX512 * p + 16 * v, acc[p][v], ncols - NR_AVX512 * p - 16 * v,
                          add ? add + NR_AVX512 * p + 16 * v : NULL, alpha);
 }
