@@ -4,7 +4,11 @@
  *   matmul       tg_kernel_matmul vs bli_sgemm called directly on the same
  *                buffers and strides (goal: library >= 95% of BLIS); thin
  *                products with an unchanged b use tapegrad's packed-weight
- *                path, ", new B" rows the path of a b written in between
+ *                path, ", new B" rows the path of a b written in between;
+ *                ", x64" rows time 64 products in a row, as a sequence's
+ *                steps run them: with one row of a, each reads b once, so
+ *                GF/s is b's bytes per second / 2 (b of 0.5 MB and 1 MB
+ *                here: in and just past L2 cache)
  *   elementwise  16M-float kernels in GB/s vs a plain C copy loop over the
  *                same number of floats (goal: >= 70% of the copy loop)
  *   reduce       tg_kernel_sum_to in GB/s read vs a plain C loop adding the
@@ -101,12 +105,14 @@ typedef struct gemm_case {
     int64_t m, k, n;
     bool ta, tb;  /* operand stored transposed (a view for the library) */
     bool new_b;   /* b counts as rewritten before every product */
+    int repeat;   /* products per timed run */
 } gemm_case;
 
 typedef struct gemm_ctx {
     tg_tensor *out;
     const tg_tensor *a, *b; /* [m,k] and [k,n], views when transposed */
     bool new_b;
+    int repeat;
 } gemm_ctx;
 
 /* Products with few rows reuse a packed copy of b while b is unchanged
@@ -116,9 +122,11 @@ typedef struct gemm_ctx {
 static void gemm_library(void *p)
 {
     gemm_ctx *c = p;
-    if (c->new_b)
-        tg_tensor_mark_written(c->b);
-    tg_kernel_matmul(c->out, c->a, c->b, 1.0f, 0.0f);
+    for (int r = 0; r < c->repeat; r++) {
+        if (c->new_b)
+            tg_tensor_mark_written(c->b);
+        tg_kernel_matmul(c->out, c->a, c->b, 1.0f, 0.0f);
+    }
 }
 
 static void gemm_blis(void *p)
@@ -126,21 +134,23 @@ static void gemm_blis(void *p)
     gemm_ctx *c = p;
     float one = 1.0f, zero = 0.0f;
     const tg_tensor *a = c->a, *b = c->b;
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->out->shape[0], c->out->shape[1], a->shape[1], &one,
-              a->data, a->stride[0], a->stride[1], b->data, b->stride[0], b->stride[1], &zero, c->out->data,
-              c->out->stride[0], c->out->stride[1]);
+    for (int r = 0; r < c->repeat; r++)
+        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, c->out->shape[0], c->out->shape[1], a->shape[1], &one,
+                  a->data, a->stride[0], a->stride[1], b->data, b->stride[0], b->stride[1], &zero,
+                  c->out->data, c->out->stride[0], c->out->stride[1]);
 }
 
 static void bench_matmul(int threads)
 {
     const gemm_case cases[] = {
-        { 256, 256, 256, false, false, false },   { 512, 512, 512, false, false, false },
-        { 1024, 1024, 1024, false, false, false }, { 32, 512, 128, false, false, false },
-        { 32, 512, 128, false, false, true },     { 16, 2048, 512, false, false, false },
-        { 16, 2048, 512, false, false, true },    { 64, 4096, 1024, false, false, false },
-        { 64, 4096, 1024, false, false, true },   { 512, 512, 512, true, false, false },
-        { 512, 512, 512, false, true, false },    { 64, 4096, 1024, false, true, false },
-        { 64, 4096, 1024, false, true, true },
+        { 256, 256, 256, false, false, false, 1 },   { 512, 512, 512, false, false, false, 1 },
+        { 1024, 1024, 1024, false, false, false, 1 }, { 32, 512, 128, false, false, false, 1 },
+        { 32, 512, 128, false, false, true, 1 },     { 16, 2048, 512, false, false, false, 1 },
+        { 16, 2048, 512, false, false, true, 1 },    { 64, 4096, 1024, false, false, false, 1 },
+        { 64, 4096, 1024, false, false, true, 1 },   { 512, 512, 512, true, false, false, 1 },
+        { 512, 512, 512, false, true, false, 1 },    { 64, 4096, 1024, false, true, false, 1 },
+        { 64, 4096, 1024, false, true, true, 1 },    { 1, 256, 512, false, false, false, 64 },
+        { 1, 256, 1024, false, false, false, 64 },
     };
     tg_rng rng = tg_rng_new(1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -149,13 +159,13 @@ static void bench_matmul(int threads)
         tg_tensor *b = tg_tensor_randn(g.tb ? TG_SHAPE(g.n, g.k) : TG_SHAPE(g.k, g.n), &rng);
         tg_tensor *out = tg_tensor_zeros(TG_SHAPE(g.m, g.n));
         gemm_ctx ctx = { out, g.ta ? tg_view_transpose(a, 0, 1) : a, g.tb ? tg_view_transpose(b, 0, 1) : b,
-                         g.new_b };
-        double flops = 2.0 * (double)g.m * (double)g.k * (double)g.n;
+                         g.new_b, g.repeat };
+        double flops = 2.0 * (double)g.m * (double)g.k * (double)g.n * g.repeat;
         int reps = flops > 1e9 ? 9 : 31;
         timing t = time_pair(gemm_library, gemm_blis, &ctx, reps);
         char name[64];
-        snprintf(name, sizeof name, "%lldx%lldx%lld%s%s%s", (long long)g.m, (long long)g.k, (long long)g.n,
-                 g.ta ? " A^T" : "", g.tb ? " B^T" : "", g.new_b ? ", new B" : "");
+        snprintf(name, sizeof name, "%lldx%lldx%lld%s%s%s%s", (long long)g.m, (long long)g.k, (long long)g.n,
+                 g.ta ? " A^T" : "", g.tb ? " B^T" : "", g.new_b ? ", new B" : "", g.repeat > 1 ? ", x64" : "");
         row("matmul", name, threads, flops / t.lib * 1e-9, flops / t.ref * 1e-9, "GF/s", t.speed, 0.95);
         tg_tensor_free(a);
         tg_tensor_free(b);

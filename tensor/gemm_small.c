@@ -32,12 +32,15 @@
 #define ROW_PANELS 4
 /* Below this many multiply-adds one thread does the whole product. */
 #define THREADED_MIN (1 << 19)
-/* Above this size a weight is split between threads even for one row.
- * Handing work to a thread costs a few us here; one thread streams a weight of
- * 1 MB or less in about that time, so splitting one did not pay (a
- * batch-of-one LSTM at H = 256 ran no faster on two threads, the RNN and
- * GRU slower), while at 2.25 MB two threads took 27% less time. */
-#define LARGE_WEIGHT_BYTES (2 << 20)
+/* From this size on a weight is split between threads even for one row:
+ * each thread then streams its part from its own L2 cache. One thread
+ * alone reads a weight of 1 MB, just past L2, at 58% to 71% of the speed
+ * of one of 0.5 MB; split on two threads it ran 1.2x to 1.8x as fast, but
+ * 0.5 MB split 0.7x to 0.8x (bench_ops, ", x64" rows): below about that,
+ * handing work to a thread costs more than it saves. Batch-of-one steps
+ * on two threads (BENCHMARKS.md): the LSTM at H = 256 (1 MB) took 0.66x
+ * the time, the GRU (768 KB) 0.90x, the RNN (256 KB) split 1.24x. */
+#define LARGE_WEIGHT_BYTES (768 << 10)
 #define CACHE_ENTRIES 16
 
 typedef enum isa { ISA_UNKNOWN, ISA_NONE, ISA_AVX2, ISA_AVX512 } isa;
