@@ -163,9 +163,11 @@ static void bench_matmul(int threads)
         double flops = 2.0 * (double)g.m * (double)g.k * (double)g.n * g.repeat;
         int reps = flops > 1e9 ? 9 : 31;
         timing t = time_pair(gemm_library, gemm_blis, &ctx, reps);
-        char name[64];
+        char name[64], repeated[16] = "";
+        if (g.repeat > 1)
+            snprintf(repeated, sizeof repeated, ", x%d", g.repeat);
         snprintf(name, sizeof name, "%lldx%lldx%lld%s%s%s%s", (long long)g.m, (long long)g.k, (long long)g.n,
-                 g.ta ? " A^T" : "", g.tb ? " B^T" : "", g.new_b ? ", new B" : "", g.repeat > 1 ? ", x64" : "");
+                 g.ta ? " A^T" : "", g.tb ? " B^T" : "", g.new_b ? ", new B" : "", repeated);
         row("matmul", name, threads, flops / t.lib * 1e-9, flops / t.ref * 1e-9, "GF/s", t.speed, 0.95);
         tg_tensor_free(a);
         tg_tensor_free(b);
