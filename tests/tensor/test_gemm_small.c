@@ -167,6 +167,8 @@ Test(gemm_small, two_threads_give_the_same_product_as_one)
     check_product(64, 256, 1024, true, 1.0f, 1.0f);
     check_product(32, 512, 200, false, 1.0f, 0.0f);
     check_product(1, 512, 1100, true, 1.0f, 0.0f); /* a single row, a weight split for its size */
+    check_product(1, 256, 1024, false, 1.0f, 0.0f); /* a batch-of-one LSTM step's weight (1 MB) */
+    check_product(1, 256, 768, true, 1.0f, 1.0f);   /* 768 KB, the smallest weight split */
     tg_set_num_threads(1);
     check_product(64, 256, 1024, true, 1.0f, 1.0f);
 }
