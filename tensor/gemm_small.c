@@ -32,6 +32,21 @@
 #define ROW_PANELS 4
 /* Below this many multiply-adds one thread does the whole product. */
 #define THREADED_MIN (1 << 19)
+/* The same while the helper threads sleep (50 to 100 microseconds of work
+ * on one thread), unless the weight was also in one of the last
+ * RECURRING_WITHIN products: a recurrence's steps, which keep a woken
+ * helper awake for the steps that follow. Waking one costs the caller
+ * about 10 microseconds (tensor/parallel.h), which a product used once in
+ * a while does not win back, and with another process on the other core
+ * the woken helper may run its chunk late while the caller waits. At
+ * batch-of-one the helper sleeps through each sequence's recurrence. The
+ * RNN's head (2^20 multiply-adds) woke it, and it shared the next input
+ * projection (2^22): two threads took 1.08x to 1.12x one thread's time
+ * quiet, up to 2.02x with a core busy. Left asleep for the head, it woke
+ * for the input projection: 1.6x to 1.7x with a core busy. Both alone:
+ * 1.00x to 1.08x (BENCHMARKS.md). */
+#define THREADED_MIN_WAKING (1 << 23)
+#define RECURRING_WITHIN 4
 /* From this size on a weight is split between threads even for one row:
  * each thread then streams its part from its own L2 cache. One thread
  * alone reads a weight of 1 MB, just past L2, at 58% to 71% of the speed
@@ -595,13 +610,15 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
     if (c->m > SMALL_ROWS_MAX && !suits_many_rows(b, ks->nr))
         return false;
     packed *e = lookup(b);
+    bool recurring = e->last_use > 0 && clock_ticks - e->last_use < RECURRING_WITHIN;
     e->last_use = ++clock_ticks;
     /* Threads pay off for much work, and also for a large weight with few
      * rows: streaming it from memory is then the cost, and two cores
      * stream faster than one. */
     double work = (double)c->m * (double)c->n * (double)b->m;
     bool large_weight = (double)b->m * (double)b->n * sizeof(float) >= LARGE_WEIGHT_BYTES;
-    bool threaded = work >= THREADED_MIN || large_weight;
+    double threaded_min = recurring || tg_parallel_helpers_ready() ? THREADED_MIN : THREADED_MIN_WAKING;
+    bool threaded = work >= threaded_min || large_weight;
     if (!refresh(e, b, b_storage, ks->nr, threaded))
         return false;
     if (beta != 0.0f && beta != 1.0f)

@@ -354,6 +354,12 @@ static void run_in_chunks(int64_t n, int64_t grain, tg_parallel_fn fn, void *con
     pthread_mutex_unlock(&pool.busy);
 }
 
+bool tg_parallel_helpers_ready(void)
+{
+    return atomic_load_explicit(&pool.helpers, memory_order_relaxed) > 0 &&
+           atomic_load_explicit(&pool.sleepers, memory_order_relaxed) == 0;
+}
+
 void tg_parallel_for(int64_t n, int64_t grain, tg_parallel_fn fn, void *context)
 {
     run_in_chunks(n, grain, fn, context, false);

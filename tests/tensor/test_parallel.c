@@ -1,6 +1,6 @@
 /* tensor/parallel.h: every item done once, chunk edges on the grain, nested
  * and concurrent calls, forked children, kernels giving the same bits on
- * one thread and on two, and bound work's CPUs. */
+ * one thread and on two, bound work's CPUs, and whether helpers are ready. */
 /* CPU affinity (pthread_getaffinity_np) is a GNU extension. */
 #define _GNU_SOURCE
 #include <math.h>
@@ -173,6 +173,7 @@ typedef struct item_view {
     pthread_t thread;
     int cpus_at_start, cpus_at_end; /* how many the thread may run on */
     int cpu_at_start, cpu_at_end;   /* the first of them */
+    bool helpers_ready;             /* tg_parallel_helpers_ready once both started */
 } item_view;
 
 typedef struct two_items {
@@ -220,6 +221,7 @@ static void view_item(void *context, int64_t begin, int64_t end)
         double give_up = seconds_now() + 2.0;
         while (atomic_load(&w->started) < 2 && seconds_now() < give_up)
             pause_briefly();
+        v->helpers_ready = tg_parallel_helpers_ready();
         if (i == 1)
             for (double until = seconds_now() + 1e-3 * w->linger_milliseconds; seconds_now() < until;)
                 pause_briefly();
@@ -348,4 +350,22 @@ Test(parallel, kernels_give_the_same_bits_on_one_thread_and_two)
     tg_tensor_free(b);
     tg_tensor_free(small_rows);
     tg_tensor_free(big);
+}
+
+/* Each test runs in a process of its own, so no helper has started yet. */
+Test(parallel, helpers_are_ready_while_awake_and_not_once_asleep)
+{
+    tg_set_num_threads(2);
+    cr_assert_not(tg_parallel_helpers_ready(), "no helper has started yet");
+    /* Both items run at once, one on the caller and one on the helper.
+     * Item 1 runs on for 20 ms after both started, so the thread with
+     * item 0 looks while the other one works. */
+    two_items *w = run_two_items(false, 20);
+    cr_assert_eq(w->item[0].helpers_ready, tg_get_num_threads() > 1, "%d threads", tg_get_num_threads());
+    free(w);
+    /* A helper sleeps after 0.1 ms without work; give it up to 2 s. */
+    double deadline = seconds_now() + 2.0;
+    while (tg_parallel_helpers_ready() && seconds_now() < deadline)
+        pause_briefly();
+    cr_assert_not(tg_parallel_helpers_ready(), "helpers still awake 2 s after the last work");
 }
