@@ -592,6 +592,18 @@ void tg_matrix_scale(const tg_matrix *m, float factor)
             m->data[i * m->rs + j * m->cs] *= factor;
 }
 
+/* Whether c = a b is worth sharing between threads. Threads pay off for
+ * much work, and also for a large weight with few rows: streaming it from
+ * memory is then the cost, and two cores stream faster than one. Middling
+ * work pays only if handing it over needs no wake (THREADED_MIN_WAKING). */
+static bool worth_threads(const tg_matrix *b, const tg_matrix *c, bool recurring)
+{
+    double work = (double)c->m * (double)c->n * (double)b->m;
+    if ((double)b->m * (double)b->n * sizeof(float) >= LARGE_WEIGHT_BYTES || work >= THREADED_MIN_WAKING)
+        return true;
+    return work >= THREADED_MIN && (recurring || tg_parallel_helpers_ready());
+}
+
 bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_storage,
                    const tg_matrix *c, const tg_matrix *d, float alpha, float beta)
 {
@@ -612,13 +624,7 @@ bool tg_gemm_small(const tg_matrix *a, const tg_matrix *b, const tg_storage *b_s
     packed *e = lookup(b);
     bool recurring = e->last_use > 0 && clock_ticks - e->last_use < RECURRING_WITHIN;
     e->last_use = ++clock_ticks;
-    /* Threads pay off for much work, and also for a large weight with few
-     * rows: streaming it from memory is then the cost, and two cores
-     * stream faster than one. */
-    double work = (double)c->m * (double)c->n * (double)b->m;
-    bool large_weight = (double)b->m * (double)b->n * sizeof(float) >= LARGE_WEIGHT_BYTES;
-    double threaded_min = recurring || tg_parallel_helpers_ready() ? THREADED_MIN : THREADED_MIN_WAKING;
-    bool threaded = work >= threaded_min || large_weight;
+    bool threaded = worth_threads(b, c, recurring);
     if (!refresh(e, b, b_storage, ks->nr, threaded))
         return false;
     if (beta != 0.0f && beta != 1.0f)
