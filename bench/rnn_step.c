@@ -171,6 +171,7 @@ step_timing rnn_bench_time(rnn_bench *b, bool infer, double seconds)
     enum { MAX_RUNS = 200 };
     double times[MAX_RUNS];
     long mallocs = 0;
+    double total = 0;
     int runs = 0;
     for (double start = bench_now(); runs < MAX_RUNS && (runs < 5 || bench_now() - start < seconds);
          runs++) {
@@ -179,8 +180,10 @@ step_timing rnn_bench_time(rnn_bench *b, bool infer, double seconds)
         if (step(b) != 0)
             return timing;
         times[runs] = bench_now() - t;
+        total += times[runs];
         mallocs += atomic_load(&allocations) - before;
     }
+    timing.ms_mean = 1e3 * total / runs;
     timing.ms_median = 1e3 * bench_median(times, runs);
     timing.runs = runs;
     timing.mallocs_per_step = (double)mallocs / runs;

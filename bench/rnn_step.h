@@ -55,13 +55,14 @@ double rnn_bench_gemm_flops(const rnn_bench *b, bool infer);
 
 typedef struct step_timing {
     double ms_median;
+    double ms_mean; /* counts the few slow steps the median leaves out */
     int runs;
     double mallocs_per_step;
 } step_timing;
 
 /* Three warm-up steps, then steps until `seconds` have passed (at least 5,
- * at most 200); the median time and the allocations per timed step. A
- * failed step ends it with runs = 0. */
+ * at most 200); the median and mean times and the allocations per timed
+ * step. A failed step ends it with runs = 0. */
 step_timing rnn_bench_time(rnn_bench *b, bool infer, double seconds);
 
 /* Timing reads the process's CPU time instead of wall time from now on:
