@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "tensor/threads.h"
@@ -24,6 +25,31 @@
  * others: longer than the scheduler's cost of a migration (0.5 ms), so
  * that its CPU going idle makes the scheduler look for work to pull. */
 #define NAP_NANOSECONDS 1000000
+/* Contended CPUs (see "Working alone" below). A helper is late when the
+ * caller, done with its own chunks, waits for the helpers' longer than
+ * twice its own time plus LATE_SLACK: far less than the time slice a
+ * descheduled thread waits for (a millisecond or more), more than the
+ * last chunk of a balanced split takes. */
+#define LATE_SLACK_NANOSECONDS 200000
+/* The caller looks at its CPU time at most this often (a system call),
+ * and shares its CPU when, running throughout (never asleep), it got less
+ * than CPU_SHARE_NUMERATOR / CPU_SHARE_DENOMINATOR of the time since it
+ * last looked and was preempted: a thread that shares a CPU with another
+ * that runs all the time gets about half. (A thread whose virtual CPU the
+ * hypervisor took away also gets less, but is not preempted.) */
+#define LOOK_EVERY_NANOSECONDS 10000000
+#define CPU_SHARE_NUMERATOR 3
+#define CPU_SHARE_DENOMINATOR 4
+/* The first time alone; when the CPUs are found contended again within
+ * ALONE_GROWTH times the last time alone after its end, that many times
+ * longer, up to the most. So contention that lasts keeps the caller alone
+ * nearly all the time (it is found again within the first look, 10 ms
+ * after sharing resumes), while a descheduled helper now and then (the
+ * hypervisor's doing: a few times a second on a quiet machine here) costs
+ * a few milliseconds alone each time. */
+#define ALONE_FIRST_NANOSECONDS 4000000
+#define ALONE_GROWTH 4
+#define ALONE_MOST_NANOSECONDS 256000000
 
 /*
  * The work in progress. `ticket` holds the generation of the work (high 32
@@ -45,6 +71,14 @@ static struct {
     atomic_int done_waiters;     /* threads asleep on `all_done` */
     atomic_bool bound;           /* the threads taking chunks bind to CPUs */
     uint32_t generation;         /* the last published; written under `busy` */
+    /* Working alone while the CPUs are contended; written under `busy`. */
+    int64_t alone_until;         /* on the monotonic clock, in ns */
+    int64_t alone_nanoseconds;   /* the last time alone; 0 before the first */
+    pthread_t looker;            /* the caller that last looked at its CPU time */
+    int64_t looked_at;           /* when; 0 before the first look */
+    int64_t looker_cpu_time;     /* its CPU time then, in ns */
+    long looker_sleeps;          /* how often it had slept then */
+    long looker_preemptions;     /* and been preempted */
     pthread_mutex_t busy;        /* held by the thread whose work is published */
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
@@ -281,6 +315,9 @@ static void reset_in_child(void)
     atomic_store(&pool.helpers, 0);
     atomic_store(&pool.sleepers, 0);
     atomic_store(&pool.done_waiters, 0);
+    pool.alone_until = 0;
+    pool.alone_nanoseconds = 0;
+    pool.looked_at = 0; /* its thread's CPU time starts anew */
     pthread_mutex_init(&pool.busy, NULL);
     pthread_mutex_init(&pool.sleep_lock, NULL);
     pthread_cond_init(&pool.wake, NULL);
@@ -322,6 +359,84 @@ static void wait_until_done(int64_t chunks)
     }
 }
 
+/* ---- Working alone while the CPUs are contended ----
+ *
+ * When another program keeps a core busy, our threads and it share the
+ * CPUs, and sharing a kernel of microseconds between threads costs more
+ * than it saves:
+ * - a helper that took a chunk and was then descheduled holds the chunk
+ *   for a time slice while the caller waits (a late helper);
+ * - a helper that spins for work takes CPU time from the caller or the
+ *   other program, and the caller, which runs everything between kernels,
+ *   ends up sharing its CPU.
+ * Measured at S with one core busy, two threads took 1.2 to 2.1 times one
+ * thread's time. So when either happens the caller runs unbound work alone
+ * for a while: its helpers stop spinning and sleep, and one thread runs
+ * on each CPU. Each time the CPUs are contended again soon after, it stays
+ * alone four times longer. Bound work (the parts of a batch split) is not
+ * affected: its items take milliseconds and it binds its threads instead. */
+
+static bool working_alone(int64_t now) { return now < pool.alone_until; }
+
+static void start_working_alone(int64_t now)
+{
+    bool again_soon =
+        pool.alone_nanoseconds > 0 && now - pool.alone_until < ALONE_GROWTH * pool.alone_nanoseconds;
+    int64_t alone = again_soon ? ALONE_GROWTH * pool.alone_nanoseconds : ALONE_FIRST_NANOSECONDS;
+    pool.alone_nanoseconds = alone < ALONE_MOST_NANOSECONDS ? alone : ALONE_MOST_NANOSECONDS;
+    pool.alone_until = now + pool.alone_nanoseconds;
+}
+
+static int64_t nanoseconds_of(struct timeval t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + (int64_t)t.tv_usec * 1000;
+}
+
+/* Whether the calling thread, running throughout since it last looked,
+ * was preempted and got too little of that time on a CPU: it shares its
+ * CPU. Looks at most every LOOK_EVERY. Time asleep (waiting for a file, a
+ * lock, bound work's items) says nothing about sharing, so a span with
+ * sleeps is not judged. */
+static bool caller_shares_its_cpu(int64_t now)
+{
+    if (pool.looked_at > 0 && now - pool.looked_at < LOOK_EVERY_NANOSECONDS)
+        return false;
+    struct rusage usage;
+    if (getrusage(RUSAGE_THREAD, &usage) != 0)
+        return false;
+    int64_t cpu_time = nanoseconds_of(usage.ru_utime) + nanoseconds_of(usage.ru_stime);
+    bool judged = pool.looked_at > 0 && pthread_equal(pool.looker, pthread_self()) &&
+                  usage.ru_nvcsw == pool.looker_sleeps;
+    bool shares = judged && usage.ru_nivcsw > pool.looker_preemptions &&
+                  (cpu_time - pool.looker_cpu_time) * CPU_SHARE_DENOMINATOR <
+                      (now - pool.looked_at) * CPU_SHARE_NUMERATOR;
+    pool.looker = pthread_self();
+    pool.looked_at = now;
+    pool.looker_cpu_time = cpu_time;
+    pool.looker_sleeps = usage.ru_nvcsw;
+    pool.looker_preemptions = usage.ru_nivcsw;
+    return shares;
+}
+
+/* Whether unbound work that starts at `now` runs on the caller alone. */
+static bool runs_alone(int64_t now)
+{
+    if (working_alone(now))
+        return true;
+    if (!caller_shares_its_cpu(now))
+        return false;
+    start_working_alone(now);
+    return true;
+}
+
+/* Whether the caller, which started shared work at `started`, ran its own
+ * chunks until `own_done` and then waited until `all_done`, waited for a
+ * late helper. */
+static bool helper_was_late(int64_t started, int64_t own_done, int64_t all_done)
+{
+    return all_done - own_done > 2 * (own_done - started) + LATE_SLACK_NANOSECONDS;
+}
+
 static void run_in_chunks(int64_t n, int64_t grain, tg_parallel_fn fn, void *context, bool bind)
 {
     if (n <= 0)
@@ -336,6 +451,12 @@ static void run_in_chunks(int64_t n, int64_t grain, tg_parallel_fn fn, void *con
         fn(context, 0, n);
         return;
     }
+    int64_t started = now_nanoseconds();
+    if (!bind && runs_alone(started)) {
+        pthread_mutex_unlock(&pool.busy);
+        fn(context, 0, n);
+        return;
+    }
     pthread_once(&fork_handler_once, install_fork_handler);
     start_helpers(threads - 1);
     atomic_store_explicit(&pool.taking_part, threads - 1, memory_order_relaxed);
@@ -347,10 +468,15 @@ static void run_in_chunks(int64_t n, int64_t grain, tg_parallel_fn fn, void *con
     inside_work = true;
     take_chunks(g);
     inside_work = false;
-    if (bound)
+    if (bound) {
         sleep_while_running(g, chunks, NULL); /* items take milliseconds: no spinning */
-    else
+    } else if (atomic_load_explicit(&pool.done, memory_order_acquire) < chunks) {
+        int64_t own_done = now_nanoseconds();
         wait_until_done(chunks);
+        int64_t all_done = now_nanoseconds();
+        if (helper_was_late(started, own_done, all_done))
+            start_working_alone(all_done);
+    }
     pthread_mutex_unlock(&pool.busy);
 }
 

@@ -16,6 +16,14 @@
  * Helpers spin briefly for the next piece of work (kernels of one training
  * step come microseconds apart), then sleep without using the CPU.
  *
+ * A helper descheduled after taking a chunk still holds that chunk, and a
+ * spinning helper takes CPU time that another program may need. So when
+ * the CPUs are contended (a helper held the caller up, or the caller got
+ * too little CPU time while it ran) the caller runs the work of the next
+ * calls alone, for 4 ms at first and longer while the contention lasts,
+ * and its helpers sleep. Bound work (tg_parallel_for_bound) always runs
+ * on its threads.
+ *
  * A call made inside a chunk, or while another thread's call holds the
  * pool, runs on the calling thread alone: results never depend on which
  * threads ran which chunks, only the speed does.

@@ -75,10 +75,14 @@ never="test_autocomplete_rnn test_compare_cells test_custom_layer test_sentiment
 #   under memcheck's slowdown all fall before the run's first save;
 # - limits caps the address space, which under memcheck also holds
 #   valgrind's shadow memory, and BLIS aborts when it cannot allocate its
-#   packing buffers.
-# AddressSanitizer and LeakSanitizer check both in the sanitizer build.
+#   packing buffers;
+# - parallel's caller sharing its CPU with a spinning thread: memcheck runs
+#   one thread at a time, and a thread waiting for its turn sleeps, so no
+#   thread ever looks preempted.
+# AddressSanitizer and LeakSanitizer check them in the sanitizer build.
 filter_test_crash_save='!(crash_save/a_run_killed_at_50_random_moments*)'
 filter_test_limits='!(limits/a_refused_allocation_is_an_error_not_a_crash)'
+filter_test_parallel='!(parallel/a_caller_that_shares_its_cpu_works_alone_for_a_while)'
 
 # ---- Build -------------------------------------------------------------------------
 tests=""

@@ -1,6 +1,7 @@
 /* tensor/parallel.h: every item done once, chunk edges on the grain, nested
  * and concurrent calls, forked children, kernels giving the same bits on
- * one thread and on two, bound work's CPUs, and whether helpers are ready. */
+ * one thread and on two, bound work's CPUs, whether helpers are ready, and
+ * the caller working alone for a while when the CPUs are contended. */
 /* CPU affinity (pthread_getaffinity_np) is a GNU extension. */
 #define _GNU_SOURCE
 #include <math.h>
@@ -45,6 +46,16 @@ static int items_not_visited_once(counting *c)
 Test(parallel, every_item_once_with_chunk_edges_on_the_grain)
 {
     tg_set_num_threads(2);
+    int threads = tg_get_num_threads();
+    /* The first work of a process is always shared (the caller works
+     * alone only after finding the CPUs contended): 4 chunks per thread. */
+    counting *first = calloc(1, sizeof *first);
+    first->grain = 16;
+    tg_parallel_for(ITEMS, 16, count_items, first);
+    cr_assert_eq(atomic_load(&first->calls), threads > 1 ? 4 * threads : 1);
+    cr_assert_eq(atomic_load(&first->bad_edges), 0);
+    cr_assert_eq(items_not_visited_once(first), 0);
+    free(first);
     for (int64_t grain = 1; grain <= 4096; grain *= 16) {
         counting *c = calloc(1, sizeof *c);
         c->grain = grain;
@@ -55,8 +66,8 @@ Test(parallel, every_item_once_with_chunk_edges_on_the_grain)
             wrong += atomic_load(&c->visits[i]) != 50;
         cr_assert_eq(wrong, 0, "grain %lld: %d items not visited 50 times", (long long)grain, wrong);
         cr_assert_eq(atomic_load(&c->bad_edges), 0, "grain %lld", (long long)grain);
-        /* Two threads: more than one chunk per call, at most 4 per thread. */
-        cr_assert(atomic_load(&c->calls) > 50 && atomic_load(&c->calls) <= 50 * 8, "%d calls",
+        /* Each call in one piece (run alone) or in up to 4 chunks per thread. */
+        cr_assert(atomic_load(&c->calls) >= 50 && atomic_load(&c->calls) <= 50 * 4 * threads, "%d calls",
                   atomic_load(&c->calls));
         free(c);
     }
@@ -368,4 +379,113 @@ Test(parallel, helpers_are_ready_while_awake_and_not_once_asleep)
     while (tg_parallel_helpers_ready() && seconds_now() < deadline)
         pause_briefly();
     cr_assert_not(tg_parallel_helpers_ready(), "helpers still awake 2 s after the last work");
+}
+
+/* ---- Working alone while the CPUs are contended ---- */
+
+/* How many calls two items of work took: 2 when shared between threads
+ * (as chunks, whoever ran them), 1 when the caller ran them alone. */
+static int calls_for_two_items(void)
+{
+    atomic_int calls = 0;
+    tg_parallel_for(2, 1, count_range, &calls);
+    return atomic_load(&calls);
+}
+
+/* Whether work is shared again within `seconds`, trying every 10 ms. */
+static bool shared_again_within(double seconds)
+{
+    struct timespec ten_milliseconds = { 0, 10000000 };
+    for (double give_up = seconds_now() + seconds; seconds_now() < give_up; nanosleep(&ten_milliseconds, NULL))
+        if (calls_for_two_items() == 2)
+            return true;
+    return false;
+}
+
+/* Two items that run at once (each waits up to 2 s for the other to
+ * start); the one on a helper then runs on long after the caller's is
+ * done: longer than twice the time since the work started, plus 100 ms. */
+typedef struct late_helper {
+    pthread_t caller;
+    double started_at;
+    atomic_int started, on_helper;
+} late_helper;
+
+static void late_helper_item(void *context, int64_t begin, int64_t end)
+{
+    late_helper *w = context;
+    for (int64_t i = begin; i < end; i++) {
+        atomic_fetch_add(&w->started, 1);
+        double give_up = seconds_now() + 2.0;
+        while (atomic_load(&w->started) < 2 && seconds_now() < give_up)
+            pause_briefly();
+        if (pthread_equal(pthread_self(), w->caller))
+            continue;
+        atomic_fetch_add(&w->on_helper, 1);
+        double now = seconds_now();
+        for (double until = now + 2 * (now - w->started_at) + 0.1; seconds_now() < until;)
+            pause_briefly();
+    }
+}
+
+Test(parallel, after_a_late_helper_the_caller_works_alone_for_a_while)
+{
+    tg_set_num_threads(2);
+    if (tg_get_num_threads() < 2) {
+        cr_assert_eq(calls_for_two_items(), 1, "one thread: work always runs alone");
+        return;
+    }
+    late_helper w = { .caller = pthread_self(), .started_at = seconds_now() };
+    tg_parallel_for(2, 1, late_helper_item, &w);
+    cr_assert_eq(atomic_load(&w.on_helper), 1, "a helper ran one of the two items");
+    cr_assert_eq(calls_for_two_items(), 1, "the next work runs on the caller alone, in one call");
+    cr_assert(shared_again_within(5.0), "work is shared again once the helper is back");
+}
+
+/* A thread that spins, bound to one CPU, until told to stop (or 5 s). */
+typedef struct spinner {
+    atomic_bool stop;
+    int cpu;
+} spinner;
+
+static void *spin_on_cpu(void *argument)
+{
+    spinner *s = argument;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(s->cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    for (double give_up = seconds_now() + 5.0; !atomic_load(&s->stop) && seconds_now() < give_up;)
+        ;
+    return NULL;
+}
+
+Test(parallel, a_caller_that_shares_its_cpu_works_alone_for_a_while)
+{
+    tg_set_num_threads(2);
+    if (tg_get_num_threads() < 2) {
+        cr_assert_eq(calls_for_two_items(), 1, "one thread: work always runs alone");
+        return;
+    }
+    cr_assert_eq(calls_for_two_items(), 2, "shared while the caller has its CPU");
+    /* The caller and a thread that spins share one CPU: each gets about
+     * half of it. */
+    cpu_set_t everything = callers_cpus(), one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
+    spinner s = { .cpu = sched_getcpu() };
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, spin_on_cpu, &s), 0);
+    bool alone = false;
+    for (double give_up = seconds_now() + 2.0; !alone && seconds_now() < give_up;) {
+        for (double until = seconds_now() + 0.02; seconds_now() < until;)
+            ; /* running, not sleeping: only then does sharing the CPU show */
+        alone = calls_for_two_items() == 1;
+    }
+    atomic_store(&s.stop, true);
+    pthread_join(thread, NULL);
+    cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof everything, &everything), 0);
+    cr_assert(alone, "the caller ran work alone while it shared its CPU");
+    cr_assert(shared_again_within(5.0), "work is shared again once the caller has its CPU back");
 }
