@@ -369,12 +369,13 @@ static void wait_until_done(int64_t chunks)
  * - a helper that spins for work takes CPU time from the caller or the
  *   other program, and the caller, which runs everything between kernels,
  *   ends up sharing its CPU.
- * Measured at S with one core busy, two threads took 1.2 to 2.1 times one
- * thread's time. So when either happens the caller runs unbound work alone
- * for a while: its helpers stop spinning and sleep, and one thread runs
- * on each CPU. Each time the CPUs are contended again soon after, it stays
- * alone four times longer. Bound work (the parts of a batch split) is not
- * affected: its items take milliseconds and it binds its threads instead. */
+ * Measured at S with one core busy, two threads took 1.4 to 1.6 times one
+ * thread's time (BENCHMARKS.md). So when either happens the caller runs
+ * unbound work alone for a while: its helpers stop spinning and sleep,
+ * and one thread runs on each CPU. Each time the CPUs are contended again
+ * soon after, it stays alone four times longer. Bound work (the parts of a
+ * batch split) is not affected: its items take milliseconds and it binds
+ * its threads instead. */
 
 static bool working_alone(int64_t now) { return now < pool.alone_until; }
 
