@@ -16,7 +16,8 @@
  * busy machine, those that waited for a descheduled thread). GEMM GFLOP/s
  * counts the matrix products a step needs, at the median; "of peak"
  * divides it by the best bli_sgemm speed on a 1024 square measured in the
- * same run with the same thread count. The GRU uses PyTorch's formulation, like torch.nn.GRU.
+ * same run with the same thread count. The GRU uses PyTorch's
+ * formulation, like torch.nn.GRU.
  *
  * --busy measures everything twice: as usual, then with another process
  * spinning on one core the whole time (as a second program on the machine
@@ -88,8 +89,10 @@ static int run_child(const char *cell, const char *config_name, int threads, boo
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("{\"cell\":\"%s\",\"config\":\"%s\",\"threads\":%d,\"mode\":\"%s\",\"ms_median\":%.3f,"
-           "\"ms_mean\":%.3f,\"runs\":%d,\"gemm_gflops\":%.1f,\"mallocs_per_step\":%.2f,\"peak_rss_mb\":%.1f}\n",
-           cell, c->name, threads, c->infer ? "infer" : split ? "split" : "train", timing.ms_median, timing.ms_mean, timing.runs,
+           "\"ms_mean\":%.3f,\"runs\":%d,\"gemm_gflops\":%.1f,\"mallocs_per_step\":%.2f,"
+           "\"peak_rss_mb\":%.1f}\n",
+           cell, c->name, threads, c->infer ? "infer" : split ? "split" : "train", timing.ms_median,
+           timing.ms_mean, timing.runs,
            rnn_bench_gemm_flops(&b, c->infer) / timing.ms_median * 1e-6, timing.mallocs_per_step,
            usage.ru_maxrss / 1024.0);
     rnn_bench_free(&b);
@@ -198,9 +201,10 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
                 fputs(line, stdout);
             } else {
                 double gflops = json_number(line, "gemm_gflops");
-                printf("%-5s %-4s %3s %-5s %-4s %10.2f %8.2f %8.1f %7.0f%% %9.2f %9.1f\n", cells[k], names[c],
-                       threads, strstr(line, "infer") ? "infer" : split ? "split" : "train", busy ? "yes" : "no",
-                       json_number(line, "ms_median"), json_number(line, "ms_mean"), gflops, 100.0 * gflops / peak,
+                printf("%-5s %-4s %3s %-5s %-4s %10.2f %8.2f %8.1f %7.0f%% %9.2f %9.1f\n", cells[k],
+                       names[c], threads, strstr(line, "infer") ? "infer" : split ? "split" : "train",
+                       busy ? "yes" : "no", json_number(line, "ms_median"), json_number(line, "ms_mean"),
+                       gflops, 100.0 * gflops / peak,
                        json_number(line, "mallocs_per_step"), json_number(line, "peak_rss_mb"));
             }
             fflush(stdout);

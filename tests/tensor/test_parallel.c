@@ -396,9 +396,11 @@ static int calls_for_two_items(void)
 static bool shared_again_within(double seconds)
 {
     struct timespec ten_milliseconds = { 0, 10000000 };
-    for (double give_up = seconds_now() + seconds; seconds_now() < give_up; nanosleep(&ten_milliseconds, NULL))
+    for (double give_up = seconds_now() + seconds; seconds_now() < give_up;) {
         if (calls_for_two_items() == 2)
             return true;
+        nanosleep(&ten_milliseconds, NULL);
+    }
     return false;
 }
 
