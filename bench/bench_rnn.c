@@ -16,7 +16,9 @@
  * busy machine, those that waited for a descheduled thread). GEMM GFLOP/s
  * counts the matrix products a step needs, at the median; "of peak"
  * divides it by the best bli_sgemm speed on a 1024 square measured in the
- * same run with the same thread count. The GRU uses PyTorch's
+ * same run with the same thread count. With one thread the footer also
+ * gives the core's multiply-add ceiling (vector FMAs alone): how far any
+ * product could go beyond BLIS. The GRU uses PyTorch's
  * formulation, like torch.nn.GRU.
  *
  * --busy measures everything twice: as usual, then with another process
@@ -42,6 +44,9 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include <tapegrad.h>
 
@@ -100,7 +105,52 @@ static int run_child(const char *cell, const char *config_name, int threads, boo
     return 0;
 }
 
-/* Best GFLOP/s of bli_sgemm on a 1024 square with `threads` threads. */
+/* The core's multiply-add ceiling in GFLOP/s: independent chains of
+ * vector FMAs (as wide as this build's target has), no memory traffic.
+ * Twelve chains cover the FMA latency of both pipes. No product can run
+ * faster on one thread, BLIS's or ours. 0 when the build targets no FMA
+ * instructions (-DTAPEGRAD_NATIVE=OFF): it has no ceiling worth quoting. */
+static double fma_ceiling_gflops(void)
+{
+#if defined(__AVX512F__)
+    typedef __m512 lane_t;
+#define LANE_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define LANE_SET(x) _mm512_set1_ps(x)
+#define LANE_FIRST(v) _mm512_cvtss_f32(v)
+#elif defined(__FMA__)
+    typedef __m256 lane_t;
+#define LANE_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define LANE_SET(x) _mm256_set1_ps(x)
+#define LANE_FIRST(v) _mm256_cvtss_f32(v)
+#endif
+#ifdef LANE_FMA
+    enum { CHAINS = 12, ROUNDS = 20000000 };
+    lane_t acc[CHAINS], scale = LANE_SET(0.999999f), add = LANE_SET(1e-7f);
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = LANE_SET((float)i);
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        double t = bench_now();
+        for (long k = 0; k < ROUNDS; k++)
+            for (int i = 0; i < CHAINS; i++)
+                acc[i] = LANE_FMA(acc[i], scale, add);
+        double gflops = 2.0 * ROUNDS * CHAINS * (sizeof(lane_t) / sizeof(float)) / (bench_now() - t) * 1e-9;
+        best = gflops > best ? gflops : best;
+    }
+    volatile float sink = 0; /* the chains are read, so the loop is kept */
+    for (int i = 0; i < CHAINS; i++)
+        sink += LANE_FIRST(acc[i]);
+    return best;
+#undef LANE_FMA
+#undef LANE_SET
+#undef LANE_FIRST
+#else
+    return 0;
+#endif
+}
+
+/* Best GFLOP/s of bli_sgemm on a 1024 square with `threads` threads, and
+ * (one thread) the core's multiply-add ceiling beside it. */
 static int run_peak_child(int threads)
 {
     tg_set_num_threads(threads); /* also chooses the BLIS kernel set */
@@ -120,8 +170,8 @@ static int run_peak_child(int threads)
         double gflops = 2.0 * n * n * n / (bench_now() - t) * 1e-9;
         best = gflops > best ? gflops : best;
     }
-    printf("{\"peak_gflops\":%.1f,\"threads\":%d,\"kernel_set\":\"%s\"}\n", best, threads,
-           tg_blas_kernel_set());
+    printf("{\"peak_gflops\":%.1f,\"fma_gflops\":%.1f,\"threads\":%d,\"kernel_set\":\"%s\"}\n", best,
+           threads == 1 ? fma_ceiling_gflops() : 0.0, threads, tg_blas_kernel_set());
     free(a);
     free(b);
     free(c);
@@ -182,7 +232,7 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
                     int n_configs, const char *cpu_time, bool json, int busy, bool split)
 {
     char *peak_line = run_self(self, (const char *[]){ "--peak", threads, NULL });
-    double peak = json_number(peak_line, "peak_gflops");
+    double peak = json_number(peak_line, "peak_gflops"), fma = json_number(peak_line, "fma_gflops");
     if (json && peak_line)
         fputs(peak_line, stdout);
     free(peak_line);
@@ -210,7 +260,10 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
             fflush(stdout);
             free(line);
         }
-    if (!json && !split)
+    if (!json && !split && fma > 0)
+        printf("(BLIS sgemm peak with 1 thread%s: %.1f GFLOP/s; the core's multiply-add ceiling: %.1f)\n",
+               busy ? ", one core busy" : "", peak, fma);
+    else if (!json && !split)
         printf("(BLIS sgemm peak with %s thread(s)%s: %.1f GFLOP/s)\n", threads,
                busy ? ", one core busy" : "", peak);
 }

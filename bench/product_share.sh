@@ -25,7 +25,9 @@ trap 'rm -f "$samples"' EXIT
 # The value of "key": in a one-line JSON object.
 json_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$1"; }
 
-peak=$(json_field "$("$bench" --peak 1)" peak_gflops)
+peak_line=$("$bench" --peak 1)
+peak=$(json_field "$peak_line" peak_gflops)
+ceiling=$(json_field "$peak_line" fma_gflops)
 product_symbols='tall_tile|tall_part|pass_rows|pack_block|tg_gemm_tall|rows_avx512|row_avx512|rows_avx2|multiply_chunk|multiply_panel|multiply_row_panels|pack_panel|tg_gemm_small|tg_gemm_tiny|gemm_chunk|blis_gemm'
 printf '%-5s %-4s %9s %9s %8s %10s %12s %12s\n' cell cfg ms/step GFLOP/s "of peak" "products" \
     "their GFLOP/s" "their share"
@@ -46,4 +48,5 @@ for cell in ${cells//,/ }; do
                        cell, config, ms, gflops, 100 * gflops / peak, 100 * products, own, 100 * own / peak }'
     done
 done
-echo "(BLIS sgemm peak with 1 thread: $peak GFLOP/s; \"their share\" is the step's ceiling with nothing but its products)"
+echo "(BLIS sgemm peak with 1 thread: $peak GFLOP/s; the core's multiply-add ceiling: $ceiling;"
+echo " \"their share\" is the step's ceiling with nothing but its products)"
