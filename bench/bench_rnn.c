@@ -232,7 +232,7 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
                     int n_configs, const char *cpu_time, bool json, int busy, bool split)
 {
     char *peak_line = run_self(self, (const char *[]){ "--peak", threads, NULL });
-    double peak = json_number(peak_line, "peak_gflops"), fma = json_number(peak_line, "fma_gflops");
+    double peak = json_number(peak_line, "peak_gflops"), ceiling = json_number(peak_line, "fma_gflops");
     if (json && peak_line)
         fputs(peak_line, stdout);
     free(peak_line);
@@ -260,12 +260,12 @@ static void measure(const char *self, const char *threads, char **cells, int n_c
             fflush(stdout);
             free(line);
         }
-    if (!json && !split && fma > 0)
-        printf("(BLIS sgemm peak with 1 thread%s: %.1f GFLOP/s; the core's multiply-add ceiling: %.1f)\n",
-               busy ? ", one core busy" : "", peak, fma);
-    else if (!json && !split)
-        printf("(BLIS sgemm peak with %s thread(s)%s: %.1f GFLOP/s)\n", threads,
-               busy ? ", one core busy" : "", peak);
+    if (json || split)
+        return;
+    printf("(BLIS sgemm peak with %s thread(s)%s: %.1f GFLOP/s", threads, busy ? ", one core busy" : "", peak);
+    if (ceiling > 0)
+        printf("; the core's multiply-add ceiling: %.1f", ceiling);
+    printf(")\n");
 }
 
 int main(int argc, char **argv)

@@ -258,6 +258,15 @@ static cpu_set_t callers_cpus(void)
     return cpus;
 }
 
+/* The set of one CPU. */
+static cpu_set_t only_cpu(int cpu)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return one;
+}
+
 Test(parallel, bound_work_binds_each_thread_to_a_cpu_of_its_own_until_it_returns)
 {
     tg_set_num_threads(2);
@@ -296,9 +305,7 @@ Test(parallel, bound_work_with_fewer_cpus_than_threads_runs_unbound)
 {
     tg_set_num_threads(2);
     free(run_two_items(false, 0)); /* helpers start with the caller's CPUs: all of them */
-    cpu_set_t everything = callers_cpus(), one;
-    CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
+    cpu_set_t everything = callers_cpus(), one = only_cpu(sched_getcpu());
     cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
     two_items *w = run_two_items(true, 5);
     cpu_set_t after = callers_cpus();
@@ -453,9 +460,7 @@ typedef struct spinner {
 static void *spin_on_cpu(void *argument)
 {
     spinner *s = argument;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(s->cpu, &one);
+    cpu_set_t one = only_cpu(s->cpu);
     pthread_setaffinity_np(pthread_self(), sizeof one, &one);
     for (double give_up = seconds_now() + 5.0; !atomic_load(&s->stop) && seconds_now() < give_up;)
         ;
@@ -472,9 +477,7 @@ Test(parallel, a_caller_that_shares_its_cpu_works_alone_for_a_while)
     cr_assert_eq(calls_for_two_items(), 2, "shared while the caller has its CPU");
     /* The caller and a thread that spins share one CPU: each gets about
      * half of it. */
-    cpu_set_t everything = callers_cpus(), one;
-    CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
+    cpu_set_t everything = callers_cpus(), one = only_cpu(sched_getcpu());
     cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
     spinner s = { .cpu = sched_getcpu() };
     pthread_t thread;
